@@ -1,0 +1,186 @@
+//! A disk image: the tree a restarted process finds, without inode numbers.
+//!
+//! Two crash states that differ only in inode numbering or in unreachable inodes are the same
+//! image, so images are compared, hashed and deduplicated as trees of paths. Cloning is O(1):
+//! the map is persistent and file contents are shared.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use imbl::OrdMap;
+
+use crate::disk::{Bytes, Disk, Ino, Inode, ROOT};
+use crate::Kind;
+
+/// One object of an image.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Node {
+    Dir,
+    File(Bytes),
+}
+
+/// A disk image: every reachable path (root-relative, `/`-separated) and what it holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Image {
+    nodes: OrdMap<String, Node>,
+}
+
+impl Image {
+    /// An empty filesystem (just the root).
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// The tree reachable from the root of `disk`. A directory reachable twice (possible when
+    /// halves of cross-directory renames persist independently) is walked once.
+    pub(crate) fn of(disk: &Disk) -> Self {
+        let mut nodes = OrdMap::new();
+        let mut seen_dirs = BTreeSet::new();
+        let mut stack: Vec<(String, Ino)> = vec![(String::new(), ROOT)];
+        seen_dirs.insert(ROOT);
+        while let Some((prefix, dir)) = stack.pop() {
+            let Some(Inode::Dir(entries)) = disk.get(dir) else {
+                continue;
+            };
+            for (name, ino) in entries {
+                let path = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}/{name}")
+                };
+                match disk.get(*ino) {
+                    Some(Inode::File(bytes)) => {
+                        nodes.insert(path, Node::File(bytes.clone()));
+                    }
+                    Some(Inode::Dir(_)) => {
+                        nodes.insert(path.clone(), Node::Dir);
+                        if seen_dirs.insert(*ino) {
+                            stack.push((path, *ino));
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+        Self { nodes }
+    }
+
+    /// A disk holding this tree, with inode numbers from 2 upward in path order; returns the
+    /// disk and the next free inode number.
+    pub(crate) fn to_disk(&self) -> (Disk, Ino) {
+        let mut disk = Disk::default();
+        let mut inos: OrdMap<&str, Ino> = OrdMap::new();
+        inos.insert("", ROOT);
+        let mut next = ROOT + 1;
+        for (path, node) in &self.nodes {
+            let (parent, name) = match path.rsplit_once('/') {
+                Some((parent, name)) => (parent, name),
+                None => ("", path.as_str()),
+            };
+            let dir = *inos
+                .get(parent)
+                .expect("an image lists every parent before its children");
+            let ino = next;
+            next += 1;
+            let kind = match node {
+                Node::Dir => {
+                    inos.insert(path.as_str(), ino);
+                    Kind::Dir
+                }
+                Node::File(_) => Kind::File,
+            };
+            disk.apply(&crate::Effect::Link {
+                dir,
+                name: name.to_string(),
+                ino,
+                kind,
+            });
+            if let Node::File(bytes) = node {
+                disk.inodes.insert(ino, Inode::File(bytes.clone()));
+            }
+        }
+        (disk, next)
+    }
+
+    /// Builds an image from `(path, node)` pairs; parents must be listed (as `Node::Dir`).
+    ///
+    /// # Panics
+    /// If a path's parent directory is missing: an image is a tree.
+    pub fn from_nodes<I: IntoIterator<Item = (String, Node)>>(nodes: I) -> Self {
+        let nodes: OrdMap<String, Node> = nodes.into_iter().collect();
+        for path in nodes.keys() {
+            if let Some((parent, _)) = path.rsplit_once('/') {
+                assert_eq!(
+                    nodes.get(parent),
+                    Some(&Node::Dir),
+                    "parent of {path} is not a directory"
+                );
+            }
+        }
+        Self { nodes }
+    }
+
+    /// Every path and what it holds, in path order.
+    pub fn nodes(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.nodes.iter().map(|(path, node)| (path.as_str(), node))
+    }
+
+    /// The contents of the file at `path`, if there is one.
+    pub fn file(&self, path: &str) -> Option<&[u8]> {
+        match self.nodes.get(path)? {
+            Node::File(bytes) => Some(bytes),
+            Node::Dir => None,
+        }
+    }
+
+    pub fn contains(&self, path: &str) -> bool {
+        self.nodes.contains_key(path)
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// A 64-bit fingerprint that is the same on every machine and every run (SipHash with the
+    /// fixed zero key of `DefaultHasher::new`, never a per-process random key).
+    pub fn fingerprint(&self) -> u64 {
+        #[allow(deprecated)]
+        let mut hasher = std::hash::SipHasher::new();
+        self.hash(&mut hasher);
+        hasher.finish()
+    }
+}
+
+/// Prints one line per path: directories end in `/`, files show their size and a preview.
+impl fmt::Display for Image {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.nodes.is_empty() {
+            return writeln!(f, "(empty)");
+        }
+        for (path, node) in &self.nodes {
+            match node {
+                Node::Dir => writeln!(f, "{path}/")?,
+                Node::File(bytes) => writeln!(f, "{path}  ({} B) {}", bytes.len(), preview(bytes))?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The first bytes of a file as escaped text, cut at 72 characters.
+pub fn preview(bytes: &[u8]) -> String {
+    const MAX: usize = 72;
+    let text: String = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX)])
+        .escape_debug()
+        .collect();
+    if bytes.len() > MAX {
+        format!("\"{text}...\"")
+    } else {
+        format!("\"{text}\"")
+    }
+}

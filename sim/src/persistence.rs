@@ -1,0 +1,412 @@
+//! Persistence models: which disk images a crash after syscall k may leave.
+//!
+//! A [`Tracker`] replays the log of a `SimFs` under one [`Model`], keeping the durable state D
+//! and the pending effects P; [`Tracker::images`] lists the images of a crash at that point.
+//!
+//! - [`Model::Process`]: kill -9. Everything completed survives; one image (V).
+//! - [`Model::Ordered`]: a journaling filesystem (ext4 `data=ordered`, roughly). Every
+//!   successful fsync, of a file or a directory, is a global barrier: all of P becomes durable.
+//!   A crash leaves D plus any prefix of P, where the first write left out may persist torn at
+//!   sector granularity: |P|+1 images plus torn variants.
+//! - [`Model::Posix`]: the weakest guarantees. `fsync(file)` persists that inode's data only,
+//!   `fsync(dir)` that directory's entry effects only. At a crash, each directory's pending entry
+//!   effects persist as a prefix, directories independently (a cross-directory rename is an unlink
+//!   in one and a link in the other); each pending data effect persists or not independently, a
+//!   write possibly torn to any sector prefix. The count is exponential: up to
+//!   [`ImageOptions::max_images`] combinations are enumerated, beyond that as many are sampled
+//!   from a ChaCha stream seeded by [`ImageOptions::seed`], and [`ImageSet::exhaustive`] says which.
+//!
+//! Under every model a failed fsync drops the inode's pending data (`ordered`, `posix`); under
+//! `process` it changes nothing, since the page cache keeps the data and survives a kill.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::hash::BuildHasherDefault;
+use std::str::FromStr;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::disk::{Disk, Effect, Event, EventKind, Ino};
+use crate::{Image, Kind};
+
+/// A persistence model; see the module doc.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Model {
+    Process,
+    Ordered,
+    Posix,
+}
+
+impl Model {
+    /// Every model, strongest first.
+    pub const ALL: [Model; 3] = [Model::Process, Model::Ordered, Model::Posix];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Process => "process",
+            Model::Ordered => "ordered",
+            Model::Posix => "posix",
+        }
+    }
+}
+
+impl fmt::Display for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Model {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Model::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                format!("unknown persistence model {s:?}: expected process, ordered or posix")
+            })
+    }
+}
+
+/// How crash images are enumerated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ImageOptions {
+    /// Sector size in bytes: a torn write persists a prefix ending on a multiple of it.
+    /// Default: 512.
+    pub sector_size: u64,
+    /// Most combinations of pending effects enumerated exhaustively under `posix`; beyond it,
+    /// this many are sampled (plus "nothing" and "everything"). Default: 4096.
+    pub max_images: usize,
+    /// Seed of the sampling stream (ChaCha8, one stream per crash point). Default: 0.
+    pub seed: u64,
+}
+
+impl Default for ImageOptions {
+    fn default() -> Self {
+        Self {
+            sector_size: 512,
+            max_images: 4096,
+            seed: 0,
+        }
+    }
+}
+
+/// The images of one crash point.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ImageSet {
+    /// Distinct images, in a deterministic order (the first is always "nothing pending survived").
+    pub images: Vec<Image>,
+    /// Whether every combination was enumerated (false: sampled).
+    pub exhaustive: bool,
+    /// How many combinations of pending effects the model allows (saturating).
+    pub combinations: u128,
+}
+
+/// A pending effect, with the directories whose half of it has not persisted yet.
+#[derive(Clone, Debug)]
+struct Pending {
+    seq: usize,
+    effect: Effect,
+    dirs_left: Vec<Ino>,
+}
+
+/// The durable state and pending effects of one model, fed event by event.
+#[derive(Clone, Debug)]
+pub struct Tracker {
+    model: Model,
+    durable: Disk,
+    pending: Vec<Pending>,
+    events_seen: u64,
+}
+
+impl Tracker {
+    /// A tracker whose durable state is `initial` with nothing pending.
+    pub fn new(model: Model, initial: &Image) -> Self {
+        Self::from_disk(model, initial.to_disk().0)
+    }
+
+    pub(crate) fn from_disk(model: Model, durable: Disk) -> Self {
+        Self {
+            model,
+            durable,
+            pending: Vec::new(),
+            events_seen: 0,
+        }
+    }
+
+    pub fn model(&self) -> Model {
+        self.model
+    }
+
+    /// Feeds the next event of the log.
+    pub fn push(&mut self, event: &Event) {
+        self.events_seen += 1;
+        match (&event.kind, self.model) {
+            (EventKind::Effect(effect), Model::Process) => self.durable.apply(effect),
+            (EventKind::Effect(effect), _) => self.pending.push(Pending {
+                seq: event.seq,
+                effect: effect.clone(),
+                dirs_left: effect.dirs(),
+            }),
+            (EventKind::Sync { .. }, Model::Process) => {}
+            (EventKind::Sync { ino, ok: false, .. }, _) => {
+                let ino = *ino;
+                self.pending.retain(|p| p.effect.data_ino() != Some(ino));
+            }
+            (EventKind::Sync { ok: true, .. }, Model::Ordered) => {
+                for p in self.pending.drain(..) {
+                    self.durable.apply(&p.effect);
+                }
+            }
+            (
+                EventKind::Sync {
+                    ino,
+                    kind: Kind::File,
+                    ok: true,
+                },
+                Model::Posix,
+            ) => {
+                let ino = *ino;
+                let durable = &mut self.durable;
+                self.pending.retain(|p| {
+                    let synced = p.effect.data_ino() == Some(ino);
+                    if synced {
+                        durable.apply(&p.effect);
+                    }
+                    !synced
+                });
+            }
+            (
+                EventKind::Sync {
+                    ino,
+                    kind: Kind::Dir,
+                    ok: true,
+                },
+                Model::Posix,
+            ) => {
+                let dir = *ino;
+                let durable = &mut self.durable;
+                self.pending.retain_mut(|p| {
+                    if let Some(at) = p.dirs_left.iter().position(|d| *d == dir) {
+                        durable.apply(&p.effect.half_in(dir));
+                        p.dirs_left.remove(at);
+                        return !p.dirs_left.is_empty();
+                    }
+                    true
+                });
+            }
+        }
+    }
+
+    /// Sequence numbers of the events still pending.
+    pub fn pending_seqs(&self) -> Vec<usize> {
+        self.pending.iter().map(|p| p.seq).collect()
+    }
+
+    /// The durable state as an image (what survives if nothing pending does).
+    pub fn durable_image(&self) -> Image {
+        Image::of(&self.durable)
+    }
+
+    /// The images a crash at this point may leave.
+    pub fn images(&self, opts: &ImageOptions) -> ImageSet {
+        assert!(opts.sector_size > 0, "sector size must be positive");
+        match self.model {
+            Model::Process => ImageSet {
+                images: vec![self.durable_image()],
+                exhaustive: true,
+                combinations: 1,
+            },
+            Model::Ordered => self.ordered_images(opts),
+            Model::Posix => self.posix_images(opts),
+        }
+    }
+
+    fn ordered_images(&self, opts: &ImageOptions) -> ImageSet {
+        let mut out = Distinct::default();
+        let mut disk = self.durable.clone();
+        let mut combinations = 0u128;
+        for cut in 0..=self.pending.len() {
+            out.add(Image::of(&disk));
+            combinations += 1;
+            let Some(next) = self.pending.get(cut) else {
+                break;
+            };
+            for keep in torn_sizes(&next.effect, opts.sector_size) {
+                let mut torn = disk.clone();
+                torn.apply_torn(&next.effect, keep);
+                out.add(Image::of(&torn));
+                combinations += 1;
+            }
+            disk.apply(&next.effect);
+        }
+        ImageSet {
+            images: out.images,
+            exhaustive: true,
+            combinations,
+        }
+    }
+
+    fn posix_images(&self, opts: &ImageOptions) -> ImageSet {
+        let slots = PosixSlots::of(&self.pending, opts.sector_size);
+        let combinations = slots.combinations();
+        let mut out = Distinct::default();
+        let exhaustive = combinations <= opts.max_images as u128;
+        if exhaustive {
+            let mut choice = vec![0usize; slots.radix.len()];
+            loop {
+                out.add(slots.image(&self.durable, &self.pending, &choice));
+                if !next_choice(&mut choice, &slots.radix) {
+                    break;
+                }
+            }
+        } else {
+            let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+            rng.set_stream(self.events_seen);
+            out.add(slots.image(&self.durable, &self.pending, &vec![0; slots.radix.len()]));
+            out.add(slots.image(&self.durable, &self.pending, &slots.everything()));
+            for _ in 0..opts.max_images {
+                let choice: Vec<usize> = slots
+                    .radix
+                    .iter()
+                    .map(|&r| rng.random_range(0..r))
+                    .collect();
+                out.add(slots.image(&self.durable, &self.pending, &choice));
+            }
+        }
+        ImageSet {
+            images: out.images,
+            exhaustive,
+            combinations,
+        }
+    }
+}
+
+/// The images a crash after the whole of `log` may leave, starting from `initial`.
+pub fn crash_images(initial: &Image, log: &[Event], model: Model, opts: &ImageOptions) -> ImageSet {
+    let mut tracker = Tracker::new(model, initial);
+    for event in log {
+        tracker.push(event);
+    }
+    tracker.images(opts)
+}
+
+/// How many bytes of a write a torn persist may keep: each sector boundary strictly inside it.
+fn torn_sizes(effect: &Effect, sector: u64) -> Vec<usize> {
+    let Effect::Write { offset, data, .. } = effect else {
+        return Vec::new();
+    };
+    let end = offset + data.len() as u64;
+    let mut sizes = Vec::new();
+    let mut boundary = (offset / sector + 1) * sector;
+    while boundary < end {
+        sizes.push((boundary - offset) as usize);
+        boundary += sector;
+    }
+    sizes
+}
+
+/// The independent choices of the posix model: one per directory (how long a prefix of its
+/// entry effects persists) and one per data effect (absent, whole, or one of its torn sizes).
+struct PosixSlots {
+    /// Number of values of each slot.
+    radix: Vec<usize>,
+    /// For each directory with pending entries: its slot and its pending indexes, in order.
+    dirs: BTreeMap<Ino, (usize, Vec<usize>)>,
+    /// For each pending index holding a data effect: its slot and its torn sizes.
+    data: BTreeMap<usize, (usize, Vec<usize>)>,
+}
+
+impl PosixSlots {
+    fn of(pending: &[Pending], sector: u64) -> Self {
+        let mut queues: BTreeMap<Ino, Vec<usize>> = BTreeMap::new();
+        let mut data = BTreeMap::new();
+        let mut radix = Vec::new();
+        for (index, p) in pending.iter().enumerate() {
+            if p.effect.data_ino().is_some() {
+                let torn = torn_sizes(&p.effect, sector);
+                data.insert(index, (radix.len(), torn.clone()));
+                radix.push(2 + torn.len());
+            }
+            for dir in &p.dirs_left {
+                queues.entry(*dir).or_default().push(index);
+            }
+        }
+        let dirs = queues
+            .into_iter()
+            .map(|(dir, queue)| {
+                let slot = radix.len();
+                radix.push(queue.len() + 1);
+                (dir, (slot, queue))
+            })
+            .collect();
+        Self { radix, dirs, data }
+    }
+
+    fn combinations(&self) -> u128 {
+        self.radix
+            .iter()
+            .fold(1u128, |acc, &r| acc.saturating_mul(r as u128))
+    }
+
+    /// The choice in which every pending effect persists whole.
+    fn everything(&self) -> Vec<usize> {
+        let mut choice: Vec<usize> = self.radix.iter().map(|r| r - 1).collect();
+        for (slot, _) in self.data.values() {
+            choice[*slot] = 1;
+        }
+        choice
+    }
+
+    fn image(&self, durable: &Disk, pending: &[Pending], choice: &[usize]) -> Image {
+        let mut disk = durable.clone();
+        for (index, p) in pending.iter().enumerate() {
+            if let Some((slot, torn)) = self.data.get(&index) {
+                match choice[*slot] {
+                    0 => {}
+                    1 => disk.apply(&p.effect),
+                    n => disk.apply_torn(&p.effect, torn[n - 2]),
+                }
+                continue;
+            }
+            for dir in &p.dirs_left {
+                let (slot, queue) = &self.dirs[dir];
+                let position = queue.iter().position(|i| *i == index).expect("queued");
+                if position < choice[*slot] {
+                    disk.apply(&p.effect.half_in(*dir));
+                }
+            }
+        }
+        Image::of(&disk)
+    }
+}
+
+/// Advances a mixed-radix counter; false once it wrapped around.
+fn next_choice(choice: &mut [usize], radix: &[usize]) -> bool {
+    for (digit, &r) in choice.iter_mut().zip(radix) {
+        *digit += 1;
+        if *digit < r {
+            return true;
+        }
+        *digit = 0;
+    }
+    false
+}
+
+/// Images in first-seen order without repeats. The set only answers membership, so its hasher
+/// does not decide any order; it is fixed-key all the same.
+#[derive(Default)]
+struct Distinct {
+    images: Vec<Image>,
+    #[allow(deprecated)]
+    seen: HashSet<Image, BuildHasherDefault<std::hash::SipHasher>>,
+}
+
+impl Distinct {
+    fn add(&mut self, image: Image) {
+        if self.seen.insert(image.clone()) {
+            self.images.push(image);
+        }
+    }
+}

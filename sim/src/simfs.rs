@@ -1,0 +1,732 @@
+//! `SimFs`: the in-memory filesystem that records everything a crash could undo.
+//!
+//! Each call checks its arguments against V (Linux errno for errno), turns what it changes into
+//! [`Effect`]s, applies them to V and appends them to the log, and records one trace step. The
+//! log is what the persistence models replay to build crash images; a `posix` tracker runs
+//! alongside so each trace step can show what is still pending.
+
+use std::collections::BTreeSet;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::disk::{Disk, Effect, Event, EventKind, Ino, Inode, ROOT};
+use crate::fd::FdTable;
+use crate::path::{components, parent_and_leaf};
+use crate::persistence::{ImageOptions, ImageSet, Model, Tracker};
+use crate::trace::{Call, Outcome, Trace, TraceStep};
+use crate::{Errno, Fd, Fs, FsResult, Image, Injection, Injector, Kind, OpenOptions, Stat};
+
+/// Options of a [`SimFs`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SimOptions {
+    /// Bytes of file data the disk holds; a write that would pass it is cut short, or fails with
+    /// `ENOSPC` when not one byte fits. Default: `None` (unlimited).
+    pub capacity: Option<u64>,
+}
+
+/// The simulated filesystem. Shareable between tasks (`&SimFs` is `Send + Sync`); every call
+/// takes the state lock for its own duration only.
+pub struct SimFs {
+    state: Mutex<State>,
+}
+
+struct OpenFile {
+    ino: Ino,
+    kind: Kind,
+    readable: bool,
+    writable: bool,
+    append: bool,
+    offset: u64,
+}
+
+struct State {
+    options: SimOptions,
+    initial: Image,
+    volatile: Disk,
+    next_ino: Ino,
+    fds: FdTable<OpenFile>,
+    /// Files with no name left, kept alive by an open descriptor.
+    unlinked: BTreeSet<Ino>,
+    log: Vec<Event>,
+    trace: Vec<TraceStep>,
+    posix: Tracker,
+    injector: Option<Box<dyn Injector>>,
+}
+
+impl Default for SimFs {
+    fn default() -> Self {
+        Self::new(SimOptions::default())
+    }
+}
+
+impl SimFs {
+    /// An empty filesystem (just the root directory).
+    pub fn new(options: SimOptions) -> Self {
+        Self::from_image(&Image::empty(), options)
+    }
+
+    /// A filesystem holding `image`, all of it durable: the state a restarted process boots on.
+    pub fn from_image(image: &Image, options: SimOptions) -> Self {
+        let (disk, next_ino) = image.to_disk();
+        let state = State {
+            options,
+            initial: image.clone(),
+            posix: Tracker::from_disk(Model::Posix, disk.clone()),
+            volatile: disk,
+            next_ino,
+            fds: FdTable::default(),
+            unlinked: BTreeSet::new(),
+            log: Vec::new(),
+            trace: Vec::new(),
+            injector: None,
+        };
+        Self {
+            state: Mutex::new(state),
+        }
+    }
+
+    /// Installs a fault injector, consulted before every following call.
+    pub fn set_injector(&self, injector: Box<dyn Injector>) {
+        self.lock().injector = Some(injector);
+    }
+
+    /// Removes the fault injector.
+    pub fn clear_injector(&self) {
+        self.lock().injector = None;
+    }
+
+    /// Number of syscalls run so far.
+    pub fn steps(&self) -> usize {
+        self.lock().trace.len()
+    }
+
+    /// The recorded trace.
+    pub fn trace(&self) -> Trace {
+        Trace {
+            steps: self.lock().trace.clone(),
+        }
+    }
+
+    /// The log of effects and syncs, in order.
+    pub fn log(&self) -> Vec<Event> {
+        self.lock().log.clone()
+    }
+
+    /// The image this filesystem started from.
+    pub fn initial_image(&self) -> Image {
+        self.lock().initial.clone()
+    }
+
+    /// V: what a running process sees now.
+    pub fn volatile_image(&self) -> Image {
+        Image::of(&self.lock().volatile)
+    }
+
+    /// D under the `posix` model: what is surely on the platter now.
+    pub fn durable_image(&self) -> Image {
+        self.lock().posix.durable_image()
+    }
+
+    /// The images a crash after the first `after_steps` syscalls may leave under `model`.
+    pub fn crash_images(&self, after_steps: usize, model: Model, opts: &ImageOptions) -> ImageSet {
+        let state = self.lock();
+        assert!(
+            after_steps <= state.trace.len(),
+            "crash point {after_steps} is past the trace end"
+        );
+        let mut tracker = Tracker::new(model, &state.initial);
+        for event in state.log.iter().take_while(|e| e.step < after_steps) {
+            tracker.push(event);
+        }
+        tracker.images(opts)
+    }
+
+    /// Calls `visit(k, images)` for every crash point k in `0..=steps()`, replaying the log once.
+    pub fn each_crash_point(
+        &self,
+        model: Model,
+        opts: &ImageOptions,
+        mut visit: impl FnMut(usize, ImageSet),
+    ) {
+        let (initial, log, steps) = {
+            let state = self.lock();
+            (state.initial.clone(), state.log.clone(), state.trace.len())
+        };
+        let mut tracker = Tracker::new(model, &initial);
+        let mut events = log.iter().peekable();
+        for k in 0..=steps {
+            while let Some(event) = events.next_if(|e| e.step < k) {
+                tracker.push(event);
+            }
+            visit(k, tracker.images(opts));
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .expect("SimFs state poisoned by a panic in another task")
+    }
+
+    /// Runs one syscall: consults the injector, runs `body` unless a failure is injected, and
+    /// records the step.
+    fn syscall<T>(
+        &self,
+        call: Call,
+        body: impl FnOnce(&mut State, usize, Option<usize>) -> FsResult<T>,
+        outcome: impl FnOnce(&T) -> Outcome,
+    ) -> FsResult<T> {
+        let mut state = self.lock();
+        let step = state.trace.len();
+        let first_event = state.log.len();
+        let injection = match state.injector.as_mut() {
+            Some(injector) => injector.before(step, &call),
+            None => Injection::Proceed,
+        };
+        let (result, injected) = match injection {
+            Injection::Proceed => (body(&mut state, step, None), false),
+            Injection::ShortWrite(max) => {
+                let shortened = matches!(call, Call::Write { .. } | Call::Pwrite { .. });
+                (body(&mut state, step, Some(max)), shortened)
+            }
+            Injection::Fail(errno) => {
+                state.failed_sync(step, &call);
+                (Err(errno), true)
+            }
+        };
+        let outcome = match &result {
+            Ok(value) => outcome(value),
+            Err(errno) => Outcome::Err(*errno),
+        };
+        let pending = state.posix.pending_seqs();
+        let events = state.log[first_event..].to_vec();
+        state.trace.push(TraceStep {
+            step,
+            call,
+            outcome,
+            injected,
+            events,
+            pending,
+        });
+        result
+    }
+}
+
+impl State {
+    fn record(&mut self, step: usize, kind: EventKind) {
+        let event = Event {
+            step,
+            seq: self.log.len(),
+            kind,
+        };
+        self.posix.push(&event);
+        self.log.push(event);
+    }
+
+    fn effect(&mut self, step: usize, effect: Effect) {
+        self.volatile.apply(&effect);
+        self.record(step, EventKind::Effect(effect));
+    }
+
+    /// An injected failure of fsync drops the inode's pending data, as a writeback error does.
+    fn failed_sync(&mut self, step: usize, call: &Call) {
+        if let Call::Fsync { fd } | Call::Fdatasync { fd } = call {
+            if let Ok(file) = self.fds.get(*fd) {
+                let (ino, kind) = (file.ino, file.kind);
+                self.record(
+                    step,
+                    EventKind::Sync {
+                        ino,
+                        kind,
+                        ok: false,
+                    },
+                );
+            }
+        }
+    }
+
+    fn fresh_ino(&mut self) -> Ino {
+        let ino = self.next_ino;
+        self.next_ino += 1;
+        ino
+    }
+
+    /// The directory at `parts`: `ENOENT` if a component is missing, `ENOTDIR` if one is a file.
+    fn resolve_dir(&self, parts: &[&str]) -> FsResult<Ino> {
+        let mut dir = ROOT;
+        for part in parts {
+            dir = self.volatile.lookup(dir, part).ok_or(Errno::ENOENT)?;
+            if self.volatile.kind(dir) != Some(Kind::Dir) {
+                return Err(Errno::ENOTDIR);
+            }
+        }
+        Ok(dir)
+    }
+
+    /// The object at `path`.
+    fn resolve(&self, path: &str) -> FsResult<Ino> {
+        let parts = components(path)?;
+        match parts.split_last() {
+            None => Ok(ROOT),
+            Some((leaf, parent)) => {
+                let dir = self.resolve_dir(parent)?;
+                self.volatile.lookup(dir, leaf).ok_or(Errno::ENOENT)
+            }
+        }
+    }
+
+    fn kind(&self, ino: Ino) -> Kind {
+        self.volatile
+            .kind(ino)
+            .expect("a reachable inode exists in V")
+    }
+
+    fn is_open(&self, ino: Ino) -> bool {
+        self.fds.values().any(|f| f.ino == ino)
+    }
+
+    /// A file lost its only name: forget it, or keep it while a descriptor holds it.
+    fn drop_name(&mut self, ino: Ino) {
+        if self.kind(ino) != Kind::File {
+            return;
+        }
+        if self.is_open(ino) {
+            self.unlinked.insert(ino);
+        } else {
+            self.volatile.forget(ino);
+        }
+    }
+
+    fn used_bytes(&self) -> u64 {
+        self.volatile
+            .inodes
+            .values()
+            .map(|node| {
+                if let Inode::File(b) = node {
+                    b.len() as u64
+                } else {
+                    0
+                }
+            })
+            .sum()
+    }
+
+    fn open(&mut self, step: usize, path: &str, opts: OpenOptions) -> FsResult<Fd> {
+        opts.validate()?;
+        let parts = components(path)?;
+        let ino = match parts.split_last() {
+            None => {
+                self.check_existing(ROOT, opts)?;
+                ROOT
+            }
+            Some((leaf, parent)) => {
+                let dir = self.resolve_dir(parent)?;
+                match self.volatile.lookup(dir, leaf) {
+                    Some(ino) => {
+                        self.check_existing(ino, opts)?;
+                        if opts.trunc && self.kind(ino) == Kind::File {
+                            self.effect(step, Effect::Truncate { ino, len: 0 });
+                        }
+                        ino
+                    }
+                    None if !opts.create => return Err(Errno::ENOENT),
+                    None => {
+                        let ino = self.fresh_ino();
+                        self.effect(
+                            step,
+                            Effect::Link {
+                                dir,
+                                name: leaf.to_string(),
+                                ino,
+                                kind: Kind::File,
+                            },
+                        );
+                        ino
+                    }
+                }
+            }
+        };
+        let kind = self.kind(ino);
+        Ok(self.fds.insert(OpenFile {
+            ino,
+            kind,
+            readable: opts.readable(),
+            writable: opts.write,
+            append: opts.append,
+            offset: 0,
+        }))
+    }
+
+    /// The checks of `open(2)` on a path that exists, in Linux's order.
+    fn check_existing(&self, ino: Ino, opts: OpenOptions) -> FsResult<()> {
+        if opts.create && opts.excl {
+            return Err(Errno::EEXIST);
+        }
+        match self.kind(ino) {
+            Kind::Dir if opts.create || opts.write => Err(Errno::EISDIR),
+            Kind::File if opts.directory => Err(Errno::ENOTDIR),
+            _ => Ok(()),
+        }
+    }
+
+    fn write_at(
+        &mut self,
+        step: usize,
+        fd: Fd,
+        offset: Option<u64>,
+        data: &[u8],
+        max: Option<usize>,
+    ) -> FsResult<usize> {
+        let file = self.fds.get(fd)?;
+        if !file.writable {
+            return Err(Errno::EBADF);
+        }
+        let (ino, append, cursor) = (file.ino, file.append, file.offset);
+        let size = self.volatile.file_len(ino);
+        let at = if append {
+            size
+        } else {
+            offset.unwrap_or(cursor)
+        };
+        let mut len = data.len().min(max.unwrap_or(usize::MAX));
+        if let Some(capacity) = self.options.capacity {
+            let free = capacity.saturating_sub(self.used_bytes());
+            let growth = (at + len as u64).saturating_sub(size);
+            if growth > free {
+                len -= (growth - free).min(len as u64) as usize;
+                if len == 0 {
+                    return Err(Errno::ENOSPC);
+                }
+            }
+        }
+        if len > 0 {
+            let bytes = std::sync::Arc::new(data[..len].to_vec());
+            self.effect(
+                step,
+                Effect::Write {
+                    ino,
+                    offset: at,
+                    data: bytes,
+                },
+            );
+        }
+        if offset.is_none() {
+            self.fds.get_mut(fd)?.offset = at + len as u64;
+        }
+        Ok(len)
+    }
+
+    fn read_at(&mut self, fd: Fd, offset: Option<u64>, len: usize) -> FsResult<Vec<u8>> {
+        let file = self.fds.get(fd)?;
+        if !file.readable {
+            return Err(Errno::EBADF);
+        }
+        if file.kind == Kind::Dir {
+            return Err(Errno::EISDIR);
+        }
+        let at = offset.unwrap_or(file.offset);
+        let bytes = match self.volatile.get(file.ino) {
+            Some(Inode::File(bytes)) => bytes,
+            _ => unreachable!("an open file descriptor names a live file"),
+        };
+        let start = (at as usize).min(bytes.len());
+        let end = start.saturating_add(len).min(bytes.len());
+        let out = bytes[start..end].to_vec();
+        if offset.is_none() {
+            self.fds.get_mut(fd)?.offset = at + out.len() as u64;
+        }
+        Ok(out)
+    }
+
+    fn truncate(&mut self, step: usize, fd: Fd, len: u64) -> FsResult<()> {
+        let file = self.fds.get(fd)?;
+        if file.kind != Kind::File || !file.writable {
+            return Err(Errno::EINVAL);
+        }
+        let ino = file.ino;
+        self.effect(step, Effect::Truncate { ino, len });
+        Ok(())
+    }
+
+    fn sync(&mut self, step: usize, fd: Fd) -> FsResult<()> {
+        let file = self.fds.get(fd)?;
+        let (ino, kind) = (file.ino, file.kind);
+        self.record(
+            step,
+            EventKind::Sync {
+                ino,
+                kind,
+                ok: true,
+            },
+        );
+        Ok(())
+    }
+
+    fn close(&mut self, fd: Fd) -> FsResult<()> {
+        let file = self.fds.remove(fd)?;
+        if self.unlinked.contains(&file.ino) && !self.is_open(file.ino) {
+            self.unlinked.remove(&file.ino);
+            self.volatile.forget(file.ino);
+        }
+        Ok(())
+    }
+
+    /// `rename(2)` with the checks in the order Linux makes them (`do_renameat2`, `vfs_rename`).
+    fn rename(&mut self, step: usize, from: &str, to: &str) -> FsResult<()> {
+        let (from_parent, from_leaf) = parent_and_leaf(from)?;
+        let (to_parent, to_leaf) = parent_and_leaf(to)?;
+        let from_dir = self.resolve_dir(&from_parent)?;
+        let to_dir = self.resolve_dir(&to_parent)?;
+        let ino = self
+            .volatile
+            .lookup(from_dir, from_leaf)
+            .ok_or(Errno::ENOENT)?;
+        let from_path: Vec<&str> = from_parent.iter().copied().chain([from_leaf]).collect();
+        let to_path: Vec<&str> = to_parent.iter().copied().chain([to_leaf]).collect();
+        if from_dir != to_dir {
+            if to_parent.starts_with(&from_path) {
+                return Err(Errno::EINVAL);
+            }
+            if from_parent.starts_with(&to_path) {
+                return Err(Errno::ENOTEMPTY);
+            }
+        }
+        let target = self.volatile.lookup(to_dir, to_leaf);
+        if target == Some(ino) {
+            return Ok(());
+        }
+        let kind = self.kind(ino);
+        if let Some(target) = target {
+            match (kind, self.kind(target)) {
+                (Kind::Dir, Kind::File) => return Err(Errno::ENOTDIR),
+                (Kind::File, Kind::Dir) => return Err(Errno::EISDIR),
+                (Kind::Dir, Kind::Dir) if !self.is_empty_dir(target) => {
+                    return Err(Errno::ENOTEMPTY)
+                }
+                _ => {}
+            }
+        }
+        self.effect(
+            step,
+            Effect::Rename {
+                from_dir,
+                from: from_leaf.to_string(),
+                to_dir,
+                to: to_leaf.to_string(),
+                ino,
+                kind,
+            },
+        );
+        if let Some(target) = target {
+            self.drop_name(target);
+        }
+        Ok(())
+    }
+
+    fn is_empty_dir(&self, ino: Ino) -> bool {
+        matches!(self.volatile.get(ino), Some(Inode::Dir(entries)) if entries.is_empty())
+    }
+
+    fn remove(&mut self, step: usize, path: &str, want: Kind) -> FsResult<()> {
+        let (parent, leaf) = parent_and_leaf(path)?;
+        let dir = self.resolve_dir(&parent)?;
+        let ino = self.volatile.lookup(dir, leaf).ok_or(Errno::ENOENT)?;
+        match (want, self.kind(ino)) {
+            (Kind::File, Kind::Dir) => return Err(Errno::EISDIR),
+            (Kind::Dir, Kind::File) => return Err(Errno::ENOTDIR),
+            (Kind::Dir, Kind::Dir) if !self.is_empty_dir(ino) => return Err(Errno::ENOTEMPTY),
+            _ => {}
+        }
+        self.effect(
+            step,
+            Effect::Unlink {
+                dir,
+                name: leaf.to_string(),
+                ino,
+            },
+        );
+        self.drop_name(ino);
+        Ok(())
+    }
+
+    fn mkdir(&mut self, step: usize, path: &str) -> FsResult<()> {
+        let (parent, leaf) = parent_and_leaf(path)?;
+        let dir = self.resolve_dir(&parent)?;
+        if self.volatile.lookup(dir, leaf).is_some() {
+            return Err(Errno::EEXIST);
+        }
+        let ino = self.fresh_ino();
+        self.effect(
+            step,
+            Effect::Link {
+                dir,
+                name: leaf.to_string(),
+                ino,
+                kind: Kind::Dir,
+            },
+        );
+        Ok(())
+    }
+
+    fn readdir(&self, path: &str) -> FsResult<Vec<String>> {
+        match self.volatile.get(self.resolve(path)?) {
+            Some(Inode::Dir(entries)) => Ok(entries.keys().cloned().collect()),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    fn stat(&self, path: &str) -> FsResult<Stat> {
+        let ino = self.resolve(path)?;
+        let kind = self.kind(ino);
+        let size = if kind == Kind::File {
+            self.volatile.file_len(ino)
+        } else {
+            0
+        };
+        Ok(Stat { kind, size })
+    }
+}
+
+impl Fs for SimFs {
+    async fn open(&self, path: &str, opts: OpenOptions) -> FsResult<Fd> {
+        let call = Call::Open {
+            path: path.to_string(),
+            opts,
+        };
+        self.syscall(
+            call,
+            |s, step, _| s.open(step, path, opts),
+            |fd| Outcome::Fd(*fd),
+        )
+    }
+
+    async fn write(&self, fd: Fd, data: &[u8]) -> FsResult<usize> {
+        let call = Call::Write {
+            fd,
+            data: data.to_vec(),
+        };
+        self.syscall(
+            call,
+            |s, step, max| s.write_at(step, fd, None, data, max),
+            |n| Outcome::Count(*n),
+        )
+    }
+
+    async fn pwrite(&self, fd: Fd, offset: u64, data: &[u8]) -> FsResult<usize> {
+        let call = Call::Pwrite {
+            fd,
+            offset,
+            data: data.to_vec(),
+        };
+        self.syscall(
+            call,
+            |s, step, max| s.write_at(step, fd, Some(offset), data, max),
+            |n| Outcome::Count(*n),
+        )
+    }
+
+    async fn read(&self, fd: Fd, len: usize) -> FsResult<Vec<u8>> {
+        let call = Call::Read { fd, len };
+        self.syscall(
+            call,
+            |s, _, _| s.read_at(fd, None, len),
+            |b| Outcome::Bytes(b.clone()),
+        )
+    }
+
+    async fn pread(&self, fd: Fd, offset: u64, len: usize) -> FsResult<Vec<u8>> {
+        let call = Call::Pread { fd, offset, len };
+        self.syscall(
+            call,
+            |s, _, _| s.read_at(fd, Some(offset), len),
+            |b| Outcome::Bytes(b.clone()),
+        )
+    }
+
+    async fn truncate(&self, fd: Fd, len: u64) -> FsResult<()> {
+        let call = Call::Truncate { fd, len };
+        self.syscall(
+            call,
+            |s, step, _| s.truncate(step, fd, len),
+            |_| Outcome::Unit,
+        )
+    }
+
+    async fn fsync(&self, fd: Fd) -> FsResult<()> {
+        self.syscall(
+            Call::Fsync { fd },
+            |s, step, _| s.sync(step, fd),
+            |_| Outcome::Unit,
+        )
+    }
+
+    async fn fdatasync(&self, fd: Fd) -> FsResult<()> {
+        self.syscall(
+            Call::Fdatasync { fd },
+            |s, step, _| s.sync(step, fd),
+            |_| Outcome::Unit,
+        )
+    }
+
+    async fn close(&self, fd: Fd) -> FsResult<()> {
+        self.syscall(Call::Close { fd }, |s, _, _| s.close(fd), |_| Outcome::Unit)
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> FsResult<()> {
+        let call = Call::Rename {
+            from: from.to_string(),
+            to: to.to_string(),
+        };
+        self.syscall(
+            call,
+            |s, step, _| s.rename(step, from, to),
+            |_| Outcome::Unit,
+        )
+    }
+
+    async fn unlink(&self, path: &str) -> FsResult<()> {
+        let call = Call::Unlink {
+            path: path.to_string(),
+        };
+        self.syscall(
+            call,
+            |s, step, _| s.remove(step, path, Kind::File),
+            |_| Outcome::Unit,
+        )
+    }
+
+    async fn mkdir(&self, path: &str) -> FsResult<()> {
+        let call = Call::Mkdir {
+            path: path.to_string(),
+        };
+        self.syscall(call, |s, step, _| s.mkdir(step, path), |_| Outcome::Unit)
+    }
+
+    async fn rmdir(&self, path: &str) -> FsResult<()> {
+        let call = Call::Rmdir {
+            path: path.to_string(),
+        };
+        self.syscall(
+            call,
+            |s, step, _| s.remove(step, path, Kind::Dir),
+            |_| Outcome::Unit,
+        )
+    }
+
+    async fn readdir(&self, path: &str) -> FsResult<Vec<String>> {
+        let call = Call::Readdir {
+            path: path.to_string(),
+        };
+        self.syscall(
+            call,
+            |s, _, _| s.readdir(path),
+            |names| Outcome::Names(names.clone()),
+        )
+    }
+
+    async fn stat(&self, path: &str) -> FsResult<Stat> {
+        let call = Call::Stat {
+            path: path.to_string(),
+        };
+        self.syscall(call, |s, _, _| s.stat(path), |stat| Outcome::Stat(*stat))
+    }
+}

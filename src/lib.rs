@@ -1,0 +1,9 @@
+//! crashsim: a deterministic crash-consistency testing harness for file-based stores.
+//!
+//! The harness runs a store against `crashsim_sim::SimFs`, which records every syscall and can
+//! list every disk image a crash after any syscall may leave under a persistence model
+//! (`process`, `ordered`, `posix`). This package holds the harness library and the `crashsim`
+//! CLI; the disk is in `crashsim-sim`, the store under test in `crashsim-store`, the spec in
+//! `crashsim-model` and fault plans in `crashsim-faults`.
+
+pub mod scenario;
