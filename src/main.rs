@@ -75,10 +75,7 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(2);
             }
-            println!(
-                "scenario {scenario}: {} syscalls, crash after {after}\n",
-                fs.steps()
-            );
+            println!("scenario {scenario}: {} syscalls, crash after {after}\n", fs.steps());
             println!("initial image:\n{}", fs.initial_image());
             println!("trace:\n{}", fs.trace());
             let opts = ImageOptions {
@@ -87,11 +84,7 @@ fn main() -> ExitCode {
             };
             for model in models {
                 let set = fs.crash_images(after, model, &opts);
-                let how = if set.exhaustive {
-                    "exhaustive"
-                } else {
-                    "sampled"
-                };
+                let how = if set.exhaustive { "exhaustive" } else { "sampled" };
                 println!("== {model}: {} distinct image(s), {how}", set.images.len());
                 for (i, image) in set.images.iter().enumerate() {
                     println!("-- image {i}\n{image}");

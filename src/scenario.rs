@@ -18,11 +18,7 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 3] = [
-        Scenario::Replace,
-        Scenario::ReplaceSynced,
-        Scenario::CreateSynced,
-    ];
+    pub const ALL: [Scenario; 3] = [Scenario::Replace, Scenario::ReplaceSynced, Scenario::CreateSynced];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -87,15 +83,9 @@ impl fmt::Display for Scenario {
 impl FromStr for Scenario {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Scenario::ALL
-            .into_iter()
-            .find(|x| x.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Scenario::ALL.iter().map(|x| x.name()).collect();
-                format!(
-                    "unknown scenario {s:?}: expected one of {}",
-                    names.join(", ")
-                )
-            })
+        Scenario::ALL.into_iter().find(|x| x.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Scenario::ALL.iter().map(|x| x.name()).collect();
+            format!("unknown scenario {s:?}: expected one of {}", names.join(", "))
+        })
     }
 }

@@ -85,12 +85,8 @@ impl Effect {
     pub fn dirs(&self) -> Vec<Ino> {
         match self {
             Effect::Link { dir, .. } | Effect::Unlink { dir, .. } => vec![*dir],
-            Effect::Rename {
-                from_dir, to_dir, ..
-            } if from_dir == to_dir => vec![*from_dir],
-            Effect::Rename {
-                from_dir, to_dir, ..
-            } => vec![*from_dir, *to_dir],
+            Effect::Rename { from_dir, to_dir, .. } if from_dir == to_dir => vec![*from_dir],
+            Effect::Rename { from_dir, to_dir, .. } => vec![*from_dir, *to_dir],
             Effect::Write { .. } | Effect::Truncate { .. } => Vec::new(),
         }
     }
@@ -130,17 +126,8 @@ impl Effect {
 impl fmt::Display for Effect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Effect::Link {
-                dir,
-                name,
-                ino,
-                kind,
-            } => {
-                let what = if *kind == Kind::Dir {
-                    "mkdir"
-                } else {
-                    "create"
-                };
+            Effect::Link { dir, name, ino, kind } => {
+                let what = if *kind == Kind::Dir { "mkdir" } else { "create" };
                 write!(f, "{what} {name} (ino {ino}) in dir {dir}")
             }
             Effect::Unlink { dir, name, ino } => {
@@ -154,17 +141,10 @@ impl fmt::Display for Effect {
                 ino,
                 ..
             } => {
-                write!(
-                    f,
-                    "rename {from} (dir {from_dir}) -> {to} (dir {to_dir}), ino {ino}"
-                )
+                write!(f, "rename {from} (dir {from_dir}) -> {to} (dir {to_dir}), ino {ino}")
             }
             Effect::Write { ino, offset, data } => {
-                write!(
-                    f,
-                    "write ino {ino} [{offset}..{})",
-                    offset + data.len() as u64
-                )
+                write!(f, "write ino {ino} [{offset}..{})", offset + data.len() as u64)
             }
             Effect::Truncate { ino, len } => write!(f, "truncate ino {ino} to {len}"),
         }
@@ -199,12 +179,7 @@ impl Disk {
     /// empty and an unlink of a name that points elsewhere does nothing.
     pub fn apply(&mut self, effect: &Effect) {
         match effect {
-            Effect::Link {
-                dir,
-                name,
-                ino,
-                kind,
-            } => self.link(*dir, name, *ino, *kind),
+            Effect::Link { dir, name, ino, kind } => self.link(*dir, name, *ino, *kind),
             Effect::Unlink { dir, name, ino } => self.unlink(*dir, name, *ino),
             Effect::Rename {
                 from_dir,
@@ -264,10 +239,7 @@ impl Disk {
     }
 
     fn dir_mut(&mut self, dir: Ino) -> &mut OrdMap<String, Ino> {
-        let node = self
-            .inodes
-            .entry(dir)
-            .or_insert_with(|| Inode::Dir(OrdMap::new()));
+        let node = self.inodes.entry(dir).or_insert_with(|| Inode::Dir(OrdMap::new()));
         match node {
             Inode::Dir(entries) => entries,
             Inode::File(_) => unreachable!("inode {dir} is logged as a directory and is a file"),
@@ -275,10 +247,7 @@ impl Disk {
     }
 
     fn file_mut(&mut self, ino: Ino) -> &mut Vec<u8> {
-        let node = self
-            .inodes
-            .entry(ino)
-            .or_insert_with(|| Inode::File(Bytes::default()));
+        let node = self.inodes.entry(ino).or_insert_with(|| Inode::File(Bytes::default()));
         match node {
             Inode::File(bytes) => Arc::make_mut(bytes),
             Inode::Dir(_) => unreachable!("inode {ino} is logged as a file and is a directory"),

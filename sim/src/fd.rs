@@ -14,9 +14,7 @@ pub(crate) struct FdTable<T> {
 
 impl<T> Default for FdTable<T> {
     fn default() -> Self {
-        Self {
-            open: BTreeMap::new(),
-        }
+        Self { open: BTreeMap::new() }
     }
 }
 

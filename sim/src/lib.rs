@@ -186,21 +186,11 @@ pub trait Fs: Send + Sync {
     fn write(&self, fd: Fd, data: &[u8]) -> impl Future<Output = FsResult<usize>> + Send;
     /// `pwrite(2)`: write at `offset` without moving the file offset (at the end with `append`,
     /// as Linux does).
-    fn pwrite(
-        &self,
-        fd: Fd,
-        offset: u64,
-        data: &[u8],
-    ) -> impl Future<Output = FsResult<usize>> + Send;
+    fn pwrite(&self, fd: Fd, offset: u64, data: &[u8]) -> impl Future<Output = FsResult<usize>> + Send;
     /// `read(2)` of at most `len` bytes from the file offset.
     fn read(&self, fd: Fd, len: usize) -> impl Future<Output = FsResult<Vec<u8>>> + Send;
     /// `pread(2)` of at most `len` bytes at `offset`.
-    fn pread(
-        &self,
-        fd: Fd,
-        offset: u64,
-        len: usize,
-    ) -> impl Future<Output = FsResult<Vec<u8>>> + Send;
+    fn pread(&self, fd: Fd, offset: u64, len: usize) -> impl Future<Output = FsResult<Vec<u8>>> + Send;
     /// `ftruncate(2)`: set the file's length; the fd must be open for writing.
     fn truncate(&self, fd: Fd, len: u64) -> impl Future<Output = FsResult<()>> + Send;
     /// `fsync(2)` of a file (its data) or of a directory (its entries).

@@ -63,9 +63,7 @@ impl FromStr for Model {
         Model::ALL
             .into_iter()
             .find(|m| m.name() == s)
-            .ok_or_else(|| {
-                format!("unknown persistence model {s:?}: expected process, ordered or posix")
-            })
+            .ok_or_else(|| format!("unknown persistence model {s:?}: expected process, ordered or posix"))
     }
 }
 
@@ -267,11 +265,7 @@ impl Tracker {
             out.add(slots.image(&self.durable, &self.pending, &vec![0; slots.radix.len()]));
             out.add(slots.image(&self.durable, &self.pending, &slots.everything()));
             for _ in 0..opts.max_images {
-                let choice: Vec<usize> = slots
-                    .radix
-                    .iter()
-                    .map(|&r| rng.random_range(0..r))
-                    .collect();
+                let choice: Vec<usize> = slots.radix.iter().map(|&r| rng.random_range(0..r)).collect();
                 out.add(slots.image(&self.durable, &self.pending, &choice));
             }
         }
@@ -345,9 +339,7 @@ impl PosixSlots {
     }
 
     fn combinations(&self) -> u128 {
-        self.radix
-            .iter()
-            .fold(1u128, |acc, &r| acc.saturating_mul(r as u128))
+        self.radix.iter().fold(1u128, |acc, &r| acc.saturating_mul(r as u128))
     }
 
     /// The choice in which every pending effect persists whole.

@@ -52,11 +52,7 @@ impl RealFs {
 
     /// Opens `parts` under the root without leaving it or following a symlink.
     fn open_beneath(&self, parts: &[&str], flags: OFlag) -> FsResult<OwnedFd> {
-        let rel = if parts.is_empty() {
-            ".".to_string()
-        } else {
-            join(parts)
-        };
+        let rel = if parts.is_empty() { ".".to_string() } else { join(parts) };
         // openat2 refuses a mode without O_CREAT.
         let mode = if flags.contains(OFlag::O_CREAT) {
             Mode::from_bits_truncate(0o644)
@@ -206,11 +202,7 @@ impl Fs for RealFs {
             }
         };
         let kind = kind_of(st.st_mode);
-        let size = if kind == Kind::File {
-            st.st_size as u64
-        } else {
-            0
-        };
+        let size = if kind == Kind::File { st.st_size as u64 } else { 0 };
         Ok(Stat { kind, size })
     }
 }

@@ -141,12 +141,7 @@ impl SimFs {
     }
 
     /// Calls `visit(k, images)` for every crash point k in `0..=steps()`, replaying the log once.
-    pub fn each_crash_point(
-        &self,
-        model: Model,
-        opts: &ImageOptions,
-        mut visit: impl FnMut(usize, ImageSet),
-    ) {
+    pub fn each_crash_point(&self, model: Model, opts: &ImageOptions, mut visit: impl FnMut(usize, ImageSet)) {
         let (initial, log, steps) = {
             let state = self.lock();
             (state.initial.clone(), state.log.clone(), state.trace.len())
@@ -232,14 +227,7 @@ impl State {
         if let Call::Fsync { fd } | Call::Fdatasync { fd } = call {
             if let Ok(file) = self.fds.get(*fd) {
                 let (ino, kind) = (file.ino, file.kind);
-                self.record(
-                    step,
-                    EventKind::Sync {
-                        ino,
-                        kind,
-                        ok: false,
-                    },
-                );
+                self.record(step, EventKind::Sync { ino, kind, ok: false });
             }
         }
     }
@@ -275,9 +263,7 @@ impl State {
     }
 
     fn kind(&self, ino: Ino) -> Kind {
-        self.volatile
-            .kind(ino)
-            .expect("a reachable inode exists in V")
+        self.volatile.kind(ino).expect("a reachable inode exists in V")
     }
 
     fn is_open(&self, ino: Ino) -> bool {
@@ -300,13 +286,7 @@ impl State {
         self.volatile
             .inodes
             .values()
-            .map(|node| {
-                if let Inode::File(b) = node {
-                    b.len() as u64
-                } else {
-                    0
-                }
-            })
+            .map(|node| if let Inode::File(b) = node { b.len() as u64 } else { 0 })
             .sum()
     }
 
@@ -382,11 +362,7 @@ impl State {
         }
         let (ino, append, cursor) = (file.ino, file.append, file.offset);
         let size = self.volatile.file_len(ino);
-        let at = if append {
-            size
-        } else {
-            offset.unwrap_or(cursor)
-        };
+        let at = if append { size } else { offset.unwrap_or(cursor) };
         let mut len = data.len().min(max.unwrap_or(usize::MAX));
         if let Some(capacity) = self.options.capacity {
             let free = capacity.saturating_sub(self.used_bytes());
@@ -450,14 +426,7 @@ impl State {
     fn sync(&mut self, step: usize, fd: Fd) -> FsResult<()> {
         let file = self.fds.get(fd)?;
         let (ino, kind) = (file.ino, file.kind);
-        self.record(
-            step,
-            EventKind::Sync {
-                ino,
-                kind,
-                ok: true,
-            },
-        );
+        self.record(step, EventKind::Sync { ino, kind, ok: true });
         Ok(())
     }
 
@@ -476,10 +445,7 @@ impl State {
         let (to_parent, to_leaf) = parent_and_leaf(to)?;
         let from_dir = self.resolve_dir(&from_parent)?;
         let to_dir = self.resolve_dir(&to_parent)?;
-        let ino = self
-            .volatile
-            .lookup(from_dir, from_leaf)
-            .ok_or(Errno::ENOENT)?;
+        let ino = self.volatile.lookup(from_dir, from_leaf).ok_or(Errno::ENOENT)?;
         let from_path: Vec<&str> = from_parent.iter().copied().chain([from_leaf]).collect();
         let to_path: Vec<&str> = to_parent.iter().copied().chain([to_leaf]).collect();
         if from_dir != to_dir {
@@ -499,9 +465,7 @@ impl State {
             match (kind, self.kind(target)) {
                 (Kind::Dir, Kind::File) => return Err(Errno::ENOTDIR),
                 (Kind::File, Kind::Dir) => return Err(Errno::EISDIR),
-                (Kind::Dir, Kind::Dir) if !self.is_empty_dir(target) => {
-                    return Err(Errno::ENOTEMPTY)
-                }
+                (Kind::Dir, Kind::Dir) if !self.is_empty_dir(target) => return Err(Errno::ENOTEMPTY),
                 _ => {}
             }
         }
@@ -592,11 +556,7 @@ impl Fs for SimFs {
             path: path.to_string(),
             opts,
         };
-        self.syscall(
-            call,
-            |s, step, _| s.open(step, path, opts),
-            |fd| Outcome::Fd(*fd),
-        )
+        self.syscall(call, |s, step, _| s.open(step, path, opts), |fd| Outcome::Fd(*fd))
     }
 
     async fn write(&self, fd: Fd, data: &[u8]) -> FsResult<usize> {
@@ -626,11 +586,7 @@ impl Fs for SimFs {
 
     async fn read(&self, fd: Fd, len: usize) -> FsResult<Vec<u8>> {
         let call = Call::Read { fd, len };
-        self.syscall(
-            call,
-            |s, _, _| s.read_at(fd, None, len),
-            |b| Outcome::Bytes(b.clone()),
-        )
+        self.syscall(call, |s, _, _| s.read_at(fd, None, len), |b| Outcome::Bytes(b.clone()))
     }
 
     async fn pread(&self, fd: Fd, offset: u64, len: usize) -> FsResult<Vec<u8>> {
@@ -644,27 +600,15 @@ impl Fs for SimFs {
 
     async fn truncate(&self, fd: Fd, len: u64) -> FsResult<()> {
         let call = Call::Truncate { fd, len };
-        self.syscall(
-            call,
-            |s, step, _| s.truncate(step, fd, len),
-            |_| Outcome::Unit,
-        )
+        self.syscall(call, |s, step, _| s.truncate(step, fd, len), |_| Outcome::Unit)
     }
 
     async fn fsync(&self, fd: Fd) -> FsResult<()> {
-        self.syscall(
-            Call::Fsync { fd },
-            |s, step, _| s.sync(step, fd),
-            |_| Outcome::Unit,
-        )
+        self.syscall(Call::Fsync { fd }, |s, step, _| s.sync(step, fd), |_| Outcome::Unit)
     }
 
     async fn fdatasync(&self, fd: Fd) -> FsResult<()> {
-        self.syscall(
-            Call::Fdatasync { fd },
-            |s, step, _| s.sync(step, fd),
-            |_| Outcome::Unit,
-        )
+        self.syscall(Call::Fdatasync { fd }, |s, step, _| s.sync(step, fd), |_| Outcome::Unit)
     }
 
     async fn close(&self, fd: Fd) -> FsResult<()> {
@@ -676,57 +620,31 @@ impl Fs for SimFs {
             from: from.to_string(),
             to: to.to_string(),
         };
-        self.syscall(
-            call,
-            |s, step, _| s.rename(step, from, to),
-            |_| Outcome::Unit,
-        )
+        self.syscall(call, |s, step, _| s.rename(step, from, to), |_| Outcome::Unit)
     }
 
     async fn unlink(&self, path: &str) -> FsResult<()> {
-        let call = Call::Unlink {
-            path: path.to_string(),
-        };
-        self.syscall(
-            call,
-            |s, step, _| s.remove(step, path, Kind::File),
-            |_| Outcome::Unit,
-        )
+        let call = Call::Unlink { path: path.to_string() };
+        self.syscall(call, |s, step, _| s.remove(step, path, Kind::File), |_| Outcome::Unit)
     }
 
     async fn mkdir(&self, path: &str) -> FsResult<()> {
-        let call = Call::Mkdir {
-            path: path.to_string(),
-        };
+        let call = Call::Mkdir { path: path.to_string() };
         self.syscall(call, |s, step, _| s.mkdir(step, path), |_| Outcome::Unit)
     }
 
     async fn rmdir(&self, path: &str) -> FsResult<()> {
-        let call = Call::Rmdir {
-            path: path.to_string(),
-        };
-        self.syscall(
-            call,
-            |s, step, _| s.remove(step, path, Kind::Dir),
-            |_| Outcome::Unit,
-        )
+        let call = Call::Rmdir { path: path.to_string() };
+        self.syscall(call, |s, step, _| s.remove(step, path, Kind::Dir), |_| Outcome::Unit)
     }
 
     async fn readdir(&self, path: &str) -> FsResult<Vec<String>> {
-        let call = Call::Readdir {
-            path: path.to_string(),
-        };
-        self.syscall(
-            call,
-            |s, _, _| s.readdir(path),
-            |names| Outcome::Names(names.clone()),
-        )
+        let call = Call::Readdir { path: path.to_string() };
+        self.syscall(call, |s, _, _| s.readdir(path), |names| Outcome::Names(names.clone()))
     }
 
     async fn stat(&self, path: &str) -> FsResult<Stat> {
-        let call = Call::Stat {
-            path: path.to_string(),
-        };
+        let call = Call::Stat { path: path.to_string() };
         self.syscall(call, |s, _, _| s.stat(path), |stat| Outcome::Stat(*stat))
     }
 }

@@ -99,12 +99,7 @@ impl fmt::Display for Call {
             Call::Open { path, opts } => write!(f, "open({path:?}, {opts})"),
             Call::Write { fd, data } => write!(f, "write({fd}, {}, {})", preview(data), data.len()),
             Call::Pwrite { fd, offset, data } => {
-                write!(
-                    f,
-                    "pwrite({fd}, {}, {}, {offset})",
-                    preview(data),
-                    data.len()
-                )
+                write!(f, "pwrite({fd}, {}, {}, {offset})", preview(data), data.len())
             }
             Call::Read { fd, len } => write!(f, "read({fd}, {len})"),
             Call::Pread { fd, offset, len } => write!(f, "pread({fd}, {len}, {offset})"),
@@ -167,16 +162,8 @@ impl fmt::Display for EventKind {
         match self {
             EventKind::Effect(effect) => write!(f, "{effect}"),
             EventKind::Sync { ino, kind, ok } => {
-                let what = if *kind == crate::Kind::Dir {
-                    "dir"
-                } else {
-                    "file"
-                };
-                let result = if *ok {
-                    "durable"
-                } else {
-                    "FAILED: pending data dropped"
-                };
+                let what = if *kind == crate::Kind::Dir { "dir" } else { "file" };
+                let result = if *ok { "durable" } else { "FAILED: pending data dropped" };
                 write!(f, "sync {what} ino {ino}: {result}")
             }
         }

@@ -9,10 +9,7 @@ fn many_pending_writes() -> SimFs {
     block_on(async {
         fs.mkdir("d").await.unwrap();
         for i in 0..16 {
-            let fd = fs
-                .open(&format!("d/f{i}"), OpenOptions::create_trunc())
-                .await
-                .unwrap();
+            let fd = fs.open(&format!("d/f{i}"), OpenOptions::create_trunc()).await.unwrap();
             fs.write(fd, &vec![b'a' + i as u8; 1300]).await.unwrap();
             fs.close(fd).await.unwrap();
         }
@@ -27,11 +24,7 @@ fn render(fs: &SimFs, seed: u64) -> (bool, String) {
         ..ImageOptions::default()
     };
     let set = fs.crash_images(fs.steps(), Model::Posix, &opts);
-    let text: String = set
-        .images
-        .iter()
-        .map(|image| format!("{image}--\n"))
-        .collect();
+    let text: String = set.images.iter().map(|image| format!("{image}--\n")).collect();
     (set.exhaustive, text)
 }
 
@@ -58,10 +51,7 @@ fn sampled_sets_hold_nothing_and_everything() {
     let set = fs.crash_images(fs.steps(), Model::Posix, &opts);
     assert!(set.images.len() <= 64 + 2);
     assert!(set.combinations > 64);
-    assert_eq!(
-        set.images[0],
-        fs.crash_images(0, Model::Posix, &opts).images[0]
-    );
+    assert_eq!(set.images[0], fs.crash_images(0, Model::Posix, &opts).images[0]);
     assert!(set.images.contains(&fs.volatile_image()));
 }
 

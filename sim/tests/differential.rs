@@ -49,16 +49,14 @@ fn data() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn open_options() -> impl Strategy<Value = OpenOptions> {
-    (any::<[bool; 7]>()).prop_map(|[read, write, append, create, excl, trunc, directory]| {
-        OpenOptions {
-            read,
-            write,
-            append,
-            create,
-            excl,
-            trunc,
-            directory,
-        }
+    (any::<[bool; 7]>()).prop_map(|[read, write, append, create, excl, trunc, directory]| OpenOptions {
+        read,
+        write,
+        append,
+        create,
+        excl,
+        trunc,
+        directory,
     })
 }
 
@@ -116,11 +114,7 @@ async fn tree<F: Fs>(fs: &F) -> BTreeMap<String, Option<Vec<u8>>> {
     let mut dirs = vec![String::new()];
     while let Some(dir) = dirs.pop() {
         for name in fs.readdir(&dir).await.unwrap() {
-            let path = if dir.is_empty() {
-                name
-            } else {
-                format!("{dir}/{name}")
-            };
+            let path = if dir.is_empty() { name } else { format!("{dir}/{name}") };
             if fs.stat(&path).await.unwrap().kind == Kind::Dir {
                 out.insert(path.clone(), None);
                 dirs.push(path);
@@ -182,18 +176,9 @@ fn realfs_refuses_paths_that_escape_its_root() {
             fs.open("link/secret", OpenOptions::read()).await,
             Err(nix::errno::Errno::ELOOP)
         );
-        assert_eq!(
-            fs.open("abs", OpenOptions::read()).await,
-            Err(nix::errno::Errno::ELOOP)
-        );
-        assert_eq!(
-            fs.unlink("link/secret").await,
-            Err(nix::errno::Errno::ELOOP)
-        );
-        assert_eq!(
-            fs.rename("link/secret", "x").await,
-            Err(nix::errno::Errno::ELOOP)
-        );
+        assert_eq!(fs.open("abs", OpenOptions::read()).await, Err(nix::errno::Errno::ELOOP));
+        assert_eq!(fs.unlink("link/secret").await, Err(nix::errno::Errno::ELOOP));
+        assert_eq!(fs.rename("link/secret", "x").await, Err(nix::errno::Errno::ELOOP));
     });
     assert!(outer.path().join("secret").exists());
 }

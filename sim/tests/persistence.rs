@@ -4,24 +4,16 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crashsim_sim::{
-    Call, Errno, Fs, Image, ImageOptions, Injection, Injector, Model, Node, OpenOptions, SimFs,
-    SimOptions,
+    Call, Errno, Fs, Image, ImageOptions, Injection, Injector, Model, Node, OpenOptions, SimFs, SimOptions,
 };
 use pollster::block_on;
 
 /// An image from `(path, contents)` pairs; a path ending in `/` is a directory.
 fn image(entries: &[(&str, &str)]) -> Image {
-    Image::from_nodes(
-        entries
-            .iter()
-            .map(|(path, data)| match path.strip_suffix('/') {
-                Some(dir) => (dir.to_string(), Node::Dir),
-                None => (
-                    path.to_string(),
-                    Node::File(Arc::new(data.as_bytes().to_vec())),
-                ),
-            }),
-    )
+    Image::from_nodes(entries.iter().map(|(path, data)| match path.strip_suffix('/') {
+        Some(dir) => (dir.to_string(), Node::Dir),
+        None => (path.to_string(), Node::File(Arc::new(data.as_bytes().to_vec()))),
+    }))
 }
 
 fn set(images: &[Image]) -> BTreeSet<Image> {
@@ -32,11 +24,7 @@ fn final_images(fs: &SimFs, model: Model) -> BTreeSet<Image> {
     let result = fs.crash_images(fs.steps(), model, &ImageOptions::default());
     assert!(result.exhaustive);
     let distinct = set(&result.images);
-    assert_eq!(
-        distinct.len(),
-        result.images.len(),
-        "images are deduplicated"
-    );
+    assert_eq!(distinct.len(), result.images.len(), "images are deduplicated");
     distinct
 }
 
@@ -68,10 +56,7 @@ fn replace_without_sync() -> SimFs {
 #[test]
 fn replace_without_sync_process_keeps_exactly_the_running_state() {
     let fs = replace_without_sync();
-    assert_eq!(
-        final_images(&fs, Model::Process),
-        set(&[image(&[("target", "new")])])
-    );
+    assert_eq!(final_images(&fs, Model::Process), set(&[image(&[("target", "new")])]));
 }
 
 #[test]
@@ -111,11 +96,7 @@ fn replace_with_file_and_dir_sync_leaves_only_the_new_content() {
         sync_dir(&fs, "").await;
     });
     for model in Model::ALL {
-        assert_eq!(
-            final_images(&fs, model),
-            set(&[image(&[("target", "new")])]),
-            "{model}"
-        );
+        assert_eq!(final_images(&fs, model), set(&[image(&[("target", "new")])]), "{model}");
     }
 }
 
@@ -160,16 +141,9 @@ fn data_of_a_failed_fsync_is_not_made_durable_by_a_later_fsync() {
         assert_eq!(fs.volatile_image().file("f"), Some(&b"data"[..]));
         fs.close(fd).await.unwrap();
     });
-    assert_eq!(
-        final_images(&fs, Model::Process),
-        set(&[image(&[("f", "data")])])
-    );
+    assert_eq!(final_images(&fs, Model::Process), set(&[image(&[("f", "data")])]));
     for model in [Model::Ordered, Model::Posix] {
-        assert_eq!(
-            final_images(&fs, model),
-            set(&[image(&[("f", "")])]),
-            "{model}"
-        );
+        assert_eq!(final_images(&fs, model), set(&[image(&[("f", "")])]), "{model}");
     }
     assert!(fs.trace().steps[2].injected);
 }
@@ -195,10 +169,7 @@ fn a_write_spanning_sectors_may_persist_torn() {
         ..ImageOptions::default()
     };
     let whole = fs.crash_images(fs.steps(), Model::Posix, &small);
-    assert_eq!(
-        set(&whole.images),
-        set(&[image(&[("f", "")]), image(&[("f", &data)])])
-    );
+    assert_eq!(set(&whole.images), set(&[image(&[("f", "")]), image(&[("f", &data)])]));
 }
 
 #[test]

@@ -1,1 +1,610 @@
-//! The session store under test (not built yet; see the issue "The reference session store").
+//! The system under test: a session store shaped like OpenClaw's, on the `crashsim_sim::Fs` trait.
+//!
+//! # Layout (under the sessions dir, default `sessions/`)
+//! `sessions.json` (registry: canonical key -> `sessionId`, `sessionFile`, `updatedAt`, `label`,
+//! `trajectoryFile`), `<id>.jsonl` (transcript; line 1 a header with id, key and label),
+//! `<id>.trajectory.jsonl` (sidecar), archives `<file>.deleted.<ts>` / `.reset.<ts>` /
+//! `.torn.<ts>`, backups `sessions.json.bak.<n>` (newest 3 kept), temp `sessions.json.<n>.tmp`,
+//! lock `sessions.json.lock` (O_CREAT|O_EXCL, holds its owner's id). See [`layout`].
+//!
+//! # Protocol (the reference; [`Variant`]s depart at named decision points)
+//! - Replace the registry: write temp, fsync temp, rename over, fsync dir. Under the lock.
+//! - Create: write transcript and trajectory, fsync both, fsync dir, then register, then ack.
+//! - Append: append the message to the transcript, fsync; append an event to the trajectory, fsync.
+//! - Reset: write the new session's files (as create), switch the entry, then archive the old files.
+//! - Delete: archive the transcript and trajectory, fsync dir, then remove the entry.
+//! - Rotate: copy the registry to a new backup (fsync, dir fsync), drop backups beyond 3.
+//! - Prune: archive the oldest sessions' files, fsync dir, then remove their entries.
+//! - Shutdown: append `session.ended` to each trajectory this instance used, fsync, release.
+//! - Open: [`recovery`] repairs what a crash left, under the lock.
+//!
+//! Every syscall is an await point, so concurrent clients interleave at syscall boundaries.
+//! Session ids and timestamps come from a seeded [`ids::IdSource`], never from the wall clock.
+
+pub mod error;
+mod fsutil;
+pub mod ids;
+pub mod keys;
+pub mod layout;
+pub mod lock;
+pub mod recovery;
+pub mod registry;
+pub mod transcript;
+pub mod variant;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crashsim_sim::{Errno, Fs, OpenOptions};
+
+pub use error::{StoreError, StoreResult};
+use fsutil::{read_file, rename, sync_dir, unlink, write_file};
+use ids::IdSource;
+pub use keys::canonical_key;
+use layout::{
+    archive_name, backup_name, classify, is_plain_name, path_in, trajectory_name, transcript_name, ArchiveReason,
+    FileKind, LOCK, REGISTRY,
+};
+pub use lock::OwnerAlive;
+pub use recovery::{RecoveryReport, Repair};
+pub use registry::{Entry, Registry};
+use transcript::Header;
+pub use variant::Variant;
+use variant::{Registration, RotateProtocol};
+
+/// Options of a [`Store`].
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// The sessions directory, relative to the filesystem root. Default: `"sessions"`.
+    pub dir: String,
+    /// Which code path runs. Default: [`Variant::Reference`].
+    pub variant: Variant,
+    /// This instance's owner id, written into the lock file. Default: `"client-0"`.
+    pub owner: String,
+    /// Seed of the session id stream. Default: 0.
+    pub seed: u64,
+    /// Where the deterministic clock starts, in milliseconds. Default: 1_700_000_000_000.
+    pub clock_start_ms: u64,
+    /// Attempts to take a lock that a live owner holds before giving up with `LockBusy`.
+    /// Default: 64.
+    pub lock_attempts: u32,
+    /// Backups that rotate keeps. Default: 3.
+    pub backups_kept: usize,
+    /// Which lock owners are alive. Default: none (any lock found is stale).
+    pub owner_alive: OwnerAlive,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            dir: "sessions".to_string(),
+            variant: Variant::Reference,
+            owner: "client-0".to_string(),
+            seed: 0,
+            clock_start_ms: 1_700_000_000_000,
+            lock_attempts: 64,
+            backups_kept: 3,
+            owner_alive: OwnerAlive::none(),
+        }
+    }
+}
+
+/// One client of the session store.
+pub struct Store<F: Fs> {
+    fs: Arc<F>,
+    opts: StoreOptions,
+    ids: IdSource,
+    temp_seq: u64,
+    /// Session ids whose trajectory this instance wrote to (ended at shutdown).
+    used: BTreeSet<String>,
+    /// Registrations spawned after the ack (variant `unregistered-create-after-ack`).
+    deferred: Vec<(String, Entry)>,
+    recovery: RecoveryReport,
+    closed: bool,
+}
+
+impl<F: Fs> Store<F> {
+    /// Opens the store: creates the sessions dir if missing, takes the lock (breaking a stale
+    /// one), runs recovery, releases the lock.
+    pub async fn open(fs: Arc<F>, opts: StoreOptions) -> StoreResult<Self> {
+        assert!(opts.backups_kept > 0, "rotate keeps at least one backup");
+        assert!(!opts.owner.is_empty(), "a store needs an owner id for its lock");
+        let mut store = Self {
+            ids: IdSource::new(opts.seed, opts.clock_start_ms),
+            fs,
+            opts,
+            temp_seq: 0,
+            used: BTreeSet::new(),
+            deferred: Vec::new(),
+            recovery: RecoveryReport::default(),
+            closed: false,
+        };
+        let mut report = RecoveryReport::default();
+        if store.ensure_dir().await? {
+            report.repairs.push(Repair::CreatedDir {
+                dir: store.opts.dir.clone(),
+            });
+        }
+        if let lock::Taken::BrokeStale(owner) = store.lock().await? {
+            report.repairs.push(Repair::BrokeStaleLock { owner });
+        }
+        let fs = store.fs.clone();
+        let recovered = recovery::Recovery::new(
+            &*fs,
+            &store.opts.dir,
+            store.opts.variant,
+            &mut store.ids,
+            &mut store.temp_seq,
+        )
+        .run()
+        .await;
+        let released = lock::release(&*fs, &store.path(LOCK)).await;
+        report.repairs.extend(recovered?.repairs);
+        released?;
+        store.recovery = report;
+        Ok(store)
+    }
+
+    /// What recovery repaired when this store opened.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.recovery
+    }
+
+    pub fn options(&self) -> &StoreOptions {
+        &self.opts
+    }
+
+    fn path(&self, name: &str) -> String {
+        path_in(&self.opts.dir, name)
+    }
+
+    /// Creates the sessions dir if missing (durably); true if it did.
+    async fn ensure_dir(&self) -> StoreResult<bool> {
+        let dir = &self.opts.dir;
+        match self.fs.stat(dir).await {
+            Ok(stat) if stat.kind == crashsim_sim::Kind::Dir => Ok(false),
+            Ok(_) => Err(StoreError::Recovery(format!(
+                "{dir:?} is a file, not a sessions directory"
+            ))),
+            Err(Errno::ENOENT) => {
+                self.fs.mkdir(dir).await.map_err(|e| StoreError::fs("mkdir", dir, e))?;
+                let parent = dir.rsplit_once('/').map_or("", |(p, _)| p);
+                sync_dir(&*self.fs, parent).await?;
+                Ok(true)
+            }
+            Err(errno) => Err(StoreError::fs("stat", dir, errno)),
+        }
+    }
+
+    async fn lock(&self) -> StoreResult<lock::Taken> {
+        let opts = &self.opts;
+        lock::acquire(
+            &*self.fs,
+            &self.path(LOCK),
+            &opts.owner,
+            &opts.owner_alive,
+            opts.lock_attempts,
+        )
+        .await
+    }
+
+    /// Runs registrations spawned after an earlier ack, and refuses calls after shutdown.
+    async fn begin(&mut self) -> StoreResult<()> {
+        if self.closed {
+            return Err(StoreError::Closed);
+        }
+        for (key, entry) in std::mem::take(&mut self.deferred) {
+            self.update_registry(|r| {
+                r.insert(key, entry);
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The registry as on disk now (a missing registry is empty).
+    async fn load(&self) -> StoreResult<Registry> {
+        let path = self.path(REGISTRY);
+        match read_file(&*self.fs, &path).await? {
+            None => Ok(Registry::new()),
+            Some(bytes) => registry::parse(&bytes).map(|parsed| parsed.entries).map_err(|e| {
+                StoreError::Recovery(format!("{path} does not parse ({e}); reopen the store to recover it"))
+            }),
+        }
+    }
+
+    /// Read-modify-write of the registry under the lock (no lock in `unlocked-update`).
+    async fn update_registry<T>(&mut self, change: impl FnOnce(&mut Registry) -> StoreResult<T>) -> StoreResult<T> {
+        let locked = self.opts.variant.takes_lock();
+        if locked {
+            self.lock().await?;
+        }
+        let result = self.modify(change).await;
+        if locked {
+            let released = lock::release(&*self.fs, &self.path(LOCK)).await;
+            return result.and_then(|value| released.map(|()| value));
+        }
+        result
+    }
+
+    async fn modify<T>(&mut self, change: impl FnOnce(&mut Registry) -> StoreResult<T>) -> StoreResult<T> {
+        let mut registry = self.load().await?;
+        let value = change(&mut registry)?;
+        self.temp_seq += 1;
+        registry::replace(&*self.fs, &self.opts.dir, self.temp_seq, &registry, self.opts.variant).await?;
+        Ok(value)
+    }
+
+    /// The key an entry is stored under: canonical, or raw in `raw-key-write`.
+    fn storage_key(&self, raw: &str) -> String {
+        if self.opts.variant.writes_raw_key() {
+            raw.to_string()
+        } else {
+            canonical_key(raw)
+        }
+    }
+
+    /// A session id whose files do not exist yet.
+    async fn fresh_id(&mut self) -> StoreResult<String> {
+        loop {
+            let id = self.ids.session_id();
+            let path = self.path(&transcript_name(&id));
+            match self.fs.stat(&path).await {
+                Err(Errno::ENOENT) => return Ok(id),
+                Ok(_) => continue,
+                Err(errno) => return Err(StoreError::fs("stat", &path, errno)),
+            }
+        }
+    }
+
+    /// Writes a new session's transcript header and trajectory, fsyncs both and the dir.
+    async fn write_session(&mut self, key: &str, label: Option<String>) -> StoreResult<Entry> {
+        let id = self.fresh_id().await?;
+        let created_at = self.ids.tick();
+        let file = transcript_name(&id);
+        let trajectory = trajectory_name(&id);
+        let header = Header::new(&id, key, created_at, label.clone());
+        write_file(
+            &*self.fs,
+            &self.path(&file),
+            OpenOptions::create_new(),
+            &header.line(),
+            true,
+        )
+        .await?;
+        let started = transcript::trajectory_started(&id);
+        write_file(
+            &*self.fs,
+            &self.path(&trajectory),
+            OpenOptions::create_new(),
+            &started,
+            true,
+        )
+        .await?;
+        sync_dir(&*self.fs, &self.opts.dir).await?;
+        self.used.insert(id.clone());
+        Ok(Entry {
+            session_id: id,
+            session_file: file,
+            updated_at: created_at,
+            label,
+            trajectory_file: Some(trajectory),
+            extra: Default::default(),
+        })
+    }
+
+    /// Creates a session for `raw_key`; returns its session id.
+    pub async fn create(&mut self, raw_key: &str) -> StoreResult<String> {
+        self.create_labeled(raw_key, None).await
+    }
+
+    /// Creates a session for `raw_key` with a label; returns its session id.
+    pub async fn create_labeled(&mut self, raw_key: &str, label: Option<&str>) -> StoreResult<String> {
+        self.begin().await?;
+        if raw_key.trim().is_empty() {
+            return Err(StoreError::InvalidInput("a session key cannot be empty".to_string()));
+        }
+        let key = canonical_key(raw_key);
+        if self.get(&key).await?.is_some() {
+            return Err(StoreError::Exists { key });
+        }
+        let entry = self.write_session(&key, label.map(str::to_string)).await?;
+        let id = entry.session_id.clone();
+        let storage_key = self.storage_key(raw_key);
+        match self.opts.variant.registration() {
+            Registration::Skipped => {}
+            Registration::AfterAck => self.deferred.push((storage_key, entry)),
+            Registration::BeforeAck => {
+                let conflict = self
+                    .update_registry(|r| {
+                        if r.contains_key(&storage_key) {
+                            return Ok(true);
+                        }
+                        r.insert(storage_key, entry.clone());
+                        Ok(false)
+                    })
+                    .await?;
+                if conflict {
+                    // Another client created the key meanwhile: ours never became visible.
+                    self.archive_files(&entry, ArchiveReason::Reset).await?;
+                    sync_dir(&*self.fs, &self.opts.dir).await?;
+                    return Err(StoreError::Exists { key });
+                }
+            }
+        }
+        Ok(id)
+    }
+
+    /// Appends a message to the session of `key`, and an event to its trajectory.
+    pub async fn append(&mut self, key: &str, message: &str) -> StoreResult<()> {
+        self.begin().await?;
+        let key = canonical_key(key);
+        let entry = self.get(&key).await?.ok_or(StoreError::NotFound { key: key.clone() })?;
+        let file = self.own_file(&key, &entry.session_file)?;
+        let appending = OpenOptions {
+            write: true,
+            append: true,
+            ..OpenOptions::default()
+        };
+        write_file(&*self.fs, &file, appending, &transcript::message_line(message), true).await?;
+        if let Some(trajectory) = &entry.trajectory_file {
+            let path = self.own_file(&key, trajectory)?;
+            let seq = self.history(&key).await?.len();
+            write_file(&*self.fs, &path, appending, &transcript::trajectory_appended(seq), true).await?;
+        }
+        self.used.insert(entry.session_id);
+        Ok(())
+    }
+
+    /// Starts a new session for `key`; the old transcript is archived `.reset.<ts>`.
+    pub async fn reset(&mut self, key: &str) -> StoreResult<String> {
+        self.begin().await?;
+        let key = canonical_key(key);
+        let old = self.get(&key).await?.ok_or(StoreError::NotFound { key: key.clone() })?;
+        let new = self.write_session(&key, old.label.clone()).await?;
+        let id = new.session_id.clone();
+        let storage_key = self.storage_key(&key);
+        let old_id = old.session_id.clone();
+        self.update_registry(|r| {
+            match r.get(&storage_key) {
+                Some(current) if current.session_id == old_id => {}
+                _ => {
+                    return Err(StoreError::NotFound {
+                        key: storage_key.clone(),
+                    })
+                }
+            }
+            r.insert(storage_key, new);
+            Ok(())
+        })
+        .await?;
+        self.archive_files(&old, ArchiveReason::Reset).await?;
+        sync_dir(&*self.fs, &self.opts.dir).await?;
+        Ok(id)
+    }
+
+    /// Deletes the session of `key`: its files are archived `.deleted.<ts>`.
+    pub async fn delete(&mut self, key: &str) -> StoreResult<()> {
+        self.begin().await?;
+        let key = canonical_key(key);
+        let entry = self.get(&key).await?.ok_or(StoreError::NotFound { key: key.clone() })?;
+        self.archive_files(&entry, ArchiveReason::Deleted).await?;
+        sync_dir(&*self.fs, &self.opts.dir).await?;
+        let storage_key = self.storage_key(&key);
+        self.update_registry(|r| {
+            if r.get(&storage_key).is_some_and(|e| e.session_id == entry.session_id) {
+                r.remove(&storage_key);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Renames a session's transcript and trajectory to their archive names (one timestamp).
+    async fn archive_files(&mut self, entry: &Entry, reason: ArchiveReason) -> StoreResult<()> {
+        let ts = self.ids.tick();
+        let key = entry.session_id.clone();
+        let file = self.own_file(&key, &entry.session_file)?;
+        rename(
+            &*self.fs,
+            &file,
+            &self.path(&archive_name(&entry.session_file, reason, ts)),
+        )
+        .await?;
+        if let Some(trajectory) = &entry.trajectory_file {
+            let path = self.own_file(&key, trajectory)?;
+            match rename(&*self.fs, &path, &self.path(&archive_name(trajectory, reason, ts))).await {
+                Ok(())
+                | Err(StoreError::Fs {
+                    errno: Errno::ENOENT, ..
+                }) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(())
+    }
+
+    /// Backs up the registry (see [`RotateProtocol`] for the variants' ways).
+    pub async fn rotate(&mut self) -> StoreResult<()> {
+        self.begin().await?;
+        let locked = self.opts.variant.takes_lock();
+        if locked {
+            self.lock().await?;
+        }
+        let result = self.rotate_locked().await;
+        if locked {
+            let released = lock::release(&*self.fs, &self.path(LOCK)).await;
+            return result.and(released);
+        }
+        result
+    }
+
+    async fn rotate_locked(&mut self) -> StoreResult<()> {
+        let fs_handle = self.fs.clone();
+        let fs = &*fs_handle;
+        let dir = self.opts.dir.clone();
+        let live = self.path(REGISTRY);
+        let names = fs.readdir(&dir).await.map_err(|e| StoreError::fs("readdir", &dir, e))?;
+        let mut backups: Vec<u64> = names
+            .iter()
+            .filter_map(|n| {
+                if let FileKind::Backup(k) = classify(n) {
+                    Some(k)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        backups.sort_unstable();
+        let next = backups.last().map_or(1, |n| n + 1);
+        let backup = self.path(&backup_name(next));
+        let registry = self.load().await?;
+        let placeholder = b"{}\n";
+        match self.opts.variant.rotate_protocol() {
+            RotateProtocol::CopyToBackup => {
+                write_file(
+                    fs,
+                    &backup,
+                    OpenOptions::create_new(),
+                    &registry::serialize(&registry),
+                    true,
+                )
+                .await?;
+                sync_dir(fs, &dir).await?;
+            }
+            RotateProtocol::RenameAwayThenWrite => {
+                rename(fs, &live, &backup).await?;
+                self.write_back(&registry).await?;
+            }
+            RotateProtocol::PlaceholderThenRenameAway => {
+                write_file(fs, &live, OpenOptions::create_trunc(), placeholder, true).await?;
+                rename(fs, &live, &backup).await?;
+                self.write_back(&registry).await?;
+            }
+            RotateProtocol::RenameAwayThenPlaceholder => {
+                rename(fs, &live, &backup).await?;
+                write_file(fs, &live, OpenOptions::create_new(), placeholder, true).await?;
+                self.write_back(&registry).await?;
+            }
+        }
+        backups.push(next);
+        let excess = backups.len().saturating_sub(self.opts.backups_kept);
+        for n in &backups[..excess] {
+            unlink(&*self.fs, &self.path(&backup_name(*n))).await?;
+        }
+        if excess > 0 {
+            sync_dir(&*self.fs, &dir).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_back(&mut self, registry: &Registry) -> StoreResult<()> {
+        self.temp_seq += 1;
+        registry::replace(&*self.fs, &self.opts.dir, self.temp_seq, registry, self.opts.variant).await
+    }
+
+    /// Evicts the oldest sessions (by `updatedAt`, then key) beyond `max_entries`; their files are
+    /// archived `.deleted.<ts>`. Returns the evicted keys, oldest first.
+    pub async fn prune(&mut self, max_entries: usize) -> StoreResult<Vec<String>> {
+        self.begin().await?;
+        let registry = self.load().await?;
+        let mut by_age: Vec<(&String, &Entry)> = registry.iter().collect();
+        by_age.sort_by(|a, b| (a.1.updated_at, a.0).cmp(&(b.1.updated_at, b.0)));
+        let excess = by_age.len().saturating_sub(max_entries);
+        let victims: Vec<(String, Entry)> = by_age[..excess]
+            .iter()
+            .map(|(k, e)| ((*k).clone(), (*e).clone()))
+            .collect();
+        if victims.is_empty() {
+            return Ok(Vec::new());
+        }
+        for (_, entry) in &victims {
+            self.archive_files(entry, ArchiveReason::Deleted).await?;
+        }
+        sync_dir(&*self.fs, &self.opts.dir).await?;
+        let evicted: Vec<String> = victims.iter().map(|(k, _)| k.clone()).collect();
+        self.update_registry(|r| {
+            for (key, entry) in &victims {
+                if r.get(key).is_some_and(|e| e.session_id == entry.session_id) {
+                    r.remove(key);
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(evicted)
+    }
+
+    /// Ends every session this instance used: `session.ended` in its trajectory (fsynced); runs
+    /// pending registrations. The store refuses calls afterwards.
+    pub async fn shutdown(&mut self) -> StoreResult<()> {
+        self.begin().await?;
+        let registry = self.load().await?;
+        let used: Vec<(String, Entry)> = registry
+            .into_iter()
+            .filter(|(_, e)| self.used.contains(&e.session_id))
+            .collect();
+        if self.opts.variant.shutdown_removes_trajectory() {
+            for (key, entry) in &used {
+                if let Some(trajectory) = &entry.trajectory_file {
+                    unlink(&*self.fs, &self.own_file(key, trajectory)?).await?;
+                }
+            }
+            self.update_registry(|r| {
+                for (key, _) in &used {
+                    if let Some(e) = r.get_mut(key) {
+                        e.trajectory_file = None;
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        } else {
+            let appending = OpenOptions {
+                write: true,
+                append: true,
+                ..OpenOptions::default()
+            };
+            for (key, entry) in &used {
+                if let Some(trajectory) = &entry.trajectory_file {
+                    let path = self.own_file(key, trajectory)?;
+                    write_file(&*self.fs, &path, appending, &transcript::trajectory_ended(), true).await?;
+                }
+            }
+        }
+        self.closed = true;
+        Ok(())
+    }
+
+    /// The entry of `key` (raw or canonical), if any.
+    pub async fn get(&self, key: &str) -> StoreResult<Option<Entry>> {
+        Ok(self.load().await?.remove(&canonical_key(key)))
+    }
+
+    /// Every entry, by key.
+    pub async fn list(&self) -> StoreResult<Registry> {
+        self.load().await
+    }
+
+    /// The messages of the session of `key`, in order.
+    pub async fn history(&self, key: &str) -> StoreResult<Vec<String>> {
+        let key = canonical_key(key);
+        let entry = self.get(&key).await?.ok_or(StoreError::NotFound { key: key.clone() })?;
+        let path = self.own_file(&key, &entry.session_file)?;
+        let bytes = read_file(&*self.fs, &path)
+            .await?
+            .ok_or(StoreError::fs("open", &path, Errno::ENOENT))?;
+        Ok(transcript::Parsed::of(&bytes).messages)
+    }
+
+    /// The path of a file an entry names, refusing anything outside the sessions dir.
+    fn own_file(&self, key: &str, name: &str) -> StoreResult<String> {
+        if !is_plain_name(name) {
+            return Err(StoreError::InvalidInput(format!(
+                "session {key:?} names {name:?}, which is outside the sessions directory; it is never followed"
+            )));
+        }
+        Ok(self.path(name))
+    }
+}

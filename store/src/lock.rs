@@ -1,0 +1,79 @@
+//! The writer lock `sessions.json.lock`, created with O_CREAT|O_EXCL and holding its owner's id.
+//!
+//! A lock whose owner is not alive (a crashed process), or whose owner cannot be read (the
+//! owner crashed between creating it and writing its id), is broken. A lock held by a live
+//! owner is retried a bounded number of times, then reported as busy: never waited on forever.
+
+use std::sync::Arc;
+
+use crashsim_sim::{Errno, Fs, OpenOptions};
+
+use crate::error::{StoreError, StoreResult};
+use crate::fsutil::{read_file, unlink, write_file};
+
+/// Tells whether the process with this owner id is alive.
+#[derive(Clone)]
+pub struct OwnerAlive(pub Arc<dyn Fn(&str) -> bool + Send + Sync>);
+
+impl OwnerAlive {
+    /// Every other owner is dead: right for one process at a time, and after a crash.
+    pub fn none() -> Self {
+        Self(Arc::new(|_| false))
+    }
+
+    pub fn is_alive(&self, owner: &str) -> bool {
+        (self.0)(owner)
+    }
+}
+
+impl std::fmt::Debug for OwnerAlive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OwnerAlive(..)")
+    }
+}
+
+/// The outcome of taking the lock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Taken {
+    Clean,
+    /// A stale lock of this owner (empty if unreadable) was broken first.
+    BrokeStale(String),
+}
+
+/// Takes the lock at `path` for `owner`, breaking a stale one.
+pub async fn acquire<F: Fs>(fs: &F, path: &str, owner: &str, alive: &OwnerAlive, attempts: u32) -> StoreResult<Taken> {
+    assert!(attempts > 0, "at least one attempt to take the lock");
+    let mut broke = None;
+    let mut holder = String::new();
+    for _ in 0..attempts {
+        match write_file(fs, path, OpenOptions::create_new(), owner.as_bytes(), false).await {
+            Ok(()) => return Ok(broke.map_or(Taken::Clean, Taken::BrokeStale)),
+            Err(StoreError::Fs {
+                op: "open",
+                errno: Errno::EEXIST,
+                ..
+            }) => {}
+            Err(other) => return Err(other),
+        }
+        holder = match read_file(fs, path).await? {
+            Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            None => continue, // released meanwhile
+        };
+        if holder.is_empty() || holder == owner || !alive.is_alive(&holder) {
+            match unlink(fs, path).await {
+                Ok(())
+                | Err(StoreError::Fs {
+                    errno: Errno::ENOENT, ..
+                }) => {}
+                Err(other) => return Err(other),
+            }
+            broke = Some(holder.clone());
+        }
+    }
+    Err(StoreError::LockBusy { owner: holder })
+}
+
+/// Releases the lock.
+pub async fn release<F: Fs>(fs: &F, path: &str) -> StoreResult<()> {
+    unlink(fs, path).await
+}

@@ -1,0 +1,196 @@
+//! The variants: the reference store and the code paths of reported bugs.
+//!
+//! A variant departs from the reference only at the decision points below; the protocol code
+//! asks these methods and never copies a whole protocol.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Which store code path runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Variant {
+    /// The fixed path: atomic registry replace, transcript before registry, backup by copy.
+    #[default]
+    Reference,
+    /// openclaw #3210: the transcript is written and the create acknowledged, but the registry
+    /// update is skipped, leaving an orphan transcript.
+    CreateSkipsRegistry,
+    /// openclaw #3210: the registry update is spawned after the create is acknowledged (here it
+    /// runs at the start of the next call or at shutdown); a crash in between orphans the session.
+    CreateRegistersAfterAck,
+    /// openclaw #3210 (concurrent creation): read-modify-write of the registry without the lock,
+    /// so a concurrent update is lost.
+    UpdateWithoutLock,
+    /// Key canonicalization (openclaw #29683 family): writes the entry under the raw key, while
+    /// every lookup uses the canonical `agent:main:<key>`.
+    WriteRawKey,
+    /// openclaw #68229: rotate renames the registry away to `.bak`, then writes the new one; a
+    /// crash in between leaves no registry.
+    RotateRenamesAway,
+    /// openclaw PR #71328, revision 1: rotate writes `{}` over the registry, then renames it to
+    /// `.bak`, then writes the new one.
+    RotatePlaceholderFirst,
+    /// openclaw PR #71328, revision 2: rotate renames the registry away, then writes a `{}`
+    /// placeholder, then the new one.
+    RotateRenameThenPlaceholder,
+    /// openclaw PR #71328, revision 3: revision 2, plus recovery restores the newest `.bak` but
+    /// only when the registry is missing (not when it is the `{}` placeholder).
+    RotateBackupFallback,
+    /// openclaw #75571: shutdown removes the trajectory files before the registry is finalized;
+    /// after a crash between the two, startup fails on the missing trajectory.
+    ShutdownRemovesTrajectory,
+    /// Durability: the temp file is renamed over the registry without fsyncing the directory.
+    ReplaceWithoutDirFsync,
+    /// Durability: the temp file is renamed over the registry without being fsynced first, so a
+    /// crash may leave a zero-length registry.
+    ReplaceWithoutTempFsync,
+}
+
+/// When a create registers its session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Registration {
+    BeforeAck,
+    Skipped,
+    AfterAck,
+}
+
+/// How rotate backs up the registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RotateProtocol {
+    /// Copy the registry to a backup (fsync, dir fsync); the live file is never touched.
+    CopyToBackup,
+    /// Rename the registry to the backup name, then write the registry anew.
+    RenameAwayThenWrite,
+    /// Write `{}` over the registry, rename it to the backup name, then write it anew.
+    PlaceholderThenRenameAway,
+    /// Rename the registry to the backup name, write a `{}` placeholder, then write it anew.
+    RenameAwayThenPlaceholder,
+}
+
+/// What recovery does when the registry file is missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MissingRegistry {
+    /// Start from no entries; adopt every transcript through its header.
+    RebuildFromTranscripts,
+    /// Restore the newest backup, then adopt what it lacks.
+    RestoreNewestBackup,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 12] = [
+        Variant::Reference,
+        Variant::CreateSkipsRegistry,
+        Variant::CreateRegistersAfterAck,
+        Variant::UpdateWithoutLock,
+        Variant::WriteRawKey,
+        Variant::RotateRenamesAway,
+        Variant::RotatePlaceholderFirst,
+        Variant::RotateRenameThenPlaceholder,
+        Variant::RotateBackupFallback,
+        Variant::ShutdownRemovesTrajectory,
+        Variant::ReplaceWithoutDirFsync,
+        Variant::ReplaceWithoutTempFsync,
+    ];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Reference => "reference",
+            Variant::CreateSkipsRegistry => "unregistered-create",
+            Variant::CreateRegistersAfterAck => "unregistered-create-after-ack",
+            Variant::UpdateWithoutLock => "unlocked-update",
+            Variant::WriteRawKey => "raw-key-write",
+            Variant::RotateRenamesAway => "rotate-rename",
+            Variant::RotatePlaceholderFirst => "rotate-placeholder-first",
+            Variant::RotateRenameThenPlaceholder => "rotate-rename-placeholder",
+            Variant::RotateBackupFallback => "rotate-bak-fallback",
+            Variant::ShutdownRemovesTrajectory => "shutdown-trajectory",
+            Variant::ReplaceWithoutDirFsync => "no-dir-fsync",
+            Variant::ReplaceWithoutTempFsync => "no-temp-fsync",
+        }
+    }
+
+    /// The public report this variant reproduces.
+    pub fn reported_as(self) -> &'static str {
+        match self {
+            Variant::Reference => "-",
+            Variant::CreateSkipsRegistry | Variant::CreateRegistersAfterAck => "openclaw #3210",
+            Variant::UpdateWithoutLock => "openclaw #3210 (concurrent creation)",
+            Variant::WriteRawKey => "openclaw #29683 family",
+            Variant::RotateRenamesAway => "openclaw #68229",
+            Variant::RotatePlaceholderFirst => "openclaw PR #71328 rev. 1",
+            Variant::RotateRenameThenPlaceholder => "openclaw PR #71328 rev. 2",
+            Variant::RotateBackupFallback => "openclaw PR #71328 rev. 3",
+            Variant::ShutdownRemovesTrajectory => "openclaw #75571",
+            Variant::ReplaceWithoutDirFsync | Variant::ReplaceWithoutTempFsync => "durability",
+        }
+    }
+
+    pub fn registration(self) -> Registration {
+        match self {
+            Variant::CreateSkipsRegistry => Registration::Skipped,
+            Variant::CreateRegistersAfterAck => Registration::AfterAck,
+            _ => Registration::BeforeAck,
+        }
+    }
+
+    pub fn takes_lock(self) -> bool {
+        self != Variant::UpdateWithoutLock
+    }
+
+    pub fn writes_raw_key(self) -> bool {
+        self == Variant::WriteRawKey
+    }
+
+    pub fn rotate_protocol(self) -> RotateProtocol {
+        match self {
+            Variant::RotateRenamesAway => RotateProtocol::RenameAwayThenWrite,
+            Variant::RotatePlaceholderFirst => RotateProtocol::PlaceholderThenRenameAway,
+            Variant::RotateRenameThenPlaceholder | Variant::RotateBackupFallback => {
+                RotateProtocol::RenameAwayThenPlaceholder
+            }
+            _ => RotateProtocol::CopyToBackup,
+        }
+    }
+
+    pub fn missing_registry(self) -> MissingRegistry {
+        match self {
+            Variant::RotateBackupFallback => MissingRegistry::RestoreNewestBackup,
+            _ => MissingRegistry::RebuildFromTranscripts,
+        }
+    }
+
+    /// Shutdown unlinks each open session's trajectory, then finalizes the registry (#75571).
+    pub fn shutdown_removes_trajectory(self) -> bool {
+        self == Variant::ShutdownRemovesTrajectory
+    }
+
+    /// Startup fails when an entry's trajectory is missing, instead of clearing the reference.
+    pub fn startup_requires_trajectory(self) -> bool {
+        self == Variant::ShutdownRemovesTrajectory
+    }
+
+    pub fn fsyncs_temp_before_rename(self) -> bool {
+        self != Variant::ReplaceWithoutTempFsync
+    }
+
+    pub fn fsyncs_dir_after_replace(self) -> bool {
+        self != Variant::ReplaceWithoutDirFsync
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Variant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Variant::ALL.into_iter().find(|v| v.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Variant::ALL.iter().map(|v| v.name()).collect();
+            format!("unknown variant {s:?}: expected one of {}", names.join(", "))
+        })
+    }
+}
