@@ -20,12 +20,13 @@ pub fn is_canonical(key: &str) -> bool {
     canonical_key(key) == key
 }
 
-/// `agent:<id>:<rest>` with a non-empty id and rest.
+/// `agent:<id>:<rest>` with a non-empty id. The rest may be empty, so that canonicalization is
+/// idempotent: `canonical_key("")` is `agent:main:`, which must stay as it is.
 fn is_agent_key(key: &str) -> bool {
     let Some(rest) = key.strip_prefix("agent:") else {
         return false;
     };
-    matches!(rest.split_once(':'), Some((id, tail)) if !id.is_empty() && !tail.is_empty())
+    matches!(rest.split_once(':'), Some((id, _)) if !id.is_empty())
 }
 
 #[cfg(test)]
@@ -41,7 +42,18 @@ mod tests {
         assert_eq!(canonical_key("UNKNOWN"), "unknown");
         assert_eq!(canonical_key("agent:main:main"), "agent:main:main");
         assert_eq!(canonical_key("agent:"), "agent:main:agent:");
-        for key in ["main", "x", "agent:a:b", "global", "Agent:Q:r"] {
+        for key in [
+            "main",
+            "x",
+            "agent:a:b",
+            "global",
+            "Agent:Q:r",
+            "",
+            " ",
+            "agent:",
+            "agent::x",
+            "agent:main:",
+        ] {
             assert!(is_canonical(&canonical_key(key)), "{key}");
         }
     }

@@ -188,6 +188,8 @@ pub(crate) struct Recovery<'a, F: Fs> {
     pub report: RecoveryReport,
     /// Whether a rename or unlink needs a directory fsync before recovery ends.
     dirty_dir: bool,
+    /// Names recovery moved away since it listed the directory.
+    gone: BTreeSet<String>,
 }
 
 impl<'a, F: Fs> Recovery<'a, F> {
@@ -200,6 +202,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
             temp_seq,
             report: RecoveryReport::default(),
             dirty_dir: false,
+            gone: BTreeSet::new(),
         }
     }
 
@@ -228,7 +231,8 @@ impl<'a, F: Fs> Recovery<'a, F> {
             }
         }
         let (loaded, mut must_write) = self.load_registry(&files).await?;
-        let mut registry = self.canonicalize(loaded, &files).await?;
+        let (mut registry, migrated) = self.canonicalize(loaded, &files).await?;
+        must_write |= migrated;
         must_write |= self.check_entries(&mut registry, &files).await?;
         must_write |= self.adopt_orphans(&mut registry, &files).await?;
         self.archive_stray_trajectories(&registry, &files).await?;
@@ -334,8 +338,13 @@ impl<'a, F: Fs> Recovery<'a, F> {
     }
 
     /// Migrates non-canonical keys; merges duplicates by newest `updatedAt`.
-    async fn canonicalize(&mut self, loaded: Registry, files: &BTreeMap<String, FileKind>) -> StoreResult<Registry> {
+    async fn canonicalize(
+        &mut self,
+        loaded: Registry,
+        files: &BTreeMap<String, FileKind>,
+    ) -> StoreResult<(Registry, bool)> {
         let mut out = Registry::new();
+        let mut migrated = false;
         // Canonical keys first, so a migrated duplicate meets the entry it collides with.
         let (canonical, raw): (Vec<_>, Vec<_>) = loaded.into_iter().partition(|(k, _)| is_canonical(k));
         for (key, entry) in canonical {
@@ -343,6 +352,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
         }
         for (raw_key, entry) in raw {
             let key = canonical_key(&raw_key);
+            migrated = true;
             self.repaired(Repair::MigratedKey {
                 from: raw_key,
                 to: key.clone(),
@@ -356,17 +366,14 @@ impl<'a, F: Fs> Recovery<'a, F> {
             } else {
                 (existing.clone(), entry)
             };
-            if lose.session_file != keep.session_file {
-                let archived = self.archive_session(&lose, ArchiveReason::Reset, files).await?;
-                self.repaired(Repair::MergedDuplicate {
-                    key: key.clone(),
-                    kept: keep.session_id.clone(),
-                    archived,
-                });
+            let kept = keep.session_id.clone();
+            out.insert(key.clone(), keep);
+            if !referenced(&out, &lose.session_file) {
+                let archived = self.archive_session(&lose, ArchiveReason::Reset, files, &out).await?;
+                self.repaired(Repair::MergedDuplicate { key, kept, archived });
             }
-            out.insert(key, keep);
         }
-        Ok(out)
+        Ok((out, migrated))
     }
 
     /// Drops dangling entries, cuts torn lines, checks trajectories. True if the registry changed.
@@ -387,10 +394,16 @@ impl<'a, F: Fs> Recovery<'a, F> {
                 });
                 continue;
             }
-            if !files.contains_key(&entry.session_file) {
+            if !self.present(files, &entry.session_file) {
                 registry.remove(&key);
                 changed = true;
-                if let Some(trajectory) = entry.trajectory_file.as_deref().filter(|t| files.contains_key(*t)) {
+                let unshared = |t: &&str| !referenced(registry, t);
+                if let Some(trajectory) = entry
+                    .trajectory_file
+                    .as_deref()
+                    .filter(|t| self.present(files, t))
+                    .filter(unshared)
+                {
                     self.archive_trajectory(trajectory, &entry.session_file, files).await?;
                 }
                 self.repaired(Repair::DroppedDanglingEntry {
@@ -409,7 +422,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
             let Some(trajectory) = entry.trajectory_file.clone() else {
                 continue;
             };
-            if is_plain_name(&trajectory) && files.contains_key(&trajectory) {
+            if is_plain_name(&trajectory) && self.present(files, &trajectory) {
                 self.read_and_cut(&trajectory).await?;
             } else if is_plain_name(&trajectory) {
                 if self.variant.startup_requires_trajectory() {
@@ -432,7 +445,9 @@ impl<'a, F: Fs> Recovery<'a, F> {
         files: &BTreeMap<String, FileKind>,
     ) -> StoreResult<bool> {
         let named: BTreeSet<&str> = registry.values().map(|e| e.session_file.as_str()).collect();
-        let mut candidates: BTreeMap<String, Vec<(u64, String, Entry)>> = BTreeMap::new();
+        // A trajectory an entry names stays with that entry, whatever its file is called.
+        let referenced: BTreeSet<String> = registry.values().filter_map(|e| e.trajectory_file.clone()).collect();
+        let mut candidates: BTreeMap<String, Vec<Orphan>> = BTreeMap::new();
         let mut torn = Vec::new();
         for (name, kind) in files {
             let FileKind::Transcript(id) = kind else {
@@ -441,9 +456,10 @@ impl<'a, F: Fs> Recovery<'a, F> {
             if named.contains(name.as_str()) {
                 continue;
             }
-            let Some(parsed) = self.read_and_cut(name).await? else {
+            let Some((len, parsed)) = self.read_jsonl(name).await? else {
                 continue;
             };
+            let complete_len = parsed.complete_len;
             match parsed.header.filter(|h| h.id == *id) {
                 Some(header) => {
                     let trajectory = trajectory_name(id);
@@ -452,23 +468,35 @@ impl<'a, F: Fs> Recovery<'a, F> {
                         session_file: name.clone(),
                         updated_at: header.created_at,
                         label: header.label,
-                        trajectory_file: files.contains_key(&trajectory).then_some(trajectory),
+                        trajectory_file: (self.present(files, &trajectory) && !referenced.contains(&trajectory))
+                            .then_some(trajectory),
                         extra: BTreeMap::new(),
                     };
-                    candidates.entry(canonical_key(&header.key)).or_default().push((
-                        header.created_at,
-                        id.clone(),
+                    candidates.entry(canonical_key(&header.key)).or_default().push(Orphan {
                         entry,
-                    ));
+                        len,
+                        complete_len,
+                    });
                 }
                 None => torn.push(name.clone()),
             }
         }
         let mut changed = false;
         for (key, mut group) in candidates {
-            group.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+            // The newest orphan of a key is adopted; the others lost a race to it.
+            group.sort_by(|a, b| {
+                (a.entry.updated_at, &a.entry.session_id).cmp(&(b.entry.updated_at, &b.entry.session_id))
+            });
             if let std::collections::btree_map::Entry::Vacant(slot) = registry.entry(key.clone()) {
-                let (_, _, entry) = group.pop().expect("a group has a member");
+                let Orphan {
+                    entry,
+                    len,
+                    complete_len,
+                } = group.pop().expect("a group has a member");
+                self.cut_torn(&entry.session_file, len, complete_len).await?;
+                if let Some(trajectory) = &entry.trajectory_file {
+                    self.read_and_cut(trajectory).await?;
+                }
                 self.report.repairs.push(Repair::AdoptedOrphan {
                     file: entry.session_file.clone(),
                     key,
@@ -476,8 +504,10 @@ impl<'a, F: Fs> Recovery<'a, F> {
                 slot.insert(entry);
                 changed = true;
             }
-            for (_, _, entry) in group {
-                let to = self.archive_session(&entry, ArchiveReason::Reset, files).await?;
+            for Orphan { entry, .. } in group {
+                let to = self
+                    .archive_session(&entry, ArchiveReason::Reset, files, registry)
+                    .await?;
                 self.repaired(Repair::ArchivedOrphan {
                     file: entry.session_file,
                     to,
@@ -490,7 +520,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
             self.repaired(Repair::ArchivedOrphan { file: name.clone(), to });
             if let Some(FileKind::Transcript(id)) = files.get(&name) {
                 let trajectory = trajectory_name(id);
-                if files.contains_key(&trajectory) {
+                if self.present(files, &trajectory) && !referenced.contains(&trajectory) {
                     self.archive_trajectory(&trajectory, &name, files).await?;
                 }
             }
@@ -528,17 +558,16 @@ impl<'a, F: Fs> Recovery<'a, F> {
         entry: &Entry,
         reason: ArchiveReason,
         files: &BTreeMap<String, FileKind>,
+        registry: &Registry,
     ) -> StoreResult<String> {
         let ts = self.ids.tick();
         let to = archive_name(&entry.session_file, reason, ts);
-        if is_plain_name(&entry.session_file) && files.contains_key(&entry.session_file) {
+        let movable =
+            |this: &Self, name: &str| is_plain_name(name) && this.present(files, name) && !referenced(registry, name);
+        if movable(self, &entry.session_file) {
             self.move_to(&entry.session_file, &to).await?;
         }
-        if let Some(trajectory) = entry
-            .trajectory_file
-            .as_deref()
-            .filter(|t| is_plain_name(t) && files.contains_key(*t))
-        {
+        if let Some(trajectory) = entry.trajectory_file.as_deref().filter(|t| movable(self, t)) {
             let traj_to = archive_name(trajectory, reason, ts);
             self.move_to(trajectory, &traj_to).await?;
             self.repaired(Repair::ArchivedTrajectory {
@@ -570,48 +599,83 @@ impl<'a, F: Fs> Recovery<'a, F> {
         Ok(())
     }
 
+    /// Whether `name` is in the directory: listed at the start and not moved away since.
+    fn present(&self, files: &BTreeMap<String, FileKind>, name: &str) -> bool {
+        files.contains_key(name) && !self.gone.contains(name)
+    }
+
     async fn move_to(&mut self, from: &str, to: &str) -> StoreResult<()> {
         rename(self.fs, &self.path(from), &self.path(to)).await?;
+        self.gone.insert(from.to_string());
         self.dirty_dir = true;
         Ok(())
     }
 
     /// Reads a JSONL file and cuts a torn last line; `None` if it is not a readable file.
     async fn read_and_cut(&mut self, name: &str) -> StoreResult<Option<Parsed>> {
-        let path = self.path(name);
-        let bytes = match read_file(self.fs, &path).await {
-            Ok(Some(bytes)) => bytes,
+        let Some((len, parsed)) = self.read_jsonl(name).await? else {
+            return Ok(None);
+        };
+        self.cut_torn(name, len, parsed.complete_len).await?;
+        Ok(Some(parsed))
+    }
+
+    /// Reads and parses a JSONL file: its length and contents; `None` if it is not a readable file.
+    async fn read_jsonl(&mut self, name: &str) -> StoreResult<Option<(usize, Parsed)>> {
+        match read_file(self.fs, &self.path(name)).await {
+            Ok(Some(bytes)) => Ok(Some((bytes.len(), Parsed::of(&bytes)))),
             Ok(None)
             | Err(StoreError::Fs {
                 errno: Errno::EISDIR | Errno::ELOOP,
                 ..
-            }) => return Ok(None),
-            Err(other) => return Err(other),
-        };
-        let parsed = Parsed::of(&bytes);
-        if parsed.complete_len < bytes.len() {
-            let fd = self
-                .fs
-                .open(&path, OpenOptions::write())
-                .await
-                .map_err(|e| StoreError::fs("open", &path, e))?;
-            let cut = self
-                .fs
-                .truncate(fd, parsed.complete_len as u64)
-                .await
-                .map_err(|e| StoreError::fs("ftruncate", &path, e));
-            let synced = match cut {
-                Ok(()) => self.fs.fsync(fd).await.map_err(|e| StoreError::fs("fsync", &path, e)),
-                Err(e) => Err(e),
-            };
-            crate::fsutil::close(self.fs, fd, &path).await?;
-            synced?;
-            self.repaired(Repair::CutTornLine {
-                file: name.to_string(),
-                from_len: bytes.len(),
-                to_len: parsed.complete_len,
-            });
+            }) => Ok(None),
+            Err(other) => Err(other),
         }
-        Ok(Some(parsed))
     }
+
+    /// Cuts a torn last line back to the last complete line. A file with no complete line at all
+    /// is left as it is: cutting it would empty it, and a transcript is never emptied.
+    async fn cut_torn(&mut self, name: &str, len: usize, complete_len: usize) -> StoreResult<()> {
+        if complete_len == 0 || complete_len == len {
+            return Ok(());
+        }
+        let path = self.path(name);
+        let fd = self
+            .fs
+            .open(&path, OpenOptions::write())
+            .await
+            .map_err(|e| StoreError::fs("open", &path, e))?;
+        let cut = self
+            .fs
+            .truncate(fd, complete_len as u64)
+            .await
+            .map_err(|e| StoreError::fs("ftruncate", &path, e));
+        let synced = match cut {
+            Ok(()) => self.fs.fsync(fd).await.map_err(|e| StoreError::fs("fsync", &path, e)),
+            Err(e) => Err(e),
+        };
+        crate::fsutil::close(self.fs, fd, &path).await?;
+        synced?;
+        self.repaired(Repair::CutTornLine {
+            file: name.to_string(),
+            from_len: len,
+            to_len: complete_len,
+        });
+        Ok(())
+    }
+}
+
+/// A transcript no entry names, with a readable header: the entry adopting it would make.
+struct Orphan {
+    entry: Entry,
+    /// The file's length, and its length up to the last complete line.
+    len: usize,
+    complete_len: usize,
+}
+
+/// Whether an entry of `registry` names `file` as its transcript or trajectory.
+fn referenced(registry: &Registry, file: &str) -> bool {
+    registry
+        .values()
+        .any(|e| e.session_file == file || e.trajectory_file.as_deref() == Some(file))
 }
