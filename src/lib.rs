@@ -6,4 +6,5 @@
 //! CLI; the disk is in `crashsim-sim`, the store under test in `crashsim-store`, the spec in
 //! `crashsim-model` and fault plans in `crashsim-faults`.
 
+pub mod cli;
 pub mod scenario;

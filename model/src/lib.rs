@@ -1,3 +1,28 @@
-//! The TLA-style spec of the session store (not built yet; see the issue "The TLA-style model"):
-//! abstract state, actions, invariants (NoOrphan, NoDangling, Durable, NoPhantom, Atomic,
-//! Canonical, Live) and the conformance check of an observed store against the spec.
+//! The TLA-style spec of the session store, that every run is checked against.
+//!
+//! - [`store`]: the abstract state (registry: canonical key -> session id and label;
+//!   transcripts: id -> messages; trajectories; archived ids) and what each operation does.
+//! - [`spec`]: the transition system: `Init`, and `Next` = Begin | Complete | Crash | Recover,
+//!   where Crash resolves each operation in flight to fully applied or fully absent.
+//! - [`invariant`]: NoOrphan, NoDangling, Durable, NoPhantom, Atomic, Canonical, Live, as
+//!   predicates over a [`View`] that both the spec and an observed disk produce.
+//! - [`check()`]: conformance of an observed store with the spec replayed over a recorded history.
+//! - [`bfs`]: a bounded breadth-first check of the spec itself, with counterexample paths.
+//! - [`machine`]: a proptest-state-machine reference machine for random workloads.
+//!
+//! This crate depends on nothing else of crashsim: the spec stands on its own.
+
+pub mod bfs;
+mod check;
+pub mod invariant;
+pub mod keys;
+pub mod machine;
+pub mod op;
+pub mod spec;
+pub mod store;
+
+pub use bfs::{check_spec, check_spec_with_progress, BfsReport, Counterexample};
+pub use check::{check, Observed, Record, Recovery, Violation};
+pub use invariant::{Invariant, View, ViewEntry};
+pub use op::{Op, Outcome, Reply};
+pub use spec::{Action, Mutation, SpecConfig, SpecState};

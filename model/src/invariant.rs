@@ -1,0 +1,273 @@
+//! The invariants, as named predicates over a [`View`] of the store.
+//!
+//! A view is what a user can see: the registry, the primary transcripts and trajectories, the
+//! archived sessions. The spec produces one from its abstract state; the harness builds one from
+//! a disk image after recovery. The same predicates judge both.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::keys::is_canonical;
+
+/// The invariants every run is checked against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Invariant {
+    /// Every primary transcript (`<id>.jsonl`) and every trajectory belongs to a registry entry.
+    /// Rules out history that exists on disk but that no session lists, so the user never sees
+    /// it again: the orphaned transcripts of openclaw #3210 (a create whose registry update was
+    /// skipped or lost) and of #68229 (a registry renamed away during rotation).
+    NoOrphan,
+    /// Every registry entry's transcript exists. Rules out sessions that are listed but cannot be
+    /// opened, which make the loader fail or hang on start, as in openclaw #75571 (a trajectory
+    /// removed while the registry still referenced it).
+    NoDangling,
+    /// Every acknowledged operation is reflected: an acked create's session, an acked append's
+    /// message, an acked shutdown's `session.ended`, and an acked entry's metadata (a session the
+    /// registry lost and recovery had to re-adopt from its transcript lost its metadata). Rules
+    /// out losing what the user was told is saved, as in #68229 and PR #71328's revisions (the
+    /// registry replaced by an empty placeholder at a crash) and in rename-without-fsync bugs.
+    Durable,
+    /// Nothing appears that was never asked for, and a deleted or reset-away session never comes
+    /// back. Rules out resurrected sessions and duplicate sessions for one key, as when a raw and
+    /// a canonical key both get a session (openclaw #29683 family).
+    NoPhantom,
+    /// An operation in flight at a crash is fully applied or fully absent (prune and shutdown:
+    /// each session they touch fully or not at all). Rules out half-done resets: a new session
+    /// registered while the old transcript lingers as an orphan, or the reverse.
+    Atomic,
+    /// Every registry key is canonical, so a raw key and its canonical form find the same
+    /// session. Rules out the openclaw #29683 family: an entry written under `settings2` that
+    /// every lookup of `agent:main:settings2` misses.
+    Canonical,
+    /// Recovery terminates with Ok: a crash never blocks the next start. Rules out a gateway that
+    /// cannot restart after a crash (openclaw #75571: the session loader fails on a missing
+    /// trajectory the registry still references).
+    Live,
+}
+
+impl Invariant {
+    pub const ALL: [Invariant; 7] = [
+        Invariant::NoOrphan,
+        Invariant::NoDangling,
+        Invariant::Durable,
+        Invariant::NoPhantom,
+        Invariant::Atomic,
+        Invariant::Canonical,
+        Invariant::Live,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Invariant::NoOrphan => "NoOrphan",
+            Invariant::NoDangling => "NoDangling",
+            Invariant::Durable => "Durable",
+            Invariant::NoPhantom => "NoPhantom",
+            Invariant::Atomic => "Atomic",
+            Invariant::Canonical => "Canonical",
+            Invariant::Live => "Live",
+        }
+    }
+}
+
+impl fmt::Display for Invariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A registry entry as a user sees it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ViewEntry {
+    pub id: String,
+    pub label: Option<String>,
+}
+
+/// What a user can see of the store.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct View {
+    /// Key (as stored) -> entry.
+    pub registry: BTreeMap<String, ViewEntry>,
+    /// Session id -> messages of its primary transcript.
+    pub transcripts: BTreeMap<String, Vec<String>>,
+    /// Session id -> whether its trajectory holds `session.ended`.
+    pub trajectories: BTreeMap<String, bool>,
+    /// Ids with an archived transcript.
+    pub archived: BTreeSet<String>,
+}
+
+impl View {
+    /// Every session id the view mentions.
+    pub fn ids(&self) -> BTreeSet<String> {
+        let mut ids: BTreeSet<String> = self.registry.values().map(|e| e.id.clone()).collect();
+        ids.extend(self.transcripts.keys().cloned());
+        ids.extend(self.trajectories.keys().cloned());
+        ids.extend(self.archived.iter().cloned());
+        ids
+    }
+
+    /// The view with session ids renamed (ids not in `names` keep theirs).
+    pub fn renamed(&self, names: &BTreeMap<String, String>) -> View {
+        let name = |id: &String| names.get(id).cloned().unwrap_or_else(|| id.clone());
+        View {
+            registry: self
+                .registry
+                .iter()
+                .map(|(k, e)| {
+                    (
+                        k.clone(),
+                        ViewEntry {
+                            id: name(&e.id),
+                            label: e.label.clone(),
+                        },
+                    )
+                })
+                .collect(),
+            transcripts: self.transcripts.iter().map(|(id, m)| (name(id), m.clone())).collect(),
+            trajectories: self.trajectories.iter().map(|(id, t)| (name(id), *t)).collect(),
+            archived: self.archived.iter().map(name).collect(),
+        }
+    }
+}
+
+impl fmt::Display for View {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.registry.is_empty() {
+            writeln!(f, "  registry: (empty)")?;
+        }
+        for (key, entry) in &self.registry {
+            let label = entry
+                .label
+                .as_deref()
+                .map(|l| format!(" label {l:?}"))
+                .unwrap_or_default();
+            writeln!(f, "  registry: {key} -> {}{label}", entry.id)?;
+        }
+        for (id, messages) in &self.transcripts {
+            writeln!(f, "  transcript {id}: {messages:?}")?;
+        }
+        for (id, ended) in &self.trajectories {
+            writeln!(f, "  trajectory {id}: {}", if *ended { "ended" } else { "open" })?;
+        }
+        if !self.archived.is_empty() {
+            let ids: Vec<&str> = self.archived.iter().map(String::as_str).collect();
+            writeln!(f, "  archived: {}", ids.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// The invariants a view must satisfy on its own: Canonical, NoOrphan, NoDangling.
+pub fn structural(view: &View) -> Option<(Invariant, String)> {
+    if let Some(key) = view.registry.keys().find(|k| !is_canonical(k)) {
+        return Some((Invariant::Canonical, format!("registry key {key:?} is not canonical")));
+    }
+    let registered: BTreeSet<&str> = view.registry.values().map(|e| e.id.as_str()).collect();
+    if let Some(id) = view.transcripts.keys().find(|id| !registered.contains(id.as_str())) {
+        return Some((
+            Invariant::NoOrphan,
+            format!("transcript {id} belongs to no registry entry"),
+        ));
+    }
+    if let Some(id) = view.trajectories.keys().find(|id| !registered.contains(id.as_str())) {
+        return Some((
+            Invariant::NoOrphan,
+            format!("trajectory {id} belongs to no registry entry"),
+        ));
+    }
+    if let Some((key, entry)) = view
+        .registry
+        .iter()
+        .find(|(_, e)| !view.transcripts.contains_key(&e.id))
+    {
+        return Some((
+            Invariant::NoDangling,
+            format!("entry {key} points at session {}, which has no transcript", entry.id),
+        ));
+    }
+    None
+}
+
+/// What uncertain operations (in flight at a crash, or failed) may have touched: their keys and
+/// the sessions on those keys. Durable and NoPhantom say nothing about these.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Uncertain {
+    pub keys: BTreeSet<String>,
+    pub ids: BTreeSet<String>,
+    /// Whether an uncertain prune or shutdown may have touched any session.
+    pub everything: bool,
+}
+
+impl Uncertain {
+    fn covers(&self, key: &str, id: &str) -> bool {
+        self.everything || self.keys.contains(key) || self.ids.contains(id)
+    }
+}
+
+/// Durable: what `acked` (the state all acknowledged operations leave) holds is in `view`.
+pub fn durable(view: &View, acked: &View, uncertain: &Uncertain) -> Option<String> {
+    for (key, entry) in &acked.registry {
+        if uncertain.covers(key, &entry.id) {
+            continue;
+        }
+        match view.registry.get(key) {
+            None => {
+                return Some(format!(
+                    "acknowledged session {key} -> {} is gone from the registry",
+                    entry.id
+                ))
+            }
+            Some(found) if found.id != entry.id => {
+                return Some(format!("key {key} should point at {}, found {}", entry.id, found.id))
+            }
+            Some(found) if found.label != entry.label => {
+                return Some(format!(
+                    "entry {key}: label {:?} was acknowledged, found {:?}",
+                    entry.label, found.label
+                ))
+            }
+            Some(_) => {}
+        }
+        let expected = &acked.transcripts[&entry.id];
+        match view.transcripts.get(&entry.id) {
+            Some(found) if found.starts_with(expected) => {}
+            Some(found) => {
+                return Some(format!(
+                    "transcript {} lost acknowledged messages: {expected:?}, found {found:?}",
+                    entry.id
+                ))
+            }
+            None => return Some(format!("transcript {} of acknowledged session {key} is gone", entry.id)),
+        }
+        if acked.trajectories.get(&entry.id) == Some(&true) && view.trajectories.get(&entry.id) != Some(&true) {
+            return Some(format!("trajectory {} lost its acknowledged session.ended", entry.id));
+        }
+        if acked.trajectories.contains_key(&entry.id) && !view.trajectories.contains_key(&entry.id) {
+            return Some(format!("trajectory {} of acknowledged session {key} is gone", entry.id));
+        }
+    }
+    None
+}
+
+/// NoPhantom: nothing in `view` beyond what `acked` and the uncertain operations explain.
+pub fn no_phantom(view: &View, acked: &View, uncertain: &Uncertain) -> Option<String> {
+    for (key, entry) in &view.registry {
+        if acked.archived.contains(&entry.id) && !uncertain.ids.contains(&entry.id) {
+            return Some(format!("session {} was archived, and is back under {key}", entry.id));
+        }
+        if uncertain.covers(key, &entry.id) {
+            continue;
+        }
+        if !acked.registry.contains_key(key) {
+            return Some(format!("entry {key} -> {} was never asked for", entry.id));
+        }
+    }
+    for (id, messages) in &view.transcripts {
+        let Some(expected) = acked.transcripts.get(id) else {
+            continue;
+        };
+        if messages.len() > expected.len() && !uncertain.ids.contains(id) && !uncertain.everything {
+            return Some(format!("transcript {id} holds messages never appended: {messages:?}"));
+        }
+    }
+    None
+}

@@ -1,0 +1,90 @@
+//! The operations of the store, as the spec sees them, and their results.
+
+use std::fmt;
+
+/// One store call. Keys are given raw, as a user would; the spec canonicalizes them.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Op {
+    Create { key: String, label: Option<String> },
+    Append { key: String, message: String },
+    Reset { key: String },
+    Delete { key: String },
+    Rotate,
+    Prune { max_entries: usize },
+    Shutdown,
+}
+
+/// What a call returned, with ids where it made a session.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reply {
+    Unit,
+    /// A new session: `create` and `reset` return its id.
+    Session(String),
+    /// The keys `prune` evicted, oldest first.
+    Evicted(Vec<String>),
+    /// Refused with no effect: the key has a session (`create`).
+    Exists,
+    /// Refused with no effect: the key has no session.
+    NotFound,
+    /// Refused with no effect: the client was shut down.
+    Closed,
+}
+
+impl Reply {
+    /// Whether the reply is a refusal (the call had no effect).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Reply::Exists | Reply::NotFound | Reply::Closed)
+    }
+}
+
+/// What became of one call in a recorded run.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// Returned this reply: acknowledged (or refused with no effect).
+    Replied(Reply),
+    /// Failed with a filesystem error: its effect is uncertain, like one in flight at a crash.
+    Failed(String),
+    /// Still running when the process crashed.
+    InFlight,
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Create { key, label: None } => write!(f, "create({key:?})"),
+            Op::Create {
+                key,
+                label: Some(label),
+            } => write!(f, "create({key:?}, label {label:?})"),
+            Op::Append { key, message } => write!(f, "append({key:?}, {message:?})"),
+            Op::Reset { key } => write!(f, "reset({key:?})"),
+            Op::Delete { key } => write!(f, "delete({key:?})"),
+            Op::Rotate => write!(f, "rotate()"),
+            Op::Prune { max_entries } => write!(f, "prune({max_entries})"),
+            Op::Shutdown => write!(f, "shutdown()"),
+        }
+    }
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reply::Unit => write!(f, "ok"),
+            Reply::Session(id) => write!(f, "ok {id}"),
+            Reply::Evicted(keys) => write!(f, "ok evicted {keys:?}"),
+            Reply::Exists => write!(f, "refused: exists"),
+            Reply::NotFound => write!(f, "refused: not found"),
+            Reply::Closed => write!(f, "refused: closed"),
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Replied(reply) => write!(f, "{reply}"),
+            Outcome::Failed(error) => write!(f, "FAILED: {error}"),
+            Outcome::InFlight => write!(f, "in flight at the crash"),
+        }
+    }
+}

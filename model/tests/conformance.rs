@@ -1,0 +1,262 @@
+//! The invariants and the conformance check against hand-made observed states.
+
+use std::collections::BTreeSet;
+
+use crashsim_model::{check, Invariant, Observed, Op, Outcome, Record, Recovery, Reply, View, ViewEntry};
+
+fn call(op: Op, outcome: Outcome) -> Record {
+    Record::Call { client: 0, op, outcome }
+}
+
+fn ok(op: Op, reply: Reply) -> Record {
+    call(op, Outcome::Replied(reply))
+}
+
+fn create(key: &str, label: Option<&str>) -> Op {
+    Op::Create {
+        key: key.into(),
+        label: label.map(Into::into),
+    }
+}
+
+fn append(key: &str, message: &str) -> Op {
+    Op::Append {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// create a (labelled), append to it, create b, delete b, create c.
+fn base_history() -> Vec<Record> {
+    vec![
+        ok(create("a", Some("L")), Reply::Session("id1".into())),
+        ok(append("a", "hi"), Reply::Unit),
+        ok(create("b", None), Reply::Session("id2".into())),
+        ok(Op::Delete { key: "b".into() }, Reply::Unit),
+        ok(create("c", None), Reply::Session("id3".into())),
+    ]
+}
+
+fn entry(id: &str, label: Option<&str>) -> ViewEntry {
+    ViewEntry {
+        id: id.into(),
+        label: label.map(Into::into),
+    }
+}
+
+/// What the base history must leave.
+fn base_view() -> View {
+    let mut view = View::default();
+    view.registry.insert("agent:main:a".into(), entry("id1", Some("L")));
+    view.registry.insert("agent:main:c".into(), entry("id3", None));
+    view.transcripts.insert("id1".into(), vec!["hi".into()]);
+    view.transcripts.insert("id3".into(), vec![]);
+    view.trajectories.insert("id1".into(), false);
+    view.trajectories.insert("id3".into(), false);
+    view.archived.insert("id2".into());
+    view
+}
+
+fn observed(view: View) -> Observed {
+    Observed {
+        view,
+        recovery: Recovery::Ok {
+            adopted: BTreeSet::new(),
+        },
+    }
+}
+
+fn violated(history: &[Record], view: View) -> Invariant {
+    match check(history, &observed(view)) {
+        Ok(()) => panic!("expected a violation"),
+        Err(v) => {
+            assert!(v.to_string().contains(v.invariant.name()));
+            v.invariant
+        }
+    }
+}
+
+#[test]
+fn a_consistent_store_passes() {
+    check(&base_history(), &observed(base_view())).unwrap();
+}
+
+#[test]
+fn orphan_transcript_breaks_no_orphan() {
+    let mut view = base_view();
+    view.transcripts.insert("zz".into(), vec![]);
+    assert_eq!(violated(&base_history(), view), Invariant::NoOrphan);
+    let mut view = base_view();
+    view.trajectories.insert("zz".into(), false);
+    assert_eq!(violated(&base_history(), view), Invariant::NoOrphan);
+}
+
+#[test]
+fn entry_without_transcript_breaks_no_dangling() {
+    let mut history = base_history();
+    history.push(call(create("d", None), Outcome::InFlight));
+    let mut view = base_view();
+    view.registry.insert("agent:main:d".into(), entry("id9", None));
+    assert_eq!(violated(&history, view), Invariant::NoDangling);
+}
+
+#[test]
+fn missing_acknowledged_append_breaks_durable() {
+    let mut view = base_view();
+    view.transcripts.insert("id1".into(), vec![]);
+    assert_eq!(violated(&base_history(), view), Invariant::Durable);
+}
+
+#[test]
+fn lost_label_breaks_durable() {
+    let mut view = base_view();
+    view.registry.insert("agent:main:a".into(), entry("id1", None));
+    assert_eq!(violated(&base_history(), view), Invariant::Durable);
+}
+
+#[test]
+fn re_adopted_acknowledged_session_breaks_durable() {
+    let adopted = ["id1".to_string()].into_iter().collect();
+    let result = check(
+        &base_history(),
+        &Observed {
+            view: base_view(),
+            recovery: Recovery::Ok { adopted },
+        },
+    );
+    assert_eq!(result.unwrap_err().invariant, Invariant::Durable);
+}
+
+#[test]
+fn deleted_session_back_breaks_no_phantom() {
+    let mut view = base_view();
+    view.registry.insert("agent:main:b".into(), entry("id2", None));
+    view.transcripts.insert("id2".into(), vec![]);
+    view.trajectories.insert("id2".into(), false);
+    view.archived.remove("id2");
+    assert_eq!(violated(&base_history(), view), Invariant::NoPhantom);
+}
+
+#[test]
+fn raw_key_breaks_canonical() {
+    let mut view = base_view();
+    let e = view.registry.remove("agent:main:c").unwrap();
+    view.registry.insert("c".into(), e);
+    assert_eq!(violated(&base_history(), view), Invariant::Canonical);
+}
+
+#[test]
+fn failed_recovery_breaks_live() {
+    let result = check(
+        &base_history(),
+        &Observed {
+            view: base_view(),
+            recovery: Recovery::Failed("stuck".into()),
+        },
+    );
+    let violation = result.unwrap_err();
+    assert_eq!(violation.invariant, Invariant::Live);
+    assert!(violation.summary.contains("stuck"));
+}
+
+#[test]
+fn half_applied_create_breaks_atomic() {
+    let mut history = base_history();
+    history.push(call(create("d", Some("L")), Outcome::InFlight));
+    let mut view = base_view();
+    view.registry.insert("agent:main:d".into(), entry("id9", None));
+    view.transcripts.insert("id9".into(), vec![]);
+    view.trajectories.insert("id9".into(), false);
+    assert_eq!(violated(&history, view), Invariant::Atomic);
+}
+
+#[test]
+fn in_flight_create_present_or_absent_both_pass() {
+    let mut history = base_history();
+    history.push(call(create("d", None), Outcome::InFlight));
+    check(&history, &observed(base_view())).unwrap();
+    let mut present = base_view();
+    present.registry.insert("agent:main:d".into(), entry("f00d", None));
+    present.transcripts.insert("f00d".into(), vec![]);
+    present.trajectories.insert("f00d".into(), false);
+    check(&history, &observed(present)).unwrap();
+}
+
+#[test]
+fn half_of_an_in_flight_reset_breaks_atomic_or_no_orphan() {
+    let mut history = base_history();
+    history.push(call(Op::Reset { key: "a".into() }, Outcome::InFlight));
+    // New entry registered, old transcript not archived.
+    let mut view = base_view();
+    view.registry.insert("agent:main:a".into(), entry("beef", Some("L")));
+    view.transcripts.insert("beef".into(), vec![]);
+    view.trajectories.insert("beef".into(), false);
+    let invariant = violated(&history, view);
+    assert!(
+        matches!(invariant, Invariant::Atomic | Invariant::NoOrphan),
+        "{invariant}"
+    );
+    // Either whole outcome passes; an unregistered new transcript archived by recovery too.
+    let mut switched = base_view();
+    switched
+        .registry
+        .insert("agent:main:a".into(), entry("beef", Some("L")));
+    switched.transcripts.remove("id1");
+    switched.trajectories.remove("id1");
+    switched.transcripts.insert("beef".into(), vec![]);
+    switched.trajectories.insert("beef".into(), false);
+    switched.archived.insert("id1".into());
+    check(&history, &observed(switched)).unwrap();
+    let mut never = base_view();
+    never.archived.insert("beef".into());
+    check(&history, &observed(never)).unwrap();
+}
+
+#[test]
+fn a_reply_the_spec_would_not_give_is_a_violation() {
+    let mut history = base_history();
+    history.push(ok(append("c", "x"), Reply::NotFound));
+    let violation = check(&history, &observed(base_view())).unwrap_err();
+    assert_eq!(violation.invariant, Invariant::Durable);
+    assert!(violation.summary.contains("append"), "{violation}");
+    let mut history = base_history();
+    history.push(ok(create("a", None), Reply::Session("id8".into())));
+    assert_eq!(
+        check(&history, &observed(base_view())).unwrap_err().invariant,
+        Invariant::NoPhantom
+    );
+}
+
+#[test]
+fn failed_call_may_or_may_not_have_taken_effect() {
+    let mut history = base_history();
+    history.push(call(append("a", "maybe"), Outcome::Failed("EIO".into())));
+    history.push(ok(append("a", "after"), Reply::Unit));
+    let mut took = base_view();
+    took.transcripts
+        .insert("id1".into(), vec!["hi".into(), "maybe".into(), "after".into()]);
+    check(&history, &observed(took)).unwrap();
+    let mut did_not = base_view();
+    did_not
+        .transcripts
+        .insert("id1".into(), vec!["hi".into(), "after".into()]);
+    check(&history, &observed(did_not)).unwrap();
+}
+
+#[test]
+fn shutdown_ends_used_trajectories_and_restart_forgets() {
+    let mut history = base_history();
+    history.push(ok(Op::Shutdown, Reply::Unit));
+    let mut view = base_view();
+    view.trajectories.insert("id1".into(), true);
+    view.trajectories.insert("id3".into(), true);
+    check(&history, &observed(view.clone())).unwrap();
+    // A lost session.ended is a lost acknowledged shutdown.
+    let mut lost = view.clone();
+    lost.trajectories.insert("id3".into(), false);
+    assert_eq!(violated(&history, lost), Invariant::Durable);
+    // After a restart the client is open again and has used nothing yet.
+    history.push(Record::Restart);
+    history.push(ok(Op::Shutdown, Reply::Unit));
+    check(&history, &observed(view)).unwrap();
+}
