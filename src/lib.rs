@@ -7,4 +7,9 @@
 //! `crashsim-model` and fault plans in `crashsim-faults`.
 
 pub mod cli;
+pub mod execute;
+pub mod explore;
+pub mod observe;
+pub mod report;
 pub mod scenario;
+pub mod workload;

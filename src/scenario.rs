@@ -32,10 +32,7 @@ impl Scenario {
     pub fn initial(self) -> Image {
         Image::from_nodes([
             ("s".to_string(), Node::Dir),
-            (
-                "s/reg.json".to_string(),
-                Node::File(std::sync::Arc::new(b"{\"v\":1}".to_vec())),
-            ),
+            ("s/reg.json".to_string(), Node::File(std::sync::Arc::new(b"{\"v\":1}".to_vec()))),
         ])
     }
 

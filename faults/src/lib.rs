@@ -1,4 +1,180 @@
-//! Fault plans (not built yet; see the issue "The explorer"): at each syscall boundary go on,
-//! crash, fail with an errno (ENOSPC, EIO, EACCES, EDQUOT) or write short; plans come from
-//! exhaustive enumeration or a ChaCha seed, and are plain, printable, replayable data. They act
-//! on a `SimFs` through `crashsim_sim::Injector`.
+//! Fault plans: what happens at each syscall boundary of a run.
+//!
+//! # Fault model
+//! At each syscall a plan says one of: go on; fail this syscall with an errno (`ENOSPC`, `EIO`,
+//! `EACCES`, `EDQUOT`) and no effect (a failed fsync still drops the inode's pending data, as
+//! Linux does); write at most n bytes (a short write); or crash after k syscalls (the process
+//! dies; what the disk keeps is the persistence model's business, see `crashsim_sim::Model`).
+//!
+//! Plans come from exhaustive enumeration (every errno at every mutating syscall of a trace) or
+//! from a seed (a ChaCha8 stream) with a fault budget. A plan is plain data: it prints as text
+//! (`fail@12=EIO short@7=100 crash@20`), parses back, and replays exactly.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use crashsim_sim::{Call, Errno, Injection, Injector, Trace};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// The errnos plans inject.
+pub const ERRNOS: [Errno; 4] = [Errno::ENOSPC, Errno::EIO, Errno::EACCES, Errno::EDQUOT];
+
+/// A fault at one syscall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Fail with this errno, without effect.
+    Fail(Errno),
+    /// A write writes at most this many bytes.
+    ShortWrite(usize),
+}
+
+/// Faults by syscall step (0-based), and where the process crashes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub faults: BTreeMap<usize, Fault>,
+    /// Crash after this many syscalls (none: run to the end).
+    pub crash_after: Option<usize>,
+}
+
+impl Plan {
+    /// No fault at all.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// One errno at one step.
+    pub fn fail_at(step: usize, errno: Errno) -> Self {
+        Self { faults: [(step, Fault::Fail(errno))].into_iter().collect(), crash_after: None }
+    }
+
+    /// Every errno of `errnos` at every mutating syscall of `trace`, one fault per plan, in step
+    /// order.
+    pub fn each_errno(trace: &Trace, errnos: &[Errno]) -> Vec<Plan> {
+        trace
+            .steps
+            .iter()
+            .filter(|s| s.call.is_mutating())
+            .flat_map(|s| errnos.iter().map(move |e| Plan::fail_at(s.step, *e)))
+            .collect()
+    }
+
+    /// Up to `budget` faults at distinct steps in `0..steps`, drawn from a ChaCha8 stream seeded
+    /// by `seed`; a crash point too if `crash`.
+    pub fn seeded(seed: u64, steps: usize, budget: usize, crash: bool) -> Self {
+        assert!(steps > 0, "a plan needs at least one syscall to act on");
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut plan = Plan::none();
+        for _ in 0..budget {
+            let step = rng.random_range(0..steps);
+            let fault = if rng.random_range(0..4) == 0 {
+                Fault::ShortWrite(rng.random_range(0..64))
+            } else {
+                Fault::Fail(ERRNOS[rng.random_range(0..ERRNOS.len())])
+            };
+            plan.faults.insert(step, fault);
+        }
+        if crash {
+            plan.crash_after = Some(rng.random_range(0..=steps));
+        }
+        plan
+    }
+
+    /// The injector that carries out this plan's faults on a `SimFs`.
+    pub fn injector(&self) -> Box<dyn Injector> {
+        Box::new(PlanInjector { faults: self.faults.clone() })
+    }
+}
+
+struct PlanInjector {
+    faults: BTreeMap<usize, Fault>,
+}
+
+impl Injector for PlanInjector {
+    fn before(&mut self, step: usize, call: &Call) -> Injection {
+        match self.faults.get(&step) {
+            Some(Fault::Fail(errno)) => Injection::Fail(*errno),
+            Some(Fault::ShortWrite(n)) if matches!(call, Call::Write { .. } | Call::Pwrite { .. }) => {
+                Injection::ShortWrite(*n)
+            }
+            _ => Injection::Proceed,
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = self
+            .faults
+            .iter()
+            .map(|(step, fault)| match fault {
+                Fault::Fail(errno) => format!("fail@{step}={errno:?}"),
+                Fault::ShortWrite(n) => format!("short@{step}={n}"),
+            })
+            .collect();
+        if let Some(k) = self.crash_after {
+            parts.push(format!("crash@{k}"));
+        }
+        if parts.is_empty() {
+            return f.write_str("none");
+        }
+        f.write_str(&parts.join(" "))
+    }
+}
+
+impl FromStr for Plan {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut plan = Plan::none();
+        for part in text.split_whitespace().filter(|p| *p != "none") {
+            let bad = || format!("bad fault {part:?}: expected fail@STEP=ERRNO, short@STEP=BYTES or crash@STEP");
+            let (kind, rest) = part.split_once('@').ok_or_else(bad)?;
+            if kind == "crash" {
+                plan.crash_after = Some(rest.parse().map_err(|_| bad())?);
+                continue;
+            }
+            let (step, value) = rest.split_once('=').ok_or_else(bad)?;
+            let step: usize = step.parse().map_err(|_| bad())?;
+            let fault = match kind {
+                "fail" => Fault::Fail(ERRNOS.into_iter().find(|e| format!("{e:?}") == value).ok_or_else(|| {
+                    format!("unknown errno {value:?} in {part:?}: expected ENOSPC, EIO, EACCES or EDQUOT")
+                })?),
+                "short" => Fault::ShortWrite(value.parse().map_err(|_| bad())?),
+                _ => return Err(bad()),
+            };
+            plan.faults.insert(step, fault);
+        }
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_print_parse_and_replay_exactly() {
+        for seed in 0..50 {
+            let plan = Plan::seeded(seed, 40, 3, true);
+            assert_eq!(plan.to_string().parse::<Plan>().unwrap(), plan);
+            assert_eq!(Plan::seeded(seed, 40, 3, true), plan, "same seed, same plan");
+        }
+        assert_eq!("none".parse::<Plan>().unwrap(), Plan::none());
+        assert_eq!(Plan::fail_at(3, Errno::EIO).to_string(), "fail@3=EIO");
+        assert!("fail@3=EPERM".parse::<Plan>().unwrap_err().contains("unknown errno"));
+        assert!("boom".parse::<Plan>().is_err());
+    }
+
+    #[test]
+    fn injector_fails_and_shortens_at_its_steps() {
+        let plan: Plan = "fail@1=ENOSPC short@2=5".parse().unwrap();
+        let mut injector = plan.injector();
+        let write = Call::Write { fd: crashsim_sim::Fd(3), data: vec![0; 10] };
+        assert_eq!(injector.before(0, &write), Injection::Proceed);
+        assert_eq!(injector.before(1, &write), Injection::Fail(Errno::ENOSPC));
+        assert_eq!(injector.before(2, &write), Injection::ShortWrite(5));
+        assert_eq!(injector.before(2, &Call::Fsync { fd: crashsim_sim::Fd(3) }), Injection::Proceed);
+    }
+}

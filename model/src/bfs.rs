@@ -78,18 +78,9 @@ pub fn check_spec_with_progress(
         path
     };
     let init = SpecState::init(config);
-    let mut report = BfsReport {
-        depth,
-        states_explored: 1,
-        distinct_states: 1,
-        violation: None,
-    };
+    let mut report = BfsReport { depth, states_explored: 1, distinct_states: 1, violation: None };
     if let Some((invariant, why)) = init.violation() {
-        report.violation = Some(Counterexample {
-            invariant,
-            why,
-            path: Vec::new(),
-        });
+        report.violation = Some(Counterexample { invariant, why, path: Vec::new() });
         return report;
     }
     seen.insert(fingerprint(&init));
@@ -102,11 +93,8 @@ pub fn check_spec_with_progress(
             let successors = state.next(config);
             if successors.is_empty() && state.crashed {
                 let why = "a crashed store has no way to restart".to_string();
-                report.violation = Some(Counterexample {
-                    invariant: Invariant::Live,
-                    why,
-                    path: path_to(&parents, index),
-                });
+                report.violation =
+                    Some(Counterexample { invariant: Invariant::Live, why, path: path_to(&parents, index) });
                 return report;
             }
             for (action, successor) in successors {
@@ -115,17 +103,10 @@ pub fn check_spec_with_progress(
                     continue;
                 }
                 let at = parents.len();
-                parents.push(Some((
-                    u32::try_from(index).expect("fewer than 4 billion states"),
-                    action,
-                )));
+                parents.push(Some((u32::try_from(index).expect("fewer than 4 billion states"), action)));
                 if let Some((invariant, why)) = successor.violation() {
                     report.distinct_states = parents.len();
-                    report.violation = Some(Counterexample {
-                        invariant,
-                        why,
-                        path: path_to(&parents, at),
-                    });
+                    report.violation = Some(Counterexample { invariant, why, path: path_to(&parents, at) });
                     return report;
                 }
                 if !last {

@@ -80,11 +80,7 @@ pub fn check(history: &[Record], observed: &Observed) -> Result<(), Violation> {
         found: observed.view.to_string(),
     };
     if let Recovery::Failed(error) = &observed.recovery {
-        return Err(violation(
-            Invariant::Live,
-            format!("recovery failed: {error}"),
-            String::new(),
-        ));
+        return Err(violation(Invariant::Live, format!("recovery failed: {error}"), String::new()));
     }
     let replay = replay(history);
     let uncertain = replay.uncertain;
@@ -93,13 +89,9 @@ pub fn check(history: &[Record], observed: &Observed) -> Result<(), Violation> {
         Err((invariant, summary)) => return Err(violation(invariant, summary, String::new())),
     };
     let known: BTreeSet<String> = history.iter().flat_map(known_ids).collect();
-    if branches
-        .iter()
-        .any(|b| matches(&b.store.view(), &observed.view, &known))
-    {
-        return adoption(observed, &branches[0].store.view(), &uncertain).map_or(Ok(()), |summary| {
-            Err(violation(Invariant::Durable, summary, String::new()))
-        });
+    if branches.iter().any(|b| matches(&b.store.view(), &observed.view, &known)) {
+        return adoption(observed, &branches[0].store.view(), &uncertain)
+            .map_or(Ok(()), |summary| Err(violation(Invariant::Durable, summary, String::new())));
     }
     let expected = branches[0].store.view();
     let shown = if branches.len() > 1 {
@@ -145,10 +137,7 @@ fn adoption(observed: &Observed, acked: &View, uncertain: &Uncertain) -> Option<
 /// Ids a record names as returned.
 fn known_ids(record: &Record) -> Option<String> {
     match record {
-        Record::Call {
-            outcome: Outcome::Replied(Reply::Session(id)),
-            ..
-        } => Some(id.clone()),
+        Record::Call { outcome: Outcome::Replied(Reply::Session(id)), .. } => Some(id.clone()),
         _ => None,
     }
 }
@@ -159,10 +148,7 @@ struct Replay {
 }
 
 fn replay(history: &[Record]) -> Replay {
-    let mut branches = vec![Branch {
-        store: Store::default(),
-        clients: BTreeMap::new(),
-    }];
+    let mut branches = vec![Branch { store: Store::default(), clients: BTreeMap::new() }];
     let mut uncertain = Uncertain::default();
     let mut wildcards = 0;
     for (index, record) in history.iter().enumerate() {
@@ -202,10 +188,14 @@ fn replay(history: &[Record]) -> Replay {
                     note_uncertain(&mut uncertain, &branch.store, op, &new_id);
                     for resolution in crash_resolutions(op, &effects) {
                         let mut b = branch.clone();
-                        let client_state = b.clients.get_mut(&client).expect("inserted above");
+                        // The client never learned the outcome, so it did not "use" a session
+                        // through it (a shutdown later ends only what it knows it used); a
+                        // failed shutdown still closes it.
+                        let mut scratch = state.clone();
                         for effect in &resolution {
-                            b.store.apply(client_state, effect);
+                            b.store.apply(&mut scratch, effect);
                         }
+                        b.clients.get_mut(&client).expect("inserted above").closed |= scratch.closed;
                         next.push(b);
                     }
                 }
@@ -213,24 +203,15 @@ fn replay(history: &[Record]) -> Replay {
         }
         if next.is_empty() {
             let (expected, got) = mismatch.expect("every branch was rejected by a reply");
-            let invariant = if got.is_refusal() && !expected.is_refusal() {
-                Invariant::Durable
-            } else {
-                Invariant::NoPhantom
-            };
+            let invariant =
+                if got.is_refusal() && !expected.is_refusal() { Invariant::Durable } else { Invariant::NoPhantom };
             let summary = format!("call {} ({op}) replied {got}; the spec replies {expected}", index + 1);
-            return Replay {
-                branches: Err((invariant, summary)),
-                uncertain,
-            };
+            return Replay { branches: Err((invariant, summary)), uncertain };
         }
         next.dedup_by(|a, b| a.store == b.store && a.clients == b.clients);
         branches = next;
     }
-    Replay {
-        branches: Ok(branches),
-        uncertain,
-    }
+    Replay { branches: Ok(branches), uncertain }
 }
 
 fn note_uncertain(uncertain: &mut Uncertain, store: &Store, op: &Op, new_id: &str) {
@@ -254,17 +235,11 @@ fn note_uncertain(uncertain: &mut Uncertain, store: &Store, op: &Op, new_id: &st
 fn matches(spec: &View, observed: &View, known: &BTreeSet<String>) -> bool {
     let wild: Vec<String> = spec.ids().into_iter().filter(|id| id.starts_with('?')).collect();
     let spec_ids = spec.ids();
-    let unknown: Vec<String> = observed
-        .ids()
-        .into_iter()
-        .filter(|id| !known.contains(id) && !spec_ids.contains(id))
-        .collect();
+    let unknown: Vec<String> =
+        observed.ids().into_iter().filter(|id| !known.contains(id) && !spec_ids.contains(id)).collect();
     bindings(&wild, &unknown).into_iter().any(|names| {
         let spec = spec.renamed(&names);
-        let extra_archives_unknown = observed
-            .archived
-            .difference(&spec.archived)
-            .all(|id| !known.contains(id));
+        let extra_archives_unknown = observed.archived.difference(&spec.archived).all(|id| !known.contains(id));
         spec.registry == observed.registry
             && spec.transcripts == observed.transcripts
             && spec.trajectories == observed.trajectories
@@ -300,15 +275,7 @@ impl Store {
             registry: self
                 .registry
                 .iter()
-                .map(|(k, e)| {
-                    (
-                        k.clone(),
-                        ViewEntry {
-                            id: e.id.clone(),
-                            label: e.label.clone(),
-                        },
-                    )
-                })
+                .map(|(k, e)| (k.clone(), ViewEntry { id: e.id.clone(), label: e.label.clone() }))
                 .collect(),
             transcripts: self.transcripts.clone(),
             trajectories: self.trajectories.clone(),

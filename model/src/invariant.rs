@@ -112,15 +112,7 @@ impl View {
             registry: self
                 .registry
                 .iter()
-                .map(|(k, e)| {
-                    (
-                        k.clone(),
-                        ViewEntry {
-                            id: name(&e.id),
-                            label: e.label.clone(),
-                        },
-                    )
-                })
+                .map(|(k, e)| (k.clone(), ViewEntry { id: name(&e.id), label: e.label.clone() }))
                 .collect(),
             transcripts: self.transcripts.iter().map(|(id, m)| (name(id), m.clone())).collect(),
             trajectories: self.trajectories.iter().map(|(id, t)| (name(id), *t)).collect(),
@@ -135,11 +127,7 @@ impl fmt::Display for View {
             writeln!(f, "  registry: (empty)")?;
         }
         for (key, entry) in &self.registry {
-            let label = entry
-                .label
-                .as_deref()
-                .map(|l| format!(" label {l:?}"))
-                .unwrap_or_default();
+            let label = entry.label.as_deref().map(|l| format!(" label {l:?}")).unwrap_or_default();
             writeln!(f, "  registry: {key} -> {}{label}", entry.id)?;
         }
         for (id, messages) in &self.transcripts {
@@ -163,22 +151,12 @@ pub fn structural(view: &View) -> Option<(Invariant, String)> {
     }
     let registered: BTreeSet<&str> = view.registry.values().map(|e| e.id.as_str()).collect();
     if let Some(id) = view.transcripts.keys().find(|id| !registered.contains(id.as_str())) {
-        return Some((
-            Invariant::NoOrphan,
-            format!("transcript {id} belongs to no registry entry"),
-        ));
+        return Some((Invariant::NoOrphan, format!("transcript {id} belongs to no registry entry")));
     }
     if let Some(id) = view.trajectories.keys().find(|id| !registered.contains(id.as_str())) {
-        return Some((
-            Invariant::NoOrphan,
-            format!("trajectory {id} belongs to no registry entry"),
-        ));
+        return Some((Invariant::NoOrphan, format!("trajectory {id} belongs to no registry entry")));
     }
-    if let Some((key, entry)) = view
-        .registry
-        .iter()
-        .find(|(_, e)| !view.transcripts.contains_key(&e.id))
-    {
+    if let Some((key, entry)) = view.registry.iter().find(|(_, e)| !view.transcripts.contains_key(&e.id)) {
         return Some((
             Invariant::NoDangling,
             format!("entry {key} points at session {}, which has no transcript", entry.id),
@@ -210,20 +188,12 @@ pub fn durable(view: &View, acked: &View, uncertain: &Uncertain) -> Option<Strin
             continue;
         }
         match view.registry.get(key) {
-            None => {
-                return Some(format!(
-                    "acknowledged session {key} -> {} is gone from the registry",
-                    entry.id
-                ))
-            }
+            None => return Some(format!("acknowledged session {key} -> {} is gone from the registry", entry.id)),
             Some(found) if found.id != entry.id => {
                 return Some(format!("key {key} should point at {}, found {}", entry.id, found.id))
             }
             Some(found) if found.label != entry.label => {
-                return Some(format!(
-                    "entry {key}: label {:?} was acknowledged, found {:?}",
-                    entry.label, found.label
-                ))
+                return Some(format!("entry {key}: label {:?} was acknowledged, found {:?}", entry.label, found.label))
             }
             Some(_) => {}
         }

@@ -7,10 +7,7 @@
 
 pub fn canonical(raw: &str) -> String {
     let key = raw.trim().to_lowercase();
-    let agent_key = key
-        .strip_prefix("agent:")
-        .and_then(|rest| rest.find(':'))
-        .is_some_and(|colon| colon > 0);
+    let agent_key = key.strip_prefix("agent:").and_then(|rest| rest.find(':')).is_some_and(|colon| colon > 0);
     if key == "global" || key == "unknown" || agent_key {
         key
     } else if key == "main" {

@@ -52,10 +52,7 @@ impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Op::Create { key, label: None } => write!(f, "create({key:?})"),
-            Op::Create {
-                key,
-                label: Some(label),
-            } => write!(f, "create({key:?}, label {label:?})"),
+            Op::Create { key, label: Some(label) } => write!(f, "create({key:?}, label {label:?})"),
             Op::Append { key, message } => write!(f, "append({key:?}, {message:?})"),
             Op::Reset { key } => write!(f, "reset({key:?})"),
             Op::Delete { key } => write!(f, "delete({key:?})"),

@@ -36,11 +36,7 @@ pub struct SpecConfig {
 
 impl Default for SpecConfig {
     fn default() -> Self {
-        Self {
-            clients: 2,
-            keys: 3,
-            mutation: None,
-        }
+        Self { clients: 2, keys: 3, mutation: None }
     }
 }
 
@@ -50,14 +46,8 @@ impl SpecConfig {
         let mut ops = Vec::new();
         for k in 0..self.keys {
             let key = format!("k{k}");
-            ops.push(Op::Create {
-                key: key.clone(),
-                label: Some(format!("label-{key}")),
-            });
-            ops.push(Op::Append {
-                key: key.clone(),
-                message: "m".to_string(),
-            });
+            ops.push(Op::Create { key: key.clone(), label: Some(format!("label-{key}")) });
+            ops.push(Op::Append { key: key.clone(), message: "m".to_string() });
             ops.push(Op::Reset { key: key.clone() });
             ops.push(Op::Delete { key });
         }
@@ -116,15 +106,7 @@ impl fmt::Display for Action {
                     .iter()
                     .map(|(c, effects)| format!("client {c} keeps {} effect(s)", effects.len()))
                     .collect();
-                write!(
-                    f,
-                    "crash ({})",
-                    if kept.is_empty() {
-                        "nothing in flight".to_string()
-                    } else {
-                        kept.join(", ")
-                    }
-                )
+                write!(f, "crash ({})", if kept.is_empty() { "nothing in flight".to_string() } else { kept.join(", ") })
             }
             Action::Recover => write!(f, "recover"),
         }
@@ -134,10 +116,7 @@ impl fmt::Display for Action {
 impl SpecState {
     /// `Init`: an empty store, every client idle.
     pub fn init(config: &SpecConfig) -> Self {
-        assert!(
-            config.clients > 0 && config.keys > 0,
-            "the spec needs a client and a key"
-        );
+        assert!(config.clients > 0 && config.keys > 0, "the spec needs a client and a key");
         Self {
             store: Store::default(),
             acked: Store::default(),
@@ -186,10 +165,7 @@ impl SpecState {
     }
 
     fn complete(&mut self, c: usize) {
-        let (op, new_id) = self.clients[c]
-            .in_flight
-            .take()
-            .expect("complete needs an operation in flight");
+        let (op, new_id) = self.clients[c].in_flight.take().expect("complete needs an operation in flight");
         let (_, effects) = self.store.plan(&self.clients[c].client, &op, &new_id);
         let mut acked_client = self.clients[c].client.clone();
         for effect in &effects {
@@ -202,9 +178,7 @@ impl SpecState {
     /// each planned against the store the earlier ones left, and each survives whole or not at
     /// all (prune, shutdown: any subset). Returns the resolution and the state after it.
     fn crash_outcomes(&self) -> Vec<(Resolution, SpecState)> {
-        let pending: Vec<usize> = (0..self.clients.len())
-            .filter(|c| self.clients[*c].in_flight.is_some())
-            .collect();
+        let pending: Vec<usize> = (0..self.clients.len()).filter(|c| self.clients[*c].in_flight.is_some()).collect();
         let mut out = Vec::new();
         self.resolve(&pending, Vec::new(), &mut out);
         out
@@ -216,16 +190,8 @@ impl SpecState {
             return;
         }
         for (i, &c) in pending.iter().enumerate() {
-            let rest: Vec<usize> = pending
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .map(|(_, c)| *c)
-                .collect();
-            let (op, new_id) = self.clients[c]
-                .in_flight
-                .clone()
-                .expect("pending clients have an operation");
+            let rest: Vec<usize> = pending.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, c)| *c).collect();
+            let (op, new_id) = self.clients[c].in_flight.clone().expect("pending clients have an operation");
             let effects = self.store.plan(&self.clients[c].client, &op, &new_id).1;
             for kept in crash_resolutions(&op, &effects) {
                 let mut s = self.clone();

@@ -83,31 +83,18 @@ impl Store {
                 Some(_) => (Reply::Exists, Vec::new()),
                 None => (
                     Reply::Session(new_id.to_string()),
-                    vec![Effect::NewSession {
-                        key: canonical(key),
-                        id: new_id.to_string(),
-                        label: label.clone(),
-                    }],
+                    vec![Effect::NewSession { key: canonical(key), id: new_id.to_string(), label: label.clone() }],
                 ),
             },
             Op::Append { key, message } => match current(key) {
                 None => (Reply::NotFound, Vec::new()),
-                Some(entry) => (
-                    Reply::Unit,
-                    vec![Effect::Append {
-                        id: entry.id.clone(),
-                        message: message.clone(),
-                    }],
-                ),
+                Some(entry) => (Reply::Unit, vec![Effect::Append { id: entry.id.clone(), message: message.clone() }]),
             },
             Op::Reset { key } => match current(key) {
                 None => (Reply::NotFound, Vec::new()),
                 Some(_) => (
                     Reply::Session(new_id.to_string()),
-                    vec![Effect::Switch {
-                        key: canonical(key),
-                        id: new_id.to_string(),
-                    }],
+                    vec![Effect::Switch { key: canonical(key), id: new_id.to_string() }],
                 ),
             },
             Op::Delete { key } => match current(key) {
@@ -141,14 +128,7 @@ impl Store {
         match effect {
             Effect::NewSession { key, id, label } => {
                 self.clock += 1;
-                self.registry.insert(
-                    key.clone(),
-                    Entry {
-                        id: id.clone(),
-                        label: label.clone(),
-                        stamp: self.clock,
-                    },
-                );
+                self.registry.insert(key.clone(), Entry { id: id.clone(), label: label.clone(), stamp: self.clock });
                 self.transcripts.insert(id.clone(), Vec::new());
                 self.trajectories.insert(id.clone(), false);
                 client.used.insert(id.clone());
@@ -165,14 +145,7 @@ impl Store {
                 };
                 self.archive(&old.id);
                 self.clock += 1;
-                self.registry.insert(
-                    key.clone(),
-                    Entry {
-                        id: id.clone(),
-                        label: old.label,
-                        stamp: self.clock,
-                    },
-                );
+                self.registry.insert(key.clone(), Entry { id: id.clone(), label: old.label, stamp: self.clock });
                 self.transcripts.insert(id.clone(), Vec::new());
                 self.trajectories.insert(id.clone(), false);
                 client.used.insert(id.clone());
@@ -221,13 +194,6 @@ pub fn crash_resolutions(op: &Op, effects: &[Effect]) -> Vec<Vec<Effect>> {
     let parts: Vec<&Effect> = effects.iter().filter(|e| **e != Effect::Close).collect();
     assert!(parts.len() < 16, "too many effects to enumerate subsets of");
     (0u32..(1 << parts.len()))
-        .map(|mask| {
-            parts
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| mask & (1 << i) != 0)
-                .map(|(_, e)| (*e).clone())
-                .collect()
-        })
+        .map(|mask| parts.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, e)| (*e).clone()).collect())
         .collect()
 }

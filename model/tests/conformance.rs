@@ -13,17 +13,11 @@ fn ok(op: Op, reply: Reply) -> Record {
 }
 
 fn create(key: &str, label: Option<&str>) -> Op {
-    Op::Create {
-        key: key.into(),
-        label: label.map(Into::into),
-    }
+    Op::Create { key: key.into(), label: label.map(Into::into) }
 }
 
 fn append(key: &str, message: &str) -> Op {
-    Op::Append {
-        key: key.into(),
-        message: message.into(),
-    }
+    Op::Append { key: key.into(), message: message.into() }
 }
 
 /// create a (labelled), append to it, create b, delete b, create c.
@@ -38,10 +32,7 @@ fn base_history() -> Vec<Record> {
 }
 
 fn entry(id: &str, label: Option<&str>) -> ViewEntry {
-    ViewEntry {
-        id: id.into(),
-        label: label.map(Into::into),
-    }
+    ViewEntry { id: id.into(), label: label.map(Into::into) }
 }
 
 /// What the base history must leave.
@@ -58,12 +49,7 @@ fn base_view() -> View {
 }
 
 fn observed(view: View) -> Observed {
-    Observed {
-        view,
-        recovery: Recovery::Ok {
-            adopted: BTreeSet::new(),
-        },
-    }
+    Observed { view, recovery: Recovery::Ok { adopted: BTreeSet::new() } }
 }
 
 fn violated(history: &[Record], view: View) -> Invariant {
@@ -117,13 +103,7 @@ fn lost_label_breaks_durable() {
 #[test]
 fn re_adopted_acknowledged_session_breaks_durable() {
     let adopted = ["id1".to_string()].into_iter().collect();
-    let result = check(
-        &base_history(),
-        &Observed {
-            view: base_view(),
-            recovery: Recovery::Ok { adopted },
-        },
-    );
+    let result = check(&base_history(), &Observed { view: base_view(), recovery: Recovery::Ok { adopted } });
     assert_eq!(result.unwrap_err().invariant, Invariant::Durable);
 }
 
@@ -147,13 +127,7 @@ fn raw_key_breaks_canonical() {
 
 #[test]
 fn failed_recovery_breaks_live() {
-    let result = check(
-        &base_history(),
-        &Observed {
-            view: base_view(),
-            recovery: Recovery::Failed("stuck".into()),
-        },
-    );
+    let result = check(&base_history(), &Observed { view: base_view(), recovery: Recovery::Failed("stuck".into()) });
     let violation = result.unwrap_err();
     assert_eq!(violation.invariant, Invariant::Live);
     assert!(violation.summary.contains("stuck"));
@@ -192,15 +166,10 @@ fn half_of_an_in_flight_reset_breaks_atomic_or_no_orphan() {
     view.transcripts.insert("beef".into(), vec![]);
     view.trajectories.insert("beef".into(), false);
     let invariant = violated(&history, view);
-    assert!(
-        matches!(invariant, Invariant::Atomic | Invariant::NoOrphan),
-        "{invariant}"
-    );
+    assert!(matches!(invariant, Invariant::Atomic | Invariant::NoOrphan), "{invariant}");
     // Either whole outcome passes; an unregistered new transcript archived by recovery too.
     let mut switched = base_view();
-    switched
-        .registry
-        .insert("agent:main:a".into(), entry("beef", Some("L")));
+    switched.registry.insert("agent:main:a".into(), entry("beef", Some("L")));
     switched.transcripts.remove("id1");
     switched.trajectories.remove("id1");
     switched.transcripts.insert("beef".into(), vec![]);
@@ -221,10 +190,7 @@ fn a_reply_the_spec_would_not_give_is_a_violation() {
     assert!(violation.summary.contains("append"), "{violation}");
     let mut history = base_history();
     history.push(ok(create("a", None), Reply::Session("id8".into())));
-    assert_eq!(
-        check(&history, &observed(base_view())).unwrap_err().invariant,
-        Invariant::NoPhantom
-    );
+    assert_eq!(check(&history, &observed(base_view())).unwrap_err().invariant, Invariant::NoPhantom);
 }
 
 #[test]
@@ -233,13 +199,10 @@ fn failed_call_may_or_may_not_have_taken_effect() {
     history.push(call(append("a", "maybe"), Outcome::Failed("EIO".into())));
     history.push(ok(append("a", "after"), Reply::Unit));
     let mut took = base_view();
-    took.transcripts
-        .insert("id1".into(), vec!["hi".into(), "maybe".into(), "after".into()]);
+    took.transcripts.insert("id1".into(), vec!["hi".into(), "maybe".into(), "after".into()]);
     check(&history, &observed(took)).unwrap();
     let mut did_not = base_view();
-    did_not
-        .transcripts
-        .insert("id1".into(), vec!["hi".into(), "after".into()]);
+    did_not.transcripts.insert("id1".into(), vec!["hi".into(), "after".into()]);
     check(&history, &observed(did_not)).unwrap();
 }
 

@@ -7,30 +7,15 @@ use proptest_state_machine::ReferenceStateMachine;
 
 #[test]
 fn every_invariant_holds_to_depth_8_with_2_clients_and_3_keys() {
-    let report = check_spec(
-        &SpecConfig {
-            clients: 2,
-            keys: 3,
-            mutation: None,
-        },
-        8,
-    );
+    let report = check_spec(&SpecConfig { clients: 2, keys: 3, mutation: None }, 8);
     assert!(report.violation.is_none(), "{}", report.violation.unwrap());
-    assert!(
-        report.distinct_states > 1_000_000,
-        "{} distinct states",
-        report.distinct_states
-    );
+    assert!(report.distinct_states > 1_000_000, "{} distinct states", report.distinct_states);
     assert!(report.states_explored > report.distinct_states as u64);
 }
 
 #[test]
 fn a_crash_that_drops_an_acknowledged_create_is_caught_with_a_path() {
-    let config = SpecConfig {
-        clients: 2,
-        keys: 3,
-        mutation: Some(Mutation::CrashDropsAckedCreate),
-    };
+    let config = SpecConfig { clients: 2, keys: 3, mutation: Some(Mutation::CrashDropsAckedCreate) };
     let report = check_spec(&config, 8);
     let counterexample = report.violation.expect("the broken spec must be caught");
     assert_eq!(counterexample.invariant, Invariant::Durable);

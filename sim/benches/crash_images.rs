@@ -20,25 +20,16 @@ fn store_like_trace() -> SimFs {
         while fs.steps() < 200 {
             let tmp = format!("s/reg.{round}.tmp");
             let fd = fs.open(&tmp, OpenOptions::create_trunc()).await.unwrap();
-            fs.write(fd, format!("{{\"round\":{round}}}").repeat(40).as_bytes())
-                .await
-                .unwrap();
+            fs.write(fd, format!("{{\"round\":{round}}}").repeat(40).as_bytes()).await.unwrap();
             fs.fsync(fd).await.unwrap();
             fs.close(fd).await.unwrap();
             fs.rename(&tmp, "s/reg.json").await.unwrap();
             let dir = fs.open("s", OpenOptions::dir()).await.unwrap();
             fs.fsync(dir).await.unwrap();
             fs.close(dir).await.unwrap();
-            let log = fs
-                .open(&format!("s/t{}.jsonl", round % 3), OpenOptions::append())
-                .await
-                .unwrap();
-            fs.write(log, b"{\"role\":\"user\",\"text\":\"hello\"}\n")
-                .await
-                .unwrap();
-            fs.write(log, b"{\"role\":\"assistant\",\"text\":\"hi\"}\n")
-                .await
-                .unwrap();
+            let log = fs.open(&format!("s/t{}.jsonl", round % 3), OpenOptions::append()).await.unwrap();
+            fs.write(log, b"{\"role\":\"user\",\"text\":\"hello\"}\n").await.unwrap();
+            fs.write(log, b"{\"role\":\"assistant\",\"text\":\"hi\"}\n").await.unwrap();
             if round % 2 == 0 {
                 fs.fsync(log).await.unwrap();
             }
@@ -61,9 +52,7 @@ fn images_of_200_syscalls(bencher: Bencher, model: &str) {
     let fs = store_like_trace();
     let opts = ImageOptions::default();
     let total = count_images(&fs, model, &opts);
-    bencher
-        .counter(ItemsCount::new(total))
-        .bench(|| count_images(&fs, model, &opts));
+    bencher.counter(ItemsCount::new(total)).bench(|| count_images(&fs, model, &opts));
 }
 
 #[divan::bench]

@@ -49,23 +49,11 @@ impl Default for Disk {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Effect {
     /// `name` in `dir` now points at `ino`, a new (or moved) object of `kind`.
-    Link {
-        dir: Ino,
-        name: String,
-        ino: Ino,
-        kind: Kind,
-    },
+    Link { dir: Ino, name: String, ino: Ino, kind: Kind },
     /// `name` in `dir`, which pointed at `ino`, is gone.
     Unlink { dir: Ino, name: String, ino: Ino },
     /// `from` in `from_dir` moves to `to` in `to_dir`, replacing what was there.
-    Rename {
-        from_dir: Ino,
-        from: String,
-        to_dir: Ino,
-        to: String,
-        ino: Ino,
-        kind: Kind,
-    },
+    Rename { from_dir: Ino, from: String, to_dir: Ino, to: String, ino: Ino, kind: Kind },
     /// `data` written at `offset` of `ino`.
     Write { ino: Ino, offset: u64, data: Bytes },
     /// `ino` cut or extended (with zeros) to `len` bytes.
@@ -95,27 +83,11 @@ impl Effect {
     /// unlink half in the source or the link half in the target; otherwise the effect itself.
     pub fn half_in(&self, dir: Ino) -> Effect {
         match self {
-            Effect::Rename {
-                from_dir,
-                from,
-                to_dir,
-                to,
-                ino,
-                kind,
-            } if from_dir != to_dir => {
+            Effect::Rename { from_dir, from, to_dir, to, ino, kind } if from_dir != to_dir => {
                 if dir == *from_dir {
-                    Effect::Unlink {
-                        dir,
-                        name: from.clone(),
-                        ino: *ino,
-                    }
+                    Effect::Unlink { dir, name: from.clone(), ino: *ino }
                 } else {
-                    Effect::Link {
-                        dir,
-                        name: to.clone(),
-                        ino: *ino,
-                        kind: *kind,
-                    }
+                    Effect::Link { dir, name: to.clone(), ino: *ino, kind: *kind }
                 }
             }
             other => other.clone(),
@@ -133,14 +105,7 @@ impl fmt::Display for Effect {
             Effect::Unlink { dir, name, ino } => {
                 write!(f, "unlink {name} (ino {ino}) in dir {dir}")
             }
-            Effect::Rename {
-                from_dir,
-                from,
-                to_dir,
-                to,
-                ino,
-                ..
-            } => {
+            Effect::Rename { from_dir, from, to_dir, to, ino, .. } => {
                 write!(f, "rename {from} (dir {from_dir}) -> {to} (dir {to_dir}), ino {ino}")
             }
             Effect::Write { ino, offset, data } => {
@@ -181,14 +146,7 @@ impl Disk {
         match effect {
             Effect::Link { dir, name, ino, kind } => self.link(*dir, name, *ino, *kind),
             Effect::Unlink { dir, name, ino } => self.unlink(*dir, name, *ino),
-            Effect::Rename {
-                from_dir,
-                from,
-                to_dir,
-                to,
-                ino,
-                kind,
-            } => {
+            Effect::Rename { from_dir, from, to_dir, to, ino, kind } => {
                 self.unlink(*from_dir, from, *ino);
                 self.link(*to_dir, to, *ino, *kind);
             }
@@ -210,11 +168,7 @@ impl Disk {
         match effect {
             Effect::Write { ino, offset, data } => {
                 let part = Arc::new(data[..keep].to_vec());
-                self.apply(&Effect::Write {
-                    ino: *ino,
-                    offset: *offset,
-                    data: part,
-                });
+                self.apply(&Effect::Write { ino: *ino, offset: *offset, data: part });
             }
             other => self.apply(other),
         }

@@ -44,11 +44,7 @@ impl Image {
                 continue;
             };
             for (name, ino) in entries {
-                let path = if prefix.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{prefix}/{name}")
-                };
+                let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
                 match disk.get(*ino) {
                     Some(Inode::File(bytes)) => {
                         nodes.insert(path, Node::File(bytes.clone()));
@@ -78,9 +74,7 @@ impl Image {
                 Some((parent, name)) => (parent, name),
                 None => ("", path.as_str()),
             };
-            let dir = *inos
-                .get(parent)
-                .expect("an image lists every parent before its children");
+            let dir = *inos.get(parent).expect("an image lists every parent before its children");
             let ino = next;
             next += 1;
             let kind = match node {
@@ -90,12 +84,7 @@ impl Image {
                 }
                 Node::File(_) => Kind::File,
             };
-            disk.apply(&crate::Effect::Link {
-                dir,
-                name: name.to_string(),
-                ino,
-                kind,
-            });
+            disk.apply(&crate::Effect::Link { dir, name: name.to_string(), ino, kind });
             if let Node::File(bytes) = node {
                 disk.inodes.insert(ino, Inode::File(bytes.clone()));
             }
@@ -111,11 +100,7 @@ impl Image {
         let nodes: OrdMap<String, Node> = nodes.into_iter().collect();
         for path in nodes.keys() {
             if let Some((parent, _)) = path.rsplit_once('/') {
-                assert_eq!(
-                    nodes.get(parent),
-                    Some(&Node::Dir),
-                    "parent of {path} is not a directory"
-                );
+                assert_eq!(nodes.get(parent), Some(&Node::Dir), "parent of {path} is not a directory");
             }
         }
         Self { nodes }
@@ -146,13 +131,17 @@ impl Image {
         self.nodes.is_empty()
     }
 
-    /// A 64-bit fingerprint that is the same on every machine and every run (SipHash with the
-    /// fixed zero key of `DefaultHasher::new`, never a per-process random key).
-    pub fn fingerprint(&self) -> u64 {
+    /// A 128-bit fingerprint that is the same on every machine and every run: two SipHashes with
+    /// fixed keys, never a per-process random key. Two different images collide with
+    /// probability about 2^-128 per pair.
+    pub fn fingerprint(&self) -> u128 {
         #[allow(deprecated)]
-        let mut hasher = std::hash::SipHasher::new();
-        self.hash(&mut hasher);
-        hasher.finish()
+        let mut low = std::hash::SipHasher::new_with_keys(0x696d_6167_6573_696d, 3);
+        #[allow(deprecated)]
+        let mut high = std::hash::SipHasher::new_with_keys(0x6372_6173_6866_7072, 4);
+        self.hash(&mut low);
+        self.hash(&mut high);
+        (u128::from(high.finish()) << 64) | u128::from(low.finish())
     }
 }
 
@@ -175,9 +164,7 @@ impl fmt::Display for Image {
 /// The first bytes of a file as escaped text, cut at 72 characters.
 pub fn preview(bytes: &[u8]) -> String {
     const MAX: usize = 72;
-    let text: String = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX)])
-        .escape_debug()
-        .collect();
+    let text: String = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX)]).escape_debug().collect();
     if bytes.len() > MAX {
         format!("\"{text}...\"")
     } else {

@@ -50,7 +50,7 @@ pub use disk::{Bytes, Effect, Event, EventKind, Ino};
 pub use image::{Image, Node};
 pub use inject::{Injection, Injector};
 pub use nix::errno::Errno;
-pub use persistence::{crash_images, ImageOptions, ImageSet, Model, Tracker};
+pub use persistence::{crash_images, ImageOptions, ImageSet, Model, Survivor, Tracker};
 pub use realfs::RealFs;
 pub use simfs::{SimFs, SimOptions};
 pub use trace::{Call, Outcome, Trace, TraceStep};
@@ -94,52 +94,27 @@ pub struct OpenOptions {
 impl OpenOptions {
     /// Read-only.
     pub fn read() -> Self {
-        Self {
-            read: true,
-            ..Self::default()
-        }
+        Self { read: true, ..Self::default() }
     }
     /// Write-only, existing file.
     pub fn write() -> Self {
-        Self {
-            write: true,
-            ..Self::default()
-        }
+        Self { write: true, ..Self::default() }
     }
     /// Write-only, created if missing, truncated if present (`O_WRONLY|O_CREAT|O_TRUNC`).
     pub fn create_trunc() -> Self {
-        Self {
-            write: true,
-            create: true,
-            trunc: true,
-            ..Self::default()
-        }
+        Self { write: true, create: true, trunc: true, ..Self::default() }
     }
     /// Write-only, created, failing if it exists (`O_WRONLY|O_CREAT|O_EXCL`).
     pub fn create_new() -> Self {
-        Self {
-            write: true,
-            create: true,
-            excl: true,
-            ..Self::default()
-        }
+        Self { write: true, create: true, excl: true, ..Self::default() }
     }
     /// Append-only, created if missing (`O_WRONLY|O_CREAT|O_APPEND`).
     pub fn append() -> Self {
-        Self {
-            write: true,
-            create: true,
-            append: true,
-            ..Self::default()
-        }
+        Self { write: true, create: true, append: true, ..Self::default() }
     }
     /// A directory, read-only, for `fsync` of a directory (`O_RDONLY|O_DIRECTORY`).
     pub fn dir() -> Self {
-        Self {
-            read: true,
-            directory: true,
-            ..Self::default()
-        }
+        Self { read: true, directory: true, ..Self::default() }
     }
 
     /// The flags `open(2)` refuses before looking at the path.

@@ -19,7 +19,7 @@
 //! Under every model a failed fsync drops the inode's pending data (`ordered`, `posix`); under
 //! `process` it changes nothing, since the page cache keeps the data and survives a kill.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::BuildHasherDefault;
 use std::str::FromStr;
@@ -82,12 +82,17 @@ pub struct ImageOptions {
 
 impl Default for ImageOptions {
     fn default() -> Self {
-        Self {
-            sector_size: 512,
-            max_images: 4096,
-            seed: 0,
-        }
+        Self { sector_size: 512, max_images: 4096, seed: 0 }
     }
+}
+
+/// A pending event that reached the platter in a crash image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Survivor {
+    /// The event's sequence number in the log.
+    pub seq: usize,
+    /// For a torn write: how many of its bytes persisted.
+    pub torn: Option<usize>,
 }
 
 /// The images of one crash point.
@@ -95,6 +100,9 @@ impl Default for ImageOptions {
 pub struct ImageSet {
     /// Distinct images, in a deterministic order (the first is always "nothing pending survived").
     pub images: Vec<Image>,
+    /// For each image, the fewest pending events that produce it (empty under `process`, where
+    /// nothing is pending: everything completed survives).
+    pub survivors: Vec<Vec<Survivor>>,
     /// Whether every combination was enumerated (false: sampled).
     pub exhaustive: bool,
     /// How many combinations of pending effects the model allows (saturating).
@@ -125,12 +133,7 @@ impl Tracker {
     }
 
     pub(crate) fn from_disk(model: Model, durable: Disk) -> Self {
-        Self {
-            model,
-            durable,
-            pending: Vec::new(),
-            events_seen: 0,
-        }
+        Self { model, durable, pending: Vec::new(), events_seen: 0 }
     }
 
     pub fn model(&self) -> Model {
@@ -142,11 +145,9 @@ impl Tracker {
         self.events_seen += 1;
         match (&event.kind, self.model) {
             (EventKind::Effect(effect), Model::Process) => self.durable.apply(effect),
-            (EventKind::Effect(effect), _) => self.pending.push(Pending {
-                seq: event.seq,
-                effect: effect.clone(),
-                dirs_left: effect.dirs(),
-            }),
+            (EventKind::Effect(effect), _) => {
+                self.pending.push(Pending { seq: event.seq, effect: effect.clone(), dirs_left: effect.dirs() })
+            }
             (EventKind::Sync { .. }, Model::Process) => {}
             (EventKind::Sync { ino, ok: false, .. }, _) => {
                 let ino = *ino;
@@ -157,14 +158,7 @@ impl Tracker {
                     self.durable.apply(&p.effect);
                 }
             }
-            (
-                EventKind::Sync {
-                    ino,
-                    kind: Kind::File,
-                    ok: true,
-                },
-                Model::Posix,
-            ) => {
+            (EventKind::Sync { ino, kind: Kind::File, ok: true }, Model::Posix) => {
                 let ino = *ino;
                 let durable = &mut self.durable;
                 self.pending.retain(|p| {
@@ -175,14 +169,7 @@ impl Tracker {
                     !synced
                 });
             }
-            (
-                EventKind::Sync {
-                    ino,
-                    kind: Kind::Dir,
-                    ok: true,
-                },
-                Model::Posix,
-            ) => {
+            (EventKind::Sync { ino, kind: Kind::Dir, ok: true }, Model::Posix) => {
                 let dir = *ino;
                 let durable = &mut self.durable;
                 self.pending.retain_mut(|p| {
@@ -213,6 +200,7 @@ impl Tracker {
         match self.model {
             Model::Process => ImageSet {
                 images: vec![self.durable_image()],
+                survivors: vec![Vec::new()],
                 exhaustive: true,
                 combinations: 1,
             },
@@ -224,26 +212,24 @@ impl Tracker {
     fn ordered_images(&self, opts: &ImageOptions) -> ImageSet {
         let mut out = Distinct::default();
         let mut disk = self.durable.clone();
+        let mut kept = Vec::new();
         let mut combinations = 0u128;
         for cut in 0..=self.pending.len() {
-            out.add(Image::of(&disk));
+            out.add(Image::of(&disk), kept.clone());
             combinations += 1;
-            let Some(next) = self.pending.get(cut) else {
-                break;
-            };
+            let Some(next) = self.pending.get(cut) else { break };
             for keep in torn_sizes(&next.effect, opts.sector_size) {
                 let mut torn = disk.clone();
                 torn.apply_torn(&next.effect, keep);
-                out.add(Image::of(&torn));
+                let mut with_torn = kept.clone();
+                with_torn.push(Survivor { seq: next.seq, torn: Some(keep) });
+                out.add(Image::of(&torn), with_torn);
                 combinations += 1;
             }
             disk.apply(&next.effect);
+            kept.push(Survivor { seq: next.seq, torn: None });
         }
-        ImageSet {
-            images: out.images,
-            exhaustive: true,
-            combinations,
-        }
+        out.finish(true, combinations)
     }
 
     fn posix_images(&self, opts: &ImageOptions) -> ImageSet {
@@ -254,7 +240,7 @@ impl Tracker {
         if exhaustive {
             let mut choice = vec![0usize; slots.radix.len()];
             loop {
-                out.add(slots.image(&self.durable, &self.pending, &choice));
+                out.add_choice(&slots, &self.durable, &self.pending, &choice);
                 if !next_choice(&mut choice, &slots.radix) {
                     break;
                 }
@@ -262,18 +248,14 @@ impl Tracker {
         } else {
             let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
             rng.set_stream(self.events_seen);
-            out.add(slots.image(&self.durable, &self.pending, &vec![0; slots.radix.len()]));
-            out.add(slots.image(&self.durable, &self.pending, &slots.everything()));
+            out.add_choice(&slots, &self.durable, &self.pending, &vec![0; slots.radix.len()]);
+            out.add_choice(&slots, &self.durable, &self.pending, &slots.everything());
             for _ in 0..opts.max_images {
                 let choice: Vec<usize> = slots.radix.iter().map(|&r| rng.random_range(0..r)).collect();
-                out.add(slots.image(&self.durable, &self.pending, &choice));
+                out.add_choice(&slots, &self.durable, &self.pending, &choice);
             }
         }
-        ImageSet {
-            images: out.images,
-            exhaustive,
-            combinations,
-        }
+        out.finish(exhaustive, combinations)
     }
 }
 
@@ -351,26 +333,39 @@ impl PosixSlots {
         choice
     }
 
-    fn image(&self, durable: &Disk, pending: &[Pending], choice: &[usize]) -> Image {
+    /// The image of one choice, and the pending events that survive in it.
+    fn image(&self, durable: &Disk, pending: &[Pending], choice: &[usize]) -> (Image, Vec<Survivor>) {
         let mut disk = durable.clone();
+        let mut survivors = Vec::new();
         for (index, p) in pending.iter().enumerate() {
             if let Some((slot, torn)) = self.data.get(&index) {
                 match choice[*slot] {
                     0 => {}
-                    1 => disk.apply(&p.effect),
-                    n => disk.apply_torn(&p.effect, torn[n - 2]),
+                    1 => {
+                        disk.apply(&p.effect);
+                        survivors.push(Survivor { seq: p.seq, torn: None });
+                    }
+                    n => {
+                        disk.apply_torn(&p.effect, torn[n - 2]);
+                        survivors.push(Survivor { seq: p.seq, torn: Some(torn[n - 2]) });
+                    }
                 }
                 continue;
             }
+            let mut survived = false;
             for dir in &p.dirs_left {
                 let (slot, queue) = &self.dirs[dir];
                 let position = queue.iter().position(|i| *i == index).expect("queued");
                 if position < choice[*slot] {
                     disk.apply(&p.effect.half_in(*dir));
+                    survived = true;
                 }
             }
+            if survived {
+                survivors.push(Survivor { seq: p.seq, torn: None });
+            }
         }
-        Image::of(&disk)
+        (Image::of(&disk), survivors)
     }
 }
 
@@ -386,19 +381,36 @@ fn next_choice(choice: &mut [usize], radix: &[usize]) -> bool {
     false
 }
 
-/// Images in first-seen order without repeats. The set only answers membership, so its hasher
-/// does not decide any order; it is fixed-key all the same.
+/// Images in first-seen order without repeats, each with the fewest survivors that make it.
+/// The map only answers membership and positions, so its hasher decides no order; it is
+/// fixed-key all the same.
 #[derive(Default)]
 struct Distinct {
     images: Vec<Image>,
+    survivors: Vec<Vec<Survivor>>,
     #[allow(deprecated)]
-    seen: HashSet<Image, BuildHasherDefault<std::hash::SipHasher>>,
+    index: HashMap<Image, usize, BuildHasherDefault<std::hash::SipHasher>>,
 }
 
 impl Distinct {
-    fn add(&mut self, image: Image) {
-        if self.seen.insert(image.clone()) {
-            self.images.push(image);
+    fn add(&mut self, image: Image, survivors: Vec<Survivor>) {
+        match self.index.get(&image) {
+            Some(&at) if survivors.len() < self.survivors[at].len() => self.survivors[at] = survivors,
+            Some(_) => {}
+            None => {
+                self.index.insert(image.clone(), self.images.len());
+                self.images.push(image);
+                self.survivors.push(survivors);
+            }
         }
+    }
+
+    fn add_choice(&mut self, slots: &PosixSlots, durable: &Disk, pending: &[Pending], choice: &[usize]) {
+        let (image, survivors) = slots.image(durable, pending, choice);
+        self.add(image, survivors);
+    }
+
+    fn finish(self, exhaustive: bool, combinations: u128) -> ImageSet {
+        ImageSet { images: self.images, survivors: self.survivors, exhaustive, combinations }
     }
 }

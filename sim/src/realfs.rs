@@ -29,16 +29,8 @@ impl RealFs {
     /// Opens `root`, which must be an existing directory.
     pub fn new(root: impl AsRef<Path>) -> FsResult<Self> {
         let root = root.as_ref().to_path_buf();
-        let root_fd = nix::fcntl::open(
-            &root,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )?;
-        Ok(Self {
-            root,
-            root_fd,
-            fds: Mutex::new(FdTable::default()),
-        })
+        let root_fd = nix::fcntl::open(&root, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())?;
+        Ok(Self { root, root_fd, fds: Mutex::new(FdTable::default()) })
     }
 
     /// The directory this filesystem is rooted in.
@@ -54,11 +46,7 @@ impl RealFs {
     fn open_beneath(&self, parts: &[&str], flags: OFlag) -> FsResult<OwnedFd> {
         let rel = if parts.is_empty() { ".".to_string() } else { join(parts) };
         // openat2 refuses a mode without O_CREAT.
-        let mode = if flags.contains(OFlag::O_CREAT) {
-            Mode::from_bits_truncate(0o644)
-        } else {
-            Mode::empty()
-        };
+        let mode = if flags.contains(OFlag::O_CREAT) { Mode::from_bits_truncate(0o644) } else { Mode::empty() };
         let how = OpenHow::new()
             .flags(flags | OFlag::O_CLOEXEC)
             .mode(mode)

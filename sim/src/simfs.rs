@@ -16,11 +16,28 @@ use crate::trace::{Call, Outcome, Trace, TraceStep};
 use crate::{Errno, Fd, Fs, FsResult, Image, Injection, Injector, Kind, OpenOptions, Stat};
 
 /// Options of a [`SimFs`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SimOptions {
     /// Bytes of file data the disk holds; a write that would pass it is cut short, or fails with
     /// `ENOSPC` when not one byte fits. Default: `None` (unlimited).
     pub capacity: Option<u64>,
+    /// Record the trace, the log of effects and the pending state. Without it the filesystem
+    /// only keeps V: enough to boot a store on a crash image and look at the result, at a
+    /// fraction of the cost. Default: true.
+    pub recording: bool,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        Self { capacity: None, recording: true }
+    }
+}
+
+impl SimOptions {
+    /// Only V is kept: no trace, no log (so no crash images).
+    pub fn unrecorded() -> Self {
+        Self { recording: false, ..Self::default() }
+    }
 }
 
 /// The simulated filesystem. Shareable between tasks (`&SimFs` is `Send + Sync`); every call
@@ -50,6 +67,8 @@ struct State {
     trace: Vec<TraceStep>,
     posix: Tracker,
     injector: Option<Box<dyn Injector>>,
+    /// Syscalls run without recording (see [`SimOptions::recording`]).
+    unrecorded_steps: usize,
 }
 
 impl Default for SimFs {
@@ -78,10 +97,9 @@ impl SimFs {
             log: Vec::new(),
             trace: Vec::new(),
             injector: None,
+            unrecorded_steps: 0,
         };
-        Self {
-            state: Mutex::new(state),
-        }
+        Self { state: Mutex::new(state) }
     }
 
     /// Installs a fault injector, consulted before every following call.
@@ -96,14 +114,13 @@ impl SimFs {
 
     /// Number of syscalls run so far.
     pub fn steps(&self) -> usize {
-        self.lock().trace.len()
+        let state = self.lock();
+        state.trace.len() + state.unrecorded_steps
     }
 
     /// The recorded trace.
     pub fn trace(&self) -> Trace {
-        Trace {
-            steps: self.lock().trace.clone(),
-        }
+        Trace { steps: self.lock().trace.clone() }
     }
 
     /// The log of effects and syncs, in order.
@@ -129,10 +146,8 @@ impl SimFs {
     /// The images a crash after the first `after_steps` syscalls may leave under `model`.
     pub fn crash_images(&self, after_steps: usize, model: Model, opts: &ImageOptions) -> ImageSet {
         let state = self.lock();
-        assert!(
-            after_steps <= state.trace.len(),
-            "crash point {after_steps} is past the trace end"
-        );
+        assert!(state.options.recording, "crash images need a recording SimFs");
+        assert!(after_steps <= state.trace.len(), "crash point {after_steps} is past the trace end");
         let mut tracker = Tracker::new(model, &state.initial);
         for event in state.log.iter().take_while(|e| e.step < after_steps) {
             tracker.push(event);
@@ -144,6 +159,7 @@ impl SimFs {
     pub fn each_crash_point(&self, model: Model, opts: &ImageOptions, mut visit: impl FnMut(usize, ImageSet)) {
         let (initial, log, steps) = {
             let state = self.lock();
+            assert!(state.options.recording, "crash images need a recording SimFs");
             (state.initial.clone(), state.log.clone(), state.trace.len())
         };
         let mut tracker = Tracker::new(model, &initial);
@@ -157,9 +173,7 @@ impl SimFs {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .expect("SimFs state poisoned by a panic in another task")
+        self.state.lock().expect("SimFs state poisoned by a panic in another task")
     }
 
     /// Runs one syscall: consults the injector, runs `body` unless a failure is injected, and
@@ -171,7 +185,7 @@ impl SimFs {
         outcome: impl FnOnce(&T) -> Outcome,
     ) -> FsResult<T> {
         let mut state = self.lock();
-        let step = state.trace.len();
+        let step = state.trace.len() + state.unrecorded_steps;
         let first_event = state.log.len();
         let injection = match state.injector.as_mut() {
             Some(injector) => injector.before(step, &call),
@@ -192,27 +206,23 @@ impl SimFs {
             Ok(value) => outcome(value),
             Err(errno) => Outcome::Err(*errno),
         };
-        let pending = state.posix.pending_seqs();
-        let events = state.log[first_event..].to_vec();
-        state.trace.push(TraceStep {
-            step,
-            call,
-            outcome,
-            injected,
-            events,
-            pending,
-        });
+        if state.options.recording {
+            let pending = state.posix.pending_seqs();
+            let events = state.log[first_event..].to_vec();
+            state.trace.push(TraceStep { step, call, outcome, injected, events, pending });
+        } else {
+            state.unrecorded_steps += 1;
+        }
         result
     }
 }
 
 impl State {
     fn record(&mut self, step: usize, kind: EventKind) {
-        let event = Event {
-            step,
-            seq: self.log.len(),
-            kind,
-        };
+        if !self.options.recording {
+            return;
+        }
+        let event = Event { step, seq: self.log.len(), kind };
         self.posix.push(&event);
         self.log.push(event);
     }
@@ -283,11 +293,7 @@ impl State {
     }
 
     fn used_bytes(&self) -> u64 {
-        self.volatile
-            .inodes
-            .values()
-            .map(|node| if let Inode::File(b) = node { b.len() as u64 } else { 0 })
-            .sum()
+        self.volatile.inodes.values().map(|node| if let Inode::File(b) = node { b.len() as u64 } else { 0 }).sum()
     }
 
     fn open(&mut self, step: usize, path: &str, opts: OpenOptions) -> FsResult<Fd> {
@@ -311,15 +317,7 @@ impl State {
                     None if !opts.create => return Err(Errno::ENOENT),
                     None => {
                         let ino = self.fresh_ino();
-                        self.effect(
-                            step,
-                            Effect::Link {
-                                dir,
-                                name: leaf.to_string(),
-                                ino,
-                                kind: Kind::File,
-                            },
-                        );
+                        self.effect(step, Effect::Link { dir, name: leaf.to_string(), ino, kind: Kind::File });
                         ino
                     }
                 }
@@ -376,14 +374,7 @@ impl State {
         }
         if len > 0 {
             let bytes = std::sync::Arc::new(data[..len].to_vec());
-            self.effect(
-                step,
-                Effect::Write {
-                    ino,
-                    offset: at,
-                    data: bytes,
-                },
-            );
+            self.effect(step, Effect::Write { ino, offset: at, data: bytes });
         }
         if offset.is_none() {
             self.fds.get_mut(fd)?.offset = at + len as u64;
@@ -471,14 +462,7 @@ impl State {
         }
         self.effect(
             step,
-            Effect::Rename {
-                from_dir,
-                from: from_leaf.to_string(),
-                to_dir,
-                to: to_leaf.to_string(),
-                ino,
-                kind,
-            },
+            Effect::Rename { from_dir, from: from_leaf.to_string(), to_dir, to: to_leaf.to_string(), ino, kind },
         );
         if let Some(target) = target {
             self.drop_name(target);
@@ -500,14 +484,7 @@ impl State {
             (Kind::Dir, Kind::Dir) if !self.is_empty_dir(ino) => return Err(Errno::ENOTEMPTY),
             _ => {}
         }
-        self.effect(
-            step,
-            Effect::Unlink {
-                dir,
-                name: leaf.to_string(),
-                ino,
-            },
-        );
+        self.effect(step, Effect::Unlink { dir, name: leaf.to_string(), ino });
         self.drop_name(ino);
         Ok(())
     }
@@ -519,15 +496,7 @@ impl State {
             return Err(Errno::EEXIST);
         }
         let ino = self.fresh_ino();
-        self.effect(
-            step,
-            Effect::Link {
-                dir,
-                name: leaf.to_string(),
-                ino,
-                kind: Kind::Dir,
-            },
-        );
+        self.effect(step, Effect::Link { dir, name: leaf.to_string(), ino, kind: Kind::Dir });
         Ok(())
     }
 
@@ -541,47 +510,25 @@ impl State {
     fn stat(&self, path: &str) -> FsResult<Stat> {
         let ino = self.resolve(path)?;
         let kind = self.kind(ino);
-        let size = if kind == Kind::File {
-            self.volatile.file_len(ino)
-        } else {
-            0
-        };
+        let size = if kind == Kind::File { self.volatile.file_len(ino) } else { 0 };
         Ok(Stat { kind, size })
     }
 }
 
 impl Fs for SimFs {
     async fn open(&self, path: &str, opts: OpenOptions) -> FsResult<Fd> {
-        let call = Call::Open {
-            path: path.to_string(),
-            opts,
-        };
+        let call = Call::Open { path: path.to_string(), opts };
         self.syscall(call, |s, step, _| s.open(step, path, opts), |fd| Outcome::Fd(*fd))
     }
 
     async fn write(&self, fd: Fd, data: &[u8]) -> FsResult<usize> {
-        let call = Call::Write {
-            fd,
-            data: data.to_vec(),
-        };
-        self.syscall(
-            call,
-            |s, step, max| s.write_at(step, fd, None, data, max),
-            |n| Outcome::Count(*n),
-        )
+        let call = Call::Write { fd, data: data.to_vec() };
+        self.syscall(call, |s, step, max| s.write_at(step, fd, None, data, max), |n| Outcome::Count(*n))
     }
 
     async fn pwrite(&self, fd: Fd, offset: u64, data: &[u8]) -> FsResult<usize> {
-        let call = Call::Pwrite {
-            fd,
-            offset,
-            data: data.to_vec(),
-        };
-        self.syscall(
-            call,
-            |s, step, max| s.write_at(step, fd, Some(offset), data, max),
-            |n| Outcome::Count(*n),
-        )
+        let call = Call::Pwrite { fd, offset, data: data.to_vec() };
+        self.syscall(call, |s, step, max| s.write_at(step, fd, Some(offset), data, max), |n| Outcome::Count(*n))
     }
 
     async fn read(&self, fd: Fd, len: usize) -> FsResult<Vec<u8>> {
@@ -591,11 +538,7 @@ impl Fs for SimFs {
 
     async fn pread(&self, fd: Fd, offset: u64, len: usize) -> FsResult<Vec<u8>> {
         let call = Call::Pread { fd, offset, len };
-        self.syscall(
-            call,
-            |s, _, _| s.read_at(fd, Some(offset), len),
-            |b| Outcome::Bytes(b.clone()),
-        )
+        self.syscall(call, |s, _, _| s.read_at(fd, Some(offset), len), |b| Outcome::Bytes(b.clone()))
     }
 
     async fn truncate(&self, fd: Fd, len: u64) -> FsResult<()> {
@@ -616,10 +559,7 @@ impl Fs for SimFs {
     }
 
     async fn rename(&self, from: &str, to: &str) -> FsResult<()> {
-        let call = Call::Rename {
-            from: from.to_string(),
-            to: to.to_string(),
-        };
+        let call = Call::Rename { from: from.to_string(), to: to.to_string() };
         self.syscall(call, |s, step, _| s.rename(step, from, to), |_| Outcome::Unit)
     }
 

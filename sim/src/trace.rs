@@ -30,10 +30,7 @@ pub enum Call {
 impl Call {
     /// Whether the call can change the disk (a crash point worth a fault).
     pub fn is_mutating(&self) -> bool {
-        !matches!(
-            self,
-            Call::Read { .. } | Call::Pread { .. } | Call::Readdir { .. } | Call::Stat { .. }
-        )
+        !matches!(self, Call::Read { .. } | Call::Pread { .. } | Call::Readdir { .. } | Call::Stat { .. })
     }
 }
 
@@ -126,7 +123,7 @@ impl fmt::Display for Outcome {
             Outcome::Bytes(bytes) => write!(f, "{} {}", bytes.len(), preview(bytes)),
             Outcome::Names(names) => write!(f, "{names:?}"),
             Outcome::Stat(stat) => write!(f, "{:?} {} B", stat.kind, stat.size),
-            Outcome::Err(errno) => write!(f, "-1 {errno}"),
+            Outcome::Err(errno) => write!(f, "-1 {errno:?}"),
         }
     }
 }

@@ -18,11 +18,7 @@ fn many_pending_writes() -> SimFs {
 }
 
 fn render(fs: &SimFs, seed: u64) -> (bool, String) {
-    let opts = ImageOptions {
-        seed,
-        max_images: 256,
-        ..ImageOptions::default()
-    };
+    let opts = ImageOptions { seed, max_images: 256, ..ImageOptions::default() };
     let set = fs.crash_images(fs.steps(), Model::Posix, &opts);
     let text: String = set.images.iter().map(|image| format!("{image}--\n")).collect();
     (set.exhaustive, text)
@@ -31,10 +27,7 @@ fn render(fs: &SimFs, seed: u64) -> (bool, String) {
 #[test]
 fn same_seed_gives_byte_identical_sampled_images() {
     let (exhaustive, first) = render(&many_pending_writes(), 7);
-    assert!(
-        !exhaustive,
-        "the workload must exceed the cap so that images are sampled"
-    );
+    assert!(!exhaustive, "the workload must exceed the cap so that images are sampled");
     let (_, second) = render(&many_pending_writes(), 7);
     assert_eq!(first, second);
     let (_, other) = render(&many_pending_writes(), 8);
@@ -44,10 +37,7 @@ fn same_seed_gives_byte_identical_sampled_images() {
 #[test]
 fn sampled_sets_hold_nothing_and_everything() {
     let fs = many_pending_writes();
-    let opts = ImageOptions {
-        max_images: 64,
-        ..ImageOptions::default()
-    };
+    let opts = ImageOptions { max_images: 64, ..ImageOptions::default() };
     let set = fs.crash_images(fs.steps(), Model::Posix, &opts);
     assert!(set.images.len() <= 64 + 2);
     assert!(set.combinations > 64);
@@ -63,9 +53,6 @@ fn trace_prints_identically_and_shows_pending_effects() {
     let first_lines: Vec<&str> = a.lines().take(4).collect();
     assert_eq!(first_lines[0], "   0  mkdir(\"d\") = 0    pending: #0");
     assert_eq!(first_lines[1], "        #0 mkdir d (ino 2) in dir 1");
-    assert_eq!(
-        first_lines[2],
-        "   1  open(\"d/f0\", O_WRONLY|O_CREAT|O_TRUNC) = 3    pending: #0 #1"
-    );
+    assert_eq!(first_lines[2], "   1  open(\"d/f0\", O_WRONLY|O_CREAT|O_TRUNC) = 3    pending: #0 #1");
     assert_eq!(first_lines[3], "        #1 create f0 (ino 3) in dir 2");
 }

@@ -9,9 +9,7 @@ use proptest::prelude::*;
 
 /// A small namespace so that scripts collide often: files over dirs, missing parents, a file
 /// used as a parent (`a/x`), nested dirs, and `..` that must be refused.
-const PATHS: &[&str] = &[
-    "a", "b", "d", "d/a", "d/b", "e", "e/f", "e/f/g", "a/x", "", "d/../a", "d//a",
-];
+const PATHS: &[&str] = &["a", "b", "d", "d/a", "d/b", "e", "e/f", "e/f/g", "a/x", "", "d/../a", "d//a"];
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -42,10 +40,7 @@ fn fd() -> impl Strategy<Value = u32> {
 }
 
 fn data() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        prop::collection::vec(any::<u8>(), 0..16),
-        (1usize..1500, any::<u8>()).prop_map(|(n, b)| vec![b; n]),
-    ]
+    prop_oneof![prop::collection::vec(any::<u8>(), 0..16), (1usize..1500, any::<u8>()).prop_map(|(n, b)| vec![b; n]),]
 }
 
 fn open_options() -> impl Strategy<Value = OpenOptions> {
@@ -168,14 +163,8 @@ fn realfs_refuses_paths_that_escape_its_root() {
     std::os::unix::fs::symlink("/etc/passwd", root.join("abs")).unwrap();
     let fs = RealFs::new(&root).unwrap();
     block_on(async {
-        assert_eq!(
-            fs.open("../secret", OpenOptions::read()).await,
-            Err(nix::errno::Errno::EXDEV)
-        );
-        assert_eq!(
-            fs.open("link/secret", OpenOptions::read()).await,
-            Err(nix::errno::Errno::ELOOP)
-        );
+        assert_eq!(fs.open("../secret", OpenOptions::read()).await, Err(nix::errno::Errno::EXDEV));
+        assert_eq!(fs.open("link/secret", OpenOptions::read()).await, Err(nix::errno::Errno::ELOOP));
         assert_eq!(fs.open("abs", OpenOptions::read()).await, Err(nix::errno::Errno::ELOOP));
         assert_eq!(fs.unlink("link/secret").await, Err(nix::errno::Errno::ELOOP));
         assert_eq!(fs.rename("link/secret", "x").await, Err(nix::errno::Errno::ELOOP));

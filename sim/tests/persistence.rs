@@ -108,10 +108,7 @@ fn synced_file_in_unsynced_dir_may_vanish_only_under_posix() {
     let kept = set(&[image(&[("f", "data")])]);
     assert_eq!(final_images(&fs, Model::Process), kept);
     assert_eq!(final_images(&fs, Model::Ordered), kept);
-    assert_eq!(
-        final_images(&fs, Model::Posix),
-        set(&[Image::empty(), image(&[("f", "data")])])
-    );
+    assert_eq!(final_images(&fs, Model::Posix), set(&[Image::empty(), image(&[("f", "data")])]));
 }
 
 /// Fails the syscall at one step with one errno.
@@ -164,10 +161,7 @@ fn a_write_spanning_sectors_may_persist_torn() {
     ]);
     assert_eq!(final_images(&fs, Model::Ordered), expected);
     assert_eq!(final_images(&fs, Model::Posix), expected);
-    let small = ImageOptions {
-        sector_size: 4096,
-        ..ImageOptions::default()
-    };
+    let small = ImageOptions { sector_size: 4096, ..ImageOptions::default() };
     let whole = fs.crash_images(fs.steps(), Model::Posix, &small);
     assert_eq!(set(&whole.images), set(&[image(&[("f", "")]), image(&[("f", &data)])]));
 }
@@ -205,11 +199,7 @@ fn every_crash_point_is_covered_and_agrees_with_single_points() {
     for model in Model::ALL {
         let mut seen = 0;
         fs.each_crash_point(model, &ImageOptions::default(), |k, images| {
-            assert_eq!(
-                images,
-                fs.crash_images(k, model, &ImageOptions::default()),
-                "{model} at {k}"
-            );
+            assert_eq!(images, fs.crash_images(k, model, &ImageOptions::default()), "{model} at {k}");
             seen += 1;
         });
         assert_eq!(seen, fs.steps() + 1);
@@ -225,16 +215,7 @@ fn every_crash_point_is_covered_and_agrees_with_single_points() {
 fn unlinked_open_file_keeps_its_data_for_the_process_only() {
     let fs = SimFs::new(SimOptions::default());
     block_on(async {
-        let fd = fs
-            .open(
-                "f",
-                OpenOptions {
-                    read: true,
-                    ..OpenOptions::create_new()
-                },
-            )
-            .await
-            .unwrap();
+        let fd = fs.open("f", OpenOptions { read: true, ..OpenOptions::create_new() }).await.unwrap();
         fs.unlink("f").await.unwrap();
         fs.write(fd, b"ghost").await.unwrap();
         assert_eq!(fs.pread(fd, 0, 10).await.unwrap(), b"ghost");
@@ -245,7 +226,7 @@ fn unlinked_open_file_keeps_its_data_for_the_process_only() {
 
 #[test]
 fn capacity_limit_gives_short_writes_then_enospc() {
-    let fs = SimFs::new(SimOptions { capacity: Some(10) });
+    let fs = SimFs::new(SimOptions { capacity: Some(10), ..SimOptions::default() });
     block_on(async {
         let fd = fs.open("f", OpenOptions::create_trunc()).await.unwrap();
         assert_eq!(fs.write(fd, b"12345678").await, Ok(8));

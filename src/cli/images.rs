@@ -16,19 +16,13 @@ pub fn run(scenario: Scenario, models: &[Model], after: Option<usize>, seed: u64
     };
     let after = after.unwrap_or(fs.steps());
     if after > fs.steps() {
-        eprintln!(
-            "error: --after {after} is past the end of the scenario ({} syscalls)",
-            fs.steps()
-        );
+        eprintln!("error: --after {after} is past the end of the scenario ({} syscalls)", fs.steps());
         return ExitCode::from(2);
     }
     println!("scenario {scenario}: {} syscalls, crash after {after}\n", fs.steps());
     println!("initial image:\n{}", fs.initial_image());
     println!("trace:\n{}", fs.trace());
-    let opts = ImageOptions {
-        seed,
-        ..ImageOptions::default()
-    };
+    let opts = ImageOptions { seed, ..ImageOptions::default() };
     for &model in models {
         let set = fs.crash_images(after, model, &opts);
         let how = if set.exhaustive { "exhaustive" } else { "sampled" };

@@ -1,14 +1,20 @@
 //! The `crashsim` command line. Exit codes: 0 success, 1 a check failed, 2 bad usage.
 
+mod explore;
 mod images;
+mod repro;
 mod spec;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use crashsim_sim::Model;
+use clap::{Args, Parser, Subcommand};
+use crashsim_faults::Plan;
+use crashsim_sim::{ImageOptions, Model};
+use crashsim_store::Variant;
 
+use crate::explore::{Check, ExploreOptions};
 use crate::scenario::Scenario;
+use crate::workload::{self, Workload};
 
 /// Deterministic crash-consistency testing for file-based stores.
 ///
@@ -22,6 +28,62 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Crash the session store at every syscall boundary of every workload, boot a store on
+    /// every disk image each crash may leave, and check it against the spec.
+    ///
+    /// Without --variant: the harness's own end-to-end check. Explores the reference store and
+    /// every variant that reproduces a reported bug, prints one table, and exits 0 when the
+    /// reference is clean and every variant is caught exactly under the models its documentation
+    /// names, 1 otherwise. With --variant: a table per variant and model; exit 0 when no
+    /// violation was found, 1 when one was.
+    Explore {
+        /// A variant (reference, unregistered-create, rotate-rename, ...) or all.
+        #[arg(long, value_parser = parse_variants)]
+        variant: Option<Variants>,
+        /// Persistence model: process, ordered, posix, or all.
+        #[arg(long, default_value = "all", value_parser = parse_models)]
+        model: Models,
+        #[command(flatten)]
+        bounds: Bounds,
+        /// Print one JSON object instead of tables: {"results":[{"variant","model","workloads",
+        /// "crash_points","crash_states","distinct_states","violations","first_violation",
+        /// "elapsed_ms"}...]}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Find, shrink and print the minimal reproducer of a variant's bug (exit 0; 1 when none
+    /// exists within the bounds), or replay one case given by --workload (exit 1 when it shows a
+    /// violation, 0 when it passes). Every reproducer ends with the command that replays it.
+    Repro {
+        /// The variant.
+        #[arg(long)]
+        variant: Variant,
+        /// Persistence model: process, ordered, posix, or all.
+        #[arg(long, default_value = "all", value_parser = parse_models)]
+        model: Models,
+        #[command(flatten)]
+        bounds: Bounds,
+        /// Replay this workload ('create a L; append a m; rotate; ...') instead of searching.
+        #[arg(long, value_parser = workload::parse)]
+        workload: Option<Workload>,
+        /// Faults injected in the replay ('fail@12=EIO').
+        #[arg(long, default_value = "none", requires = "workload")]
+        plan: Plan,
+        /// Replay: crash after this many syscalls.
+        #[arg(long, requires = "workload", conflicts_with_all = ["clean_after", "restart"])]
+        crash_after: Option<usize>,
+        /// Replay: which crash image (index in the model's deterministic order).
+        #[arg(long, default_value_t = 0, requires = "crash_after")]
+        image: usize,
+        /// Replay: look at the running store after this operation (1-based), no crash.
+        #[arg(long, requires = "workload", conflicts_with = "restart")]
+        clean_after: Option<usize>,
+        /// Replay: restart after the run's clean shutdown.
+        #[arg(long, requires = "workload")]
+        restart: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a built-in syscall scenario on the simulated disk and print its trace and every disk
     /// image a crash may leave, under each persistence model.
     Images {
@@ -55,6 +117,51 @@ enum Command {
     },
 }
 
+/// Bounds of an exploration.
+#[derive(Args, Clone, Debug)]
+struct Bounds {
+    /// Exhaustive workloads: every sequence of up to N operations over keys a and b.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=5))]
+    max_ops: u64,
+    /// Random workloads (up to 30 operations each) from the spec's state machine.
+    #[arg(long, default_value_t = 16)]
+    random: usize,
+    /// Errno runs (every errno at every mutating syscall) for workloads of up to N operations.
+    #[arg(long, default_value_t = 1)]
+    errno_ops: usize,
+    /// Most posix crash images per crash point enumerated exhaustively; beyond, sampled.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    max_images: u64,
+    /// Seed of random workloads and of posix sampling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+impl Bounds {
+    fn options(&self) -> ExploreOptions {
+        ExploreOptions {
+            max_ops: self.max_ops as usize,
+            random_workloads: self.random,
+            random_max_ops: 30,
+            errno_max_ops: self.errno_ops,
+            images: ImageOptions { max_images: self.max_images as usize, seed: self.seed, ..ImageOptions::default() },
+            seed: self.seed,
+        }
+    }
+}
+
+/// A list of variants.
+#[derive(Clone, Debug)]
+pub struct Variants(pub Vec<Variant>);
+
+/// A variant name or `all`.
+pub fn parse_variants(text: &str) -> Result<Variants, String> {
+    if text == "all" {
+        return Ok(Variants(Variant::ALL.to_vec()));
+    }
+    text.parse::<Variant>().map(|v| Variants(vec![v]))
+}
+
 /// A list of persistence models.
 #[derive(Clone, Debug)]
 pub struct Models(pub Vec<Model>);
@@ -71,12 +178,47 @@ pub fn parse_models(text: &str) -> Result<Models, String> {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Images {
-            scenario,
-            model,
-            after,
-            seed,
-        } => images::run(scenario, &model.0, after, seed),
+        Command::Images { scenario, model, after, seed } => images::run(scenario, &model.0, after, seed),
         Command::Spec { depth, keys, clients } => spec::run(depth, keys as usize, clients as usize),
+        Command::Explore { variant: None, model, bounds, json } => {
+            explore::self_check(&model.0, &bounds.options(), json)
+        }
+        Command::Explore { variant: Some(variants), model, bounds, json } => {
+            explore::per_variant(&variants.0, &model.0, &bounds.options(), json)
+        }
+        Command::Repro { variant, model, bounds, workload: None, json, .. } => {
+            repro::find(variant, &model.0, &bounds.options(), json)
+        }
+        Command::Repro {
+            variant,
+            model,
+            bounds,
+            workload: Some(workload),
+            plan,
+            crash_after,
+            image,
+            clean_after,
+            restart,
+            ..
+        } => {
+            let check = match (crash_after, clean_after, restart) {
+                (Some(after), _, _) => Check::Crash { after, image },
+                (None, Some(0), _) => {
+                    eprintln!("error: --clean-after counts operations from 1");
+                    return ExitCode::from(2);
+                }
+                (None, Some(op), _) => Check::Clean { op: op - 1 },
+                (None, None, true) => Check::Restart,
+                (None, None, false) => {
+                    eprintln!("error: a replay needs --crash-after K, --clean-after N or --restart");
+                    return ExitCode::from(2);
+                }
+            };
+            let [model] = model.0[..] else {
+                eprintln!("error: a replay needs one --model (process, ordered or posix)");
+                return ExitCode::from(2);
+            };
+            repro::replay(variant, model, workload, plan, check, &bounds.options().images)
+        }
     }
 }

@@ -6,11 +6,7 @@ use crashsim_model::{check_spec_with_progress, SpecConfig};
 
 /// Runs the check and prints its figures; exit 1 with the counterexample on a violation.
 pub fn run(depth: usize, keys: usize, clients: usize) -> ExitCode {
-    let config = SpecConfig {
-        clients,
-        keys,
-        mutation: None,
-    };
+    let config = SpecConfig { clients, keys, mutation: None };
     println!("checking the spec: {clients} client(s), {keys} key(s), depth {depth}");
     let report = check_spec_with_progress(&config, depth, |level, distinct| {
         eprintln!("  depth {level}: {distinct} distinct states");

@@ -7,11 +7,7 @@ use crashsim_sim::Errno;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreError {
     /// A filesystem call failed.
-    Fs {
-        op: &'static str,
-        path: String,
-        errno: Errno,
-    },
+    Fs { op: &'static str, path: String, errno: Errno },
     /// No session for this (canonical) key.
     NotFound { key: String },
     /// The key already has a session (use `reset` for a new one).
@@ -30,11 +26,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 impl StoreError {
     pub fn fs(op: &'static str, path: &str, errno: Errno) -> Self {
-        StoreError::Fs {
-            op,
-            path: path.to_string(),
-            errno,
-        }
+        StoreError::Fs { op, path: path.to_string(), errno }
     }
 
     /// The errno, if this error came from the filesystem.
@@ -49,7 +41,7 @@ impl StoreError {
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreError::Fs { op, path, errno } => write!(f, "{op} {path:?} failed: {errno} ({})", errno.desc()),
+            StoreError::Fs { op, path, errno } => write!(f, "{op} {path:?} failed: {errno:?} ({})", errno.desc()),
             StoreError::NotFound { key } => write!(f, "no session for key {key:?}"),
             StoreError::Exists { key } => write!(f, "key {key:?} already has a session; reset it for a new one"),
             StoreError::LockBusy { owner } => write!(

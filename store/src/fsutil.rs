@@ -57,10 +57,7 @@ pub async fn close<F: Fs>(fs: &F, fd: crashsim_sim::Fd, path: &str) -> StoreResu
 
 /// fsync of a directory, which makes its entry changes (create, rename, unlink) durable.
 pub async fn sync_dir<F: Fs>(fs: &F, dir: &str) -> StoreResult<()> {
-    let fd = fs
-        .open(dir, OpenOptions::dir())
-        .await
-        .map_err(|e| StoreError::fs("open", dir, e))?;
+    let fd = fs.open(dir, OpenOptions::dir()).await.map_err(|e| StoreError::fs("open", dir, e))?;
     let result = fs.fsync(fd).await.map_err(|e| StoreError::fs("fsync", dir, e));
     let closed = close(fs, fd, dir).await;
     result.and(closed)

@@ -15,10 +15,7 @@ pub struct IdSource {
 
 impl IdSource {
     pub fn new(seed: u64, clock_start_ms: u64) -> Self {
-        Self {
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            now_ms: clock_start_ms,
-        }
+        Self { rng: ChaCha8Rng::seed_from_u64(seed), now_ms: clock_start_ms }
     }
 
     /// A fresh session id (the caller checks it against files that exist).

@@ -42,18 +42,7 @@ mod tests {
         assert_eq!(canonical_key("UNKNOWN"), "unknown");
         assert_eq!(canonical_key("agent:main:main"), "agent:main:main");
         assert_eq!(canonical_key("agent:"), "agent:main:agent:");
-        for key in [
-            "main",
-            "x",
-            "agent:a:b",
-            "global",
-            "Agent:Q:r",
-            "",
-            " ",
-            "agent:",
-            "agent::x",
-            "agent:main:",
-        ] {
+        for key in ["main", "x", "agent:a:b", "global", "Agent:Q:r", "", " ", "agent:", "agent::x", "agent:main:"] {
             assert!(is_canonical(&canonical_key(key)), "{key}");
         }
     }

@@ -8,7 +8,7 @@
 //! sessions/sessions.json.lock            the writer lock (O_CREAT|O_EXCL), holding its owner
 //! sessions/<id>.jsonl                    a transcript; line 1 is its header
 //! sessions/<id>.trajectory.jsonl         its trajectory sidecar
-//! sessions/<file>.deleted.<ts>           archives (also .reset.<ts>, .torn.<ts>)
+//! sessions/<file>.deleted.<ts>           archives (also .reset.<ts>, .torn.<ts>, .abandoned.<ts>)
 //! ```
 
 pub const REGISTRY: &str = "sessions.json";
@@ -22,6 +22,8 @@ pub enum ArchiveReason {
     Deleted,
     Reset,
     Torn,
+    /// The files of a create or reset that failed before it took effect.
+    Abandoned,
 }
 
 impl ArchiveReason {
@@ -30,10 +32,12 @@ impl ArchiveReason {
             ArchiveReason::Deleted => "deleted",
             ArchiveReason::Reset => "reset",
             ArchiveReason::Torn => "torn",
+            ArchiveReason::Abandoned => "abandoned",
         }
     }
 
-    pub const ALL: [ArchiveReason; 3] = [ArchiveReason::Deleted, ArchiveReason::Reset, ArchiveReason::Torn];
+    pub const ALL: [ArchiveReason; 4] =
+        [ArchiveReason::Deleted, ArchiveReason::Reset, ArchiveReason::Torn, ArchiveReason::Abandoned];
 }
 
 /// Joins the sessions directory and a file name.
@@ -118,11 +122,7 @@ pub fn classify(name: &str) -> FileKind {
             let (file, ts) = (&name[..at], &name[at + marker.len()..]);
             if let Ok(ts) = ts.parse() {
                 if file.ends_with(TRANSCRIPT_EXT) {
-                    return FileKind::Archive {
-                        file: file.to_string(),
-                        reason,
-                        ts,
-                    };
+                    return FileKind::Archive { file: file.to_string(), reason, ts };
                 }
             }
         }
@@ -172,19 +172,11 @@ mod tests {
         assert_eq!(classify("ab12.trajectory.jsonl"), FileKind::Trajectory("ab12".into()));
         assert_eq!(
             classify("ab12.jsonl.deleted.17"),
-            FileKind::Archive {
-                file: "ab12.jsonl".into(),
-                reason: ArchiveReason::Deleted,
-                ts: 17
-            }
+            FileKind::Archive { file: "ab12.jsonl".into(), reason: ArchiveReason::Deleted, ts: 17 }
         );
         assert_eq!(
             classify("ab12.trajectory.jsonl.reset.5"),
-            FileKind::Archive {
-                file: "ab12.trajectory.jsonl".into(),
-                reason: ArchiveReason::Reset,
-                ts: 5
-            }
+            FileKind::Archive { file: "ab12.trajectory.jsonl".into(), reason: ArchiveReason::Reset, ts: 5 }
         );
         assert_eq!(classify("notes.txt"), FileKind::Other);
         assert_eq!(classify("a.b.jsonl"), FileKind::Other);

@@ -95,7 +95,9 @@ pub struct Store<F: Fs> {
     opts: StoreOptions,
     ids: IdSource,
     temp_seq: u64,
-    /// Session ids whose trajectory this instance wrote to (ended at shutdown).
+    /// Sessions this instance created, reset to or appended to, acknowledged: their
+    /// trajectories get `session.ended` at shutdown. A call that failed adds nothing, since
+    /// its caller cannot know whether the session exists.
     used: BTreeSet<String>,
     /// Registrations spawned after the ack (variant `unregistered-create-after-ack`).
     deferred: Vec<(String, Entry)>,
@@ -121,23 +123,16 @@ impl<F: Fs> Store<F> {
         };
         let mut report = RecoveryReport::default();
         if store.ensure_dir().await? {
-            report.repairs.push(Repair::CreatedDir {
-                dir: store.opts.dir.clone(),
-            });
+            report.repairs.push(Repair::CreatedDir { dir: store.opts.dir.clone() });
         }
         if let lock::Taken::BrokeStale(owner) = store.lock().await? {
             report.repairs.push(Repair::BrokeStaleLock { owner });
         }
         let fs = store.fs.clone();
-        let recovered = recovery::Recovery::new(
-            &*fs,
-            &store.opts.dir,
-            store.opts.variant,
-            &mut store.ids,
-            &mut store.temp_seq,
-        )
-        .run()
-        .await;
+        let recovered =
+            recovery::Recovery::new(&*fs, &store.opts.dir, store.opts.variant, &mut store.ids, &mut store.temp_seq)
+                .run()
+                .await;
         let released = lock::release(&*fs, &store.path(LOCK)).await;
         report.repairs.extend(recovered?.repairs);
         released?;
@@ -163,9 +158,7 @@ impl<F: Fs> Store<F> {
         let dir = &self.opts.dir;
         match self.fs.stat(dir).await {
             Ok(stat) if stat.kind == crashsim_sim::Kind::Dir => Ok(false),
-            Ok(_) => Err(StoreError::Recovery(format!(
-                "{dir:?} is a file, not a sessions directory"
-            ))),
+            Ok(_) => Err(StoreError::Recovery(format!("{dir:?} is a file, not a sessions directory"))),
             Err(Errno::ENOENT) => {
                 self.fs.mkdir(dir).await.map_err(|e| StoreError::fs("mkdir", dir, e))?;
                 let parent = dir.rsplit_once('/').map_or("", |(p, _)| p);
@@ -178,14 +171,7 @@ impl<F: Fs> Store<F> {
 
     async fn lock(&self) -> StoreResult<lock::Taken> {
         let opts = &self.opts;
-        lock::acquire(
-            &*self.fs,
-            &self.path(LOCK),
-            &opts.owner,
-            &opts.owner_alive,
-            opts.lock_attempts,
-        )
-        .await
+        lock::acquire(&*self.fs, &self.path(LOCK), &opts.owner, &opts.owner_alive, opts.lock_attempts).await
     }
 
     /// Runs registrations spawned after an earlier ack, and refuses calls after shutdown.
@@ -258,40 +244,49 @@ impl<F: Fs> Store<F> {
         }
     }
 
-    /// Writes a new session's transcript header and trajectory, fsyncs both and the dir.
-    async fn write_session(&mut self, key: &str, label: Option<String>) -> StoreResult<Entry> {
+    /// A new session's entry: a fresh id, the current time, its file names.
+    async fn new_entry(&mut self, label: Option<String>) -> StoreResult<Entry> {
         let id = self.fresh_id().await?;
-        let created_at = self.ids.tick();
-        let file = transcript_name(&id);
-        let trajectory = trajectory_name(&id);
-        let header = Header::new(&id, key, created_at, label.clone());
-        write_file(
-            &*self.fs,
-            &self.path(&file),
-            OpenOptions::create_new(),
-            &header.line(),
-            true,
-        )
-        .await?;
-        let started = transcript::trajectory_started(&id);
-        write_file(
-            &*self.fs,
-            &self.path(&trajectory),
-            OpenOptions::create_new(),
-            &started,
-            true,
-        )
-        .await?;
-        sync_dir(&*self.fs, &self.opts.dir).await?;
-        self.used.insert(id.clone());
+        let updated_at = self.ids.tick();
         Ok(Entry {
+            session_file: transcript_name(&id),
+            trajectory_file: Some(trajectory_name(&id)),
             session_id: id,
-            session_file: file,
-            updated_at: created_at,
+            updated_at,
             label,
-            trajectory_file: Some(trajectory),
             extra: Default::default(),
         })
+    }
+
+    /// Writes a new session's trajectory and transcript header, fsyncs both and the dir.
+    async fn write_session(&self, key: &str, entry: &Entry) -> StoreResult<()> {
+        let id = &entry.session_id;
+        // The trajectory first: a transcript (which recovery may adopt) never lacks its sidecar,
+        // and a lone trajectory is archived by recovery as debris of a create that never was.
+        let started = transcript::trajectory_started(id);
+        let trajectory = self.path(&trajectory_name(id));
+        write_file(&*self.fs, &trajectory, OpenOptions::create_new(), &started, true).await?;
+        let header = Header::new(id, key, entry.updated_at, entry.label.clone());
+        write_file(&*self.fs, &self.path(&entry.session_file), OpenOptions::create_new(), &header.line(), true).await?;
+        sync_dir(&*self.fs, &self.opts.dir).await
+    }
+
+    /// After a create or reset failed: unless the registry already points `key` at the new
+    /// session (the call took effect before it failed), archive its files `.abandoned.<ts>`, so
+    /// that a session the caller was told failed does not appear at the next start. Best effort:
+    /// the caller reports the first error whatever happens here.
+    async fn abandon(&mut self, key: &str, entry: &Entry) {
+        match self.load().await {
+            Ok(registry) if registry.get(key).is_some_and(|e| e.session_id == entry.session_id) => return,
+            Ok(_) => {}
+            Err(_) => return,
+        }
+        let ts = self.ids.tick();
+        for name in [Some(&entry.session_file), entry.trajectory_file.as_ref()].into_iter().flatten() {
+            let to = self.path(&archive_name(name, ArchiveReason::Abandoned, ts));
+            let _ = self.fs.rename(&self.path(name), &to).await;
+        }
+        let _ = sync_dir(&*self.fs, &self.opts.dir).await;
     }
 
     /// Creates a session for `raw_key`; returns its session id.
@@ -309,22 +304,33 @@ impl<F: Fs> Store<F> {
         if self.get(&key).await?.is_some() {
             return Err(StoreError::Exists { key });
         }
-        let entry = self.write_session(&key, label.map(str::to_string)).await?;
+        let entry = self.new_entry(label.map(str::to_string)).await?;
         let id = entry.session_id.clone();
         let storage_key = self.storage_key(raw_key);
+        if let Err(error) = self.write_session(&key, &entry).await {
+            self.abandon(&storage_key, &entry).await;
+            return Err(error);
+        }
         match self.opts.variant.registration() {
             Registration::Skipped => {}
             Registration::AfterAck => self.deferred.push((storage_key, entry)),
             Registration::BeforeAck => {
-                let conflict = self
+                let registered = self
                     .update_registry(|r| {
                         if r.contains_key(&storage_key) {
                             return Ok(true);
                         }
-                        r.insert(storage_key, entry.clone());
+                        r.insert(storage_key.clone(), entry.clone());
                         Ok(false)
                     })
-                    .await?;
+                    .await;
+                let conflict = match registered {
+                    Ok(conflict) => conflict,
+                    Err(error) => {
+                        self.abandon(&storage_key, &entry).await;
+                        return Err(error);
+                    }
+                };
                 if conflict {
                     // Another client created the key meanwhile: ours never became visible.
                     self.archive_files(&entry, ArchiveReason::Reset).await?;
@@ -333,6 +339,7 @@ impl<F: Fs> Store<F> {
                 }
             }
         }
+        self.used.insert(id.clone());
         Ok(id)
     }
 
@@ -342,11 +349,7 @@ impl<F: Fs> Store<F> {
         let key = canonical_key(key);
         let entry = self.get(&key).await?.ok_or(StoreError::NotFound { key: key.clone() })?;
         let file = self.own_file(&key, &entry.session_file)?;
-        let appending = OpenOptions {
-            write: true,
-            append: true,
-            ..OpenOptions::default()
-        };
+        let appending = OpenOptions { write: true, append: true, ..OpenOptions::default() };
         write_file(&*self.fs, &file, appending, &transcript::message_line(message), true).await?;
         if let Some(trajectory) = &entry.trajectory_file {
             let path = self.own_file(&key, trajectory)?;
@@ -362,25 +365,30 @@ impl<F: Fs> Store<F> {
         self.begin().await?;
         let key = canonical_key(key);
         let old = self.get(&key).await?.ok_or(StoreError::NotFound { key: key.clone() })?;
-        let new = self.write_session(&key, old.label.clone()).await?;
+        let new = self.new_entry(old.label.clone()).await?;
         let id = new.session_id.clone();
         let storage_key = self.storage_key(&key);
         let old_id = old.session_id.clone();
-        self.update_registry(|r| {
-            match r.get(&storage_key) {
-                Some(current) if current.session_id == old_id => {}
-                _ => {
-                    return Err(StoreError::NotFound {
-                        key: storage_key.clone(),
-                    })
-                }
-            }
-            r.insert(storage_key, new);
-            Ok(())
-        })
-        .await?;
+        let mut switched = self.write_session(&key, &new).await;
+        if switched.is_ok() {
+            switched = self
+                .update_registry(|r| {
+                    match r.get(&storage_key) {
+                        Some(current) if current.session_id == old_id => {}
+                        _ => return Err(StoreError::NotFound { key: storage_key.clone() }),
+                    }
+                    r.insert(storage_key.clone(), new.clone());
+                    Ok(())
+                })
+                .await;
+        }
+        if let Err(error) = switched {
+            self.abandon(&storage_key, &new).await;
+            return Err(error);
+        }
         self.archive_files(&old, ArchiveReason::Reset).await?;
         sync_dir(&*self.fs, &self.opts.dir).await?;
+        self.used.insert(id.clone());
         Ok(id)
     }
 
@@ -406,19 +414,11 @@ impl<F: Fs> Store<F> {
         let ts = self.ids.tick();
         let key = entry.session_id.clone();
         let file = self.own_file(&key, &entry.session_file)?;
-        rename(
-            &*self.fs,
-            &file,
-            &self.path(&archive_name(&entry.session_file, reason, ts)),
-        )
-        .await?;
+        rename(&*self.fs, &file, &self.path(&archive_name(&entry.session_file, reason, ts))).await?;
         if let Some(trajectory) = &entry.trajectory_file {
             let path = self.own_file(&key, trajectory)?;
             match rename(&*self.fs, &path, &self.path(&archive_name(trajectory, reason, ts))).await {
-                Ok(())
-                | Err(StoreError::Fs {
-                    errno: Errno::ENOENT, ..
-                }) => {}
+                Ok(()) | Err(StoreError::Fs { errno: Errno::ENOENT, .. }) => {}
                 Err(other) => return Err(other),
             }
         }
@@ -446,16 +446,8 @@ impl<F: Fs> Store<F> {
         let dir = self.opts.dir.clone();
         let live = self.path(REGISTRY);
         let names = fs.readdir(&dir).await.map_err(|e| StoreError::fs("readdir", &dir, e))?;
-        let mut backups: Vec<u64> = names
-            .iter()
-            .filter_map(|n| {
-                if let FileKind::Backup(k) = classify(n) {
-                    Some(k)
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let mut backups: Vec<u64> =
+            names.iter().filter_map(|n| if let FileKind::Backup(k) = classify(n) { Some(k) } else { None }).collect();
         backups.sort_unstable();
         let next = backups.last().map_or(1, |n| n + 1);
         let backup = self.path(&backup_name(next));
@@ -463,14 +455,7 @@ impl<F: Fs> Store<F> {
         let placeholder = b"{}\n";
         match self.opts.variant.rotate_protocol() {
             RotateProtocol::CopyToBackup => {
-                write_file(
-                    fs,
-                    &backup,
-                    OpenOptions::create_new(),
-                    &registry::serialize(&registry),
-                    true,
-                )
-                .await?;
+                write_file(fs, &backup, OpenOptions::create_new(), &registry::serialize(&registry), true).await?;
                 sync_dir(fs, &dir).await?;
             }
             RotateProtocol::RenameAwayThenWrite => {
@@ -512,10 +497,8 @@ impl<F: Fs> Store<F> {
         let mut by_age: Vec<(&String, &Entry)> = registry.iter().collect();
         by_age.sort_by(|a, b| (a.1.updated_at, a.0).cmp(&(b.1.updated_at, b.0)));
         let excess = by_age.len().saturating_sub(max_entries);
-        let victims: Vec<(String, Entry)> = by_age[..excess]
-            .iter()
-            .map(|(k, e)| ((*k).clone(), (*e).clone()))
-            .collect();
+        let victims: Vec<(String, Entry)> =
+            by_age[..excess].iter().map(|(k, e)| ((*k).clone(), (*e).clone())).collect();
         if victims.is_empty() {
             return Ok(Vec::new());
         }
@@ -541,10 +524,8 @@ impl<F: Fs> Store<F> {
     pub async fn shutdown(&mut self) -> StoreResult<()> {
         self.begin().await?;
         let registry = self.load().await?;
-        let used: Vec<(String, Entry)> = registry
-            .into_iter()
-            .filter(|(_, e)| self.used.contains(&e.session_id))
-            .collect();
+        let used: Vec<(String, Entry)> =
+            registry.into_iter().filter(|(_, e)| self.used.contains(&e.session_id)).collect();
         if self.opts.variant.shutdown_removes_trajectory() {
             for (key, entry) in &used {
                 if let Some(trajectory) = &entry.trajectory_file {
@@ -561,11 +542,7 @@ impl<F: Fs> Store<F> {
             })
             .await?;
         } else {
-            let appending = OpenOptions {
-                write: true,
-                append: true,
-                ..OpenOptions::default()
-            };
+            let appending = OpenOptions { write: true, append: true, ..OpenOptions::default() };
             for (key, entry) in &used {
                 if let Some(trajectory) = &entry.trajectory_file {
                     let path = self.own_file(key, trajectory)?;
@@ -592,9 +569,7 @@ impl<F: Fs> Store<F> {
         let key = canonical_key(key);
         let entry = self.get(&key).await?.ok_or(StoreError::NotFound { key: key.clone() })?;
         let path = self.own_file(&key, &entry.session_file)?;
-        let bytes = read_file(&*self.fs, &path)
-            .await?
-            .ok_or(StoreError::fs("open", &path, Errno::ENOENT))?;
+        let bytes = read_file(&*self.fs, &path).await?.ok_or(StoreError::fs("open", &path, Errno::ENOENT))?;
         Ok(transcript::Parsed::of(&bytes).messages)
     }
 

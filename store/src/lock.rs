@@ -48,11 +48,7 @@ pub async fn acquire<F: Fs>(fs: &F, path: &str, owner: &str, alive: &OwnerAlive,
     for _ in 0..attempts {
         match write_file(fs, path, OpenOptions::create_new(), owner.as_bytes(), false).await {
             Ok(()) => return Ok(broke.map_or(Taken::Clean, Taken::BrokeStale)),
-            Err(StoreError::Fs {
-                op: "open",
-                errno: Errno::EEXIST,
-                ..
-            }) => {}
+            Err(StoreError::Fs { op: "open", errno: Errno::EEXIST, .. }) => {}
             Err(other) => return Err(other),
         }
         holder = match read_file(fs, path).await? {
@@ -61,10 +57,7 @@ pub async fn acquire<F: Fs>(fs: &F, path: &str, owner: &str, alive: &OwnerAlive,
         };
         if holder.is_empty() || holder == owner || !alive.is_alive(&holder) {
             match unlink(fs, path).await {
-                Ok(())
-                | Err(StoreError::Fs {
-                    errno: Errno::ENOENT, ..
-                }) => {}
+                Ok(()) | Err(StoreError::Fs { errno: Errno::ENOENT, .. }) => {}
                 Err(other) => return Err(other),
             }
             broke = Some(holder.clone());

@@ -38,65 +38,21 @@ use crate::variant::{MissingRegistry, Variant};
 /// One repair recovery made (or one thing it refused to touch).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Repair {
-    CreatedDir {
-        dir: String,
-    },
-    BrokeStaleLock {
-        owner: String,
-    },
-    RemovedTemp {
-        name: String,
-    },
-    RegistryMissing {
-        restored_from: Option<String>,
-    },
-    RegistryCorrupt {
-        error: String,
-        moved_to: String,
-    },
-    DroppedMalformedEntry {
-        key: String,
-        error: String,
-        kept_in: String,
-    },
-    MigratedKey {
-        from: String,
-        to: String,
-    },
-    MergedDuplicate {
-        key: String,
-        kept: String,
-        archived: String,
-    },
-    ForeignEntry {
-        key: String,
-        file: String,
-    },
-    DroppedDanglingEntry {
-        key: String,
-        session_id: String,
-    },
-    ClearedTrajectoryRef {
-        key: String,
-        file: String,
-    },
-    CutTornLine {
-        file: String,
-        from_len: usize,
-        to_len: usize,
-    },
-    AdoptedOrphan {
-        file: String,
-        key: String,
-    },
-    ArchivedOrphan {
-        file: String,
-        to: String,
-    },
-    ArchivedTrajectory {
-        file: String,
-        to: String,
-    },
+    CreatedDir { dir: String },
+    BrokeStaleLock { owner: String },
+    RemovedTemp { name: String },
+    RegistryMissing { restored_from: Option<String> },
+    RegistryCorrupt { error: String, moved_to: String },
+    DroppedMalformedEntry { key: String, error: String, kept_in: String },
+    MigratedKey { from: String, to: String },
+    MergedDuplicate { key: String, kept: String, archived: String },
+    ForeignEntry { key: String, file: String },
+    DroppedDanglingEntry { key: String, session_id: String },
+    ClearedTrajectoryRef { key: String, file: String },
+    CutTornLine { file: String, from_len: usize, to_len: usize },
+    AdoptedOrphan { file: String, key: String },
+    ArchivedOrphan { file: String, to: String },
+    ArchivedTrajectory { file: String, to: String },
 }
 
 impl fmt::Display for Repair {
@@ -108,29 +64,17 @@ impl fmt::Display for Repair {
             Repair::RegistryMissing { restored_from: Some(b) } => write!(f, "registry missing: restored from {b}"),
             Repair::RegistryMissing { restored_from: None } => write!(f, "registry missing: rebuilt from transcripts"),
             Repair::RegistryCorrupt { error, moved_to } => {
-                write!(
-                    f,
-                    "registry does not parse ({error}); moved aside to {moved_to}, rebuilt from transcripts"
-                )
+                write!(f, "registry does not parse ({error}); moved aside to {moved_to}, rebuilt from transcripts")
             }
             Repair::DroppedMalformedEntry { key, error, kept_in } => {
-                write!(
-                    f,
-                    "dropped malformed entry {key:?} ({error}); original kept in {kept_in}"
-                )
+                write!(f, "dropped malformed entry {key:?} ({error}); original kept in {kept_in}")
             }
             Repair::MigratedKey { from, to } => write!(f, "migrated key {from:?} to {to:?}"),
             Repair::MergedDuplicate { key, kept, archived } => {
-                write!(
-                    f,
-                    "merged duplicate entries of {key:?}: kept {kept}, archived {archived}"
-                )
+                write!(f, "merged duplicate entries of {key:?}: kept {kept}, archived {archived}")
             }
             Repair::ForeignEntry { key, file } => {
-                write!(
-                    f,
-                    "entry {key:?} points outside the sessions dir ({file:?}); left untouched"
-                )
+                write!(f, "entry {key:?} points outside the sessions dir ({file:?}); left untouched")
             }
             Repair::DroppedDanglingEntry { key, session_id } => {
                 write!(f, "dropped entry {key:?}: transcript of {session_id} is gone")
@@ -216,11 +160,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
 
     /// Runs recovery; the caller holds the lock.
     pub async fn run(mut self) -> StoreResult<RecoveryReport> {
-        let names = self
-            .fs
-            .readdir(self.dir)
-            .await
-            .map_err(|e| StoreError::fs("readdir", self.dir, e))?;
+        let names = self.fs.readdir(self.dir).await.map_err(|e| StoreError::fs("readdir", self.dir, e))?;
         let files: BTreeMap<String, FileKind> = names.iter().map(|n| (n.clone(), classify(n))).collect();
         self.observe_timestamps(&files);
         for (name, kind) in &files {
@@ -258,12 +198,8 @@ impl<'a, F: Fs> Recovery<'a, F> {
         let path = self.path(REGISTRY);
         let bytes = match read_file(self.fs, &path).await {
             Ok(bytes) => bytes,
-            Err(StoreError::Fs {
-                errno: Errno::EISDIR, ..
-            }) => {
-                return Err(StoreError::Recovery(format!(
-                    "{path} is a directory; move it away and restart"
-                )))
+            Err(StoreError::Fs { errno: Errno::EISDIR, .. }) => {
+                return Err(StoreError::Recovery(format!("{path} is a directory; move it away and restart")))
             }
             Err(other) => return Err(other),
         };
@@ -294,11 +230,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
                 write_file(self.fs, &self.path(&moved_to), OpenOptions::create_new(), &bytes, true).await?;
                 self.dirty_dir = true;
                 for (key, error) in parsed.malformed {
-                    self.repaired(Repair::DroppedMalformedEntry {
-                        key,
-                        error,
-                        kept_in: moved_to.clone(),
-                    });
+                    self.repaired(Repair::DroppedMalformedEntry { key, error, kept_in: moved_to.clone() });
                 }
                 Ok((parsed.entries, true))
             }
@@ -317,17 +249,12 @@ impl<'a, F: Fs> Recovery<'a, F> {
             return Ok((Registry::new(), true));
         }
         if self.variant.missing_registry() == MissingRegistry::RestoreNewestBackup {
-            let newest = files
-                .values()
-                .filter_map(|k| if let FileKind::Backup(n) = k { Some(*n) } else { None })
-                .max();
+            let newest = files.values().filter_map(|k| if let FileKind::Backup(n) = k { Some(*n) } else { None }).max();
             if let Some(n) = newest {
                 let name = backup_name(n);
                 if let Some(bytes) = read_file(self.fs, &self.path(&name)).await? {
                     if let Ok(parsed) = registry::parse(&bytes) {
-                        self.repaired(Repair::RegistryMissing {
-                            restored_from: Some(name),
-                        });
+                        self.repaired(Repair::RegistryMissing { restored_from: Some(name) });
                         return Ok((parsed.entries, true));
                     }
                 }
@@ -353,10 +280,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
         for (raw_key, entry) in raw {
             let key = canonical_key(&raw_key);
             migrated = true;
-            self.repaired(Repair::MigratedKey {
-                from: raw_key,
-                to: key.clone(),
-            });
+            self.repaired(Repair::MigratedKey { from: raw_key, to: key.clone() });
             let Some(existing) = out.get(&key) else {
                 out.insert(key, entry);
                 continue;
@@ -388,35 +312,23 @@ impl<'a, F: Fs> Recovery<'a, F> {
             let entry = registry[&key].clone();
             if !is_plain_name(&entry.session_file) || !matches!(classify(&entry.session_file), FileKind::Transcript(_))
             {
-                self.repaired(Repair::ForeignEntry {
-                    key,
-                    file: entry.session_file,
-                });
+                self.repaired(Repair::ForeignEntry { key, file: entry.session_file });
                 continue;
             }
             if !self.present(files, &entry.session_file) {
                 registry.remove(&key);
                 changed = true;
                 let unshared = |t: &&str| !referenced(registry, t);
-                if let Some(trajectory) = entry
-                    .trajectory_file
-                    .as_deref()
-                    .filter(|t| self.present(files, t))
-                    .filter(unshared)
+                if let Some(trajectory) =
+                    entry.trajectory_file.as_deref().filter(|t| self.present(files, t)).filter(unshared)
                 {
                     self.archive_trajectory(trajectory, &entry.session_file, files).await?;
                 }
-                self.repaired(Repair::DroppedDanglingEntry {
-                    key,
-                    session_id: entry.session_id,
-                });
+                self.repaired(Repair::DroppedDanglingEntry { key, session_id: entry.session_id });
                 continue;
             }
             if self.read_and_cut(&entry.session_file).await?.is_none() {
-                self.repaired(Repair::ForeignEntry {
-                    key,
-                    file: entry.session_file,
-                });
+                self.repaired(Repair::ForeignEntry { key, file: entry.session_file });
                 continue;
             }
             let Some(trajectory) = entry.trajectory_file.clone() else {
@@ -472,11 +384,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
                             .then_some(trajectory),
                         extra: BTreeMap::new(),
                     };
-                    candidates.entry(canonical_key(&header.key)).or_default().push(Orphan {
-                        entry,
-                        len,
-                        complete_len,
-                    });
+                    candidates.entry(canonical_key(&header.key)).or_default().push(Orphan { entry, len, complete_len });
                 }
                 None => torn.push(name.clone()),
             }
@@ -488,30 +396,18 @@ impl<'a, F: Fs> Recovery<'a, F> {
                 (a.entry.updated_at, &a.entry.session_id).cmp(&(b.entry.updated_at, &b.entry.session_id))
             });
             if let std::collections::btree_map::Entry::Vacant(slot) = registry.entry(key.clone()) {
-                let Orphan {
-                    entry,
-                    len,
-                    complete_len,
-                } = group.pop().expect("a group has a member");
+                let Orphan { entry, len, complete_len } = group.pop().expect("a group has a member");
                 self.cut_torn(&entry.session_file, len, complete_len).await?;
                 if let Some(trajectory) = &entry.trajectory_file {
                     self.read_and_cut(trajectory).await?;
                 }
-                self.report.repairs.push(Repair::AdoptedOrphan {
-                    file: entry.session_file.clone(),
-                    key,
-                });
+                self.report.repairs.push(Repair::AdoptedOrphan { file: entry.session_file.clone(), key });
                 slot.insert(entry);
                 changed = true;
             }
             for Orphan { entry, .. } in group {
-                let to = self
-                    .archive_session(&entry, ArchiveReason::Reset, files, registry)
-                    .await?;
-                self.repaired(Repair::ArchivedOrphan {
-                    file: entry.session_file,
-                    to,
-                });
+                let to = self.archive_session(&entry, ArchiveReason::Reset, files, registry).await?;
+                self.repaired(Repair::ArchivedOrphan { file: entry.session_file, to });
             }
         }
         for name in torn {
@@ -570,10 +466,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
         if let Some(trajectory) = entry.trajectory_file.as_deref().filter(|t| movable(self, t)) {
             let traj_to = archive_name(trajectory, reason, ts);
             self.move_to(trajectory, &traj_to).await?;
-            self.repaired(Repair::ArchivedTrajectory {
-                file: trajectory.to_string(),
-                to: traj_to,
-            });
+            self.repaired(Repair::ArchivedTrajectory { file: trajectory.to_string(), to: traj_to });
         }
         Ok(to)
     }
@@ -592,10 +485,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
         let (reason, ts) = existing.unwrap_or_else(|| (ArchiveReason::Deleted, self.ids.tick()));
         let to = archive_name(trajectory, reason, ts);
         self.move_to(trajectory, &to).await?;
-        self.repaired(Repair::ArchivedTrajectory {
-            file: trajectory.to_string(),
-            to,
-        });
+        self.repaired(Repair::ArchivedTrajectory { file: trajectory.to_string(), to });
         Ok(())
     }
 
@@ -624,11 +514,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
     async fn read_jsonl(&mut self, name: &str) -> StoreResult<Option<(usize, Parsed)>> {
         match read_file(self.fs, &self.path(name)).await {
             Ok(Some(bytes)) => Ok(Some((bytes.len(), Parsed::of(&bytes)))),
-            Ok(None)
-            | Err(StoreError::Fs {
-                errno: Errno::EISDIR | Errno::ELOOP,
-                ..
-            }) => Ok(None),
+            Ok(None) | Err(StoreError::Fs { errno: Errno::EISDIR | Errno::ELOOP, .. }) => Ok(None),
             Err(other) => Err(other),
         }
     }
@@ -640,27 +526,15 @@ impl<'a, F: Fs> Recovery<'a, F> {
             return Ok(());
         }
         let path = self.path(name);
-        let fd = self
-            .fs
-            .open(&path, OpenOptions::write())
-            .await
-            .map_err(|e| StoreError::fs("open", &path, e))?;
-        let cut = self
-            .fs
-            .truncate(fd, complete_len as u64)
-            .await
-            .map_err(|e| StoreError::fs("ftruncate", &path, e));
+        let fd = self.fs.open(&path, OpenOptions::write()).await.map_err(|e| StoreError::fs("open", &path, e))?;
+        let cut = self.fs.truncate(fd, complete_len as u64).await.map_err(|e| StoreError::fs("ftruncate", &path, e));
         let synced = match cut {
             Ok(()) => self.fs.fsync(fd).await.map_err(|e| StoreError::fs("fsync", &path, e)),
             Err(e) => Err(e),
         };
         crate::fsutil::close(self.fs, fd, &path).await?;
         synced?;
-        self.repaired(Repair::CutTornLine {
-            file: name.to_string(),
-            from_len: len,
-            to_len: complete_len,
-        });
+        self.repaired(Repair::CutTornLine { file: name.to_string(), from_len: len, to_len: complete_len });
         Ok(())
     }
 }
@@ -675,7 +549,5 @@ struct Orphan {
 
 /// Whether an entry of `registry` names `file` as its transcript or trajectory.
 fn referenced(registry: &Registry, file: &str) -> bool {
-    registry
-        .values()
-        .any(|e| e.session_file == file || e.trajectory_file.as_deref() == Some(file))
+    registry.values().any(|e| e.session_file == file || e.trajectory_file.as_deref() == Some(file))
 }

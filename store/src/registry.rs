@@ -51,10 +51,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     let serde_json::Value::Object(map) = value else {
         return Err("the registry is not a JSON object".to_string());
     };
-    let mut parsed = Parsed {
-        entries: Registry::new(),
-        malformed: Vec::new(),
-    };
+    let mut parsed = Parsed { entries: Registry::new(), malformed: Vec::new() };
     for (key, value) in map {
         match serde_json::from_value::<Entry>(value) {
             Ok(entry) => {
@@ -82,14 +79,8 @@ pub async fn replace<F: Fs>(
     variant: Variant,
 ) -> StoreResult<()> {
     let temp = path_in(dir, &temp_name(temp_seq));
-    write_file(
-        fs,
-        &temp,
-        OpenOptions::create_trunc(),
-        &serialize(registry),
-        variant.fsyncs_temp_before_rename(),
-    )
-    .await?;
+    write_file(fs, &temp, OpenOptions::create_trunc(), &serialize(registry), variant.fsyncs_temp_before_rename())
+        .await?;
     rename(fs, &temp, &path_in(dir, REGISTRY)).await?;
     if variant.fsyncs_dir_after_replace() {
         sync_dir(fs, dir).await?;

@@ -20,13 +20,7 @@ pub struct Header {
 
 impl Header {
     pub fn new(id: &str, key: &str, created_at: u64, label: Option<String>) -> Self {
-        Self {
-            kind: "session".to_string(),
-            id: id.to_string(),
-            key: key.to_string(),
-            created_at,
-            label,
-        }
+        Self { kind: "session".to_string(), id: id.to_string(), key: key.to_string(), created_at, label }
     }
 
     pub fn line(&self) -> Vec<u8> {
@@ -72,20 +66,14 @@ impl Parsed {
     pub fn of(bytes: &[u8]) -> Self {
         let complete_len = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
         let mut lines = bytes[..complete_len].split(|b| *b == b'\n').filter(|l| !l.is_empty());
-        let header = lines
-            .next()
-            .and_then(|l| serde_json::from_slice::<Header>(l).ok())
-            .filter(|h| h.kind == "session");
+        let header =
+            lines.next().and_then(|l| serde_json::from_slice::<Header>(l).ok()).filter(|h| h.kind == "session");
         let messages = lines
             .filter_map(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
             .filter(|v| v["type"] == "message")
             .filter_map(|v| v["text"].as_str().map(str::to_string))
             .collect();
-        Self {
-            header,
-            messages,
-            complete_len,
-        }
+        Self { header, messages, complete_len }
     }
 }
 

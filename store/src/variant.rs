@@ -6,6 +6,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crashsim_sim::Model;
+
 /// Which store code path runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Variant {
@@ -124,6 +126,26 @@ impl Variant {
             Variant::ShutdownRemovesTrajectory => "openclaw #75571",
             Variant::ReplaceWithoutDirFsync | Variant::ReplaceWithoutTempFsync => "durability",
         }
+    }
+
+    /// The persistence models under which the bug is real, so a harness must catch it: where a
+    /// crash (or, for bugs visible without one, a clean point) breaks an invariant.
+    /// `no-temp-fsync` needs a rename to persist without its data (posix only); `no-dir-fsync`
+    /// needs a lost rename (ordered and posix; a killed process loses nothing); the rest break
+    /// the registry or the startup path itself, which even a kill -9 exposes.
+    pub fn caught_under(self) -> &'static [Model] {
+        match self {
+            Variant::Reference | Variant::UpdateWithoutLock => &[],
+            Variant::ReplaceWithoutDirFsync => &[Model::Ordered, Model::Posix],
+            Variant::ReplaceWithoutTempFsync => &[Model::Posix],
+            _ => &Model::ALL,
+        }
+    }
+
+    /// Whether the bug needs concurrent clients to show (a later issue brings them; until then
+    /// a self-check lists these and does not count them).
+    pub fn needs_concurrency(self) -> bool {
+        matches!(self, Variant::UpdateWithoutLock | Variant::CreateRegistersAfterAck)
     }
 
     pub fn registration(self) -> Registration {

@@ -22,9 +22,7 @@ fn json_leaf() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
         "[a-z0-9./:_-]{0,12}".prop_map(Value::from),
         (1usize..200_000).prop_map(|n| Value::from("x".repeat(n))),
     ]
@@ -69,16 +67,7 @@ fn near_valid_entry() -> impl Strategy<Value = Value> {
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(
-            &[
-                "main",
-                "agent:main:main",
-                "Main",
-                "x",
-                "agent:main:x",
-                "global",
-                "agent:ops:y",
-                ""
-            ][..]
+            &["main", "agent:main:main", "Main", "x", "agent:main:x", "global", "agent:ops:y", ""][..]
         )
         .prop_map(str::to_string),
         "[A-Za-z:]{0,10}",
@@ -115,10 +104,7 @@ fn transcript_bytes(id: &'static str) -> impl Strategy<Value = Vec<u8>> {
 
 fn dir_contents() -> impl Strategy<Value = BTreeMap<String, Vec<u8>>> {
     let files = IDS.iter().map(|id| {
-        (
-            prop::option::of(transcript_bytes(id)),
-            prop::option::of(prop::collection::vec(any::<u8>(), 0..16)),
-        )
+        (prop::option::of(transcript_bytes(id)), prop::option::of(prop::collection::vec(any::<u8>(), 0..16)))
     });
     let extras = prop::collection::btree_map(
         prop::sample::select(
@@ -160,10 +146,7 @@ fn image(registry: &Option<Vec<u8>>, files: &BTreeMap<String, Vec<u8>>) -> Image
         nodes.push((format!("sessions/{name}"), Node::File(Arc::new(bytes.clone()))));
     }
     if let Some(bytes) = registry {
-        nodes.push((
-            "sessions/sessions.json".to_string(),
-            Node::File(Arc::new(bytes.clone())),
-        ));
+        nodes.push(("sessions/sessions.json".to_string(), Node::File(Arc::new(bytes.clone()))));
     }
     Image::from_nodes(nodes)
 }

@@ -22,11 +22,7 @@ async fn names(fs: &impl Fs) -> Vec<String> {
 /// The whole API, step by step, with the promised state checked after each.
 async fn exercise<F: Fs>(fs: Arc<F>) {
     let mut store = Store::open(fs.clone(), StoreOptions::default()).await.unwrap();
-    assert_eq!(
-        store.recovery_report().repairs.len(),
-        1,
-        "a fresh root only gets its sessions dir"
-    );
+    assert_eq!(store.recovery_report().repairs.len(), 1, "a fresh root only gets its sessions dir");
     assert!(store.list().await.unwrap().is_empty());
 
     // create: canonical key, raw and canonical lookups agree.
@@ -35,55 +31,29 @@ async fn exercise<F: Fs>(fs: Arc<F>) {
     assert_eq!(store.get("main").await.unwrap().unwrap().session_id, main);
     assert_eq!(store.get("agent:main:main").await.unwrap().unwrap().session_id, main);
     let entry = store.get("settings2").await.unwrap().unwrap();
-    assert_eq!(
-        (entry.session_id.as_str(), entry.label.as_deref()),
-        (settings.as_str(), Some("prefs"))
-    );
+    assert_eq!((entry.session_id.as_str(), entry.label.as_deref()), (settings.as_str(), Some("prefs")));
     let keys: Vec<String> = store.list().await.unwrap().into_keys().collect();
     assert_eq!(keys, vec!["agent:main:main", "agent:main:settings2"]);
-    assert_eq!(
-        store.create("MAIN").await,
-        Err(StoreError::Exists {
-            key: "agent:main:main".into()
-        })
-    );
+    assert_eq!(store.create("MAIN").await, Err(StoreError::Exists { key: "agent:main:main".into() }));
 
     // append: transcript and trajectory both grow.
     store.append("main", "hello").await.unwrap();
     store.append("agent:main:main", "line\nbreak \"quoted\"").await.unwrap();
-    assert_eq!(
-        store.history("main").await.unwrap(),
-        vec!["hello", "line\nbreak \"quoted\""]
-    );
+    assert_eq!(store.history("main").await.unwrap(), vec!["hello", "line\nbreak \"quoted\""]);
     let trajectory = read(&*fs, &format!("sessions/{main}.trajectory.jsonl")).await.unwrap();
-    assert_eq!(
-        trajectory_events(&trajectory),
-        vec!["session.started", "message.appended", "message.appended"]
-    );
-    assert_eq!(
-        store.append("nope", "x").await,
-        Err(StoreError::NotFound {
-            key: "agent:main:nope".into()
-        })
-    );
+    assert_eq!(trajectory_events(&trajectory), vec!["session.started", "message.appended", "message.appended"]);
+    assert_eq!(store.append("nope", "x").await, Err(StoreError::NotFound { key: "agent:main:nope".into() }));
 
     // reset: a new session for the key, the old transcript archived, the label kept.
     let settings2 = store.reset("settings2").await.unwrap();
     assert_ne!(settings2, settings);
     let entry = store.get("settings2").await.unwrap().unwrap();
-    assert_eq!(
-        (entry.session_id.as_str(), entry.label.as_deref()),
-        (settings2.as_str(), Some("prefs"))
-    );
+    assert_eq!((entry.session_id.as_str(), entry.label.as_deref()), (settings2.as_str(), Some("prefs")));
     assert!(store.history("settings2").await.unwrap().is_empty());
     let listing = names(&*fs).await;
     assert!(!listing.contains(&format!("{settings}.jsonl")));
-    assert!(listing
-        .iter()
-        .any(|n| n.starts_with(&format!("{settings}.jsonl.reset."))));
-    assert!(listing
-        .iter()
-        .any(|n| n.starts_with(&format!("{settings}.trajectory.jsonl.reset."))));
+    assert!(listing.iter().any(|n| n.starts_with(&format!("{settings}.jsonl.reset."))));
+    assert!(listing.iter().any(|n| n.starts_with(&format!("{settings}.trajectory.jsonl.reset."))));
 
     // rotate: backups accumulate, the newest 3 are kept, the live registry is untouched.
     let before = read(&*fs, "sessions/sessions.json").await.unwrap();
@@ -92,10 +62,7 @@ async fn exercise<F: Fs>(fs: Arc<F>) {
     }
     assert_eq!(read(&*fs, "sessions/sessions.json").await.unwrap(), before);
     let backups: Vec<String> = names(&*fs).await.into_iter().filter(|n| n.contains(".bak.")).collect();
-    assert_eq!(
-        backups,
-        vec!["sessions.json.bak.2", "sessions.json.bak.3", "sessions.json.bak.4"]
-    );
+    assert_eq!(backups, vec!["sessions.json.bak.2", "sessions.json.bak.3", "sessions.json.bak.4"]);
     assert_eq!(read(&*fs, "sessions/sessions.json.bak.4").await.unwrap(), before);
 
     // prune: the oldest entries go, their files archived.
@@ -103,46 +70,25 @@ async fn exercise<F: Fs>(fs: Arc<F>) {
     let evicted = store.prune(2).await.unwrap();
     assert_eq!(evicted, vec!["agent:main:main"]);
     assert_eq!(store.get("main").await.unwrap(), None);
-    assert!(names(&*fs)
-        .await
-        .iter()
-        .any(|n| n.starts_with(&format!("{main}.jsonl.deleted."))));
+    assert!(names(&*fs).await.iter().any(|n| n.starts_with(&format!("{main}.jsonl.deleted."))));
     assert_eq!(store.prune(5).await.unwrap(), Vec::<String>::new());
 
     // delete.
     store.delete("third").await.unwrap();
     assert_eq!(store.get("third").await.unwrap(), None);
-    assert_eq!(
-        store.delete("third").await,
-        Err(StoreError::NotFound {
-            key: "agent:main:third".into()
-        })
-    );
+    assert_eq!(store.delete("third").await, Err(StoreError::NotFound { key: "agent:main:third".into() }));
     store.append("settings2", "after reset").await.unwrap();
 
     // shutdown: session.ended in each trajectory used, no lock left, calls refused afterwards.
     store.shutdown().await.unwrap();
-    let trajectory = read(&*fs, &format!("sessions/{settings2}.trajectory.jsonl"))
-        .await
-        .unwrap();
-    assert_eq!(
-        trajectory_events(&trajectory).last().map(String::as_str),
-        Some("session.ended")
-    );
+    let trajectory = read(&*fs, &format!("sessions/{settings2}.trajectory.jsonl")).await.unwrap();
+    assert_eq!(trajectory_events(&trajectory).last().map(String::as_str), Some("session.ended"));
     assert!(!names(&*fs).await.contains(&"sessions.json.lock".to_string()));
     assert_eq!(store.create("x").await, Err(StoreError::Closed));
 
     // restart: nothing to repair, everything acknowledged is there.
     let listing_before = names(&*fs).await;
-    let store = Store::open(
-        fs.clone(),
-        StoreOptions {
-            seed: 1,
-            ..StoreOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let store = Store::open(fs.clone(), StoreOptions { seed: 1, ..StoreOptions::default() }).await.unwrap();
     assert!(store.recovery_report().is_clean(), "{}", store.recovery_report());
     assert_eq!(names(&*fs).await, listing_before);
     let keys: Vec<String> = store.list().await.unwrap().into_keys().collect();

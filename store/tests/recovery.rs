@@ -35,31 +35,18 @@ fn open(fs: &Arc<SimFs>) -> Store<SimFs> {
 }
 
 fn file(fs: &SimFs, name: &str) -> Option<Vec<u8>> {
-    fs.volatile_image()
-        .file(&format!("sessions/{name}"))
-        .map(<[u8]>::to_vec)
+    fs.volatile_image().file(&format!("sessions/{name}")).map(<[u8]>::to_vec)
 }
 
 fn names(fs: &SimFs) -> Vec<String> {
-    fs.volatile_image()
-        .nodes()
-        .filter_map(|(p, _)| p.strip_prefix("sessions/").map(str::to_string))
-        .collect()
+    fs.volatile_image().nodes().filter_map(|(p, _)| p.strip_prefix("sessions/").map(str::to_string)).collect()
 }
 
 #[test]
 fn leftover_temp_file_is_removed() {
-    let fs = disk(&[
-        ("sessions.json", registry(&[])),
-        ("sessions.json.4.tmp", b"{\"half".to_vec()),
-    ]);
+    let fs = disk(&[("sessions.json", registry(&[])), ("sessions.json.4.tmp", b"{\"half".to_vec())]);
     let store = open(&fs);
-    assert_eq!(
-        store.recovery_report().repairs,
-        vec![Repair::RemovedTemp {
-            name: "sessions.json.4.tmp".into()
-        }]
-    );
+    assert_eq!(store.recovery_report().repairs, vec![Repair::RemovedTemp { name: "sessions.json.4.tmp".into() }]);
     assert_eq!(names(&fs), vec!["sessions.json"]);
 }
 
@@ -75,16 +62,10 @@ fn orphan_transcript_is_adopted_through_its_header() {
     let store = open(&fs);
     assert_eq!(
         store.recovery_report().repairs,
-        vec![Repair::AdoptedOrphan {
-            file: "aa11.jsonl".into(),
-            key: "agent:main:x".into()
-        }]
+        vec![Repair::AdoptedOrphan { file: "aa11.jsonl".into(), key: "agent:main:x".into() }]
     );
     let entry = block_on(store.get("x")).unwrap().unwrap();
-    assert_eq!(
-        (entry.session_id.as_str(), entry.updated_at, entry.label.as_deref()),
-        ("aa11", 42, Some("lbl"))
-    );
+    assert_eq!((entry.session_id.as_str(), entry.updated_at, entry.label.as_deref()), ("aa11", 42, Some("lbl")));
     assert_eq!(entry.trajectory_file.as_deref(), Some("aa11.trajectory.jsonl"));
     assert_eq!(block_on(store.history("x")).unwrap(), vec!["kept"]);
 }
@@ -110,15 +91,9 @@ fn orphan_of_a_key_that_has_a_session_is_archived_as_reset() {
 
 #[test]
 fn orphan_with_a_torn_header_is_archived_never_deleted() {
-    let fs = disk(&[
-        ("sessions.json", registry(&[])),
-        ("cc33.jsonl", b"{\"type\":\"sess".to_vec()),
-    ]);
+    let fs = disk(&[("sessions.json", registry(&[])), ("cc33.jsonl", b"{\"type\":\"sess".to_vec())]);
     let store = open(&fs);
-    let archived: Vec<String> = names(&fs)
-        .into_iter()
-        .filter(|n| n.starts_with("cc33.jsonl.torn."))
-        .collect();
+    let archived: Vec<String> = names(&fs).into_iter().filter(|n| n.starts_with("cc33.jsonl.torn.")).collect();
     assert_eq!(archived.len(), 1);
     assert_eq!(file(&fs, &archived[0]).unwrap(), b"{\"type\":\"sess");
     assert!(block_on(store.list()).unwrap().is_empty());
@@ -141,10 +116,7 @@ fn dangling_entry_is_dropped_with_its_trajectory_archived() {
                 file: "dd44.trajectory.jsonl".into(),
                 to: "dd44.trajectory.jsonl.deleted.1700000000007".into()
             },
-            Repair::DroppedDanglingEntry {
-                key: "agent:main:gone".into(),
-                session_id: "dd44".into()
-            },
+            Repair::DroppedDanglingEntry { key: "agent:main:gone".into(), session_id: "dd44".into() },
         ]
     );
     assert!(block_on(store.list()).unwrap().is_empty());
@@ -157,10 +129,7 @@ fn torn_last_line_is_cut_back_to_the_last_complete_line() {
     let whole = bytes.len();
     bytes.extend(b"{\"type\":\"message\",\"te");
     let torn = bytes.len();
-    let fs = disk(&[
-        ("sessions.json", registry(&[("agent:main:t", entry("ee55", 1))])),
-        ("ee55.jsonl", bytes),
-    ]);
+    let fs = disk(&[("sessions.json", registry(&[("agent:main:t", entry("ee55", 1))])), ("ee55.jsonl", bytes)]);
     let store = open(&fs);
     assert!(store.recovery_report().repairs.contains(&Repair::CutTornLine {
         file: "ee55.jsonl".into(),
@@ -173,41 +142,17 @@ fn torn_last_line_is_cut_back_to_the_last_complete_line() {
 
 #[test]
 fn stale_lock_of_a_dead_owner_is_broken_a_live_one_is_not_waited_on_forever() {
-    let fs = disk(&[
-        ("sessions.json", registry(&[])),
-        ("sessions.json.lock", b"gateway-7".to_vec()),
-    ]);
+    let fs = disk(&[("sessions.json", registry(&[])), ("sessions.json.lock", b"gateway-7".to_vec())]);
     let store = open(&fs);
-    assert_eq!(
-        store.recovery_report().repairs,
-        vec![Repair::BrokeStaleLock {
-            owner: "gateway-7".into()
-        }]
-    );
+    assert_eq!(store.recovery_report().repairs, vec![Repair::BrokeStaleLock { owner: "gateway-7".into() }]);
     assert!(!names(&fs).contains(&"sessions.json.lock".to_string()));
 
-    let fs = disk(&[
-        ("sessions.json", registry(&[])),
-        ("sessions.json.lock", b"gateway-7".to_vec()),
-    ]);
+    let fs = disk(&[("sessions.json", registry(&[])), ("sessions.json.lock", b"gateway-7".to_vec())]);
     let alive = OwnerAlive(Arc::new(|owner| owner == "gateway-7"));
-    let opts = StoreOptions {
-        owner_alive: alive,
-        lock_attempts: 3,
-        ..StoreOptions::default()
-    };
+    let opts = StoreOptions { owner_alive: alive, lock_attempts: 3, ..StoreOptions::default() };
     let result = block_on(Store::open(fs.clone(), opts));
-    assert_eq!(
-        result.err(),
-        Some(StoreError::LockBusy {
-            owner: "gateway-7".into()
-        })
-    );
-    assert_eq!(
-        file(&fs, "sessions.json.lock").unwrap(),
-        b"gateway-7",
-        "a live owner's lock is left alone"
-    );
+    assert_eq!(result.err(), Some(StoreError::LockBusy { owner: "gateway-7".into() }));
+    assert_eq!(file(&fs, "sessions.json.lock").unwrap(), b"gateway-7", "a live owner's lock is left alone");
 }
 
 #[test]
@@ -220,23 +165,15 @@ fn unparseable_registry_is_moved_aside_and_rebuilt_from_headers() {
     let repairs = &store.recovery_report().repairs;
     assert!(matches!(&repairs[0], Repair::RegistryCorrupt { moved_to, .. } if moved_to == "sessions.json.corrupt.1"));
     assert!(store.recovery_report().to_string().contains("does not parse"));
-    assert_eq!(
-        file(&fs, "sessions.json.corrupt.1").unwrap(),
-        b"{\"agent:main:a\": {\"sessionId\": "
-    );
+    assert_eq!(file(&fs, "sessions.json.corrupt.1").unwrap(), b"{\"agent:main:a\": {\"sessionId\": ");
     assert_eq!(block_on(store.get("a")).unwrap().unwrap().session_id, "ff66");
 }
 
 #[test]
 fn malformed_entries_are_kept_aside_and_the_rest_survives() {
-    let original = registry(&[
-        ("agent:main:ok", entry("ab12", 2)),
-        ("agent:main:bad", serde_json::json!({"sessionId": 7})),
-    ]);
-    let fs = disk(&[
-        ("sessions.json", original.clone()),
-        ("ab12.jsonl", header("ab12", "agent:main:ok", 2)),
-    ]);
+    let original =
+        registry(&[("agent:main:ok", entry("ab12", 2)), ("agent:main:bad", serde_json::json!({"sessionId": 7}))]);
+    let fs = disk(&[("sessions.json", original.clone()), ("ab12.jsonl", header("ab12", "agent:main:ok", 2))]);
     let store = open(&fs);
     assert!(
         matches!(&store.recovery_report().repairs[..], [Repair::DroppedMalformedEntry { key, .. }] if key == "agent:main:bad")
@@ -255,10 +192,7 @@ fn entry_pointing_outside_the_dir_is_left_untouched_and_reported() {
             ("etc".to_string(), Node::Dir),
             ("etc/passwd".to_string(), Node::File(Arc::new(b"root".to_vec()))),
             ("sessions".to_string(), Node::Dir),
-            (
-                "sessions/sessions.json".to_string(),
-                Node::File(Arc::new(original.clone())),
-            ),
+            ("sessions/sessions.json".to_string(), Node::File(Arc::new(original.clone()))),
         ]),
         SimOptions::default(),
     ));
@@ -266,31 +200,14 @@ fn entry_pointing_outside_the_dir_is_left_untouched_and_reported() {
     assert_eq!(
         store.recovery_report().repairs,
         vec![
-            Repair::ForeignEntry {
-                key: "agent:main:abs".into(),
-                file: "/etc/passwd".into()
-            },
-            Repair::ForeignEntry {
-                key: "agent:main:evil".into(),
-                file: "../../etc/passwd".into()
-            },
+            Repair::ForeignEntry { key: "agent:main:abs".into(), file: "/etc/passwd".into() },
+            Repair::ForeignEntry { key: "agent:main:evil".into(), file: "../../etc/passwd".into() },
         ]
     );
-    assert_eq!(
-        file(&fs, "sessions.json").unwrap(),
-        original,
-        "the registry is not rewritten"
-    );
+    assert_eq!(file(&fs, "sessions.json").unwrap(), original, "the registry is not rewritten");
     assert_eq!(fs.volatile_image().file("etc/passwd"), Some(&b"root"[..]));
-    assert!(
-        fs.trace().steps.iter().all(|s| !s.call.to_string().contains("etc")),
-        "never followed:\n{}",
-        fs.trace()
-    );
-    assert!(matches!(
-        block_on(store.history("evil")),
-        Err(StoreError::InvalidInput(_))
-    ));
+    assert!(fs.trace().steps.iter().all(|s| !s.call.to_string().contains("etc")), "never followed:\n{}", fs.trace());
+    assert!(matches!(block_on(store.history("evil")), Err(StoreError::InvalidInput(_))));
 }
 
 #[test]
@@ -310,17 +227,9 @@ fn non_canonical_keys_are_migrated_and_duplicates_merged_by_newest() {
     ]);
     let store = open(&fs);
     let repairs = &store.recovery_report().repairs;
-    assert!(repairs.contains(&Repair::MigratedKey {
-        from: "Settings2".into(),
-        to: "agent:main:settings2".into()
-    }));
-    assert!(repairs.contains(&Repair::MigratedKey {
-        from: "main".into(),
-        to: "agent:main:main".into()
-    }));
-    assert!(repairs
-        .iter()
-        .any(|r| matches!(r, Repair::MergedDuplicate { kept, archived, .. }
+    assert!(repairs.contains(&Repair::MigratedKey { from: "Settings2".into(), to: "agent:main:settings2".into() }));
+    assert!(repairs.contains(&Repair::MigratedKey { from: "main".into(), to: "agent:main:main".into() }));
+    assert!(repairs.iter().any(|r| matches!(r, Repair::MergedDuplicate { kept, archived, .. }
         if kept == "a002" && archived.starts_with("a001.jsonl.reset."))));
     let keys: Vec<String> = block_on(store.list()).unwrap().into_keys().collect();
     assert_eq!(keys, vec!["agent:main:main", "agent:main:settings2"]);
@@ -335,17 +244,12 @@ fn non_canonical_keys_are_migrated_and_duplicates_merged_by_newest() {
 fn missing_sessions_dir_is_created_and_a_file_in_its_place_refused() {
     let fs = Arc::new(SimFs::new(SimOptions::default()));
     let store = open(&fs);
-    assert_eq!(
-        store.recovery_report().repairs,
-        vec![Repair::CreatedDir { dir: "sessions".into() }]
-    );
+    assert_eq!(store.recovery_report().repairs, vec![Repair::CreatedDir { dir: "sessions".into() }]);
     let fs = Arc::new(SimFs::from_image(
         &Image::from_nodes([("sessions".to_string(), Node::File(Arc::new(b"oops".to_vec())))]),
         SimOptions::default(),
     ));
-    let err = block_on(Store::open(fs.clone(), StoreOptions::default()))
-        .err()
-        .unwrap();
+    let err = block_on(Store::open(fs.clone(), StoreOptions::default())).err().unwrap();
     assert!(err.to_string().contains("is a file"), "{err}");
     assert_eq!(fs.volatile_image().file("sessions"), Some(&b"oops"[..]));
 }

@@ -1,0 +1,198 @@
+//! `crashsim explore`: the exploration, as a self-check table or per variant and model.
+
+use std::process::ExitCode;
+
+use crashsim_sim::Model;
+use crashsim_store::Variant;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::explore::{explore, ExploreOptions, ModelResult, RecoveryCache};
+use crate::report::replay_command;
+use crate::workload;
+
+/// Explores each variant under each model; one progress bar over everything.
+pub fn run_all(variants: &[Variant], models: &[Model], opts: &ExploreOptions, quiet: bool) -> Vec<ModelResult> {
+    let per_run = workload::exhaustive(opts.max_ops).len() + opts.random_workloads;
+    let bar =
+        if quiet { ProgressBar::hidden() } else { ProgressBar::new((variants.len() * models.len() * per_run) as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} workloads {msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    let cache = RecoveryCache::default();
+    let mut results = Vec::new();
+    for &variant in variants {
+        for &model in models {
+            bar.set_message(format!("{variant} / {model}"));
+            results.push(explore(variant, model, opts, &cache, &|| bar.inc(1)));
+        }
+    }
+    bar.finish_and_clear();
+    results
+}
+
+fn invariant_of(result: &ModelResult) -> String {
+    result.first.as_ref().map_or("-".to_string(), |f| f.violation.invariant.to_string())
+}
+
+/// The JSON object of the CLI contract.
+pub fn to_json(results: &[ModelResult]) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            let first = r.first.as_ref().map(|f| {
+                let crash_point = match f.case.check {
+                    crate::explore::Check::Crash { after, .. } => json!(after),
+                    _ => serde_json::Value::Null,
+                };
+                json!({
+                    "invariant": f.violation.invariant.name(),
+                    "operations": f.case.workload.iter().map(|op| op.to_string()).collect::<Vec<_>>(),
+                    "crash_point": crash_point,
+                    "replay": replay_command(r.variant, r.model, &f.case),
+                })
+            });
+            json!({
+                "variant": r.variant.name(),
+                "model": r.model.name(),
+                "workloads": r.workloads,
+                "crash_points": r.crash_points,
+                "crash_states": r.crash_states,
+                "distinct_states": r.distinct_states,
+                "violations": r.violations,
+                "first_violation": first,
+                "elapsed_ms": r.elapsed_ms,
+            })
+        })
+        .collect();
+    json!({ "results": rows })
+}
+
+/// A table per variant and model; exit 1 if any violation was found.
+pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCode {
+    let results = run_all(variants, models, opts, json);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&to_json(&results)).expect("JSON serializes"));
+    } else {
+        println!(
+            "{:<30} {:<8} {:>9} {:>12} {:>12} {:>10} {:>10}  {:<11} {:>8}",
+            "variant",
+            "model",
+            "workloads",
+            "crash points",
+            "crash states",
+            "distinct",
+            "violations",
+            "invariant",
+            "time"
+        );
+        for r in &results {
+            println!(
+                "{:<30} {:<8} {:>9} {:>12} {:>12} {:>10} {:>10}  {:<11} {:>7.1}s",
+                r.variant.name(),
+                r.model.name(),
+                r.workloads,
+                r.crash_points,
+                r.crash_states,
+                r.distinct_states,
+                r.violations,
+                invariant_of(r),
+                r.elapsed_ms as f64 / 1000.0
+            );
+        }
+        for r in results.iter().filter(|r| r.first.is_some()) {
+            let f = r.first.as_ref().expect("filtered");
+            println!(
+                "\n{} / {}: {}\n  operations: {}\n  replay: {}",
+                r.variant,
+                r.model,
+                f.violation.summary,
+                workload::format(&f.case.workload),
+                replay_command(r.variant, r.model, &f.case)
+            );
+        }
+    }
+    if results.iter().any(|r| r.violations > 0) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The self-check: the reference and every variant under the given models, one table; exit 0
+/// when the reference is clean and every variant is caught exactly under the models its
+/// documentation names (variants that need concurrent clients are listed, not counted).
+pub fn self_check(models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCode {
+    let results = run_all(&Variant::ALL, models, opts, json);
+    let mut all_ok = true;
+    let mut rows = Vec::new();
+    for variant in Variant::ALL {
+        let mine: Vec<&ModelResult> = results.iter().filter(|r| r.variant == variant).collect();
+        let caught: Vec<Model> = mine.iter().filter(|r| r.violations > 0).map(|r| r.model).collect();
+        let expected: Vec<Model> = variant.caught_under().iter().copied().filter(|m| models.contains(m)).collect();
+        let status = if variant.needs_concurrency() {
+            "needs concurrency (not counted)"
+        } else if caught == expected {
+            "ok"
+        } else {
+            all_ok = false;
+            if caught.len() < expected.len() {
+                "MISSED"
+            } else {
+                "UNEXPECTED"
+            }
+        };
+        let invariants: Vec<String> = mine.iter().filter(|r| r.first.is_some()).map(|r| invariant_of(r)).collect();
+        let mut invariants_unique = invariants.clone();
+        invariants_unique.dedup();
+        rows.push((variant, caught, expected, invariants_unique, mine, status));
+    }
+    if json {
+        let mut value = to_json(&results);
+        value["self_check"] = json!(all_ok);
+        println!("{}", serde_json::to_string_pretty(&value).expect("JSON serializes"));
+    } else {
+        println!(
+            "{:<30} {:<28} {:<22} {:<22} {:<20} {:>12} {:>8}  status",
+            "variant", "reported bug", "caught under", "expected", "invariant", "crash states", "time"
+        );
+        for (variant, caught, expected, invariants, mine, status) in &rows {
+            let names = |ms: &[Model]| {
+                if ms.is_empty() {
+                    "-".to_string()
+                } else {
+                    ms.iter().map(|m| m.name()).collect::<Vec<_>>().join(",")
+                }
+            };
+            let states: u64 = mine.iter().map(|r| r.crash_states).sum();
+            let ms: u128 = mine.iter().map(|r| r.elapsed_ms).sum();
+            let invariant = if invariants.is_empty() { "-".to_string() } else { invariants.join(",") };
+            println!(
+                "{:<30} {:<28} {:<22} {:<22} {:<20} {:>12} {:>7.1}s  {status}",
+                variant.name(),
+                variant.reported_as(),
+                names(caught),
+                names(expected),
+                invariant,
+                states,
+                ms as f64 / 1000.0
+            );
+        }
+        let reference: Vec<&ModelResult> = results.iter().filter(|r| r.variant == Variant::Reference).collect();
+        let states: u64 = reference.iter().map(|r| r.crash_states).sum();
+        let distinct: usize = reference.iter().map(|r| r.distinct_states).sum();
+        println!(
+            "\nreference: {states} crash states checked ({distinct} distinct images) over {} workloads per model, {} violations",
+            reference.first().map_or(0, |r| r.workloads),
+            reference.iter().map(|r| r.violations).sum::<u64>()
+        );
+        println!("self-check: {}", if all_ok { "passed" } else { "FAILED" });
+    }
+    if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,84 @@
+//! `crashsim repro`: the minimal reproducer of a variant's bug, or the replay of one case.
+
+use std::process::ExitCode;
+
+use crashsim_faults::Plan;
+use crashsim_sim::Model;
+use crashsim_store::Variant;
+use serde_json::json;
+
+use crate::explore::{explore, Case, Check, ExploreOptions, RecoveryCache};
+use crate::report::{replay_command, reproduce};
+use crate::workload::Workload;
+
+/// Finds, shrinks and prints the minimal reproducer of `variant` under each model; exit 0 when
+/// one was found under some model, 1 when none exists within the bounds.
+pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCode {
+    let cache = RecoveryCache::default();
+    let mut found = Vec::new();
+    for &model in models {
+        let result = explore(variant, model, opts, &cache, &|| {});
+        match result.first {
+            Some(finding) => {
+                let reproduction = reproduce(variant, model, &finding.case, &opts.images).expect("a found case replays");
+                found.push((model, finding.case, reproduction));
+            }
+            None if !json => println!(
+                "{variant} / {model}: no violation in {} workloads ({} crash states); no reproducer exists within these bounds\n",
+                result.workloads, result.crash_states
+            ),
+            None => {}
+        }
+    }
+    if json {
+        let rows: Vec<serde_json::Value> = found
+            .iter()
+            .map(|(model, case, r)| {
+                json!({
+                    "variant": variant.name(),
+                    "model": model.name(),
+                    "invariant": r.violation.as_ref().map(|v| v.invariant.name()),
+                    "operations": case.workload.iter().map(|op| op.to_string()).collect::<Vec<_>>(),
+                    "replay": replay_command(variant, *model, case),
+                    "reproducer": r.text,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json!({ "reproducers": rows })).expect("JSON serializes"));
+    } else {
+        for (model, _, reproduction) in &found {
+            println!("==== {variant} / {model} ====\n{}", reproduction.text);
+        }
+    }
+    if found.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Replays one case; exit 1 if it shows a violation, 0 if it passes, 2 if it cannot be replayed.
+pub fn replay(
+    variant: Variant,
+    model: Model,
+    workload: Workload,
+    faults: Plan,
+    check: Check,
+    images: &crashsim_sim::ImageOptions,
+) -> ExitCode {
+    let case = Case { workload, faults, check };
+    match reproduce(variant, model, &case, images) {
+        Ok(reproduction) => {
+            println!("{}", reproduction.text);
+            if reproduction.violation.is_some() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! The explorer: crash at every syscall boundary, boot a store on every crash image, check it.
+//!
+//! For each workload (exhaustive ones shortest first, then random ones):
+//! 1. run it once on a recording SimFs (plus a clean shutdown at the end): N syscalls;
+//! 2. for every crash point k in 0..=N and every image the persistence model allows there,
+//!    boot a fresh store on the image and check what recovery left against the spec, replayed
+//!    over the history at k (operations that returned, the one in flight);
+//! 3. check the clean points: the running store's files after each operation (no recovery), and
+//!    a restart after the clean shutdown;
+//! 4. for short workloads, rerun with each errno at each mutating syscall: the failing operation
+//!    must return an error, and the store must pass the checks after it and after a crash.
+//!
+//! Recovery depends on the image alone, so identical images (by 128-bit fingerprint) are booted
+//! once per variant. Workloads are spread over all cores with rayon; results are merged in
+//! workload order, so every figure and the first violation are the same on every run.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crashsim_faults::{Fault, Plan, ERRNOS};
+use crashsim_model::{check, Observed, Outcome, Record, Violation};
+use crashsim_sim::{Image, ImageOptions, Model};
+use crashsim_store::Variant;
+use rayon::prelude::*;
+
+use crate::execute::{execute, Execution};
+use crate::observe::{observe_running, recover};
+use crate::workload::{self, Workload};
+
+/// Bounds of an exploration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExploreOptions {
+    /// Exhaustive workloads: every sequence of 1 to this many operations. Default: 3.
+    pub max_ops: usize,
+    /// Random workloads drawn from the spec's reference state machine. Default: 16.
+    pub random_workloads: usize,
+    /// Most operations of a random workload. Default: 30.
+    pub random_max_ops: usize,
+    /// Errno runs for exhaustive workloads of up to this many operations (0: none). Default: 1.
+    pub errno_max_ops: usize,
+    /// How crash images are enumerated (posix cap, sector size, sampling seed).
+    pub images: ImageOptions,
+    /// Seed of the random workloads. Default: 0.
+    pub seed: u64,
+}
+
+impl Default for ExploreOptions {
+    fn default() -> Self {
+        Self {
+            max_ops: 3,
+            random_workloads: 16,
+            random_max_ops: 30,
+            errno_max_ops: 1,
+            images: ImageOptions::default(),
+            seed: 0,
+        }
+    }
+}
+
+/// What is checked in a case.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Check {
+    /// A store booted on image `image` of a crash after `after` syscalls.
+    Crash { after: usize, image: usize },
+    /// The running store's files right after operation `op` (0-based), no crash.
+    Clean { op: usize },
+    /// A restart after the run's clean shutdown.
+    Restart,
+}
+
+/// One replayable check: the workload, the injected faults, what is looked at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Case {
+    pub workload: Workload,
+    /// Injected errnos (no crash point: that is in `check`).
+    pub faults: Plan,
+    pub check: Check,
+}
+
+/// A violation and the case that shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub case: Case,
+    pub violation: Violation,
+    /// How many pending events survived in the crash image (0 for clean checks).
+    pub survivors: usize,
+}
+
+impl Finding {
+    /// The order in which findings are preferred: no fault first, fewest operations, earliest
+    /// crash point, fewest surviving pending events, first image.
+    fn rank(&self) -> (bool, usize, usize, usize, usize) {
+        let (point, image) = match self.case.check {
+            Check::Crash { after, image } => (after, image),
+            Check::Clean { op } => (op, 0),
+            Check::Restart => (usize::MAX, 0),
+        };
+        (!self.case.faults.faults.is_empty(), self.case.workload.len(), point, self.survivors, image)
+    }
+}
+
+/// The result of exploring one variant under one model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelResult {
+    pub variant: Variant,
+    pub model: Model,
+    pub workloads: usize,
+    /// Crash points visited (k over all runs).
+    pub crash_points: u64,
+    /// Crash images checked (each booted or taken from the cache), plus clean checks.
+    pub crash_states: u64,
+    /// Distinct crash images among them.
+    pub distinct_states: usize,
+    /// Checks that found a violation.
+    pub violations: u64,
+    /// The minimal violation: fewest operations, earliest crash point, fewest survivors.
+    pub first: Option<Finding>,
+    pub elapsed_ms: u128,
+}
+
+/// Observed states of booted images, by variant and image fingerprint.
+#[derive(Default)]
+pub struct RecoveryCache {
+    #[allow(clippy::type_complexity)]
+    map: Mutex<HashMap<(Variant, u128), Arc<Observed>>>,
+}
+
+impl RecoveryCache {
+    fn observe(&self, variant: Variant, image: &Image, fingerprint: u128) -> Arc<Observed> {
+        if let Some(found) = self.map.lock().expect("cache lock").get(&(variant, fingerprint)) {
+            return found.clone();
+        }
+        let observed = Arc::new(recover(image, variant).observed);
+        self.map.lock().expect("cache lock").insert((variant, fingerprint), observed.clone());
+        observed
+    }
+}
+
+/// What one workload contributed.
+#[derive(Default)]
+struct WorkloadResult {
+    crash_points: u64,
+    crash_states: u64,
+    fingerprints: Vec<u128>,
+    violations: u64,
+    first: Option<Finding>,
+}
+
+impl WorkloadResult {
+    fn found(&mut self, finding: Finding) {
+        self.violations += 1;
+        if self.first.as_ref().is_none_or(|best| finding.rank() < best.rank()) {
+            self.first = Some(finding);
+        }
+    }
+}
+
+/// Explores `variant` under `model`; `progress` is told after each workload.
+pub fn explore(
+    variant: Variant,
+    model: Model,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache,
+    progress: &(dyn Fn() + Sync),
+) -> ModelResult {
+    let started = Instant::now();
+    let exhaustive = workload::exhaustive(opts.max_ops);
+    let random = workload::random(opts.seed, opts.random_workloads, opts.random_max_ops);
+    let (random_workloads, trees): (Vec<Workload>, Vec<_>) = random.into_iter().unzip();
+    let all: Vec<&Workload> = exhaustive.iter().chain(random_workloads.iter()).collect();
+    let results: Vec<WorkloadResult> = all
+        .par_iter()
+        .map(|w| {
+            let errno_runs = w.len() <= opts.errno_max_ops;
+            let result = explore_workload(variant, model, w, errno_runs, opts, cache);
+            progress();
+            result
+        })
+        .collect();
+    let mut merged = ModelResult {
+        variant,
+        model,
+        workloads: all.len(),
+        crash_points: 0,
+        crash_states: 0,
+        distinct_states: 0,
+        violations: 0,
+        first: None,
+        elapsed_ms: 0,
+    };
+    let mut distinct = HashSet::new();
+    let mut first_index = None;
+    for (index, result) in results.into_iter().enumerate() {
+        merged.crash_points += result.crash_points;
+        merged.crash_states += result.crash_states;
+        merged.violations += result.violations;
+        distinct.extend(result.fingerprints);
+        if merged.first.is_none() && result.first.is_some() {
+            merged.first = result.first;
+            first_index = Some(index);
+        }
+    }
+    merged.distinct_states = distinct.len();
+    // A random workload's violation is shrunk by proptest before it is reported.
+    if let Some(index) = first_index.filter(|i| *i >= exhaustive.len()) {
+        let tree = trees.into_iter().nth(index - exhaustive.len()).expect("one tree per random workload");
+        let fails = |w: &Workload| explore_workload(variant, model, w, false, opts, cache).first.is_some();
+        let smallest = tree.shrink(fails, 256);
+        merged.first = explore_workload(variant, model, &smallest, false, opts, cache).first.or(merged.first);
+    }
+    merged.elapsed_ms = started.elapsed().as_millis();
+    merged
+}
+
+/// Explores one workload under one model.
+fn explore_workload(
+    variant: Variant,
+    model: Model,
+    workload: &Workload,
+    errno_runs: bool,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache,
+) -> WorkloadResult {
+    let mut result = WorkloadResult::default();
+    let run = execute(variant, workload, &Plan::none());
+    let clean = Plan::none();
+    check_clean_points(&run, workload, &clean, &mut result);
+    check_restart(&run, workload, &clean, variant, cache, &mut result);
+    run.fs.each_crash_point(model, &opts.images, |k, set| {
+        result.crash_points += 1;
+        let history = run.history_at(k);
+        for (i, image) in set.images.iter().enumerate() {
+            let fingerprint = image.fingerprint();
+            result.crash_states += 1;
+            result.fingerprints.push(fingerprint);
+            let observed = cache.observe(variant, image, fingerprint);
+            if let Err(violation) = check(&history, &observed) {
+                let case = Case {
+                    workload: workload.clone(),
+                    faults: clean.clone(),
+                    check: Check::Crash { after: k, image: i },
+                };
+                result.found(Finding { case, violation, survivors: set.survivors[i].len() });
+            }
+        }
+    });
+    if errno_runs {
+        for plan in Plan::each_errno(&run.fs.trace(), &ERRNOS) {
+            check_errno_run(variant, model, workload, &plan, opts, cache, &mut result);
+        }
+    }
+    result
+}
+
+/// The running store's files after each operation, checked without recovery.
+fn check_clean_points(run: &Execution, workload: &Workload, faults: &Plan, result: &mut WorkloadResult) {
+    for (op, span) in run.spans.iter().enumerate() {
+        result.crash_states += 1;
+        if let Err(violation) = check(&run.history_at(span.end), &observe_running(&span.after)) {
+            let case = Case { workload: workload.clone(), faults: faults.clone(), check: Check::Clean { op } };
+            result.found(Finding { case, violation, survivors: 0 });
+        }
+    }
+}
+
+/// A restart after the clean shutdown that ends every run.
+fn check_restart(
+    run: &Execution,
+    workload: &Workload,
+    faults: &Plan,
+    variant: Variant,
+    cache: &RecoveryCache,
+    result: &mut WorkloadResult,
+) {
+    let image = run.fs.volatile_image();
+    let observed = cache.observe(variant, &image, image.fingerprint());
+    let mut history = run.history();
+    history.push(Record::Restart);
+    result.crash_states += 1;
+    if let Err(violation) = check(&history, &observed) {
+        let case = Case { workload: workload.clone(), faults: faults.clone(), check: Check::Restart };
+        result.found(Finding { case, violation, survivors: 0 });
+    }
+}
+
+/// One errno at one syscall: the operation it hits must fail, and the store must pass the
+/// checks after it: at every crash point from the fault to the end of that operation, and after
+/// a clean restart. The running store's own files are not checked after a failure: like a
+/// filesystem after EIO, a store that saw an I/O error is consistent again once it recovers.
+fn check_errno_run(
+    variant: Variant,
+    model: Model,
+    workload: &Workload,
+    plan: &Plan,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache,
+    result: &mut WorkloadResult,
+) {
+    let run = execute(variant, workload, plan);
+    let (&step, fault) = plan.faults.iter().next().expect("an errno plan has one fault");
+    if let Some(span) = run.spans.iter().position(|s| s.start <= step && step < s.end) {
+        let hit = &run.spans[span];
+        if let Outcome::Replied(reply) = &hit.outcome {
+            if !reply.is_refusal() {
+                let Fault::Fail(errno) = fault else { unreachable!("errno plans only fail calls") };
+                let violation = Violation {
+                    invariant: crashsim_model::Invariant::Durable,
+                    summary: format!(
+                        "{} was acknowledged ({reply}) although syscall {step} failed with {errno:?}",
+                        hit.op
+                    ),
+                    expected: "  the call returns an error\n".to_string(),
+                    found: format!("  the call returned {reply}\n"),
+                };
+                let case = Case { workload: workload.clone(), faults: plan.clone(), check: Check::Clean { op: span } };
+                result.found(Finding { case, violation, survivors: 0 });
+                return;
+            }
+        }
+        let end = hit.end;
+        run.fs.each_crash_point(model, &opts.images, |k, set| {
+            if k < step || k > end {
+                return;
+            }
+            result.crash_points += 1;
+            let history = run.history_at(k);
+            for (i, image) in set.images.iter().enumerate() {
+                let fingerprint = image.fingerprint();
+                result.crash_states += 1;
+                result.fingerprints.push(fingerprint);
+                if let Err(violation) = check(&history, &cache.observe(variant, image, fingerprint)) {
+                    let case = Case {
+                        workload: workload.clone(),
+                        faults: plan.clone(),
+                        check: Check::Crash { after: k, image: i },
+                    };
+                    result.found(Finding { case, violation, survivors: set.survivors[i].len() });
+                }
+            }
+        });
+    }
+    check_restart(&run, workload, plan, variant, cache, result);
+}

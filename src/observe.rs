@@ -1,0 +1,101 @@
+//! From a disk image to what the spec compares: the view a user would see, after recovery
+//! (a store booted on the image) or as the running store left it (a clean point).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crashsim_model::{Observed, Recovery, View, ViewEntry};
+use crashsim_sim::{Image, SimFs, SimOptions};
+use crashsim_store::layout::{classify, FileKind, REGISTRY};
+use crashsim_store::registry::parse;
+use crashsim_store::transcript::{trajectory_events, Parsed};
+use crashsim_store::{RecoveryReport, Repair, Store, StoreOptions, Variant};
+
+/// The sessions directory of every run.
+pub const DIR: &str = "sessions";
+
+/// The view of the sessions directory in `image`, as the files stand (no repair).
+/// `Err` if the registry does not parse.
+pub fn view_of(image: &Image) -> Result<View, String> {
+    let mut view = View::default();
+    let prefix = format!("{DIR}/");
+    for (path, _) in image.nodes() {
+        let Some(name) = path.strip_prefix(&prefix) else { continue };
+        let bytes = image.file(path).unwrap_or_default();
+        match classify(name) {
+            FileKind::Registry => {
+                let parsed = parse(bytes).map_err(|e| format!("{REGISTRY} does not parse: {e}"))?;
+                for (key, entry) in parsed.entries {
+                    view.registry.insert(key, ViewEntry { id: entry.session_id, label: entry.label });
+                }
+            }
+            FileKind::Transcript(id) if image.file(path).is_some() => {
+                view.transcripts.insert(id, Parsed::of(bytes).messages);
+            }
+            FileKind::Trajectory(id) if image.file(path).is_some() => {
+                let ended = trajectory_events(bytes).iter().any(|e| e == "session.ended");
+                view.trajectories.insert(id, ended);
+            }
+            FileKind::Archive { file, .. } => {
+                if let FileKind::Transcript(id) = classify(&file) {
+                    view.archived.insert(id);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(view)
+}
+
+/// What a clean point shows: the running store's files, no recovery.
+pub fn observe_running(image: &Image) -> Observed {
+    match view_of(image) {
+        Ok(view) => Observed { view, recovery: Recovery::NotRun },
+        Err(error) => Observed { view: View::default(), recovery: Recovery::Failed(error) },
+    }
+}
+
+/// A store restarted on an image: what it found, and the disk after its recovery.
+pub struct Recovered {
+    pub observed: Observed,
+    pub report: Option<RecoveryReport>,
+    pub after: Image,
+}
+
+/// Boots a fresh store of `variant` on `image` (a different client, so any lock found is a dead
+/// owner's) and observes the result.
+pub fn recover(image: &Image, variant: Variant) -> Recovered {
+    let fs = Arc::new(SimFs::from_image(image, SimOptions::unrecorded()));
+    let opts = StoreOptions { variant, owner: "client-1".to_string(), seed: 1, ..StoreOptions::default() };
+    let opened = pollster::block_on(Store::open(fs.clone(), opts));
+    let after = fs.volatile_image();
+    match opened {
+        Ok(store) => {
+            let report = store.recovery_report().clone();
+            let adopted: BTreeSet<String> = report
+                .repairs
+                .iter()
+                .filter_map(|r| match r {
+                    Repair::AdoptedOrphan { file, .. } => match classify(file) {
+                        FileKind::Transcript(id) => Some(id),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect();
+            let observed = match view_of(&after) {
+                Ok(view) => Observed { view, recovery: Recovery::Ok { adopted } },
+                Err(error) => Observed { view: View::default(), recovery: Recovery::Failed(error) },
+            };
+            Recovered { observed, report: Some(report), after }
+        }
+        Err(error) => {
+            let view = view_of(image).unwrap_or_default();
+            Recovered {
+                observed: Observed { view, recovery: Recovery::Failed(error.to_string()) },
+                report: None,
+                after,
+            }
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Reproducers: a case replayed and told in full, and the command line that replays it.
+
+use std::fmt::Write as _;
+
+use crashsim_model::{check, Outcome, Record, Violation};
+use crashsim_sim::{ImageOptions, Model, Trace};
+use crashsim_store::Variant;
+
+use crate::execute::execute;
+use crate::explore::{Case, Check};
+use crate::observe::{observe_running, recover};
+use crate::workload;
+
+/// A replayed case.
+pub struct Reproduction {
+    /// The whole story, for a person.
+    pub text: String,
+    /// What the check found on replay (none if the case passes).
+    pub violation: Option<Violation>,
+}
+
+/// The one-line command that replays `case`.
+pub fn replay_command(variant: Variant, model: Model, case: &Case) -> String {
+    let mut command =
+        format!("crashsim repro --variant {variant} --model {model} --workload '{}'", workload::format(&case.workload));
+    if !case.faults.faults.is_empty() {
+        let _ = write!(command, " --plan '{}'", case.faults);
+    }
+    match case.check {
+        Check::Crash { after, image } => {
+            let _ = write!(command, " --crash-after {after} --image {image}");
+        }
+        Check::Clean { op } => {
+            let _ = write!(command, " --clean-after {}", op + 1);
+        }
+        Check::Restart => command.push_str(" --restart"),
+    }
+    command
+}
+
+/// Replays `case` and tells it: the operations, the syscall trace up to the crash, which pending
+/// events survived, the sessions directory before and after recovery, the invariant broken
+/// with expected against found, and the replay command.
+pub fn reproduce(variant: Variant, model: Model, case: &Case, images: &ImageOptions) -> Result<Reproduction, String> {
+    let run = execute(variant, &case.workload, &case.faults);
+    let mut text = String::new();
+    let _ = writeln!(text, "variant {variant} ({}), persistence model {model}", variant.reported_as());
+    if !case.faults.faults.is_empty() {
+        let _ = writeln!(text, "injected faults: {}", case.faults);
+    }
+    let (history, cut) = match case.check {
+        Check::Crash { after, .. } => {
+            if after > run.fs.steps() {
+                return Err(format!("--crash-after {after} is past the end of the run ({} syscalls)", run.fs.steps()));
+            }
+            (run.history_at(after), after)
+        }
+        Check::Clean { op } => {
+            let span = run.spans.get(op).ok_or_else(|| {
+                format!(
+                    "--clean-after {} is past the last operation ({} with the final shutdown)",
+                    op + 1,
+                    run.spans.len()
+                )
+            })?;
+            (run.history_at(span.end), span.end)
+        }
+        Check::Restart => {
+            let mut history = run.history();
+            history.push(Record::Restart);
+            (history, run.fs.steps())
+        }
+    };
+    let _ = writeln!(text, "\noperations (the last, shutdown, is the harness's clean shutdown):");
+    for (i, span) in run.spans.iter().enumerate() {
+        let status = match history.iter().filter(|r| matches!(r, Record::Call { .. })).nth(i) {
+            Some(Record::Call { outcome: Outcome::InFlight, .. }) => "in flight at the crash".to_string(),
+            Some(Record::Call { outcome, .. }) => outcome.to_string(),
+            _ => "not reached".to_string(),
+        };
+        let _ = writeln!(
+            text,
+            "  {}. {:<34} syscalls {:>3}..{:<3} {status}",
+            i + 1,
+            span.op.to_string(),
+            span.start,
+            span.end
+        );
+    }
+    if let Some(error) = &run.open_error {
+        let _ = writeln!(text, "  the store did not open: {error}");
+    }
+    let trace = run.fs.trace();
+    let _ = writeln!(text, "\nsyscall trace up to {}:", describe(&case.check));
+    let _ = write!(text, "{}", Trace { steps: trace.steps[..cut].to_vec() });
+    let observed = match case.check {
+        Check::Crash { after, image } => {
+            let set = run.fs.crash_images(after, model, images);
+            let disk = set.images.get(image).ok_or_else(|| {
+                format!(
+                    "--image {image} does not exist: a crash after {after} leaves {} image(s) under {model}",
+                    set.images.len()
+                )
+            })?;
+            let log = run.fs.log();
+            let _ =
+                writeln!(text, "\ncrash after syscall {after}: image {image} of {} under {model}", set.images.len());
+            if set.survivors[image].is_empty() {
+                let _ = writeln!(text, "pending events that survived: none beyond the durable state");
+            } else {
+                let _ = writeln!(text, "pending events that survived:");
+                for survivor in &set.survivors[image] {
+                    let event = &log[survivor.seq];
+                    let torn = survivor.torn.map(|n| format!(" (torn: first {n} B)")).unwrap_or_default();
+                    let _ = writeln!(text, "  #{} {}{torn}", survivor.seq, event.kind);
+                }
+            }
+            let _ = write!(text, "\nsessions directory before recovery:\n{disk}");
+            let recovered = recover(disk, variant);
+            match &recovered.report {
+                Some(report) => {
+                    let _ = write!(text, "\nrecovery:\n{report}");
+                }
+                None => {
+                    let _ = writeln!(text, "\nrecovery: {:?}", recovered.observed.recovery);
+                }
+            }
+            let _ = write!(text, "\nsessions directory after recovery:\n{}", recovered.after);
+            recovered.observed
+        }
+        Check::Clean { op } => {
+            let disk = &run.spans[op].after;
+            let _ = write!(text, "\nsessions directory of the running store (no crash, no recovery):\n{disk}");
+            observe_running(disk)
+        }
+        Check::Restart => {
+            let disk = run.fs.volatile_image();
+            let _ = write!(text, "\nsessions directory after the clean shutdown:\n{disk}");
+            let recovered = recover(&disk, variant);
+            if let Some(report) = &recovered.report {
+                let _ = write!(text, "\nrecovery on restart:\n{report}");
+            }
+            let _ = write!(text, "\nsessions directory after recovery:\n{}", recovered.after);
+            recovered.observed
+        }
+    };
+    let violation = check(&history, &observed).err();
+    match &violation {
+        Some(v) => {
+            let _ = write!(text, "\n{v}");
+        }
+        None => {
+            let _ = writeln!(text, "\nno violation: the store is consistent with the spec here");
+        }
+    }
+    let _ = writeln!(text, "\nreplay: {}", replay_command(variant, model, case));
+    Ok(Reproduction { text, violation })
+}
+
+fn describe(check: &Check) -> String {
+    match check {
+        Check::Crash { after, .. } => format!("the crash (after syscall {after})"),
+        Check::Clean { op } => format!("the end of operation {}", op + 1),
+        Check::Restart => "the clean shutdown".to_string(),
+    }
+}
