@@ -227,30 +227,62 @@ fn explore_workload(
     let clean = Plan::none();
     check_clean_points(&run, workload, &clean, &mut result);
     check_restart(&run, workload, &clean, variant, cache, &mut result);
-    run.fs.each_crash_point(model, &opts.images, |k, set| {
-        result.crash_points += 1;
-        let history = run.history_at(k);
-        for (i, image) in set.images.iter().enumerate() {
-            let fingerprint = image.fingerprint();
-            result.crash_states += 1;
-            result.fingerprints.push(fingerprint);
-            let observed = cache.observe(variant, image, fingerprint);
-            if let Err(violation) = check(&history, &observed) {
-                let case = Case {
-                    workload: workload.clone(),
-                    faults: clean.clone(),
-                    check: Check::Crash { after: k, image: i },
-                };
-                result.found(Finding { case, violation, survivors: set.survivors[i].len() });
-            }
-        }
-    });
+    check_crash_points(&run, workload, &clean, 0..=run.fs.steps(), variant, model, opts, cache, &mut result);
     if errno_runs {
         for plan in Plan::each_errno(&run.fs.trace(), &ERRNOS) {
             check_errno_run(variant, model, workload, &plan, opts, cache, &mut result);
         }
     }
     result
+}
+
+/// Every image of every crash point in `points`, booted and checked. Crash points are spread
+/// over threads; their findings are merged in crash point order.
+#[allow(clippy::too_many_arguments)]
+fn check_crash_points(
+    run: &Execution,
+    workload: &Workload,
+    faults: &Plan,
+    points: std::ops::RangeInclusive<usize>,
+    variant: Variant,
+    model: Model,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache,
+    result: &mut WorkloadResult,
+) {
+    let trackers = run.fs.trackers(model);
+    let first = *points.start();
+    let partials: Vec<WorkloadResult> = trackers[points]
+        .par_iter()
+        .enumerate()
+        .map(|(offset, tracker)| {
+            let k = first + offset;
+            let mut partial = WorkloadResult { crash_points: 1, ..WorkloadResult::default() };
+            let set = tracker.images(&opts.images);
+            let history = run.history_at(k);
+            for (i, image) in set.images.iter().enumerate() {
+                let fingerprint = image.fingerprint();
+                partial.crash_states += 1;
+                partial.fingerprints.push(fingerprint);
+                if let Err(violation) = check(&history, &cache.observe(variant, image, fingerprint)) {
+                    let check = Check::Crash { after: k, image: i };
+                    let case = Case { workload: workload.clone(), faults: faults.clone(), check };
+                    partial.found(Finding { case, violation, survivors: set.survivors[i].len() });
+                }
+            }
+            partial
+        })
+        .collect();
+    for partial in partials {
+        result.crash_points += partial.crash_points;
+        result.crash_states += partial.crash_states;
+        result.fingerprints.extend(partial.fingerprints);
+        result.violations += partial.violations;
+        if let Some(finding) = partial.first {
+            result.violations -= 1;
+            result.found(finding);
+        }
+    }
 }
 
 /// The running store's files after each operation, checked without recovery.
@@ -319,26 +351,7 @@ fn check_errno_run(
             }
         }
         let end = hit.end;
-        run.fs.each_crash_point(model, &opts.images, |k, set| {
-            if k < step || k > end {
-                return;
-            }
-            result.crash_points += 1;
-            let history = run.history_at(k);
-            for (i, image) in set.images.iter().enumerate() {
-                let fingerprint = image.fingerprint();
-                result.crash_states += 1;
-                result.fingerprints.push(fingerprint);
-                if let Err(violation) = check(&history, &cache.observe(variant, image, fingerprint)) {
-                    let case = Case {
-                        workload: workload.clone(),
-                        faults: plan.clone(),
-                        check: Check::Crash { after: k, image: i },
-                    };
-                    result.found(Finding { case, violation, survivors: set.survivors[i].len() });
-                }
-            }
-        });
+        check_crash_points(&run, workload, plan, step..=end, variant, model, opts, cache, result);
     }
     check_restart(&run, workload, plan, variant, cache, result);
 }

@@ -157,19 +157,26 @@ impl SimFs {
 
     /// Calls `visit(k, images)` for every crash point k in `0..=steps()`, replaying the log once.
     pub fn each_crash_point(&self, model: Model, opts: &ImageOptions, mut visit: impl FnMut(usize, ImageSet)) {
-        let (initial, log, steps) = {
-            let state = self.lock();
-            assert!(state.options.recording, "crash images need a recording SimFs");
-            (state.initial.clone(), state.log.clone(), state.trace.len())
-        };
-        let mut tracker = Tracker::new(model, &initial);
-        let mut events = log.iter().peekable();
-        for k in 0..=steps {
+        for (k, tracker) in self.trackers(model).iter().enumerate() {
+            visit(k, tracker.images(opts));
+        }
+    }
+
+    /// The state of `model` at every crash point k in `0..=steps()` (index k), replaying the log
+    /// once. Each can list its images on its own, so crash points can be spread over threads.
+    pub fn trackers(&self, model: Model) -> Vec<Tracker> {
+        let state = self.lock();
+        assert!(state.options.recording, "crash images need a recording SimFs");
+        let mut tracker = Tracker::new(model, &state.initial);
+        let mut events = state.log.iter().peekable();
+        let mut out = Vec::with_capacity(state.trace.len() + 1);
+        for k in 0..=state.trace.len() {
             while let Some(event) = events.next_if(|e| e.step < k) {
                 tracker.push(event);
             }
-            visit(k, tracker.images(opts));
+            out.push(tracker.clone());
         }
+        out
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

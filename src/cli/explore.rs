@@ -155,7 +155,7 @@ pub fn self_check(models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCo
         println!("{}", serde_json::to_string_pretty(&value).expect("JSON serializes"));
     } else {
         println!(
-            "{:<30} {:<28} {:<22} {:<22} {:<20} {:>12} {:>8}  status",
+            "{:<30} {:<37} {:<22} {:<22} {:<20} {:>12} {:>8}  status",
             "variant", "reported bug", "caught under", "expected", "invariant", "crash states", "time"
         );
         for (variant, caught, expected, invariants, mine, status) in &rows {
@@ -170,7 +170,7 @@ pub fn self_check(models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCo
             let ms: u128 = mine.iter().map(|r| r.elapsed_ms).sum();
             let invariant = if invariants.is_empty() { "-".to_string() } else { invariants.join(",") };
             println!(
-                "{:<30} {:<28} {:<22} {:<22} {:<20} {:>12} {:>7.1}s  {status}",
+                "{:<30} {:<37} {:<22} {:<22} {:<20} {:>12} {:>7.1}s  {status}",
                 variant.name(),
                 variant.reported_as(),
                 names(caught),
