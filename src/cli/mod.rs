@@ -156,10 +156,7 @@ pub struct Variants(pub Vec<Variant>);
 
 /// A variant name or `all`.
 pub fn parse_variants(text: &str) -> Result<Variants, String> {
-    if text == "all" {
-        return Ok(Variants(Variant::ALL.to_vec()));
-    }
-    text.parse::<Variant>().map(|v| Variants(vec![v]))
+    one_or_all(text, &Variant::ALL).map(Variants)
 }
 
 /// A list of persistence models.
@@ -168,10 +165,15 @@ pub struct Models(pub Vec<Model>);
 
 /// `process`, `ordered`, `posix` or `all`.
 pub fn parse_models(text: &str) -> Result<Models, String> {
+    one_or_all(text, &Model::ALL).map(Models)
+}
+
+/// `all` (every one of `all`), or one name.
+fn one_or_all<T: Copy + std::str::FromStr<Err = String>>(text: &str, all: &[T]) -> Result<Vec<T>, String> {
     if text == "all" {
-        return Ok(Models(Model::ALL.to_vec()));
+        return Ok(all.to_vec());
     }
-    text.parse::<Model>().map(|m| Models(vec![m]))
+    text.parse::<T>().map(|one| vec![one])
 }
 
 /// Parses the command line and runs the command.

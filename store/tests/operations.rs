@@ -125,3 +125,25 @@ fn same_seed_gives_the_same_disk_byte_for_byte() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn two_instances_share_one_directory() {
+    let fs = Arc::new(SimFs::new(SimOptions::default()));
+    block_on(async {
+        let gateway_opts = StoreOptions { owner: "gateway".into(), seed: 1, ..StoreOptions::default() };
+        let cli_opts = StoreOptions { owner: "cli".into(), seed: 2, ..StoreOptions::default() };
+        let mut gateway = Store::open(fs.clone(), gateway_opts).await.unwrap();
+        let mut cli = Store::open(fs.clone(), cli_opts).await.unwrap();
+        let id = gateway.create("main").await.unwrap();
+        // Each reads the registry afresh under the lock: neither loses the other's change.
+        assert_eq!(cli.get("main").await.unwrap().unwrap().session_id, id);
+        cli.create("settings2").await.unwrap();
+        assert_eq!(cli.create("main").await, Err(StoreError::Exists { key: "agent:main:main".into() }));
+        gateway.append("settings2", "from the gateway").await.unwrap();
+        assert_eq!(cli.history("settings2").await.unwrap(), vec!["from the gateway"]);
+        let keys: Vec<String> = gateway.list().await.unwrap().into_keys().collect();
+        assert_eq!(keys, vec!["agent:main:main", "agent:main:settings2"]);
+        // No lock is left between calls.
+        assert!(!names(&*fs).await.contains(&"sessions.json.lock".to_string()));
+    });
+}
