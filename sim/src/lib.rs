@@ -42,6 +42,7 @@ pub mod path;
 pub mod persistence;
 mod realfs;
 mod simfs;
+mod snapshot;
 mod trace;
 
 use std::future::Future;
@@ -53,6 +54,7 @@ pub use nix::errno::Errno;
 pub use persistence::{crash_images, ImageOptions, ImageSet, Model, Survivor, Tracker};
 pub use realfs::RealFs;
 pub use simfs::{SimFs, SimOptions};
+pub use snapshot::image_of;
 pub use trace::{Call, Outcome, Trace, TraceStep};
 
 /// Result of every filesystem call: a value or a Linux errno.

@@ -1,9 +1,7 @@
 //! Differential test: the same syscall scripts on SimFs and on a real directory through RealFs
 //! must give the same results (values and errno) and leave the same visible tree.
 
-use std::collections::BTreeMap;
-
-use crashsim_sim::{Fd, Fs, FsResult, Kind, OpenOptions, Outcome, RealFs, SimFs, SimOptions};
+use crashsim_sim::{image_of, Fd, Fs, FsResult, OpenOptions, Outcome, RealFs, SimFs, SimOptions};
 use pollster::block_on;
 use proptest::prelude::*;
 
@@ -103,26 +101,6 @@ async fn run<F: Fs>(fs: &F, op: &Op) -> Outcome {
     }
 }
 
-/// Every visible path with its contents (None for a directory), read through the trait.
-async fn tree<F: Fs>(fs: &F) -> BTreeMap<String, Option<Vec<u8>>> {
-    let mut out = BTreeMap::new();
-    let mut dirs = vec![String::new()];
-    while let Some(dir) = dirs.pop() {
-        for name in fs.readdir(&dir).await.unwrap() {
-            let path = if dir.is_empty() { name } else { format!("{dir}/{name}") };
-            if fs.stat(&path).await.unwrap().kind == Kind::Dir {
-                out.insert(path.clone(), None);
-                dirs.push(path);
-            } else {
-                let fd = fs.open(&path, OpenOptions::read()).await.unwrap();
-                out.insert(path, Some(fs.read(fd, 1 << 20).await.unwrap()));
-                fs.close(fd).await.unwrap();
-            }
-        }
-    }
-    out
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -137,17 +115,10 @@ proptest! {
                 let found = run(&sim, op).await;
                 prop_assert_eq!(&found, &expected, "step {}: {:?}\n{}", step, op, sim.trace());
             }
-            let real_tree = tree(&real).await;
-            let sim_tree = tree(&sim).await;
-            prop_assert_eq!(&sim_tree, &real_tree);
+            let real_tree = image_of(&real).await.unwrap();
+            prop_assert_eq!(&image_of(&sim).await.unwrap(), &real_tree);
             // The image the harness would crash from shows the same tree.
-            let image = sim.volatile_image();
-            let image_tree: BTreeMap<String, Option<Vec<u8>>> =
-                image.nodes().map(|(p, n)| (p.to_string(), match n {
-                    crashsim_sim::Node::Dir => None,
-                    crashsim_sim::Node::File(b) => Some(b.to_vec()),
-                })).collect();
-            prop_assert_eq!(image_tree, real_tree);
+            prop_assert_eq!(sim.volatile_image(), real_tree);
             Ok(())
         })?;
     }
