@@ -229,8 +229,9 @@ fn explore_workload(
     check_restart(&run, workload, &clean, variant, cache, &mut result);
     check_crash_points(&run, workload, &clean, 0..=run.fs.steps(), variant, model, opts, cache, &mut result);
     if errno_runs {
-        for plan in Plan::each_errno(&run.fs.trace(), &ERRNOS) {
-            check_errno_run(variant, model, workload, &plan, opts, cache, &mut result);
+        let trace = run.fs.trace();
+        for plan in Plan::each_errno(&trace, &ERRNOS).iter().chain(&Plan::each_short_write(&trace, 1)) {
+            check_fault_run(variant, model, workload, plan, opts, cache, &mut result);
         }
     }
     result
@@ -316,11 +317,12 @@ fn check_restart(
     }
 }
 
-/// One errno at one syscall: the operation it hits must fail, and the store must pass the
-/// checks after it: at every crash point from the fault to the end of that operation, and after
-/// a clean restart. The running store's own files are not checked after a failure: like a
-/// filesystem after EIO, a store that saw an I/O error is consistent again once it recovers.
-fn check_errno_run(
+/// One fault at one syscall. An errno: the operation it hits must fail. A short write: the store
+/// must carry on (write the rest). Either way the store must pass the checks after it: at every
+/// crash point from the fault to the end of that operation, and after a clean restart. The
+/// running store's own files are not checked after a failure: like a filesystem after EIO, a
+/// store that saw an I/O error is consistent again once it recovers.
+fn check_fault_run(
     variant: Variant,
     model: Model,
     workload: &Workload,
@@ -330,12 +332,11 @@ fn check_errno_run(
     result: &mut WorkloadResult,
 ) {
     let run = execute(variant, workload, plan);
-    let (&step, fault) = plan.faults.iter().next().expect("an errno plan has one fault");
+    let (&step, fault) = plan.faults.iter().next().expect("a fault plan has one fault");
     if let Some(span) = run.spans.iter().position(|s| s.start <= step && step < s.end) {
         let hit = &run.spans[span];
-        if let Outcome::Replied(reply) = &hit.outcome {
+        if let (Outcome::Replied(reply), Fault::Fail(errno)) = (&hit.outcome, fault) {
             if !reply.is_refusal() {
-                let Fault::Fail(errno) = fault else { unreachable!("errno plans only fail calls") };
                 let violation = Violation {
                     invariant: crashsim_model::Invariant::Durable,
                     summary: format!(

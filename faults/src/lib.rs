@@ -60,6 +60,16 @@ impl Plan {
             .collect()
     }
 
+    /// A short write of `bytes` at every `write`/`pwrite` of `trace`, one per plan, in step order.
+    pub fn each_short_write(trace: &Trace, bytes: usize) -> Vec<Plan> {
+        trace
+            .steps
+            .iter()
+            .filter(|s| matches!(s.call, Call::Write { .. } | Call::Pwrite { .. }))
+            .map(|s| Plan { faults: [(s.step, Fault::ShortWrite(bytes))].into_iter().collect(), crash_after: None })
+            .collect()
+    }
+
     /// Up to `budget` faults at distinct steps in `0..steps`, drawn from a ChaCha8 stream seeded
     /// by `seed`; a crash point too if `crash`.
     pub fn seeded(seed: u64, steps: usize, budget: usize, crash: bool) -> Self {
