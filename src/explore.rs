@@ -142,7 +142,8 @@ impl RecoveryCache {
 struct WorkloadResult {
     crash_points: u64,
     crash_states: u64,
-    fingerprints: Vec<u128>,
+    /// Fingerprints of the images checked (only counted, never iterated).
+    fingerprints: HashSet<u128>,
     violations: u64,
     first: Option<Finding>,
 }
@@ -196,7 +197,12 @@ pub fn explore(
         merged.crash_states += result.crash_states;
         merged.violations += result.violations;
         distinct.extend(result.fingerprints);
-        if merged.first.is_none() && result.first.is_some() {
+        // The smallest finding over all workloads; on a tie, the earliest workload.
+        let better = match (&result.first, &merged.first) {
+            (Some(found), Some(best)) => found.rank() < best.rank(),
+            (found, _) => found.is_some() && merged.first.is_none(),
+        };
+        if better {
             merged.first = result.first;
             first_index = Some(index);
         }
@@ -264,7 +270,7 @@ fn check_crash_points(
             for (i, image) in set.images.iter().enumerate() {
                 let fingerprint = image.fingerprint();
                 partial.crash_states += 1;
-                partial.fingerprints.push(fingerprint);
+                partial.fingerprints.insert(fingerprint);
                 if let Err(violation) = check(&history, &cache.observe(variant, image, fingerprint)) {
                     let check = Check::Crash { after: k, image: i };
                     let case = Case { workload: workload.clone(), faults: faults.clone(), check };

@@ -1,0 +1,117 @@
+//! The command line contract other tools and CI read: exit codes, the JSON shape, and that the
+//! replay command a reproducer prints reproduces it.
+
+use std::process::{Command, Output};
+
+fn crashsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_crashsim")).args(args).output().expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// Splits a printed replay command into its arguments (single-quoted words kept whole).
+fn words(command: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = command.trim();
+    while !rest.is_empty() {
+        if let Some(quoted) = rest.strip_prefix('\'') {
+            let end = quoted.find('\'').expect("closing quote");
+            out.push(quoted[..end].to_string());
+            rest = quoted[end + 1..].trim_start();
+        } else {
+            let end = rest.find(' ').unwrap_or(rest.len());
+            out.push(rest[..end].to_string());
+            rest = rest[end..].trim_start();
+        }
+    }
+    out
+}
+
+#[test]
+fn bad_usage_exits_2_with_a_message() {
+    for args in [
+        &["explore", "--bogus"][..],
+        &["explore", "--variant", "nope"],
+        &["explore", "--model", "ext9"],
+        &["repro", "--variant", "reference", "--workload", "explode a", "--restart"],
+        &["repro", "--variant", "reference", "--model", "posix", "--workload", "create a"],
+    ] {
+        let output = crashsim(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(!output.stderr.is_empty(), "{args:?} says why");
+    }
+    let output = crashsim(&["explore", "--variant", "nope"]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("rotate-rename"), "lists the variants");
+}
+
+#[test]
+fn explore_json_has_the_contract_fields_and_exit_codes() {
+    let output = crashsim(&["explore", "--variant", "no-temp-fsync", "--max-ops", "1", "--random", "0", "--json"]);
+    assert_eq!(output.status.code(), Some(1), "a violation was found");
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let results = value["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    for row in results {
+        for field in [
+            "variant",
+            "model",
+            "workloads",
+            "crash_points",
+            "crash_states",
+            "distinct_states",
+            "violations",
+            "elapsed_ms",
+        ] {
+            assert!(!row[field].is_null(), "{field} in {row}");
+        }
+    }
+    let posix = results.iter().find(|r| r["model"] == "posix").unwrap();
+    let first = &posix["first_violation"];
+    assert_eq!(first["invariant"], "Durable");
+    assert!(first["operations"].as_array().unwrap().len() <= 6);
+    assert!(first["crash_point"].is_u64());
+    assert!(first["replay"].as_str().unwrap().starts_with("crashsim repro --variant no-temp-fsync --model posix"));
+    let process = results.iter().find(|r| r["model"] == "process").unwrap();
+    assert!(process["first_violation"].is_null());
+
+    let clean = crashsim(&["explore", "--variant", "reference", "--max-ops", "1", "--random", "0"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
+}
+
+#[test]
+fn the_printed_replay_command_reproduces_the_violation() {
+    let output =
+        crashsim(&["repro", "--variant", "rotate-rename", "--model", "process", "--max-ops", "2", "--random", "0"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    let replay = text.lines().find_map(|l| l.strip_prefix("replay: ")).expect("a replay line");
+    let args = words(replay);
+    assert_eq!(args[0], "crashsim");
+    let arg_refs: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+    let again = crashsim(&arg_refs);
+    assert_eq!(again.status.code(), Some(1), "the replay shows the violation again");
+    let again_text = stdout(&again);
+    assert!(again_text.contains("Durable violated"), "{again_text}");
+    // Byte for byte the same story: determinism.
+    assert!(text.contains(&again_text), "replay differs:\n{again_text}");
+}
+
+#[test]
+fn no_reproducer_for_the_reference() {
+    let output =
+        crashsim(&["repro", "--variant", "reference", "--model", "process", "--max-ops", "1", "--random", "0"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("no reproducer exists"));
+}
+
+#[test]
+fn spec_and_images_run() {
+    let spec = crashsim(&["spec", "--depth", "4"]);
+    assert_eq!(spec.status.code(), Some(0));
+    assert!(stdout(&spec).contains("distinct states: 6100"), "{}", stdout(&spec));
+    let images = crashsim(&["images", "--scenario", "replace", "--model", "posix"]);
+    assert_eq!(images.status.code(), Some(0));
+    assert!(stdout(&images).contains("posix: 5 distinct image(s), exhaustive"));
+}
