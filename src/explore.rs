@@ -267,8 +267,7 @@ fn check_crash_points(
             let mut partial = WorkloadResult { crash_points: 1, ..WorkloadResult::default() };
             let set = tracker.images(&opts.images);
             let history = run.history_at(k);
-            for (i, image) in set.images.iter().enumerate() {
-                let fingerprint = image.fingerprint();
+            for (i, (image, &fingerprint)) in set.images.iter().zip(&set.fingerprints).enumerate() {
                 partial.crash_states += 1;
                 partial.fingerprints.insert(fingerprint);
                 if let Err(violation) = check(&history, &cache.observe(variant, image, fingerprint)) {

@@ -234,6 +234,22 @@ impl Disk {
         }
     }
 
+    /// Every inode reachable from `starts` through directory entries (`starts` included).
+    pub fn reachable_from(&self, starts: impl IntoIterator<Item = Ino>) -> std::collections::BTreeSet<Ino> {
+        let mut seen: std::collections::BTreeSet<Ino> = starts.into_iter().collect();
+        let mut stack: Vec<Ino> = seen.iter().copied().collect();
+        while let Some(dir) = stack.pop() {
+            if let Some(Inode::Dir(entries)) = self.inodes.get(&dir) {
+                for ino in entries.values() {
+                    if seen.insert(*ino) {
+                        stack.push(*ino);
+                    }
+                }
+            }
+        }
+        seen
+    }
+
     /// Forgets an inode that no name and no descriptor reaches any more.
     pub fn forget(&mut self, ino: Ino) {
         self.inodes.remove(&ino);

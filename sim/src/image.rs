@@ -1,14 +1,16 @@
 //! A disk image: the tree a restarted process finds, without inode numbers.
 //!
 //! Two crash states that differ only in inode numbering or in unreachable inodes are the same
-//! image, so images are compared, hashed and deduplicated as trees of paths. Cloning is O(1):
-//! the map is persistent and file contents are shared.
+//! image, so images are compared, hashed and deduplicated as trees of paths. An image is built
+//! once and never changed: the map is shared behind an `Arc` (a clone is O(1)) and file contents
+//! are shared with the disk they came from.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use imbl::OrdMap;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::disk::{Bytes, Disk, Ino, Inode, ROOT};
 use crate::Kind;
@@ -23,7 +25,8 @@ pub enum Node {
 /// A disk image: every reachable path (root-relative, `/`-separated) and what it holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Image {
-    nodes: OrdMap<String, Node>,
+    /// Built once and never changed: shared, so a clone is O(1).
+    nodes: Arc<BTreeMap<String, Node>>,
 }
 
 impl Image {
@@ -35,7 +38,7 @@ impl Image {
     /// The tree reachable from the root of `disk`. A directory reachable twice (possible when
     /// halves of cross-directory renames persist independently) is walked once.
     pub(crate) fn of(disk: &Disk) -> Self {
-        let mut nodes = OrdMap::new();
+        let mut nodes = BTreeMap::new();
         let mut seen_dirs = BTreeSet::new();
         let mut stack: Vec<(String, Ino)> = vec![(String::new(), ROOT)];
         seen_dirs.insert(ROOT);
@@ -59,17 +62,17 @@ impl Image {
                 }
             }
         }
-        Self { nodes }
+        Self { nodes: Arc::new(nodes) }
     }
 
     /// A disk holding this tree, with inode numbers from 2 upward in path order; returns the
     /// disk and the next free inode number.
     pub(crate) fn to_disk(&self) -> (Disk, Ino) {
         let mut disk = Disk::default();
-        let mut inos: OrdMap<&str, Ino> = OrdMap::new();
+        let mut inos: BTreeMap<&str, Ino> = BTreeMap::new();
         inos.insert("", ROOT);
         let mut next = ROOT + 1;
-        for (path, node) in &self.nodes {
+        for (path, node) in self.nodes.iter() {
             let (parent, name) = match path.rsplit_once('/') {
                 Some((parent, name)) => (parent, name),
                 None => ("", path.as_str()),
@@ -97,13 +100,13 @@ impl Image {
     /// # Panics
     /// If a path's parent directory is missing: an image is a tree.
     pub fn from_nodes<I: IntoIterator<Item = (String, Node)>>(nodes: I) -> Self {
-        let nodes: OrdMap<String, Node> = nodes.into_iter().collect();
+        let nodes: BTreeMap<String, Node> = nodes.into_iter().collect();
         for path in nodes.keys() {
             if let Some((parent, _)) = path.rsplit_once('/') {
                 assert_eq!(nodes.get(parent), Some(&Node::Dir), "parent of {path} is not a directory");
             }
         }
-        Self { nodes }
+        Self { nodes: Arc::new(nodes) }
     }
 
     /// Every path and what it holds, in path order.
@@ -151,7 +154,7 @@ impl fmt::Display for Image {
         if self.nodes.is_empty() {
             return writeln!(f, "(empty)");
         }
-        for (path, node) in &self.nodes {
+        for (path, node) in self.nodes.iter() {
             match node {
                 Node::Dir => writeln!(f, "{path}/")?,
                 Node::File(bytes) => writeln!(f, "{path}  ({} B) {}", bytes.len(), preview(bytes))?,

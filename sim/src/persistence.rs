@@ -103,6 +103,8 @@ pub struct ImageSet {
     /// For each image, the fewest pending events that produce it (empty under `process`, where
     /// nothing is pending: everything completed survives).
     pub survivors: Vec<Vec<Survivor>>,
+    /// For each image, its [`Image::fingerprint`].
+    pub fingerprints: Vec<u128>,
     /// Whether every combination was enumerated (false: sampled).
     pub exhaustive: bool,
     /// How many combinations of pending effects the model allows (saturating).
@@ -180,8 +182,22 @@ impl Tracker {
                     }
                     true
                 });
+                self.drop_invisible_data();
             }
         }
+    }
+
+    /// Drops pending data of inodes no crash image can show: reachable in D neither from the
+    /// root nor from an inode that a pending entry effect may still link (a lock file or temp
+    /// file whose removal is durable). Without this, every such write would double the posix
+    /// combinations for the rest of the run, all of them the same image.
+    fn drop_invisible_data(&mut self) {
+        let linked = self.pending.iter().filter_map(|p| match &p.effect {
+            Effect::Link { ino, .. } | Effect::Rename { ino, .. } => Some(*ino),
+            _ => None,
+        });
+        let visible = self.durable.reachable_from(std::iter::once(crate::disk::ROOT).chain(linked));
+        self.pending.retain(|p| p.effect.data_ino().is_none_or(|ino| visible.contains(&ino)));
     }
 
     /// Sequence numbers of the events still pending.
@@ -198,12 +214,16 @@ impl Tracker {
     pub fn images(&self, opts: &ImageOptions) -> ImageSet {
         assert!(opts.sector_size > 0, "sector size must be positive");
         match self.model {
-            Model::Process => ImageSet {
-                images: vec![self.durable_image()],
-                survivors: vec![Vec::new()],
-                exhaustive: true,
-                combinations: 1,
-            },
+            Model::Process => {
+                let image = self.durable_image();
+                ImageSet {
+                    fingerprints: vec![image.fingerprint()],
+                    images: vec![image],
+                    survivors: vec![Vec::new()],
+                    exhaustive: true,
+                    combinations: 1,
+                }
+            }
             Model::Ordered => self.ordered_images(opts),
             Model::Posix => self.posix_images(opts),
         }
@@ -382,12 +402,14 @@ fn next_choice(choice: &mut [usize], radix: &[usize]) -> bool {
 }
 
 /// Images in first-seen order without repeats, each with the fewest survivors that make it.
-/// The map only answers membership and positions, so its hasher decides no order; it is
-/// fixed-key all the same.
+/// Most candidates repeat an image already seen, so membership is one SipHash of the image; the
+/// 128-bit fingerprint is computed for distinct images only. The map only answers membership and
+/// positions, so its hasher decides no order; it is fixed-key all the same.
 #[derive(Default)]
 struct Distinct {
     images: Vec<Image>,
     survivors: Vec<Vec<Survivor>>,
+    fingerprints: Vec<u128>,
     #[allow(deprecated)]
     index: HashMap<Image, usize, BuildHasherDefault<std::hash::SipHasher>>,
 }
@@ -399,6 +421,7 @@ impl Distinct {
             Some(_) => {}
             None => {
                 self.index.insert(image.clone(), self.images.len());
+                self.fingerprints.push(image.fingerprint());
                 self.images.push(image);
                 self.survivors.push(survivors);
             }
@@ -411,6 +434,12 @@ impl Distinct {
     }
 
     fn finish(self, exhaustive: bool, combinations: u128) -> ImageSet {
-        ImageSet { images: self.images, survivors: self.survivors, exhaustive, combinations }
+        ImageSet {
+            images: self.images,
+            survivors: self.survivors,
+            fingerprints: self.fingerprints,
+            exhaustive,
+            combinations,
+        }
     }
 }
