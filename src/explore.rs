@@ -31,7 +31,7 @@ use crate::workload::{self, Workload};
 /// Bounds of an exploration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExploreOptions {
-    /// Exhaustive workloads: every sequence of 1 to this many operations. Default: 3.
+    /// Exhaustive workloads: every sequence of 1 to this many operations. Default: 4.
     pub max_ops: usize,
     /// Random workloads drawn from the spec's reference state machine. Default: 16.
     pub random_workloads: usize,
@@ -48,7 +48,7 @@ pub struct ExploreOptions {
 impl Default for ExploreOptions {
     fn default() -> Self {
         Self {
-            max_ops: 3,
+            max_ops: 4,
             random_workloads: 16,
             random_max_ops: 30,
             errno_max_ops: 1,

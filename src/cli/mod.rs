@@ -121,7 +121,7 @@ enum Command {
 #[derive(Args, Clone, Debug)]
 struct Bounds {
     /// Exhaustive workloads: every sequence of up to N operations over keys a and b.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=5))]
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=5))]
     max_ops: u64,
     /// Random workloads (up to 30 operations each) from the spec's state machine.
     #[arg(long, default_value_t = 16)]
