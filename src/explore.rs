@@ -139,7 +139,7 @@ impl RecoveryCache {
 
 /// What one workload contributed.
 #[derive(Default)]
-struct WorkloadResult {
+pub(crate) struct WorkloadResult {
     crash_points: u64,
     crash_states: u64,
     /// Fingerprints of the images checked (only counted, never iterated).
@@ -154,6 +154,55 @@ impl WorkloadResult {
         if self.first.as_ref().is_none_or(|best| finding.rank() < best.rank()) {
             self.first = Some(finding);
         }
+    }
+}
+
+/// Sums workload results in workload order into a [`ModelResult`], keeping the smallest finding.
+pub(crate) struct Merger {
+    result: ModelResult,
+    distinct: HashSet<u128>,
+    first_index: Option<usize>,
+}
+
+impl Merger {
+    pub(crate) fn new(variant: Variant, model: Model) -> Self {
+        let result = ModelResult {
+            variant,
+            model,
+            workloads: 0,
+            crash_points: 0,
+            crash_states: 0,
+            distinct_states: 0,
+            violations: 0,
+            first: None,
+            elapsed_ms: 0,
+        };
+        Self { result, distinct: HashSet::new(), first_index: None }
+    }
+
+    /// Adds the result of workload `index`; indexes must come in increasing order.
+    pub(crate) fn add(&mut self, index: usize, result: WorkloadResult) {
+        let merged = &mut self.result;
+        merged.workloads += 1;
+        merged.crash_points += result.crash_points;
+        merged.crash_states += result.crash_states;
+        merged.violations += result.violations;
+        self.distinct.extend(result.fingerprints);
+        // The smallest finding over all workloads; on a tie, the earliest workload.
+        let better = match (&result.first, &merged.first) {
+            (Some(found), Some(best)) => found.rank() < best.rank(),
+            (found, _) => found.is_some() && merged.first.is_none(),
+        };
+        if better {
+            merged.first = result.first;
+            self.first_index = Some(index);
+        }
+    }
+
+    /// The merged result, and the index of the workload its finding came from.
+    pub(crate) fn finish(mut self) -> (ModelResult, Option<usize>) {
+        self.result.distinct_states = self.distinct.len();
+        (self.result, self.first_index)
     }
 }
 
@@ -179,35 +228,11 @@ pub fn explore(
             result
         })
         .collect();
-    let mut merged = ModelResult {
-        variant,
-        model,
-        workloads: all.len(),
-        crash_points: 0,
-        crash_states: 0,
-        distinct_states: 0,
-        violations: 0,
-        first: None,
-        elapsed_ms: 0,
-    };
-    let mut distinct = HashSet::new();
-    let mut first_index = None;
+    let mut merger = Merger::new(variant, model);
     for (index, result) in results.into_iter().enumerate() {
-        merged.crash_points += result.crash_points;
-        merged.crash_states += result.crash_states;
-        merged.violations += result.violations;
-        distinct.extend(result.fingerprints);
-        // The smallest finding over all workloads; on a tie, the earliest workload.
-        let better = match (&result.first, &merged.first) {
-            (Some(found), Some(best)) => found.rank() < best.rank(),
-            (found, _) => found.is_some() && merged.first.is_none(),
-        };
-        if better {
-            merged.first = result.first;
-            first_index = Some(index);
-        }
+        merger.add(index, result);
     }
-    merged.distinct_states = distinct.len();
+    let (mut merged, first_index) = merger.finish();
     // A random workload's violation is shrunk by proptest before it is reported.
     if let Some(index) = first_index.filter(|i| *i >= exhaustive.len()) {
         let tree = trees.into_iter().nth(index - exhaustive.len()).expect("one tree per random workload");
@@ -220,7 +245,7 @@ pub fn explore(
 }
 
 /// Explores one workload under one model.
-fn explore_workload(
+pub(crate) fn explore_workload(
     variant: Variant,
     model: Model,
     workload: &Workload,
@@ -327,7 +352,7 @@ fn check_restart(
 /// crash point from the fault to the end of that operation, and after a clean restart. The
 /// running store's own files are not checked after a failure: like a filesystem after EIO, a
 /// store that saw an I/O error is consistent again once it recovers.
-fn check_fault_run(
+pub(crate) fn check_fault_run(
     variant: Variant,
     model: Model,
     workload: &Workload,

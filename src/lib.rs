@@ -12,4 +12,5 @@ pub mod explore;
 pub mod observe;
 pub mod report;
 pub mod scenario;
+pub mod soak;
 pub mod workload;

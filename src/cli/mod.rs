@@ -3,6 +3,7 @@
 mod explore;
 mod images;
 mod repro;
+mod soak;
 mod spec;
 
 use std::process::ExitCode;
@@ -101,6 +102,32 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Soak: seeded random workloads (up to 30 operations) with a seeded fault each, every crash
+    /// point and image checked. Seed s runs on shard s mod n; a violation prints its seed and
+    /// the command that replays it. Exit 0 when no violation was found, 1 when one was.
+    Soak {
+        /// The variant.
+        #[arg(long, default_value = "reference")]
+        variant: Variant,
+        /// Persistence model: process, ordered, posix, or all.
+        #[arg(long, default_value = "all", value_parser = parse_models)]
+        model: Models,
+        /// First seed.
+        #[arg(long, default_value_t = 0)]
+        first_seed: u64,
+        /// Number of seeds, before sharding.
+        #[arg(long, default_value_t = 1000)]
+        seeds: u64,
+        /// This shard of the seed range, as INDEX/COUNT (0-based), e.g. 2/8.
+        #[arg(long, default_value = "0/1", value_parser = parse_shard)]
+        shard: (u64, u64),
+        /// Stop starting new seeds after this many seconds (the seeds that ran are reported).
+        #[arg(long)]
+        time: Option<u64>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Model-check the spec itself: breadth-first over Init/Next (with Crash and Recover) up to a
     /// depth; prints states explored and distinct states, and a counterexample path on a
     /// violation (exit 1).
@@ -159,6 +186,17 @@ pub fn parse_variants(text: &str) -> Result<Variants, String> {
     one_or_all(text, &Variant::ALL).map(Variants)
 }
 
+/// `INDEX/COUNT`, 0 <= INDEX < COUNT.
+pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("bad shard {text:?}: expected INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/4");
+    let (index, count) = text.split_once('/').ok_or_else(bad)?;
+    let (index, count): (u64, u64) = (index.parse().map_err(|_| bad())?, count.parse().map_err(|_| bad())?);
+    if count == 0 || index >= count {
+        return Err(bad());
+    }
+    Ok((index, count))
+}
+
 /// A list of persistence models.
 #[derive(Clone, Debug)]
 pub struct Models(pub Vec<Model>);
@@ -181,6 +219,16 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Images { scenario, model, after, seed } => images::run(scenario, &model.0, after, seed),
+        Command::Soak { variant, model, first_seed, seeds, shard, time, json } => {
+            let opts = crate::soak::SoakOptions {
+                first_seed,
+                seeds,
+                shard,
+                time_budget: time.map(std::time::Duration::from_secs),
+                ..crate::soak::SoakOptions::default()
+            };
+            soak::run(variant, &model.0, &opts, json)
+        }
         Command::Spec { depth, keys, clients } => spec::run(depth, keys as usize, clients as usize),
         Command::Explore { variant: None, model, bounds, json } => {
             explore::self_check(&model.0, &bounds.options(), json)

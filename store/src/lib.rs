@@ -101,6 +101,9 @@ pub struct Store<F: Fs> {
     used: BTreeSet<String>,
     /// Registrations spawned after the ack (variant `unregistered-create-after-ack`).
     deferred: Vec<(String, Entry)>,
+    /// Sessions a reset switched away from whose files could not be archived yet: retried at
+    /// the start of every call, so they cannot come back as orphans later.
+    unarchived: Vec<Entry>,
     recovery: RecoveryReport,
     closed: bool,
 }
@@ -118,6 +121,7 @@ impl<F: Fs> Store<F> {
             temp_seq: 0,
             used: BTreeSet::new(),
             deferred: Vec::new(),
+            unarchived: Vec::new(),
             recovery: RecoveryReport::default(),
             closed: false,
         };
@@ -174,10 +178,15 @@ impl<F: Fs> Store<F> {
         lock::acquire(&*self.fs, &self.path(LOCK), &opts.owner, &opts.owner_alive, opts.lock_attempts).await
     }
 
-    /// Runs registrations spawned after an earlier ack, and refuses calls after shutdown.
+    /// Runs registrations spawned after an earlier ack, retries archives a failed reset left
+    /// behind, and refuses calls after shutdown.
     async fn begin(&mut self) -> StoreResult<()> {
         if self.closed {
             return Err(StoreError::Closed);
+        }
+        for old in std::mem::take(&mut self.unarchived) {
+            // Best effort: a failure keeps it for the next call, and must not fail this one.
+            let _ = self.archive_switched_away(old).await;
         }
         for (key, entry) in std::mem::take(&mut self.deferred) {
             self.update_registry(|r| {
@@ -273,13 +282,14 @@ impl<F: Fs> Store<F> {
 
     /// After a create or reset failed: unless the registry already points `key` at the new
     /// session (the call took effect before it failed), archive its files `.abandoned.<ts>`, so
-    /// that a session the caller was told failed does not appear at the next start. Best effort:
-    /// the caller reports the first error whatever happens here.
-    async fn abandon(&mut self, key: &str, entry: &Entry) {
+    /// that a session the caller was told failed does not appear at the next start. Returns
+    /// whether the call took effect. Best effort: the caller reports the first error whatever
+    /// happens here.
+    async fn abandon(&mut self, key: &str, entry: &Entry) -> bool {
         match self.load().await {
-            Ok(registry) if registry.get(key).is_some_and(|e| e.session_id == entry.session_id) => return,
+            Ok(registry) if registry.get(key).is_some_and(|e| e.session_id == entry.session_id) => return true,
             Ok(_) => {}
-            Err(_) => return,
+            Err(_) => return false,
         }
         let ts = self.ids.tick();
         for name in [Some(&entry.session_file), entry.trajectory_file.as_ref()].into_iter().flatten() {
@@ -287,6 +297,7 @@ impl<F: Fs> Store<F> {
             let _ = self.fs.rename(&self.path(name), &to).await;
         }
         let _ = sync_dir(&*self.fs, &self.opts.dir).await;
+        false
     }
 
     /// Creates a session for `raw_key`; returns its session id.
@@ -333,7 +344,8 @@ impl<F: Fs> Store<F> {
                 };
                 if conflict {
                     // Another client created the key meanwhile: ours never became visible.
-                    self.archive_files(&entry, ArchiveReason::Reset).await?;
+                    let ts = self.ids.tick();
+                    self.archive_files(&entry, ArchiveReason::Reset, ts).await?;
                     sync_dir(&*self.fs, &self.opts.dir).await?;
                     return Err(StoreError::Exists { key });
                 }
@@ -383,11 +395,14 @@ impl<F: Fs> Store<F> {
                 .await;
         }
         if let Err(error) = switched {
-            self.abandon(&storage_key, &new).await;
+            if self.abandon(&storage_key, &new).await {
+                // The switch took effect before the failure: finish the reset, or the old
+                // transcript would linger as an orphan and come back at the next start.
+                let _ = self.archive_switched_away(old).await;
+            }
             return Err(error);
         }
-        self.archive_files(&old, ArchiveReason::Reset).await?;
-        sync_dir(&*self.fs, &self.opts.dir).await?;
+        self.archive_switched_away(old).await?;
         self.used.insert(id.clone());
         Ok(id)
     }
@@ -397,21 +412,89 @@ impl<F: Fs> Store<F> {
         self.begin().await?;
         let key = canonical_key(key);
         let entry = self.get(&key).await?.ok_or(StoreError::NotFound { key: key.clone() })?;
-        self.archive_files(&entry, ArchiveReason::Deleted).await?;
-        sync_dir(&*self.fs, &self.opts.dir).await?;
         let storage_key = self.storage_key(&key);
-        self.update_registry(|r| {
-            if r.get(&storage_key).is_some_and(|e| e.session_id == entry.session_id) {
-                r.remove(&storage_key);
-            }
-            Ok(())
-        })
-        .await
+        let victims = [(storage_key, entry)];
+        self.remove_sessions(&victims).await
     }
 
-    /// Renames a session's transcript and trajectory to their archive names (one timestamp).
-    async fn archive_files(&mut self, entry: &Entry, reason: ArchiveReason) -> StoreResult<()> {
+    /// Archives the sessions' files `.deleted.<ts>`, fsyncs the dir, then removes their entries
+    /// (each only if it still names the same session). If that fails, the files of sessions the
+    /// registry still holds are put back, so that a call reported failed took no visible effect.
+    async fn remove_sessions(&mut self, victims: &[(String, Entry)]) -> StoreResult<()> {
         let ts = self.ids.tick();
+        let mut result = Ok(());
+        for (_, entry) in victims {
+            result = self.archive_files(entry, ArchiveReason::Deleted, ts).await;
+            if result.is_err() {
+                break;
+            }
+        }
+        if result.is_ok() {
+            result = sync_dir(&*self.fs, &self.opts.dir).await;
+        }
+        if result.is_ok() {
+            result = self
+                .update_registry(|r| {
+                    for (key, entry) in victims {
+                        if r.get(key).is_some_and(|e| e.session_id == entry.session_id) {
+                            r.remove(key);
+                        }
+                    }
+                    Ok(())
+                })
+                .await;
+        }
+        if result.is_err() {
+            self.restore(victims, ArchiveReason::Deleted, ts).await;
+        }
+        result
+    }
+
+    /// Archives the files of a session a reset switched away from (a file an earlier attempt
+    /// already moved is skipped); on failure it is kept for a retry at the start of the next call.
+    async fn archive_switched_away(&mut self, old: Entry) -> StoreResult<()> {
+        let ts = self.ids.tick();
+        let mut archived = Ok(());
+        for name in [Some(&old.session_file), old.trajectory_file.as_ref()].into_iter().flatten() {
+            if archived.is_ok() && is_plain_name(name) {
+                let (from, to) = (self.path(name), self.path(&archive_name(name, ArchiveReason::Reset, ts)));
+                archived = match rename(&*self.fs, &from, &to).await {
+                    Err(StoreError::Fs { errno: Errno::ENOENT, .. }) => Ok(()),
+                    other => other,
+                };
+            }
+        }
+        if archived.is_ok() {
+            archived = sync_dir(&*self.fs, &self.opts.dir).await;
+        }
+        if archived.is_err() {
+            self.unarchived.push(old);
+        }
+        archived
+    }
+
+    /// Best effort, after a failed delete or prune: puts back the archived files of every
+    /// session the registry still holds. The caller reports the first error whatever happens.
+    async fn restore(&mut self, victims: &[(String, Entry)], reason: ArchiveReason, ts: u64) {
+        let Ok(registry) = self.load().await else { return };
+        for (key, entry) in victims {
+            if !registry.get(key).is_some_and(|e| e.session_id == entry.session_id) {
+                continue;
+            }
+            // The trajectory first: until the transcript is back, recovery still reads the entry
+            // as deleted (dangling), and archives the trajectory again.
+            for name in [entry.trajectory_file.as_ref(), Some(&entry.session_file)].into_iter().flatten() {
+                if is_plain_name(name) {
+                    let archived = self.path(&archive_name(name, reason, ts));
+                    let _ = self.fs.rename(&archived, &self.path(name)).await;
+                }
+            }
+        }
+        let _ = sync_dir(&*self.fs, &self.opts.dir).await;
+    }
+
+    /// Renames a session's transcript and trajectory to their archive names, stamped `ts`.
+    async fn archive_files(&mut self, entry: &Entry, reason: ArchiveReason, ts: u64) -> StoreResult<()> {
         let key = entry.session_id.clone();
         let file = self.own_file(&key, &entry.session_file)?;
         rename(&*self.fs, &file, &self.path(&archive_name(&entry.session_file, reason, ts))).await?;
@@ -502,20 +585,8 @@ impl<F: Fs> Store<F> {
         if victims.is_empty() {
             return Ok(Vec::new());
         }
-        for (_, entry) in &victims {
-            self.archive_files(entry, ArchiveReason::Deleted).await?;
-        }
-        sync_dir(&*self.fs, &self.opts.dir).await?;
         let evicted: Vec<String> = victims.iter().map(|(k, _)| k.clone()).collect();
-        self.update_registry(|r| {
-            for (key, entry) in &victims {
-                if r.get(key).is_some_and(|e| e.session_id == entry.session_id) {
-                    r.remove(key);
-                }
-            }
-            Ok(())
-        })
-        .await?;
+        self.remove_sessions(&victims).await?;
         Ok(evicted)
     }
 
