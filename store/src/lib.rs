@@ -478,7 +478,7 @@ impl<F: Fs> Store<F> {
     async fn restore(&mut self, victims: &[(String, Entry)], reason: ArchiveReason, ts: u64) {
         let Ok(registry) = self.load().await else { return };
         for (key, entry) in victims {
-            if !registry.get(key).is_some_and(|e| e.session_id == entry.session_id) {
+            if registry.get(key).is_none_or(|e| e.session_id != entry.session_id) {
                 continue;
             }
             // The trajectory first: until the transcript is back, recovery still reads the entry
