@@ -233,8 +233,11 @@ pub fn explore(
         merger.add(index, result);
     }
     let (mut merged, first_index) = merger.finish();
-    // A random workload's violation is shrunk by proptest before it is reported.
-    if let Some(index) = first_index.filter(|i| *i >= exhaustive.len()) {
+    // A violation under an injected fault is shrunk by dropping operations; a random
+    // workload's violation by proptest.
+    if let Some(finding) = merged.first.take_if(|f| !f.case.faults.faults.is_empty()) {
+        merged.first = Some(shrink_fault_finding(variant, model, finding, opts, cache));
+    } else if let Some(index) = first_index.filter(|i| *i >= exhaustive.len()) {
         let tree = trees.into_iter().nth(index - exhaustive.len()).expect("one tree per random workload");
         let fails = |w: &Workload| explore_workload(variant, model, w, false, opts, cache).first.is_some();
         let smallest = tree.shrink(fails, 256);
@@ -242,6 +245,44 @@ pub fn explore(
     }
     merged.elapsed_ms = started.elapsed().as_millis();
     merged
+}
+
+/// Shrinks a violation found under an injected fault: drops one operation at a time, keeping
+/// the one the fault hit, with the fault moved to the same syscall of that operation (its
+/// offset in the operation's span), as long as the fault still breaks an invariant.
+pub fn shrink_fault_finding(
+    variant: Variant,
+    model: Model,
+    finding: Finding,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache,
+) -> Finding {
+    let mut best = finding;
+    loop {
+        let run = execute(variant, &best.case.workload, &best.case.faults);
+        let Some((&step, &fault)) = best.case.faults.faults.iter().next() else { return best };
+        let Some(hit) = run.spans.iter().position(|s| s.start <= step && step < s.end) else { return best };
+        let offset = step - run.spans[hit].start;
+        let mut shrunk = None;
+        for drop in (0..best.case.workload.len()).rev().filter(|d| *d != hit) {
+            let mut workload = best.case.workload.clone();
+            workload.remove(drop);
+            let target = if drop < hit { hit - 1 } else { hit };
+            let clean = execute(variant, &workload, &Plan::none());
+            let Some(span) = clean.spans.get(target).filter(|s| s.start + offset < s.end) else { continue };
+            let plan = Plan { faults: [(span.start + offset, fault)].into_iter().collect(), crash_after: None };
+            let mut result = WorkloadResult::default();
+            check_fault_run(variant, model, &workload, &plan, opts, cache, &mut result);
+            if let Some(found) = result.first {
+                shrunk = Some(found);
+                break;
+            }
+        }
+        match shrunk {
+            Some(found) => best = found,
+            None => return best,
+        }
+    }
 }
 
 /// Explores one workload under one model.

@@ -15,7 +15,9 @@ use crashsim_store::Variant;
 use rayon::prelude::*;
 
 use crate::execute::execute;
-use crate::explore::{check_fault_run, explore_workload, ExploreOptions, Merger, ModelResult, RecoveryCache};
+use crate::explore::{
+    check_fault_run, explore_workload, shrink_fault_finding, ExploreOptions, Merger, ModelResult, RecoveryCache,
+};
 use crate::workload::{self, Workload};
 
 /// What to soak.
@@ -108,6 +110,9 @@ pub fn soak(
         }
     }
     let (mut result, first_index) = merger.finish();
+    if let Some(finding) = result.first.take() {
+        result.first = Some(shrink_fault_finding(variant, model, finding, &opts.explore, cache));
+    }
     result.elapsed_ms = started.elapsed().as_millis();
     SoakResult { result, failing_seed: first_index.map(|i| seeds_run[i]), seeds_run }
 }

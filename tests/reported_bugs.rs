@@ -124,3 +124,30 @@ fn concurrency_variants_are_listed_as_such() {
     assert!(explore_all(Variant::UpdateWithoutLock, &bounds()).iter().all(|r| r.violations == 0));
     assert!(Variant::CreateRegistersAfterAck.needs_concurrency());
 }
+
+#[test]
+fn findings_under_faults_are_shrunk_to_the_operations_that_matter() {
+    use crashsim::explore::{shrink_fault_finding, Case, Finding};
+    use crashsim_faults::{Fault, Plan};
+    let variant = Variant::CreateSkipsRegistry;
+    let opts = bounds();
+    let workload = crashsim::workload::parse("rotate; append b x; create a L; rotate; delete b").unwrap();
+    // A short write in the create's transcript header: the create still succeeds and skips the
+    // registry, so the restart re-adopts an acknowledged session.
+    let run = crashsim::execute::execute(variant, &workload, &Plan::none());
+    let create = &run.spans[2];
+    let trace = run.fs.trace();
+    let write = trace.steps[create.start..create.end]
+        .iter()
+        .find(|s| matches!(s.call, crashsim_sim::Call::Write { .. }))
+        .expect("the create writes");
+    let faults = Plan { faults: [(write.step, Fault::ShortWrite(1))].into_iter().collect(), crash_after: None };
+    let case = Case { workload, faults, check: Check::Restart };
+    let violation = reproduce(variant, Model::Process, &case, &opts.images).unwrap().violation.expect("a violation");
+    let finding = Finding { case, violation, survivors: 0 };
+    let shrunk = shrink_fault_finding(variant, Model::Process, finding, &opts, &RecoveryCache::default());
+    assert_eq!(crashsim::workload::format(&shrunk.case.workload), "create a L", "{:?}", shrunk.case);
+    assert_eq!(shrunk.case.faults.faults.len(), 1);
+    let replayed = reproduce(variant, Model::Process, &shrunk.case, &opts.images).unwrap();
+    assert!(replayed.violation.is_some(), "{}", replayed.text);
+}
