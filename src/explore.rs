@@ -37,7 +37,8 @@ pub struct ExploreOptions {
     pub random_workloads: usize,
     /// Most operations of a random workload. Default: 30.
     pub random_max_ops: usize,
-    /// Errno runs for exhaustive workloads of up to this many operations (0: none). Default: 1.
+    /// Fault runs (every errno at every mutating syscall, a one-byte short write at every write)
+    /// for workloads of up to this many operations (0: none). Default: 2.
     pub errno_max_ops: usize,
     /// How crash images are enumerated (posix cap, sector size, sampling seed).
     pub images: ImageOptions,
@@ -51,7 +52,7 @@ impl Default for ExploreOptions {
             max_ops: 4,
             random_workloads: 16,
             random_max_ops: 30,
-            errno_max_ops: 1,
+            errno_max_ops: 2,
             images: ImageOptions::default(),
             seed: 0,
         }

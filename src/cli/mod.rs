@@ -153,8 +153,9 @@ struct Bounds {
     /// Random workloads (up to 30 operations each) from the spec's state machine.
     #[arg(long, default_value_t = 16)]
     random: usize,
-    /// Errno runs (every errno at every mutating syscall) for workloads of up to N operations.
-    #[arg(long, default_value_t = 1)]
+    /// Fault runs (every errno at every mutating syscall, a short write at every write) for
+    /// workloads of up to N operations.
+    #[arg(long, default_value_t = 2)]
     errno_ops: usize,
     /// Most posix crash images per crash point enumerated exhaustively; beyond, sampled.
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
