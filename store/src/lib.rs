@@ -15,7 +15,8 @@
 //! - Delete: archive the transcript and trajectory, fsync dir, then remove the entry.
 //! - Rotate: copy the registry to a new backup (fsync, dir fsync), drop backups beyond 3.
 //! - Prune: archive the oldest sessions' files, fsync dir, then remove their entries.
-//! - Shutdown: append `session.ended` to each trajectory this instance used, fsync, release.
+//! - Shutdown: append `session.ended` to each trajectory this instance used, fsync, and
+//!   release a lock it still holds (a failed release of an earlier call leaves one).
 //! - Open: [`recovery`] repairs what a crash left, under the lock.
 //!
 //! Every syscall is an await point, so concurrent clients interleave at syscall boundaries.
@@ -621,8 +622,19 @@ impl<F: Fs> Store<F> {
                 }
             }
         }
+        self.release_own_lock().await?;
         self.closed = true;
         Ok(())
+    }
+
+    /// Removes the lock if this instance holds it: normally it holds none between calls, but a
+    /// call whose release failed leaves one behind, which would make other clients wait.
+    async fn release_own_lock(&self) -> StoreResult<()> {
+        let path = self.path(LOCK);
+        match read_file(&*self.fs, &path).await? {
+            Some(holder) if holder == self.opts.owner.as_bytes() => lock::release(&*self.fs, &path).await,
+            _ => Ok(()),
+        }
     }
 
     /// The entry of `key` (raw or canonical), if any.

@@ -147,3 +147,28 @@ fn two_instances_share_one_directory() {
         assert!(!names(&*fs).await.contains(&"sessions.json.lock".to_string()));
     });
 }
+
+#[test]
+fn shutdown_releases_a_lock_a_failed_release_left_behind() {
+    let fs = Arc::new(SimFs::new(SimOptions::default()));
+    block_on(async {
+        let mut store =
+            Store::open(fs.clone(), StoreOptions { owner: "gateway".into(), ..StoreOptions::default() }).await.unwrap();
+        store.create("a").await.unwrap();
+        // As if the release of the last call had failed: the lock is still ours.
+        let fd = fs.open("sessions/sessions.json.lock", crashsim_sim::OpenOptions::create_new()).await.unwrap();
+        fs.write(fd, b"gateway").await.unwrap();
+        fs.close(fd).await.unwrap();
+        store.shutdown().await.unwrap();
+        assert!(!names(&*fs).await.contains(&"sessions.json.lock".to_string()));
+        // Someone else's lock is not ours to remove.
+        let fd = fs.open("sessions/sessions.json.lock", crashsim_sim::OpenOptions::create_new()).await.unwrap();
+        fs.write(fd, b"cli").await.unwrap();
+        fs.close(fd).await.unwrap();
+        let alive = crashsim_store::OwnerAlive(Arc::new(|owner| owner == "cli"));
+        let opts =
+            StoreOptions { owner: "gateway".into(), owner_alive: alive, lock_attempts: 2, ..StoreOptions::default() };
+        assert!(matches!(Store::open(fs.clone(), opts).await, Err(StoreError::LockBusy { .. })));
+        assert!(names(&*fs).await.contains(&"sessions.json.lock".to_string()));
+    });
+}
