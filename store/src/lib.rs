@@ -241,15 +241,16 @@ impl<F: Fs> Store<F> {
         }
     }
 
-    /// A session id whose files do not exist yet.
+    /// A session id no file in the sessions dir carries, archives included: a restarted
+    /// instance with the same seed draws the same ids, and an id must never name two sessions.
     async fn fresh_id(&mut self) -> StoreResult<String> {
+        let dir = &self.opts.dir;
+        let names = self.fs.readdir(dir).await.map_err(|e| StoreError::fs("readdir", dir, e))?;
         loop {
             let id = self.ids.session_id();
-            let path = self.path(&transcript_name(&id));
-            match self.fs.stat(&path).await {
-                Err(Errno::ENOENT) => return Ok(id),
-                Ok(_) => continue,
-                Err(errno) => return Err(StoreError::fs("stat", &path, errno)),
+            let prefix = format!("{id}.");
+            if !names.iter().any(|name| name.starts_with(&prefix)) {
+                return Ok(id);
             }
         }
     }

@@ -172,3 +172,18 @@ fn shutdown_releases_a_lock_a_failed_release_left_behind() {
         assert!(names(&*fs).await.contains(&"sessions.json.lock".to_string()));
     });
 }
+
+#[test]
+fn a_restarted_instance_with_the_same_seed_never_reuses_an_archived_id() {
+    let fs = Arc::new(SimFs::new(SimOptions::default()));
+    block_on(async {
+        let mut first = Store::open(fs.clone(), StoreOptions::default()).await.unwrap();
+        let old = first.create("a").await.unwrap();
+        first.delete("a").await.unwrap();
+        first.shutdown().await.unwrap();
+        // Same seed: the id stream starts over, and its first id is archived on disk.
+        let mut again = Store::open(fs.clone(), StoreOptions::default()).await.unwrap();
+        let new = again.create("a").await.unwrap();
+        assert_ne!(new, old);
+    });
+}
