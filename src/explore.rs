@@ -152,10 +152,28 @@ pub(crate) struct WorkloadResult {
 impl WorkloadResult {
     fn found(&mut self, finding: Finding) {
         self.violations += 1;
-        if self.first.as_ref().is_none_or(|best| finding.rank() < best.rank()) {
-            self.first = Some(finding);
-        }
+        keep_smallest(&mut self.first, Some(finding));
     }
+
+    /// Adds the counts and the finding of a part of the same workload.
+    fn absorb(&mut self, part: WorkloadResult) {
+        self.crash_points += part.crash_points;
+        self.crash_states += part.crash_states;
+        self.fingerprints.extend(part.fingerprints);
+        self.violations += part.violations;
+        keep_smallest(&mut self.first, part.first);
+    }
+}
+
+/// Keeps in `best` the smaller of it and `candidate` by [`Finding::rank`] (on a tie, `best`,
+/// which came first); true if `candidate` was kept.
+fn keep_smallest(best: &mut Option<Finding>, candidate: Option<Finding>) -> bool {
+    let Some(candidate) = candidate else { return false };
+    if best.as_ref().is_some_and(|b| candidate.rank() >= b.rank()) {
+        return false;
+    }
+    *best = Some(candidate);
+    true
 }
 
 /// Sums workload results in workload order into a [`ModelResult`], keeping the smallest finding.
@@ -190,12 +208,7 @@ impl Merger {
         merged.violations += result.violations;
         self.distinct.extend(result.fingerprints);
         // The smallest finding over all workloads; on a tie, the earliest workload.
-        let better = match (&result.first, &merged.first) {
-            (Some(found), Some(best)) => found.rank() < best.rank(),
-            (found, _) => found.is_some() && merged.first.is_none(),
-        };
-        if better {
-            merged.first = result.first;
+        if keep_smallest(&mut merged.first, result.first) {
             self.first_index = Some(index);
         }
     }
@@ -347,14 +360,7 @@ fn check_crash_points(
         })
         .collect();
     for partial in partials {
-        result.crash_points += partial.crash_points;
-        result.crash_states += partial.crash_states;
-        result.fingerprints.extend(partial.fingerprints);
-        result.violations += partial.violations;
-        if let Some(finding) = partial.first {
-            result.violations -= 1;
-            result.found(finding);
-        }
+        result.absorb(partial);
     }
 }
 

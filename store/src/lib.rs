@@ -210,18 +210,30 @@ impl<F: Fs> Store<F> {
         }
     }
 
-    /// Read-modify-write of the registry under the lock (no lock in `unlocked-update`).
-    async fn update_registry<T>(&mut self, change: impl FnOnce(&mut Registry) -> StoreResult<T>) -> StoreResult<T> {
+    /// Takes the lock before a registry change, unless the variant skips it (`unlocked-update`);
+    /// returns whether it did, for [`Self::unlock_after`].
+    async fn lock_for_update(&self) -> StoreResult<bool> {
         let locked = self.opts.variant.takes_lock();
         if locked {
             self.lock().await?;
         }
-        let result = self.modify(change).await;
-        if locked {
-            let released = lock::release(&*self.fs, &self.path(LOCK)).await;
-            return result.and_then(|value| released.map(|()| value));
+        Ok(locked)
+    }
+
+    /// Releases the lock [`Self::lock_for_update`] took, whatever `result` is; the first error wins.
+    async fn unlock_after<T>(&self, locked: bool, result: StoreResult<T>) -> StoreResult<T> {
+        if !locked {
+            return result;
         }
-        result
+        let released = lock::release(&*self.fs, &self.path(LOCK)).await;
+        result.and_then(|value| released.map(|()| value))
+    }
+
+    /// Read-modify-write of the registry under the lock.
+    async fn update_registry<T>(&mut self, change: impl FnOnce(&mut Registry) -> StoreResult<T>) -> StoreResult<T> {
+        let locked = self.lock_for_update().await?;
+        let result = self.modify(change).await;
+        self.unlock_after(locked, result).await
     }
 
     async fn modify<T>(&mut self, change: impl FnOnce(&mut Registry) -> StoreResult<T>) -> StoreResult<T> {
@@ -513,16 +525,9 @@ impl<F: Fs> Store<F> {
     /// Backs up the registry (see [`RotateProtocol`] for the variants' ways).
     pub async fn rotate(&mut self) -> StoreResult<()> {
         self.begin().await?;
-        let locked = self.opts.variant.takes_lock();
-        if locked {
-            self.lock().await?;
-        }
+        let locked = self.lock_for_update().await?;
         let result = self.rotate_locked().await;
-        if locked {
-            let released = lock::release(&*self.fs, &self.path(LOCK)).await;
-            return result.and(released);
-        }
-        result
+        self.unlock_after(locked, result).await
     }
 
     async fn rotate_locked(&mut self) -> StoreResult<()> {
