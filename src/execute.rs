@@ -1,67 +1,183 @@
-//! Running a workload on a recording `SimFs`: the trace, and which syscalls each operation spans.
+//! Running a workload on a recording `SimFs`: its clients interleaved by a scheduling strategy,
+//! the trace, which client made each syscall, and when each call was invoked and answered.
+//!
+//! A run opens one store per process (one after the other), runs every client as a task of the
+//! [`schedule`](crate::schedule) executor, then shuts each process down cleanly (a last
+//! `shutdown` span per process, made by the harness). Processes share one driven clock, so a
+//! client waiting for another process's lock sleeps until nothing else can run.
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crashsim_faults::Plan;
-use crashsim_model::{Op, Outcome, Record, Reply};
-use crashsim_sim::{Image, SimFs, SimOptions};
-use crashsim_store::{Store, StoreError, StoreOptions, StoreResult, Variant};
+use crashsim_model::{Op, Outcome, Record, Reply, NEVER};
+use crashsim_sim::{Image, SimClock, SimFs, SimOptions};
+use crashsim_store::{OwnerAlive, Store, StoreError, StoreOptions, StoreResult, Variant};
 
-/// One operation of a run: what it returned, the syscalls `start..end` it made, and the disk
-/// the running process saw right after it (V).
+use crate::schedule::gate::{Attribution, Gated, Preempt};
+use crate::schedule::{self, Interleaving, Replay, Schedule, Strategy, Task};
+use crate::workload::Workload;
+
+/// One call of a run: who made it, what it returned, the syscalls `start..end` that ran while
+/// it did (other clients' among them), when it was invoked and answered (a counter of the
+/// run's invocations and answers), and the disk the running processes saw right after (V).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Span {
+    /// The client that made the call; `None` for the harness's clean shutdown of a process.
+    pub client: Option<usize>,
+    pub process: usize,
     pub op: Op,
     pub outcome: Outcome,
     pub start: usize,
     pub end: usize,
+    pub invoked: u64,
+    pub returned: u64,
     pub after: Image,
 }
 
 /// A recorded run of a workload.
 pub struct Execution {
     pub fs: Arc<SimFs>,
-    /// Syscalls the opening of the store made (recovery of an empty directory).
+    /// Syscalls the opening of the stores made (recovery of an empty directory).
     pub open_end: usize,
-    /// Why the store did not open, if it did not (then no operation ran).
+    /// Why a store did not open, if one did not (then no operation ran).
     pub open_error: Option<String>,
+    /// Every call, in order of invocation; the harness's shutdowns last.
     pub spans: Vec<Span>,
+    /// The scheduler's choices.
+    pub interleaving: Interleaving,
+    /// The client of each syscall (`None`: the harness).
+    pub owners: Vec<Option<usize>>,
 }
 
-/// The store options of the client that runs workloads.
-pub fn client_options(variant: Variant) -> StoreOptions {
-    StoreOptions { variant, owner: "client-0".to_string(), seed: 0, ..StoreOptions::default() }
+/// How to run a workload: the schedule to follow and where clients may be preempted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Run {
+    pub schedule: Schedule,
+    pub preempt: Preempt,
 }
 
-/// Runs `workload` on an empty recording `SimFs` with the faults of `plan`, then shuts the store
-/// down cleanly (a last `shutdown` span). The plan's crash point is the caller's business: the
-/// run goes to the end, and crash images are taken afterwards.
-pub fn execute(variant: Variant, workload: &[Op], plan: &Plan) -> Execution {
+/// The options of process `process`'s store: owner `client-<process>`, id seed `process`.
+/// Other processes of the run are alive, so their locks are waited for, not broken.
+pub fn process_options(variant: Variant, process: usize, processes: usize, clock: Arc<SimClock>) -> StoreOptions {
+    let live: BTreeSet<String> = (0..processes).map(owner).collect();
+    let owner_alive = if processes > 1 { OwnerAlive(Arc::new(move |o| live.contains(o))) } else { OwnerAlive::none() };
+    StoreOptions { variant, owner: owner(process), seed: process as u64, owner_alive, clock, ..StoreOptions::default() }
+}
+
+fn owner(process: usize) -> String {
+    format!("client-{process}")
+}
+
+/// Runs `workload` with the faults of `plan`, the schedule of `run` (then the default choice).
+pub fn execute(variant: Variant, workload: &Workload, plan: &Plan, run: &Run) -> Execution {
+    execute_with(variant, workload, plan, run.preempt, &mut Replay::new(run.schedule.clone()))
+}
+
+/// Runs `workload` with the faults of `plan`, `strategy` choosing the interleaving. The plan's
+/// crash point is the caller's business: the run goes to the end, crash images come afterwards.
+pub fn execute_with(
+    variant: Variant,
+    workload: &Workload,
+    plan: &Plan,
+    preempt: Preempt,
+    strategy: &mut dyn Strategy,
+) -> Execution {
+    workload.validate().expect("a valid workload");
     let fs = Arc::new(SimFs::new(SimOptions::default()));
     if !plan.faults.is_empty() {
         fs.set_injector(plan.injector());
     }
-    pollster::block_on(async {
-        let opened = Store::open(fs.clone(), client_options(variant)).await;
-        let open_end = fs.steps();
-        let mut store = match opened {
-            Ok(store) => store,
+    let clock = Arc::new(SimClock::driven(0));
+    let attribution = Attribution::default();
+    let gated = Arc::new(Gated::new(fs.clone(), preempt, attribution.clone()));
+    let steps = || fs.steps();
+    let alone = |task: Task<'_>| schedule::run(vec![task], &clock, &mut Replay::new(Schedule::default()), &steps);
+
+    let mut stores = Vec::new();
+    let mut open_error = None;
+    for process in 0..workload.processes {
+        let opts = process_options(variant, process, workload.processes, clock.clone());
+        let opened = RefCell::new(None);
+        alone(Box::pin(async { *opened.borrow_mut() = Some(Store::open(gated.clone(), opts).await) }));
+        match opened.into_inner().expect("the open task ran to its end") {
+            Ok(store) => stores.push(store),
             Err(error) => {
-                return Execution { fs: fs.clone(), open_end, open_error: Some(error.to_string()), spans: Vec::new() }
+                open_error = Some(error.to_string());
+                break;
             }
-        };
-        let mut spans = Vec::new();
-        for op in workload.iter().chain([&Op::Shutdown]) {
-            let start = fs.steps();
-            let outcome = call(&mut store, op).await;
-            spans.push(Span { op: op.clone(), outcome, start, end: fs.steps(), after: fs.volatile_image() });
         }
-        Execution { fs: fs.clone(), open_end, open_error: None, spans }
-    })
+    }
+    let open_end = fs.steps();
+    let spans = RefCell::new(Vec::new());
+    let mut interleaving = Interleaving::default();
+    if open_error.is_none() {
+        let events = AtomicU64::new(0);
+        let tasks: Vec<Task<'_>> = workload
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(client, ops)| {
+                let process = workload.process_of(client);
+                let (store, fs, spans, events) = (&stores[process], &fs, &spans, &events);
+                let task = async move {
+                    for op in ops {
+                        let invoked = events.fetch_add(1, Ordering::Relaxed);
+                        let start = fs.steps();
+                        let outcome = call(store, op).await;
+                        let returned = events.fetch_add(1, Ordering::Relaxed);
+                        let (end, after) = (fs.steps(), fs.volatile_image());
+                        let span = Span {
+                            client: Some(client),
+                            process,
+                            op: op.clone(),
+                            outcome,
+                            start,
+                            end,
+                            invoked,
+                            returned,
+                            after,
+                        };
+                        spans.borrow_mut().push(span);
+                    }
+                };
+                Box::pin(attribution.tag(client, task)) as Task<'_>
+            })
+            .collect();
+        interleaving = schedule::run(tasks, &clock, strategy, &steps);
+        let mut next_event = events.load(Ordering::Relaxed);
+        for (process, store) in stores.iter().enumerate() {
+            let start = fs.steps();
+            let outcome = RefCell::new(None);
+            alone(Box::pin(async { *outcome.borrow_mut() = Some(call(store, &Op::Shutdown).await) }));
+            let outcome = outcome
+                .into_inner()
+                .unwrap_or_else(|| Outcome::Failed("the shutdown never finished: every task was blocked".to_string()));
+            let (end, after) = (fs.steps(), fs.volatile_image());
+            let (invoked, returned) = (next_event, next_event + 1);
+            next_event += 2;
+            spans.borrow_mut().push(Span {
+                client: None,
+                process,
+                op: Op::Shutdown,
+                outcome,
+                start,
+                end,
+                invoked,
+                returned,
+                after,
+            });
+        }
+    }
+    let mut spans = spans.into_inner();
+    spans.sort_by_key(|s| s.invoked);
+    Execution { fs: fs.clone(), open_end, open_error, spans, interleaving, owners: attribution.owners() }
 }
 
 /// Calls `op` on the store and maps the answer to the spec's terms.
-pub async fn call(store: &mut Store<SimFs>, op: &Op) -> Outcome {
+pub async fn call(store: &Store<Gated>, op: &Op) -> Outcome {
     match op {
         Op::Create { key, label } => reply(store.create_labeled(key, label.as_deref()).await.map(Reply::Session)),
         Op::Append { key, message } => reply(store.append(key, message).await.map(|()| Reply::Unit)),
@@ -70,6 +186,10 @@ pub async fn call(store: &mut Store<SimFs>, op: &Op) -> Outcome {
         Op::Rotate => reply(store.rotate().await.map(|()| Reply::Unit)),
         Op::Prune { max_entries } => reply(store.prune(*max_entries).await.map(Reply::Evicted)),
         Op::Shutdown => reply(store.shutdown().await.map(|()| Reply::Unit)),
+        Op::Get { key } => reply(store.get(key).await.map(|found| match found {
+            Some(entry) => Reply::Session(entry.session_id),
+            None => Reply::NotFound,
+        })),
     }
 }
 
@@ -84,17 +204,26 @@ fn reply(result: StoreResult<Reply>) -> Outcome {
 }
 
 impl Execution {
-    /// The history a crash after `k` syscalls leaves: the operations that returned before it,
-    /// and the one running at it (in flight). An operation whose last syscall is the k-th has
-    /// returned: its acknowledgement counts.
+    /// The history a crash after `k` syscalls leaves: the calls that returned before it, and
+    /// those running at it (in flight). A call whose last syscall is the k-th has returned: its
+    /// acknowledgement counts.
     pub fn history_at(&self, k: usize) -> Vec<Record> {
         let mut history = Vec::new();
         for span in &self.spans {
-            if span.end <= k {
-                history.push(Record::Call { client: 0, op: span.op.clone(), outcome: span.outcome.clone() });
+            let (outcome, returned) = if span.end <= k {
+                (span.outcome.clone(), span.returned)
             } else if span.start < k {
-                history.push(Record::Call { client: 0, op: span.op.clone(), outcome: Outcome::InFlight });
-            }
+                (Outcome::InFlight, NEVER)
+            } else {
+                continue;
+            };
+            history.push(Record::Call {
+                process: span.process,
+                op: span.op.clone(),
+                outcome,
+                invoked: span.invoked,
+                returned,
+            });
         }
         history
     }
@@ -104,8 +233,10 @@ impl Execution {
         self.history_at(self.fs.steps())
     }
 
-    /// Index of the operation running at crash point `k`, if any.
-    pub fn in_flight_at(&self, k: usize) -> Option<usize> {
-        self.spans.iter().position(|s| s.start < k && k < s.end)
+    /// Whether no other call was in flight when span `i` answered: a point where the running
+    /// store's files must be consistent as they stand.
+    pub fn quiescent_after(&self, i: usize) -> bool {
+        let at = self.spans[i].returned;
+        self.spans.iter().enumerate().all(|(j, s)| j == i || s.returned < at || s.invoked > at)
     }
 }

@@ -1,17 +1,20 @@
 //! The explorer: crash at every syscall boundary, boot a store on every crash image, check it.
 //!
-//! For each workload (exhaustive ones shortest first, then random ones):
-//! 1. run it once on a recording SimFs (plus a clean shutdown at the end): N syscalls;
+//! For each workload (exhaustive ones shortest first, then random ones, then concurrent ones:
+//! two clients in one process, then in two):
+//! 1. run it on a recording SimFs (plus a clean shutdown at the end), once per interleaving of
+//!    its clients with at most `preemptions_max` preemptions ([`dfs`]): N syscalls each;
 //! 2. for every crash point k in 0..=N and every image the persistence model allows there,
 //!    boot a fresh store on the image and check what recovery left against the spec, replayed
 //!    over the history at k (operations that returned, the one in flight);
-//! 3. check the clean points: the running store's files after each operation (no recovery), and
-//!    a restart after the clean shutdown;
+//! 3. check the clean points: the running store's files after each call that answered while no
+//!    other call ran (no recovery), and a restart after the clean shutdown;
 //! 4. for short workloads, rerun with each errno at each mutating syscall: the failing operation
 //!    must return an error, and the store must pass the checks after it and after a crash.
 //!
-//! Recovery depends on the image alone, so identical images (by 128-bit fingerprint) are booted
-//! once per variant. Workloads are spread over all cores with rayon; results are merged in
+//! An interleaving shares its first syscalls with the one it branched from; crash points in that
+//! common part are checked once, by the first. Recovery depends on the image alone, so
+//! identical images (by 128-bit fingerprint) are booted once per variant. Workloads are spread over all cores with rayon; results are merged in
 //! workload order, so every figure and the first violation are the same on every run.
 
 use std::collections::{HashMap, HashSet};
@@ -24,8 +27,11 @@ use crashsim_sim::{Image, ImageOptions, Model};
 use crashsim_store::Variant;
 use rayon::prelude::*;
 
-use crate::execute::{execute, Execution};
+use crate::execute::{execute, Execution, Run};
 use crate::observe::{observe_running, recover};
+use crate::schedule::dfs::Dfs;
+use crate::schedule::gate::Preempt;
+use crate::schedule::Schedule;
 use crate::workload::{self, Workload};
 
 /// Bounds of an exploration.
@@ -44,6 +50,17 @@ pub struct ExploreOptions {
     pub images: ImageOptions,
     /// Seed of the random workloads. Default: 0.
     pub seed: u64,
+    /// Concurrent workloads: two clients (in one process, and in two), each with 1 to this many
+    /// operations of the concurrent alphabet (0: none). Default: 1.
+    pub client_ops_max: usize,
+    /// Concurrent workloads run their two clients in one process, then (if this is 2) in two
+    /// processes. Default: 2.
+    pub processes_max: usize,
+    /// Most preemptions in an interleaving of concurrent clients. Default: 2 (CHESS found that
+    /// two catch most concurrency bugs).
+    pub preemptions_max: usize,
+    /// Where clients may be preempted. Default: before each syscall that names a path.
+    pub preempt: Preempt,
 }
 
 impl Default for ExploreOptions {
@@ -55,7 +72,29 @@ impl Default for ExploreOptions {
             errno_max_ops: 2,
             images: ImageOptions::default(),
             seed: 0,
+            client_ops_max: 1,
+            processes_max: 2,
+            preemptions_max: 2,
+            preempt: Preempt::Paths,
         }
+    }
+}
+
+impl ExploreOptions {
+    /// Every workload explored, in order: exhaustive, random (with their proptest trees, for
+    /// shrinking), concurrent in one process, concurrent in two.
+    pub fn workloads(&self) -> (Vec<Workload>, Vec<workload::RandomTree>) {
+        let mut all = workload::exhaustive(self.max_ops);
+        let (random, trees): (Vec<Workload>, Vec<_>) =
+            workload::random(self.seed, self.random_workloads, self.random_max_ops).into_iter().unzip();
+        all.extend(random);
+        assert!((1..=2).contains(&self.processes_max), "concurrent workloads run in one or two processes");
+        if self.client_ops_max > 0 {
+            for processes in 1..=self.processes_max {
+                all.extend(workload::concurrent(self.client_ops_max, processes));
+            }
+        }
+        (all, trees)
     }
 }
 
@@ -70,13 +109,22 @@ pub enum Check {
     Restart,
 }
 
-/// One replayable check: the workload, the injected faults, what is looked at.
+/// One replayable check: the workload, the injected faults, the interleaving, what is looked at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Case {
     pub workload: Workload,
     /// Injected errnos (no crash point: that is in `check`).
     pub faults: Plan,
+    /// The interleaving of the clients (empty: the default, which is all a lone client has).
+    pub schedule: Schedule,
     pub check: Check,
+}
+
+impl Case {
+    /// How the case's run is made.
+    pub fn run(&self, preempt: Preempt) -> Run {
+        Run { schedule: self.schedule.clone(), preempt }
+    }
 }
 
 /// A violation and the case that shows it.
@@ -89,15 +137,26 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// The order in which findings are preferred: no fault first, fewest operations, earliest
-    /// crash point, fewest surviving pending events, first image.
-    fn rank(&self) -> (bool, usize, usize, usize, usize) {
+    /// The order in which findings are preferred: no fault first, fewest operations, fewest
+    /// clients, shortest schedule, earliest crash point, fewest surviving pending events,
+    /// first image.
+    fn rank(&self) -> (bool, usize, usize, usize, usize, usize, usize) {
         let (point, image) = match self.case.check {
             Check::Crash { after, image } => (after, image),
             Check::Clean { op } => (op, 0),
             Check::Restart => (usize::MAX, 0),
         };
-        (!self.case.faults.faults.is_empty(), self.case.workload.len(), point, self.survivors, image)
+        let case = &self.case;
+        let clients = case.workload.clients.len();
+        (
+            !case.faults.faults.is_empty(),
+            case.workload.len(),
+            clients,
+            case.schedule.0.len(),
+            point,
+            self.survivors,
+            image,
+        )
     }
 }
 
@@ -107,6 +166,8 @@ pub struct ModelResult {
     pub variant: Variant,
     pub model: Model,
     pub workloads: usize,
+    /// Interleavings run (one per workload of a lone client).
+    pub interleavings: u64,
     /// Crash points visited (k over all runs).
     pub crash_points: u64,
     /// Crash images checked (each booted or taken from the cache), plus clean checks.
@@ -141,6 +202,7 @@ impl RecoveryCache {
 /// What one workload contributed.
 #[derive(Default)]
 pub(crate) struct WorkloadResult {
+    interleavings: u64,
     crash_points: u64,
     crash_states: u64,
     /// Fingerprints of the images checked (only counted, never iterated).
@@ -157,6 +219,7 @@ impl WorkloadResult {
 
     /// Adds the counts and the finding of a part of the same workload.
     fn absorb(&mut self, part: WorkloadResult) {
+        self.interleavings += part.interleavings;
         self.crash_points += part.crash_points;
         self.crash_states += part.crash_states;
         self.fingerprints.extend(part.fingerprints);
@@ -189,6 +252,7 @@ impl Merger {
             variant,
             model,
             workloads: 0,
+            interleavings: 0,
             crash_points: 0,
             crash_states: 0,
             distinct_states: 0,
@@ -203,6 +267,7 @@ impl Merger {
     pub(crate) fn add(&mut self, index: usize, result: WorkloadResult) {
         let merged = &mut self.result;
         merged.workloads += 1;
+        merged.interleavings += result.interleavings;
         merged.crash_points += result.crash_points;
         merged.crash_states += result.crash_states;
         merged.violations += result.violations;
@@ -229,14 +294,12 @@ pub fn explore(
     progress: &(dyn Fn() + Sync),
 ) -> ModelResult {
     let started = Instant::now();
-    let exhaustive = workload::exhaustive(opts.max_ops);
-    let random = workload::random(opts.seed, opts.random_workloads, opts.random_max_ops);
-    let (random_workloads, trees): (Vec<Workload>, Vec<_>) = random.into_iter().unzip();
-    let all: Vec<&Workload> = exhaustive.iter().chain(random_workloads.iter()).collect();
+    let (all, trees) = opts.workloads();
+    let exhaustive = workload::exhaustive(opts.max_ops).len();
     let results: Vec<WorkloadResult> = all
         .par_iter()
         .map(|w| {
-            let errno_runs = w.len() <= opts.errno_max_ops;
+            let errno_runs = !w.is_concurrent() && w.len() <= opts.errno_max_ops;
             let result = explore_workload(variant, model, w, errno_runs, opts, cache);
             progress();
             result
@@ -249,10 +312,11 @@ pub fn explore(
     let (mut merged, first_index) = merger.finish();
     // A violation under an injected fault is shrunk by dropping operations; a random
     // workload's violation by proptest.
+    let random = exhaustive..exhaustive + trees.len();
     if let Some(finding) = merged.first.take_if(|f| !f.case.faults.faults.is_empty()) {
         merged.first = Some(shrink_fault_finding(variant, model, finding, opts, cache));
-    } else if let Some(index) = first_index.filter(|i| *i >= exhaustive.len()) {
-        let tree = trees.into_iter().nth(index - exhaustive.len()).expect("one tree per random workload");
+    } else if let Some(index) = first_index.filter(|i| random.contains(i)) {
+        let tree = trees.into_iter().nth(index - exhaustive).expect("one tree per random workload");
         let fails = |w: &Workload| explore_workload(variant, model, w, false, opts, cache).first.is_some();
         let smallest = tree.shrink(fails, 256);
         merged.first = explore_workload(variant, model, &smallest, false, opts, cache).first.or(merged.first);
@@ -261,9 +325,10 @@ pub fn explore(
     merged
 }
 
-/// Shrinks a violation found under an injected fault: drops one operation at a time, keeping
-/// the one the fault hit, with the fault moved to the same syscall of that operation (its
-/// offset in the operation's span), as long as the fault still breaks an invariant.
+/// Shrinks a violation found under an injected fault (a lone client's): drops one operation at
+/// a time, keeping the one the fault hit, with the fault moved to the same syscall of that
+/// operation (its offset in the operation's span), as long as the fault still breaks an
+/// invariant.
 pub fn shrink_fault_finding(
     variant: Variant,
     model: Model,
@@ -273,16 +338,18 @@ pub fn shrink_fault_finding(
 ) -> Finding {
     let mut best = finding;
     loop {
-        let run = execute(variant, &best.case.workload, &best.case.faults);
+        if best.case.workload.is_concurrent() {
+            return best;
+        }
+        let run = execute(variant, &best.case.workload, &best.case.faults, &best.case.run(opts.preempt));
         let Some((&step, &fault)) = best.case.faults.faults.iter().next() else { return best };
         let Some(hit) = run.spans.iter().position(|s| s.start <= step && step < s.end) else { return best };
         let offset = step - run.spans[hit].start;
         let mut shrunk = None;
         for drop in (0..best.case.workload.len()).rev().filter(|d| *d != hit) {
-            let mut workload = best.case.workload.clone();
-            workload.remove(drop);
+            let Some(workload) = best.case.workload.without(0, drop) else { continue };
             let target = if drop < hit { hit - 1 } else { hit };
-            let clean = execute(variant, &workload, &Plan::none());
+            let clean = execute(variant, &workload, &Plan::none(), &Run::default());
             let Some(span) = clean.spans.get(target).filter(|s| s.start + offset < s.end) else { continue };
             let plan = Plan { faults: [(span.start + offset, fault)].into_iter().collect(), crash_after: None };
             let mut result = WorkloadResult::default();
@@ -299,7 +366,7 @@ pub fn shrink_fault_finding(
     }
 }
 
-/// Explores one workload under one model.
+/// Explores one workload under one model: every interleaving within the preemption bound.
 pub(crate) fn explore_workload(
     variant: Variant,
     model: Model,
@@ -309,16 +376,33 @@ pub(crate) fn explore_workload(
     cache: &RecoveryCache,
 ) -> WorkloadResult {
     let mut result = WorkloadResult::default();
-    let run = execute(variant, workload, &Plan::none());
     let clean = Plan::none();
-    check_clean_points(&run, workload, &clean, &mut result);
-    check_restart(&run, workload, &clean, variant, cache, &mut result);
-    check_crash_points(&run, workload, &clean, 0..=run.fs.steps(), variant, model, opts, cache, &mut result);
-    if errno_runs {
-        let trace = run.fs.trace();
-        for plan in Plan::each_errno(&trace, &ERRNOS).iter().chain(&Plan::each_short_write(&trace, 1)) {
-            check_fault_run(variant, model, workload, plan, opts, cache, &mut result);
+    let mut dfs = Dfs::new(opts.preemptions_max);
+    while let Some(branch) = dfs.next_branch() {
+        let case = Case {
+            workload: workload.clone(),
+            faults: clean.clone(),
+            schedule: branch.schedule.clone(),
+            check: Check::Restart,
+        };
+        let run = execute(variant, workload, &clean, &case.run(opts.preempt));
+        assert!(
+            run.interleaving.deadlocked.is_empty(),
+            "clients {:?} of {variant} deadlocked on workload {workload} with schedule {}: a store must never wait forever",
+            run.interleaving.deadlocked,
+            case.schedule
+        );
+        result.interleavings += 1;
+        check_clean_points(&run, &case, branch.from_step, &mut result);
+        check_restart(&run, &case, variant, cache, &mut result);
+        check_crash_points(&run, &case, branch.from_step..=run.fs.steps(), variant, model, opts, cache, &mut result);
+        if errno_runs && branch.schedule.0.is_empty() {
+            let trace = run.fs.trace();
+            for plan in Plan::each_errno(&trace, &ERRNOS).iter().chain(&Plan::each_short_write(&trace, 1)) {
+                check_fault_run(variant, model, workload, plan, opts, cache, &mut result);
+            }
         }
+        dfs.explored(&branch, &run.interleaving);
     }
     result
 }
@@ -328,8 +412,7 @@ pub(crate) fn explore_workload(
 #[allow(clippy::too_many_arguments)]
 fn check_crash_points(
     run: &Execution,
-    workload: &Workload,
-    faults: &Plan,
+    case: &Case,
     points: std::ops::RangeInclusive<usize>,
     variant: Variant,
     model: Model,
@@ -337,6 +420,9 @@ fn check_crash_points(
     cache: &RecoveryCache,
     result: &mut WorkloadResult,
 ) {
+    if points.is_empty() {
+        return;
+    }
     let trackers = run.fs.trackers(model);
     let first = *points.start();
     let partials: Vec<WorkloadResult> = trackers[points]
@@ -351,8 +437,7 @@ fn check_crash_points(
                 partial.crash_states += 1;
                 partial.fingerprints.insert(fingerprint);
                 if let Err(violation) = check(&history, &cache.observe(variant, image, fingerprint)) {
-                    let check = Check::Crash { after: k, image: i };
-                    let case = Case { workload: workload.clone(), faults: faults.clone(), check };
+                    let case = Case { check: Check::Crash { after: k, image: i }, ..case.clone() };
                     partial.found(Finding { case, violation, survivors: set.survivors[i].len() });
                 }
             }
@@ -364,42 +449,39 @@ fn check_crash_points(
     }
 }
 
-/// The running store's files after each operation, checked without recovery.
-fn check_clean_points(run: &Execution, workload: &Workload, faults: &Plan, result: &mut WorkloadResult) {
+/// The running store's files after each call that answered with no other call in flight (and
+/// ended at or after syscall `from_step`), checked without recovery.
+fn check_clean_points(run: &Execution, case: &Case, from_step: usize, result: &mut WorkloadResult) {
     for (op, span) in run.spans.iter().enumerate() {
+        if span.end < from_step || !run.quiescent_after(op) {
+            continue;
+        }
         result.crash_states += 1;
         if let Err(violation) = check(&run.history_at(span.end), &observe_running(&span.after)) {
-            let case = Case { workload: workload.clone(), faults: faults.clone(), check: Check::Clean { op } };
+            let case = Case { check: Check::Clean { op }, ..case.clone() };
             result.found(Finding { case, violation, survivors: 0 });
         }
     }
 }
 
 /// A restart after the clean shutdown that ends every run.
-fn check_restart(
-    run: &Execution,
-    workload: &Workload,
-    faults: &Plan,
-    variant: Variant,
-    cache: &RecoveryCache,
-    result: &mut WorkloadResult,
-) {
+fn check_restart(run: &Execution, case: &Case, variant: Variant, cache: &RecoveryCache, result: &mut WorkloadResult) {
     let image = run.fs.volatile_image();
     let observed = cache.observe(variant, &image, image.fingerprint());
     let mut history = run.history();
     history.push(Record::Restart);
     result.crash_states += 1;
     if let Err(violation) = check(&history, &observed) {
-        let case = Case { workload: workload.clone(), faults: faults.clone(), check: Check::Restart };
+        let case = Case { check: Check::Restart, ..case.clone() };
         result.found(Finding { case, violation, survivors: 0 });
     }
 }
 
-/// One fault at one syscall. An errno: the operation it hits must fail. A short write: the store
-/// must carry on (write the rest). Either way the store must pass the checks after it: at every
-/// crash point from the fault to the end of that operation, and after a clean restart. The
-/// running store's own files are not checked after a failure: like a filesystem after EIO, a
-/// store that saw an I/O error is consistent again once it recovers.
+/// One fault at one syscall of a lone client's run. An errno: the operation it hits must fail.
+/// A short write: the store must carry on (write the rest). Either way the store must pass the
+/// checks after it: at every crash point from the fault to the end of that operation, and after
+/// a clean restart. The running store's own files are not checked after a failure: like a
+/// filesystem after EIO, a store that saw an I/O error is consistent again once it recovers.
 pub(crate) fn check_fault_run(
     variant: Variant,
     model: Model,
@@ -409,7 +491,9 @@ pub(crate) fn check_fault_run(
     cache: &RecoveryCache,
     result: &mut WorkloadResult,
 ) {
-    let run = execute(variant, workload, plan);
+    let run = execute(variant, workload, plan, &Run { schedule: Schedule::default(), preempt: opts.preempt });
+    let case =
+        Case { workload: workload.clone(), faults: plan.clone(), schedule: Schedule::default(), check: Check::Restart };
     let (&step, fault) = plan.faults.iter().next().expect("a fault plan has one fault");
     if let Some(span) = run.spans.iter().position(|s| s.start <= step && step < s.end) {
         let hit = &run.spans[span];
@@ -424,13 +508,13 @@ pub(crate) fn check_fault_run(
                     expected: "  the call returns an error\n".to_string(),
                     found: format!("  the call returned {reply}\n"),
                 };
-                let case = Case { workload: workload.clone(), faults: plan.clone(), check: Check::Clean { op: span } };
+                let case = Case { check: Check::Clean { op: span }, ..case };
                 result.found(Finding { case, violation, survivors: 0 });
                 return;
             }
         }
         let end = hit.end;
-        check_crash_points(&run, workload, plan, step..=end, variant, model, opts, cache, result);
+        check_crash_points(&run, &case, step..=end, variant, model, opts, cache, result);
     }
-    check_restart(&run, workload, plan, variant, cache, result);
+    check_restart(&run, &case, variant, cache, result);
 }

@@ -12,5 +12,6 @@ pub mod explore;
 pub mod observe;
 pub mod report;
 pub mod scenario;
+pub mod schedule;
 pub mod soak;
 pub mod workload;

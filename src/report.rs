@@ -3,12 +3,13 @@
 use std::fmt::Write as _;
 
 use crashsim_model::{check, Outcome, Record, Violation};
-use crashsim_sim::{ImageOptions, Model, Trace};
+use crashsim_sim::{Model, Trace};
 use crashsim_store::Variant;
 
-use crate::execute::execute;
-use crate::explore::{Case, Check};
+use crate::execute::{execute, Execution};
+use crate::explore::{Case, Check, ExploreOptions};
 use crate::observe::{observe_running, recover};
+use crate::schedule::gate::Preempt;
 use crate::workload;
 
 /// A replayed case.
@@ -20,9 +21,18 @@ pub struct Reproduction {
 }
 
 /// The one-line command that replays `case`.
-pub fn replay_command(variant: Variant, model: Model, case: &Case) -> String {
+pub fn replay_command(variant: Variant, model: Model, case: &Case, opts: &ExploreOptions) -> String {
     let mut command =
         format!("crashsim repro --variant {variant} --model {model} --workload '{}'", workload::format(&case.workload));
+    if case.workload.processes > 1 {
+        let _ = write!(command, " --processes {}", case.workload.processes);
+    }
+    if !case.schedule.0.is_empty() {
+        let _ = write!(command, " --schedule {}", case.schedule);
+    }
+    if opts.preempt != Preempt::default() {
+        let _ = write!(command, " --preempt {}", opts.preempt);
+    }
     if !case.faults.faults.is_empty() {
         let _ = write!(command, " --plan '{}'", case.faults);
     }
@@ -41,10 +51,23 @@ pub fn replay_command(variant: Variant, model: Model, case: &Case) -> String {
 /// Replays `case` and tells it: the operations, the syscall trace up to the crash, which pending
 /// events survived, the sessions directory before and after recovery, the invariant broken
 /// with expected against found, and the replay command.
-pub fn reproduce(variant: Variant, model: Model, case: &Case, images: &ImageOptions) -> Result<Reproduction, String> {
-    let run = execute(variant, &case.workload, &case.faults);
+pub fn reproduce(variant: Variant, model: Model, case: &Case, opts: &ExploreOptions) -> Result<Reproduction, String> {
+    let images = &opts.images;
+    let run = execute(variant, &case.workload, &case.faults, &case.run(opts.preempt));
+    let concurrent = case.workload.is_concurrent();
     let mut text = String::new();
     let _ = writeln!(text, "variant {variant} ({}), persistence model {model}", variant.reported_as());
+    if concurrent {
+        let _ = writeln!(
+            text,
+            "{} clients in {} process(es) (client i runs in process i mod {}); schedule {:?}, {} preemption(s)",
+            case.workload.clients.len(),
+            case.workload.processes,
+            case.workload.processes,
+            case.schedule.to_string(),
+            run.interleaving.preemptions()
+        );
+    }
     if !case.faults.faults.is_empty() {
         let _ = writeln!(text, "injected faults: {}", case.faults);
     }
@@ -71,28 +94,36 @@ pub fn reproduce(variant: Variant, model: Model, case: &Case, images: &ImageOpti
             (history, run.fs.steps())
         }
     };
-    let _ = writeln!(text, "\noperations (the last, shutdown, is the harness's clean shutdown):");
-    for (i, span) in run.spans.iter().enumerate() {
-        let status = match history.iter().filter(|r| matches!(r, Record::Call { .. })).nth(i) {
-            Some(Record::Call { outcome: Outcome::InFlight, .. }) => "in flight at the crash".to_string(),
-            Some(Record::Call { outcome, .. }) => outcome.to_string(),
-            _ => "not reached".to_string(),
-        };
-        let _ = writeln!(
-            text,
-            "  {}. {:<34} syscalls {:>3}..{:<3} {status}",
-            i + 1,
-            span.op.to_string(),
-            span.start,
-            span.end
-        );
+    if concurrent {
+        render_calls(&mut text, &run, &history);
+    } else {
+        let _ = writeln!(text, "\noperations (the last, shutdown, is the harness's clean shutdown):");
+        for (i, span) in run.spans.iter().enumerate() {
+            let status = match history.iter().filter(|r| matches!(r, Record::Call { .. })).nth(i) {
+                Some(Record::Call { outcome: Outcome::InFlight, .. }) => "in flight at the crash".to_string(),
+                Some(Record::Call { outcome, .. }) => outcome.to_string(),
+                _ => "not reached".to_string(),
+            };
+            let _ = writeln!(
+                text,
+                "  {}. {:<34} syscalls {:>3}..{:<3} {status}",
+                i + 1,
+                span.op.to_string(),
+                span.start,
+                span.end
+            );
+        }
     }
     if let Some(error) = &run.open_error {
         let _ = writeln!(text, "  the store did not open: {error}");
     }
     let trace = run.fs.trace();
     let _ = writeln!(text, "\nsyscall trace up to {}:", describe(&case.check));
-    let _ = write!(text, "{}", Trace { steps: trace.steps[..cut].to_vec() });
+    if concurrent {
+        render_interleaved_trace(&mut text, &run, &trace, cut);
+    } else {
+        let _ = write!(text, "{}", Trace { steps: trace.steps[..cut].to_vec() });
+    }
     let observed = match case.check {
         Check::Crash { after, image } => {
             let set = run.fs.crash_images(after, model, images);
@@ -153,8 +184,60 @@ pub fn reproduce(variant: Variant, model: Model, case: &Case, images: &ImageOpti
             let _ = writeln!(text, "\nno violation: the store is consistent with the spec here");
         }
     }
-    let _ = writeln!(text, "\nreplay: {}", replay_command(variant, model, case));
+    let _ = writeln!(text, "\nreplay: {}", replay_command(variant, model, case, opts));
     Ok(Reproduction { text, violation })
+}
+
+/// Who calls what: each call with its client, its syscalls and how it ended at the check.
+fn render_calls(text: &mut String, run: &Execution, history: &[Record]) {
+    let _ = writeln!(text, "\ncalls, in order of invocation (the harness shuts each process down at the end):");
+    for (i, span) in run.spans.iter().enumerate() {
+        let status = history
+            .iter()
+            .find_map(|r| match r {
+                Record::Call { invoked, outcome, .. } if *invoked == span.invoked => Some(outcome.to_string()),
+                _ => None,
+            })
+            .map_or("not reached".to_string(), |o| {
+                if o == Outcome::InFlight.to_string() {
+                    "in flight at the crash".to_string()
+                } else {
+                    o
+                }
+            });
+        let who = span.client.map_or(format!("harness (p{})", span.process), |c| format!("c{c} (p{})", span.process));
+        let _ = writeln!(
+            text,
+            "  {}. {who:<13} {:<30} syscalls {:>3}..{:<3} {status}",
+            i + 1,
+            span.op.to_string(),
+            span.start,
+            span.end
+        );
+    }
+}
+
+/// The trace up to `cut` with the client of each syscall, and where each call was invoked
+/// (`>`) and answered (`<`).
+fn render_interleaved_trace(text: &mut String, run: &Execution, trace: &Trace, cut: usize) {
+    let mut marks: Vec<(usize, u64, String)> = Vec::new();
+    for span in &run.spans {
+        let who = span.client.map_or("--".to_string(), |c| format!("c{c}"));
+        marks.push((span.start, span.invoked, format!("{who} > {}", span.op)));
+        marks.push((span.end, span.returned, format!("{who} < {}", span.outcome)));
+    }
+    marks.sort();
+    let mut marks = marks.into_iter().peekable();
+    for (i, step) in trace.steps[..cut].iter().enumerate() {
+        while let Some((_, _, mark)) = marks.next_if(|(at, _, _)| *at <= i) {
+            let _ = writeln!(text, "      {mark}");
+        }
+        let who = run.owners.get(i).copied().flatten().map_or("--".to_string(), |c| format!("c{c}"));
+        let _ = writeln!(text, "{who} {step}");
+    }
+    while let Some((_, _, mark)) = marks.next_if(|(at, _, _)| *at <= cut) {
+        let _ = writeln!(text, "      {mark}");
+    }
 }
 
 fn describe(check: &Check) -> String {

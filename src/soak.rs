@@ -14,7 +14,7 @@ use crashsim_sim::Model;
 use crashsim_store::Variant;
 use rayon::prelude::*;
 
-use crate::execute::execute;
+use crate::execute::{execute, Run};
 use crate::explore::{
     check_fault_run, explore_workload, shrink_fault_finding, ExploreOptions, Merger, ModelResult, RecoveryCache,
 };
@@ -71,7 +71,7 @@ pub fn shard_seeds(opts: &SoakOptions) -> Vec<u64> {
 /// The workload and fault plan of one seed.
 pub fn seed_case(variant: Variant, seed: u64, max_ops: usize) -> (Workload, Plan) {
     let (workload, _) = workload::random(seed, 1, max_ops).pop().expect("one workload per seed");
-    let steps = execute(variant, &workload, &Plan::none()).fs.steps();
+    let steps = execute(variant, &workload, &Plan::none(), &Run::default()).fs.steps();
     let mut plan = Plan::seeded(seed, steps, 1, false);
     plan.crash_after = None;
     (workload, plan)

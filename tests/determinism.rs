@@ -11,7 +11,7 @@ fn run(threads: usize, variant: Variant, model: Model) -> (ModelResult, Option<S
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     let mut result = pool.install(|| explore(variant, model, &opts, &RecoveryCache::default(), &|| {}));
     result.elapsed_ms = 0;
-    let text = result.first.as_ref().map(|f| reproduce(variant, model, &f.case, &opts.images).unwrap().text);
+    let text = result.first.as_ref().map(|f| reproduce(variant, model, &f.case, &opts).unwrap().text);
     (result, text)
 }
 

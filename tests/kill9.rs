@@ -98,7 +98,7 @@ impl Fs for KillAfter {
 async fn run_store(fs: Arc<KillAfter>, workload: &[crashsim_model::Op]) {
     let opts =
         StoreOptions { variant: Variant::Reference, owner: "client-0".into(), seed: 0, ..StoreOptions::default() };
-    let Ok(mut store) = Store::open(fs, opts).await else { return };
+    let Ok(store) = Store::open(fs, opts).await else { return };
     for op in workload.iter().chain([&crashsim_model::Op::Shutdown]) {
         let _ = match op {
             crashsim_model::Op::Create { key, label } => store.create_labeled(key, label.as_deref()).await.map(drop),
@@ -108,6 +108,7 @@ async fn run_store(fs: Arc<KillAfter>, workload: &[crashsim_model::Op]) {
             crashsim_model::Op::Rotate => store.rotate().await,
             crashsim_model::Op::Prune { max_entries } => store.prune(*max_entries).await.map(drop),
             crashsim_model::Op::Shutdown => store.shutdown().await,
+            crashsim_model::Op::Get { key } => store.get(key).await.map(drop),
         };
     }
 }
@@ -119,8 +120,8 @@ fn image_of(root: &std::path::Path) -> Image {
 
 #[test]
 fn process_model_matches_a_real_kill_9_at_every_syscall() {
-    let workload = workload::parse("create a L; append a m; create b; reset a; rotate; prune 1; delete b").unwrap();
-    let sim = execute(Variant::Reference, &workload, &Plan::none());
+    let workload = workload::parse("create a L; append a m; create b; reset a; rotate; prune 1; delete b", 1).unwrap();
+    let sim = execute(Variant::Reference, &workload, &Plan::none(), &Default::default());
     let steps = sim.fs.steps();
     assert!(steps > 100, "a run long enough to matter: {steps} syscalls");
     for k in 0..=steps {
@@ -129,7 +130,7 @@ fn process_model_matches_a_real_kill_9_at_every_syscall() {
         // SAFETY: this test binary runs one test, so the child is the only thread that runs.
         match unsafe { fork() }.expect("fork") {
             ForkResult::Child => {
-                pollster::block_on(run_store(fs, &workload));
+                pollster::block_on(run_store(fs, &workload.clients[0]));
                 // Past the end: exit without running the parent's destructors or test harness.
                 unsafe { nix::libc::_exit(0) };
             }

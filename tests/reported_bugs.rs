@@ -9,9 +9,10 @@ use crashsim_model::Invariant;
 use crashsim_sim::Model;
 use crashsim_store::Variant;
 
-/// Small bounds: every sequence of up to two operations, no random workloads, no errno runs.
+/// Small bounds: every sequence of up to two operations of one client, no random workloads, no
+/// errno runs, no concurrent clients (`tests/races.rs` has those).
 fn bounds() -> ExploreOptions {
-    ExploreOptions { max_ops: 2, random_workloads: 0, errno_max_ops: 0, ..ExploreOptions::default() }
+    ExploreOptions { max_ops: 2, random_workloads: 0, errno_max_ops: 0, client_ops_max: 0, ..ExploreOptions::default() }
 }
 
 fn explore_all(variant: Variant, opts: &ExploreOptions) -> Vec<ModelResult> {
@@ -29,7 +30,7 @@ fn assert_reported_bug(variant: Variant, invariant: Invariant) {
     let finding = first.first.as_ref().expect("has a finding");
     assert_eq!(finding.violation.invariant, invariant, "{variant}: {}", finding.violation);
     assert!(finding.case.workload.len() <= 6, "reproducer too long: {:?}", finding.case.workload);
-    let reproduction = reproduce(variant, first.model, &finding.case, &opts.images).expect("the case replays");
+    let reproduction = reproduce(variant, first.model, &finding.case, &opts).expect("the case replays");
     assert_eq!(reproduction.violation.as_ref().map(|v| v.invariant), Some(invariant), "the replay shows it again");
     insta::assert_snapshot!(variant.name(), reproduction.text);
 }
@@ -83,9 +84,16 @@ fn shutdown_trajectory_crash_blocks_startup_75571() {
     // The crash of the report: after shutdown removed the trajectory, before the registry was
     // finalized. Startup then fails: Live.
     let opts = bounds();
-    let workload =
-        vec![crashsim_model::Op::Create { key: "a".into(), label: Some("L".into()) }, crashsim_model::Op::Shutdown];
-    let run = crashsim::execute::execute(Variant::ShutdownRemovesTrajectory, &workload, &crashsim_faults::Plan::none());
+    let workload = crashsim::workload::Workload::sequential(vec![
+        crashsim_model::Op::Create { key: "a".into(), label: Some("L".into()) },
+        crashsim_model::Op::Shutdown,
+    ]);
+    let run = crashsim::execute::execute(
+        Variant::ShutdownRemovesTrajectory,
+        &workload,
+        &crashsim_faults::Plan::none(),
+        &Default::default(),
+    );
     let trace = run.fs.trace();
     let unlink = trace
         .steps
@@ -95,14 +103,15 @@ fn shutdown_trajectory_crash_blocks_startup_75571() {
     let case = crashsim::explore::Case {
         workload,
         faults: crashsim_faults::Plan::none(),
+        schedule: Default::default(),
         check: Check::Crash { after: unlink.step + 1, image: 0 },
     };
-    let reproduction = reproduce(Variant::ShutdownRemovesTrajectory, Model::Process, &case, &opts.images).unwrap();
+    let reproduction = reproduce(Variant::ShutdownRemovesTrajectory, Model::Process, &case, &opts).unwrap();
     let violation = reproduction.violation.expect("startup fails");
     assert_eq!(violation.invariant, Invariant::Live, "{violation}");
     assert!(violation.summary.contains("trajectory"), "{violation}");
     // The reference survives the same crash point of its own shutdown.
-    let reference = reproduce(Variant::Reference, Model::Process, &case, &opts.images).unwrap();
+    let reference = reproduce(Variant::Reference, Model::Process, &case, &opts).unwrap();
     assert!(reference.violation.is_none(), "{}", reference.text);
 }
 
@@ -117,12 +126,11 @@ fn no_temp_fsync_is_caught_under_posix_only() {
 }
 
 #[test]
-fn concurrency_variants_are_listed_as_such() {
-    // unlocked-update loses an update only when two clients interleave: a single client never
-    // shows it (concurrent clients come with a later issue).
-    assert!(Variant::UpdateWithoutLock.needs_concurrency());
-    assert!(explore_all(Variant::UpdateWithoutLock, &bounds()).iter().all(|r| r.violations == 0));
-    assert!(Variant::CreateRegistersAfterAck.needs_concurrency());
+fn unregistered_create_after_ack_3210_alone() {
+    // The deferred registration runs at the start of the client's next call: a lone client shows
+    // the window at the clean point after the ack, or at a crash in it (`tests/races.rs` shows
+    // a concurrent client seeing it).
+    assert_reported_bug(Variant::CreateRegistersAfterAck, Invariant::NoOrphan);
 }
 
 #[test]
@@ -131,10 +139,10 @@ fn findings_under_faults_are_shrunk_to_the_operations_that_matter() {
     use crashsim_faults::{Fault, Plan};
     let variant = Variant::CreateSkipsRegistry;
     let opts = bounds();
-    let workload = crashsim::workload::parse("rotate; append b x; create a L; rotate; delete b").unwrap();
+    let workload = crashsim::workload::parse("rotate; append b x; create a L; rotate; delete b", 1).unwrap();
     // A short write in the create's transcript header: the create still succeeds and skips the
     // registry, so the restart re-adopts an acknowledged session.
-    let run = crashsim::execute::execute(variant, &workload, &Plan::none());
+    let run = crashsim::execute::execute(variant, &workload, &Plan::none(), &Default::default());
     let create = &run.spans[2];
     let trace = run.fs.trace();
     let write = trace.steps[create.start..create.end]
@@ -142,12 +150,12 @@ fn findings_under_faults_are_shrunk_to_the_operations_that_matter() {
         .find(|s| matches!(s.call, crashsim_sim::Call::Write { .. }))
         .expect("the create writes");
     let faults = Plan { faults: [(write.step, Fault::ShortWrite(1))].into_iter().collect(), crash_after: None };
-    let case = Case { workload, faults, check: Check::Restart };
-    let violation = reproduce(variant, Model::Process, &case, &opts.images).unwrap().violation.expect("a violation");
+    let case = Case { workload, faults, schedule: Default::default(), check: Check::Restart };
+    let violation = reproduce(variant, Model::Process, &case, &opts).unwrap().violation.expect("a violation");
     let finding = Finding { case, violation, survivors: 0 };
     let shrunk = shrink_fault_finding(variant, Model::Process, finding, &opts, &RecoveryCache::default());
     assert_eq!(crashsim::workload::format(&shrunk.case.workload), "create a L", "{:?}", shrunk.case);
     assert_eq!(shrunk.case.faults.faults.len(), 1);
-    let replayed = reproduce(variant, Model::Process, &shrunk.case, &opts.images).unwrap();
+    let replayed = reproduce(variant, Model::Process, &shrunk.case, &opts).unwrap();
     assert!(replayed.violation.is_some(), "{}", replayed.text);
 }

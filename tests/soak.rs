@@ -38,7 +38,7 @@ fn assert_clean(first_seed: u64, seeds: u64) {
                 "seed {:?}: {}\nreplay: {}",
                 soaked.failing_seed,
                 finding.violation,
-                replay_command(Variant::Reference, model, &finding.case)
+                replay_command(Variant::Reference, model, &finding.case, &opts.explore)
             );
         }
         assert_eq!(soaked.seeds_run.len() as u64, seeds);

@@ -1,8 +1,14 @@
 //! Conformance: an observed store must equal the spec's state after all acknowledged operations
-//! plus some subset of the uncertain ones (in flight at the crash, or failed with an error).
+//! plus some subset of the uncertain ones (in flight at the crash, or failed with an error),
+//! taken in some order that respects real time (linearizability, as Knossos and porcupine
+//! check it).
 //!
-//! The spec is replayed over the recorded history. Acknowledged calls must get the reply the
-//! spec gives; an uncertain call branches into every way a crash may resolve it. Session ids
+//! Each call has an invocation and an answer time. The spec is replayed over every order of the
+//! calls in which a call comes after each call that answered before it was invoked: a
+//! breadth-first search over the sets of calls already placed (porcupine's memo, Wing & Gong's
+//! search), each set with the spec states it can leave. A sequential history has one order, so
+//! it costs what a plain replay costs. Acknowledged calls must get the reply the spec gives;
+//! an uncertain call branches into every way a crash may resolve it. Session ids
 //! that the history never saw returned (a create in flight) are wildcards, bound to whichever
 //! unknown id the observed store shows. When no branch matches, the violation names the first
 //! invariant that fails, in the order Live, Canonical, NoOrphan, NoDangling, Durable, NoPhantom,
@@ -19,10 +25,34 @@ use crate::store::{crash_resolutions, Client, Store};
 /// One step of a recorded run.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Record {
-    /// Client `client` called `op`, with this outcome.
-    Call { client: usize, op: Op, outcome: Outcome },
-    /// Every client restarted (after a crash or a clean shutdown): clients forget what they used.
+    /// Process `process` (one store instance: what the spec calls a client) was called with `op`
+    /// at time `invoked` and answered `outcome` at time `returned` (any counter of the run's
+    /// events; [`NEVER`] for a call in flight at the crash).
+    Call { process: usize, op: Op, outcome: Outcome, invoked: u64, returned: u64 },
+    /// Every process restarted (after a crash or a clean shutdown): each forgets what it used.
+    /// Every call before it is over.
     Restart,
+}
+
+/// The answer time of a call that never answered.
+pub const NEVER: u64 = u64::MAX;
+
+/// Most calls between two restarts that the search handles (the width of its set of calls).
+pub const CALLS_MAX: usize = 128;
+
+impl Record {
+    /// The calls of one process, one after the other, at times 0, 1, 2, ... (in flight: never
+    /// answered): a sequential history.
+    pub fn sequential(calls: impl IntoIterator<Item = (Op, Outcome)>) -> Vec<Record> {
+        calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, (op, outcome))| {
+                let returned = if outcome == Outcome::InFlight { NEVER } else { 2 * i as u64 + 1 };
+                Record::Call { process: 0, op, outcome, invoked: 2 * i as u64, returned }
+            })
+            .collect()
+    }
 }
 
 /// How recovery ended on the observed image.
@@ -147,71 +177,177 @@ struct Replay {
     uncertain: Uncertain,
 }
 
+/// A call as the search sees it: its place in the history (for messages), the id a new session
+/// gets from it (a wildcard `?n` unless the reply named one), and its real-time interval.
+struct Placed<'a> {
+    index: usize,
+    process: usize,
+    op: &'a Op,
+    outcome: &'a Outcome,
+    new_id: String,
+    invoked: u64,
+    returned: u64,
+}
+
 fn replay(history: &[Record]) -> Replay {
     let mut branches = vec![Branch { store: Store::default(), clients: BTreeMap::new() }];
     let mut uncertain = Uncertain::default();
     let mut wildcards = 0;
+    let mut segment = Vec::new();
     for (index, record) in history.iter().enumerate() {
-        let (client, op, outcome) = match record {
+        match record {
             Record::Restart => {
+                branches = match linearize(branches, &segment, &mut uncertain) {
+                    Ok(branches) => branches,
+                    Err(failure) => return Replay { branches: Err(failure), uncertain },
+                };
+                segment.clear();
                 for branch in &mut branches {
                     branch.clients.clear();
                 }
-                continue;
             }
-            Record::Call { client, op, outcome } => (*client, op, outcome),
-        };
-        let new_id = match outcome {
-            Outcome::Replied(Reply::Session(id)) => id.clone(),
-            _ => {
-                wildcards += 1;
-                format!("?{wildcards}")
+            Record::Call { process, op, outcome, invoked, returned } => {
+                let new_id = match outcome {
+                    Outcome::Replied(Reply::Session(id)) => id.clone(),
+                    _ => {
+                        wildcards += 1;
+                        format!("?{wildcards}")
+                    }
+                };
+                let (invoked, returned) = (*invoked, *returned);
+                assert!(invoked <= returned, "call {} answered before it was invoked", index + 1);
+                segment.push(Placed { index, process: *process, op, outcome, new_id, invoked, returned });
             }
-        };
-        let mut next = Vec::new();
+        }
+    }
+    let branches = linearize(branches, &segment, &mut uncertain);
+    Replay { branches, uncertain }
+}
+
+/// Every spec state the calls of one segment can leave, over every real-time order of them.
+/// Level n of the search holds, for each set of n calls placed first, the branches it leaves.
+fn linearize(
+    start: Vec<Branch>,
+    calls: &[Placed<'_>],
+    uncertain: &mut Uncertain,
+) -> Result<Vec<Branch>, (Invariant, String)> {
+    assert!(calls.len() <= CALLS_MAX, "{} calls between restarts; the check handles {CALLS_MAX}", calls.len());
+    let mut level: Vec<(u128, Vec<Branch>)> = vec![(0, start)];
+    for _ in 0..calls.len() {
+        let mut next: Vec<(u128, Vec<Branch>)> = Vec::new();
         let mut mismatch = None;
-        for mut branch in branches {
-            let state = branch.clients.entry(client).or_default().clone();
-            let (reply, effects) = branch.store.plan(&state, op, &new_id);
-            match outcome {
-                Outcome::Replied(got) if *got != reply => {
-                    mismatch.get_or_insert((reply, got.clone()));
-                }
-                Outcome::Replied(_) => {
-                    let client_state = branch.clients.get_mut(&client).expect("inserted above");
-                    for effect in &effects {
-                        branch.store.apply(client_state, effect);
+        for (placed, branches) in level {
+            let candidates = candidates(calls, placed);
+            let mut owned = Some(branches);
+            for (n, &i) in candidates.iter().enumerate() {
+                let mask = placed | (1 << i);
+                let slot = match next.iter().position(|(m, _)| *m == mask) {
+                    Some(slot) => slot,
+                    None => {
+                        next.push((mask, Vec::new()));
+                        next.len() - 1
                     }
-                    next.push(branch);
-                }
-                Outcome::Failed(_) | Outcome::InFlight => {
-                    note_uncertain(&mut uncertain, &branch.store, op, &new_id);
-                    for resolution in crash_resolutions(op, &effects) {
-                        let mut b = branch.clone();
-                        // The client never learned the outcome, so it did not "use" a session
-                        // through it (a shutdown later ends only what it knows it used); a
-                        // failed shutdown still closes it.
-                        let mut scratch = state.clone();
-                        for effect in &resolution {
-                            b.store.apply(&mut scratch, effect);
-                        }
-                        b.clients.get_mut(&client).expect("inserted above").closed |= scratch.closed;
-                        next.push(b);
-                    }
+                };
+                // The last candidate takes the branches; the others work on copies.
+                let branches: Vec<Branch> = if n + 1 == candidates.len() {
+                    owned.take().expect("taken once, by the last candidate")
+                } else {
+                    owned.as_ref().expect("not taken yet").clone()
+                };
+                for branch in branches {
+                    extend(branch, &calls[i], uncertain, &mut next[slot].1, &mut mismatch);
                 }
             }
         }
+        next.retain(|(_, branches)| !branches.is_empty());
         if next.is_empty() {
-            let (expected, got) = mismatch.expect("every branch was rejected by a reply");
+            let (call, expected, got): (&Placed<'_>, Reply, Reply) =
+                mismatch.expect("every branch was rejected by a reply");
             let invariant =
                 if got.is_refusal() && !expected.is_refusal() { Invariant::Durable } else { Invariant::NoPhantom };
-            let summary = format!("call {} ({op}) replied {got}; the spec replies {expected}", index + 1);
-            return Replay { branches: Err((invariant, summary)), uncertain };
+            let summary = format!("call {} ({}) replied {got}; the spec replies {expected}", call.index + 1, call.op);
+            return Err((invariant, summary));
         }
-        next.dedup_by(|a, b| a.store == b.store && a.clients == b.clients);
-        branches = next;
+        for (_, branches) in &mut next {
+            branches.dedup_by(|a, b| a.store == b.store && a.clients == b.clients);
+        }
+        level = next;
     }
-    Replay { branches: Ok(branches), uncertain }
+    let (_, branches) = level.pop().expect("one set holds every call");
+    Ok(branches)
+}
+
+/// The calls that may be placed after the calls in `placed`: those invoked before every other
+/// unplaced call answered.
+fn candidates(calls: &[Placed<'_>], placed: u128) -> Vec<usize> {
+    // The earliest and second earliest answer among the unplaced calls.
+    let (mut first, mut second) = ((NEVER, usize::MAX), NEVER);
+    for (j, call) in calls.iter().enumerate().filter(|(j, _)| placed & (1 << j) == 0) {
+        if call.returned < first.0 {
+            second = first.0;
+            first = (call.returned, j);
+        } else if call.returned < second {
+            second = call.returned;
+        }
+    }
+    let unplaced = (0..calls.len()).filter(|j| placed & (1 << j) == 0);
+    unplaced.filter(|&i| calls[i].invoked <= if first.1 == i { second } else { first.0 }).collect()
+}
+
+/// The branches `branch` leads to when `call` takes effect next: one if it was acknowledged
+/// with the spec's reply, none if with another (noted in `mismatch`), one per crash
+/// resolution if its outcome is uncertain.
+fn extend<'c>(
+    branch: Branch,
+    call: &'c Placed<'c>,
+    uncertain: &mut Uncertain,
+    out: &mut Vec<Branch>,
+    mismatch: &mut Option<(&'c Placed<'c>, Reply, Reply)>,
+) {
+    let mut branch = branch;
+    let state = branch.clients.get(&call.process).cloned().unwrap_or_default();
+    let (mut reply, effects) = branch.store.plan(&state, call.op, &call.new_id);
+    // A reply may name a session whose id the spec only knows as a wildcard (a create still in
+    // flight, seen by a concurrent lookup): the reply binds it.
+    if let (Reply::Session(wild), Outcome::Replied(Reply::Session(real))) = (&reply, call.outcome) {
+        if wild.starts_with('?') && !branch.store.view().ids().contains(real) {
+            uncertain.ids.insert(real.clone());
+            let (wild, real) = (wild.clone(), real.clone());
+            branch.store.rename_id(&wild, &real);
+            for client in branch.clients.values_mut() {
+                client.rename_id(&wild, &real);
+            }
+            reply = Reply::Session(real);
+        }
+    }
+    match call.outcome {
+        Outcome::Replied(got) if *got != reply => {
+            mismatch.get_or_insert((call, reply, got.clone()));
+        }
+        Outcome::Replied(_) => {
+            let mut b = branch;
+            let client_state = b.clients.entry(call.process).or_default();
+            for effect in &effects {
+                b.store.apply(client_state, effect);
+            }
+            out.push(b);
+        }
+        Outcome::Failed(_) | Outcome::InFlight => {
+            note_uncertain(uncertain, &branch.store, call.op, &call.new_id);
+            for resolution in crash_resolutions(call.op, &effects) {
+                let mut b = branch.clone();
+                // The client never learned the outcome, so it did not "use" a session
+                // through it (a shutdown later ends only what it knows it used); a
+                // failed shutdown still closes it.
+                let mut scratch = state.clone();
+                for effect in &resolution {
+                    b.store.apply(&mut scratch, effect);
+                }
+                b.clients.entry(call.process).or_default().closed |= scratch.closed;
+                out.push(b);
+            }
+        }
+    }
 }
 
 fn note_uncertain(uncertain: &mut Uncertain, store: &Store, op: &Op, new_id: &str) {
@@ -225,7 +361,7 @@ fn note_uncertain(uncertain: &mut Uncertain, store: &Store, op: &Op, new_id: &st
             uncertain.ids.insert(new_id.to_string());
         }
         Op::Prune { .. } | Op::Shutdown => uncertain.everything = true,
-        Op::Rotate => {}
+        Op::Rotate | Op::Get { .. } => {}
     }
 }
 

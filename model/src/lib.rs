@@ -22,7 +22,7 @@ pub mod spec;
 pub mod store;
 
 pub use bfs::{check_spec, check_spec_with_progress, BfsReport, Counterexample};
-pub use check::{check, Observed, Record, Recovery, Violation};
+pub use check::{check, Observed, Record, Recovery, Violation, CALLS_MAX, NEVER};
 pub use invariant::{Invariant, View, ViewEntry};
 pub use op::{Op, Outcome, Reply};
 pub use spec::{Action, Mutation, SpecConfig, SpecState};

@@ -5,20 +5,36 @@ use std::fmt;
 /// One store call. Keys are given raw, as a user would; the spec canonicalizes them.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Op {
-    Create { key: String, label: Option<String> },
-    Append { key: String, message: String },
-    Reset { key: String },
-    Delete { key: String },
+    Create {
+        key: String,
+        label: Option<String>,
+    },
+    Append {
+        key: String,
+        message: String,
+    },
+    Reset {
+        key: String,
+    },
+    Delete {
+        key: String,
+    },
     Rotate,
-    Prune { max_entries: usize },
+    Prune {
+        max_entries: usize,
+    },
     Shutdown,
+    /// A lookup without the lock, as OpenClaw's loader reads: the session of `key`, if any.
+    Get {
+        key: String,
+    },
 }
 
 /// What a call returned, with ids where it made a session.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Reply {
     Unit,
-    /// A new session: `create` and `reset` return its id.
+    /// A session: `create` and `reset` return the new one's id, `get` the one found.
     Session(String),
     /// The keys `prune` evicted, oldest first.
     Evicted(Vec<String>),
@@ -59,6 +75,7 @@ impl fmt::Display for Op {
             Op::Rotate => write!(f, "rotate()"),
             Op::Prune { max_entries } => write!(f, "prune({max_entries})"),
             Op::Shutdown => write!(f, "shutdown()"),
+            Op::Get { key } => write!(f, "get({key:?})"),
         }
     }
 }

@@ -241,7 +241,7 @@ impl SpecState {
                     uncertain.ids.insert(new_id.clone());
                 }
                 Op::Prune { .. } | Op::Shutdown => uncertain.everything = true,
-                Op::Rotate => {}
+                Op::Rotate | Op::Get { .. } => {}
             }
         }
         uncertain

@@ -41,6 +41,15 @@ pub struct Client {
     pub closed: bool,
 }
 
+impl Client {
+    /// Names session `from` `to` (see [`Store::rename_id`]).
+    pub fn rename_id(&mut self, from: &str, to: &str) {
+        if self.used.remove(from) {
+            self.used.insert(to.to_string());
+        }
+    }
+}
+
 /// One atomic change.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Effect {
@@ -102,6 +111,10 @@ impl Store {
                 Some(_) => (Reply::Unit, vec![Effect::Remove { key: canonical(key) }]),
             },
             Op::Rotate => (Reply::Unit, Vec::new()),
+            Op::Get { key } => match current(key) {
+                None => (Reply::NotFound, Vec::new()),
+                Some(entry) => (Reply::Session(entry.id.clone()), Vec::new()),
+            },
             Op::Prune { max_entries } => {
                 let mut by_age: Vec<(&String, &Entry)> = self.registry.iter().collect();
                 by_age.sort_by(|a, b| (a.1.stamp, a.0).cmp(&(b.1.stamp, b.0)));
@@ -161,6 +174,24 @@ impl Store {
                 }
             }
             Effect::Close => client.closed = true,
+        }
+    }
+
+    /// Names session `from` `to` everywhere (a wildcard id bound to the id a reply revealed).
+    pub fn rename_id(&mut self, from: &str, to: &str) {
+        for entry in self.registry.values_mut() {
+            if entry.id == from {
+                entry.id = to.to_string();
+            }
+        }
+        if let Some(messages) = self.transcripts.remove(from) {
+            self.transcripts.insert(to.to_string(), messages);
+        }
+        if let Some(ended) = self.trajectories.remove(from) {
+            self.trajectories.insert(to.to_string(), ended);
+        }
+        if self.archived.remove(from) {
+            self.archived.insert(to.to_string());
         }
     }
 

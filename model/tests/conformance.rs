@@ -4,8 +4,15 @@ use std::collections::BTreeSet;
 
 use crashsim_model::{check, Invariant, Observed, Op, Outcome, Record, Recovery, Reply, View, ViewEntry};
 
+thread_local! {
+    /// The time of the next call: histories built in one test are sequential.
+    static NOW: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 fn call(op: Op, outcome: Outcome) -> Record {
-    Record::Call { client: 0, op, outcome }
+    let invoked = NOW.with(|now| now.replace(now.get() + 2));
+    let returned = if outcome == Outcome::InFlight { crashsim_model::NEVER } else { invoked + 1 };
+    Record::Call { process: 0, op, outcome, invoked, returned }
 }
 
 fn ok(op: Op, reply: Reply) -> Record {
@@ -221,5 +228,98 @@ fn shutdown_ends_used_trajectories_and_restart_forgets() {
     // After a restart the client is open again and has used nothing yet.
     history.push(Record::Restart);
     history.push(ok(Op::Shutdown, Reply::Unit));
+    check(&history, &observed(view)).unwrap();
+}
+
+/// A call of `process` over the interval `invoked..returned` of a concurrent history.
+fn timed(process: usize, op: Op, outcome: Outcome, invoked: u64, returned: u64) -> Record {
+    Record::Call { process, op, outcome, invoked, returned }
+}
+
+fn get(key: &str) -> Op {
+    Op::Get { key: key.into() }
+}
+
+fn one_session(id: &str) -> View {
+    let mut view = View::default();
+    view.registry.insert("agent:main:a".into(), entry(id, None));
+    view.transcripts.insert(id.into(), vec![]);
+    view.trajectories.insert(id.into(), false);
+    view
+}
+
+/// Two overlapping calls: a `get` invoked after the create but answered `s1` while the create
+/// still ran. Only the order create-then-get explains the reply; it is not the order of
+/// invocation of every call (the get was invoked first), so a checker that replays calls in
+/// invocation order rejects it, and a linearizability checker accepts it.
+#[test]
+fn an_order_other_than_invocation_order_explains_overlapping_calls() {
+    let history = vec![
+        timed(1, get("a"), Outcome::Replied(Reply::Session("s1".into())), 0, 3),
+        timed(0, create("a", None), Outcome::Replied(Reply::Session("s1".into())), 1, 2),
+    ];
+    check(&history, &observed(one_session("s1"))).unwrap();
+}
+
+/// The same replies, but the get answered before the create was invoked: real time puts the
+/// get first, where the spec answers NotFound. No order explains it.
+#[test]
+fn no_real_time_order_explains_a_read_before_the_write() {
+    let history = vec![
+        timed(1, get("a"), Outcome::Replied(Reply::Session("s1".into())), 0, 1),
+        timed(0, create("a", None), Outcome::Replied(Reply::Session("s1".into())), 2, 3),
+    ];
+    let violation = check(&history, &observed(one_session("s1"))).unwrap_err();
+    assert_eq!(violation.invariant, Invariant::NoPhantom, "{violation}");
+    assert!(violation.summary.contains("get(\"a\")"), "{violation}");
+}
+
+/// Two concurrent creates of one key: exactly one may win. Both acknowledged is a lost
+/// session whichever order is taken (the spec refuses the second).
+#[test]
+fn two_creates_of_one_key_cannot_both_win() {
+    let both = vec![
+        timed(0, create("a", None), Outcome::Replied(Reply::Session("s1".into())), 0, 3),
+        timed(1, create("a", None), Outcome::Replied(Reply::Session("s2".into())), 1, 2),
+    ];
+    assert!(check(&both, &observed(one_session("s2"))).is_err());
+    let one_refused = vec![
+        timed(0, create("a", None), Outcome::Replied(Reply::Session("s1".into())), 0, 3),
+        timed(1, create("a", None), Outcome::Replied(Reply::Exists), 1, 2),
+    ];
+    check(&one_refused, &observed(one_session("s1"))).unwrap();
+}
+
+/// The lost update of `unlocked-update`: two creates of different keys both acknowledged, while
+/// the registry holds one of them and the other's transcript is an orphan.
+#[test]
+fn a_lost_concurrent_update_is_an_orphan() {
+    let history = vec![
+        timed(0, create("a", None), Outcome::Replied(Reply::Session("s1".into())), 0, 2),
+        timed(1, create("b", None), Outcome::Replied(Reply::Session("s2".into())), 1, 3),
+    ];
+    let mut view = one_session("s1");
+    view.transcripts.insert("s2".into(), vec![]);
+    view.trajectories.insert("s2".into(), false);
+    assert_eq!(violated(&history, view.clone()), Invariant::NoOrphan);
+    view.registry.insert("agent:main:b".into(), entry("s2", None));
+    check(&history, &observed(view)).unwrap();
+}
+
+/// A call in flight at a crash may take effect at any point after its invocation: here after a
+/// later acknowledged append it raced with.
+#[test]
+fn an_in_flight_call_linearizes_anywhere_after_its_invocation() {
+    let history = vec![
+        timed(0, create("a", None), Outcome::Replied(Reply::Session("s1".into())), 0, 1),
+        timed(1, append("a", "x"), Outcome::InFlight, 2, crashsim_model::NEVER),
+        timed(0, append("a", "y"), Outcome::Replied(Reply::Unit), 3, 4),
+    ];
+    let mut view = one_session("s1");
+    view.transcripts.insert("s1".into(), vec!["y".into(), "x".into()]);
+    check(&history, &observed(view.clone())).unwrap();
+    view.transcripts.insert("s1".into(), vec!["x".into(), "y".into()]);
+    check(&history, &observed(view.clone())).unwrap();
+    view.transcripts.insert("s1".into(), vec!["y".into()]);
     check(&history, &observed(view)).unwrap();
 }

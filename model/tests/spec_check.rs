@@ -35,14 +35,15 @@ proptest! {
     fn random_workloads_conform(ops in Workload::sequential_strategy(1..30)) {
         let (_, transitions, _) = ops;
         let mut state = WorkloadState::default();
-        let mut history = Vec::new();
+        let mut calls = Vec::new();
         for op in &transitions {
             state.next_id += 1;
             let id = format!("s{}", state.next_id);
             let reply: Reply = state.store.run(&mut state.client, op, &id);
-            history.push(Record::Call { client: 0, op: op.clone(), outcome: crashsim_model::Outcome::Replied(reply) });
+            calls.push((op.clone(), crashsim_model::Outcome::Replied(reply)));
             state = WorkloadState { ..state };
         }
+        let history = Record::sequential(calls);
         let observed = Observed { view: state.store.view(), recovery: Recovery::Ok { adopted: Default::default() } };
         prop_assert_eq!(check(&history, &observed), Ok(()));
         prop_assert!(crashsim_model::invariant::structural(&observed.view).is_none());

@@ -34,6 +34,7 @@
 //! Operations that need a parent (mkdir, rmdir, unlink, rename) refuse the root with `EBUSY`.
 //! Errors are Linux errno values, errno for errno; a differential test holds `SimFs` to `RealFs`.
 
+pub mod clock;
 mod disk;
 mod fd;
 mod image;
@@ -47,6 +48,7 @@ mod trace;
 
 use std::future::Future;
 
+pub use clock::{Clock, SimClock};
 pub use disk::{Bytes, Effect, Event, EventKind, Ino};
 pub use image::{Image, Node};
 pub use inject::{Injection, Injector};

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crashsim_sim::Model;
-use crashsim_store::Variant;
+use crashsim_store::{Concurrency, Variant};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -13,7 +13,7 @@ use crate::workload;
 
 /// Explores each variant under each model; one progress bar over everything.
 pub fn run_all(variants: &[Variant], models: &[Model], opts: &ExploreOptions, quiet: bool) -> Vec<ModelResult> {
-    let per_run = workload::exhaustive(opts.max_ops).len() + opts.random_workloads;
+    let per_run = opts.workloads().0.len();
     let bar =
         if quiet { ProgressBar::hidden() } else { ProgressBar::new((variants.len() * models.len() * per_run) as u64) };
     bar.set_style(
@@ -38,7 +38,7 @@ fn invariant_of(result: &ModelResult) -> String {
 }
 
 /// The JSON object of the CLI contract.
-pub fn to_json(results: &[ModelResult]) -> serde_json::Value {
+pub fn to_json(results: &[ModelResult], opts: &ExploreOptions) -> serde_json::Value {
     let rows: Vec<serde_json::Value> = results
         .iter()
         .map(|r| {
@@ -49,15 +49,18 @@ pub fn to_json(results: &[ModelResult]) -> serde_json::Value {
                 };
                 json!({
                     "invariant": f.violation.invariant.name(),
-                    "operations": f.case.workload.iter().map(|op| op.to_string()).collect::<Vec<_>>(),
+                    "operations": f.case.workload.clients.iter().flatten().map(|op| op.to_string()).collect::<Vec<_>>(),
+                    "clients": f.case.workload.clients.len(),
+                    "processes": f.case.workload.processes,
                     "crash_point": crash_point,
-                    "replay": replay_command(r.variant, r.model, &f.case),
+                    "replay": replay_command(r.variant, r.model, &f.case, opts),
                 })
             });
             json!({
                 "variant": r.variant.name(),
                 "model": r.model.name(),
                 "workloads": r.workloads,
+                "interleavings": r.interleavings,
                 "crash_points": r.crash_points,
                 "crash_states": r.crash_states,
                 "distinct_states": r.distinct_states,
@@ -74,7 +77,7 @@ pub fn to_json(results: &[ModelResult]) -> serde_json::Value {
 pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCode {
     let results = run_all(variants, models, opts, json);
     if json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&results)).expect("JSON serializes"));
+        println!("{}", serde_json::to_string_pretty(&to_json(&results, opts)).expect("JSON serializes"));
     } else {
         println!(
             "{:<30} {:<8} {:>9} {:>12} {:>12} {:>10} {:>10}  {:<11} {:>8}",
@@ -110,7 +113,7 @@ pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions
                 r.model,
                 f.violation.summary,
                 workload::format(&f.case.workload),
-                replay_command(r.variant, r.model, &f.case)
+                replay_command(r.variant, r.model, &f.case, opts)
             );
         }
     }
@@ -123,7 +126,8 @@ pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions
 
 /// The self-check: the reference and every variant under the given models, one table; exit 0
 /// when the reference is clean and every variant is caught exactly under the models its
-/// documentation names (variants that need concurrent clients are listed, not counted).
+/// documentation names (variants that need concurrent clients are listed, not counted, when
+/// no concurrent workload runs).
 pub fn self_check(models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCode {
     let results = run_all(&Variant::ALL, models, opts, json);
     let mut all_ok = true;
@@ -132,8 +136,9 @@ pub fn self_check(models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCo
         let mine: Vec<&ModelResult> = results.iter().filter(|r| r.variant == variant).collect();
         let caught: Vec<Model> = mine.iter().filter(|r| r.violations > 0).map(|r| r.model).collect();
         let expected: Vec<Model> = variant.caught_under().iter().copied().filter(|m| models.contains(m)).collect();
-        let status = if variant.needs_concurrency() {
-            "needs concurrency (not counted)"
+        let uncovered = variant.needs_concurrency() != Concurrency::None && opts.client_ops_max == 0;
+        let status = if uncovered {
+            "needs concurrency: --client-ops 0 runs none (not counted)"
         } else if caught == expected {
             "ok"
         } else {
@@ -150,7 +155,7 @@ pub fn self_check(models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCo
         rows.push((variant, caught, expected, invariants_unique, mine, status));
     }
     if json {
-        let mut value = to_json(&results);
+        let mut value = to_json(&results, opts);
         value["self_check"] = json!(all_ok);
         println!("{}", serde_json::to_string_pretty(&value).expect("JSON serializes"));
     } else {

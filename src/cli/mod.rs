@@ -13,9 +13,11 @@ use crashsim_faults::Plan;
 use crashsim_sim::{ImageOptions, Model};
 use crashsim_store::Variant;
 
-use crate::explore::{Check, ExploreOptions};
+use crate::explore::{Case, Check, ExploreOptions};
 use crate::scenario::Scenario;
-use crate::workload::{self, Workload};
+use crate::schedule::gate::Preempt;
+use crate::schedule::Schedule;
+use crate::workload;
 
 /// Deterministic crash-consistency testing for file-based stores.
 ///
@@ -65,8 +67,16 @@ enum Command {
         #[command(flatten)]
         bounds: Bounds,
         /// Replay this workload ('create a L; append a m; rotate; ...') instead of searching.
-        #[arg(long, value_parser = workload::parse)]
-        workload: Option<Workload>,
+        /// Concurrent clients are separated by '||': 'create a L || create b L'.
+        #[arg(long)]
+        workload: Option<String>,
+        /// Replay: the processes the workload's clients run in (client i in process i mod N).
+        #[arg(long, default_value_t = 1, requires = "workload")]
+        processes: usize,
+        /// Replay: the interleaving of the clients, the client chosen at each choice point
+        /// joined by '.' ('0.1.1'; empty: the default, each client on until it blocks or ends).
+        #[arg(long, default_value = "", requires = "workload")]
+        schedule: Schedule,
         /// Faults injected in the replay ('fail@12=EIO').
         #[arg(long, default_value = "none", requires = "workload")]
         plan: Plan,
@@ -163,6 +173,19 @@ struct Bounds {
     /// Seed of random workloads and of posix sampling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Concurrent workloads: two clients (in one process, then in two), each with 1 to N
+    /// operations over create, append, get, reset, delete of one key, a create of another, and
+    /// rotate (0: no concurrent workloads).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=3))]
+    client_ops: u64,
+    /// Most preemptions per interleaving of concurrent clients (switching away from a client
+    /// that could go on).
+    #[arg(long, default_value_t = 2)]
+    preemptions: usize,
+    /// Where a client may be preempted: 'paths' (before each syscall that names a path) or
+    /// 'every' (before every syscall).
+    #[arg(long, default_value = "paths")]
+    preempt: Preempt,
 }
 
 impl Bounds {
@@ -174,6 +197,10 @@ impl Bounds {
             errno_max_ops: self.errno_ops,
             images: ImageOptions { max_images: self.max_images as usize, seed: self.seed, ..ImageOptions::default() },
             seed: self.seed,
+            client_ops_max: self.client_ops as usize,
+            processes_max: 2,
+            preemptions_max: self.preemptions,
+            preempt: self.preempt,
         }
     }
 }
@@ -245,6 +272,8 @@ pub fn run() -> ExitCode {
             model,
             bounds,
             workload: Some(workload),
+            processes,
+            schedule,
             plan,
             crash_after,
             image,
@@ -269,7 +298,15 @@ pub fn run() -> ExitCode {
                 eprintln!("error: a replay needs one --model (process, ordered or posix)");
                 return ExitCode::from(2);
             };
-            repro::replay(variant, model, workload, plan, check, &bounds.options().images)
+            let workload = match workload::parse(&workload, processes) {
+                Ok(workload) => workload,
+                Err(error) => {
+                    eprintln!("error: --workload: {error}");
+                    return ExitCode::from(2);
+                }
+            };
+            let case = Case { workload, faults: plan, schedule, check };
+            repro::replay(variant, model, case, &bounds.options())
         }
     }
 }

@@ -2,14 +2,12 @@
 
 use std::process::ExitCode;
 
-use crashsim_faults::Plan;
 use crashsim_sim::Model;
 use crashsim_store::Variant;
 use serde_json::json;
 
-use crate::explore::{explore, Case, Check, ExploreOptions, RecoveryCache};
+use crate::explore::{explore, Case, ExploreOptions, RecoveryCache};
 use crate::report::{replay_command, reproduce};
-use crate::workload::Workload;
 
 /// Finds, shrinks and prints the minimal reproducer of `variant` under each model; exit 0 when
 /// one was found under some model, 1 when none exists within the bounds.
@@ -20,7 +18,7 @@ pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, json: boo
         let result = explore(variant, model, opts, &cache, &|| {});
         match result.first {
             Some(finding) => {
-                let reproduction = reproduce(variant, model, &finding.case, &opts.images).expect("a found case replays");
+                let reproduction = reproduce(variant, model, &finding.case, opts).expect("a found case replays");
                 found.push((model, finding.case, reproduction));
             }
             None if !json => println!(
@@ -38,8 +36,10 @@ pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, json: boo
                     "variant": variant.name(),
                     "model": model.name(),
                     "invariant": r.violation.as_ref().map(|v| v.invariant.name()),
-                    "operations": case.workload.iter().map(|op| op.to_string()).collect::<Vec<_>>(),
-                    "replay": replay_command(variant, *model, case),
+                    "operations": case.workload.clients.iter().flatten().map(|op| op.to_string()).collect::<Vec<_>>(),
+                    "clients": case.workload.clients.len(),
+                    "processes": case.workload.processes,
+                    "replay": replay_command(variant, *model, case, opts),
                     "reproducer": r.text,
                 })
             })
@@ -58,16 +58,8 @@ pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, json: boo
 }
 
 /// Replays one case; exit 1 if it shows a violation, 0 if it passes, 2 if it cannot be replayed.
-pub fn replay(
-    variant: Variant,
-    model: Model,
-    workload: Workload,
-    faults: Plan,
-    check: Check,
-    images: &crashsim_sim::ImageOptions,
-) -> ExitCode {
-    let case = Case { workload, faults, check };
-    match reproduce(variant, model, &case, images) {
+pub fn replay(variant: Variant, model: Model, case: Case, opts: &ExploreOptions) -> ExitCode {
+    match reproduce(variant, model, &case, opts) {
         Ok(reproduction) => {
             println!("{}", reproduction.text);
             if reproduction.violation.is_some() {

@@ -34,7 +34,7 @@ pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -
                     "distinct_states": r.distinct_states,
                     "violations": r.violations,
                     "failing_seed": s.failing_seed,
-                    "replay": r.first.as_ref().map(|f| replay_command(variant, r.model, &f.case)),
+                    "replay": r.first.as_ref().map(|f| replay_command(variant, r.model, &f.case, &opts.explore)),
                     "elapsed_ms": r.elapsed_ms,
                 })
             })
@@ -57,7 +57,7 @@ pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -
                 println!(
                     "  seed {seed}: {}\n  replay: {}",
                     finding.violation.summary,
-                    replay_command(variant, r.model, &finding.case)
+                    replay_command(variant, r.model, &finding.case, &opts.explore)
                 );
             }
         }

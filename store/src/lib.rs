@@ -28,15 +28,16 @@ pub mod ids;
 pub mod keys;
 pub mod layout;
 pub mod lock;
+pub mod queue;
 pub mod recovery;
 pub mod registry;
 pub mod transcript;
 pub mod variant;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use crashsim_sim::{Errno, Fs, OpenOptions};
+use crashsim_sim::{Clock, Errno, Fs, OpenOptions, SimClock};
 
 pub use error::{StoreError, StoreResult};
 use fsutil::{read_file, rename, sync_dir, unlink, write_file};
@@ -50,11 +51,11 @@ pub use lock::OwnerAlive;
 pub use recovery::{RecoveryReport, Repair};
 pub use registry::{Entry, Registry};
 use transcript::Header;
-pub use variant::Variant;
+pub use variant::{Concurrency, Variant};
 use variant::{Registration, RotateProtocol};
 
 /// Options of a [`Store`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct StoreOptions {
     /// The sessions directory, relative to the filesystem root. Default: `"sessions"`.
     pub dir: String,
@@ -71,8 +72,14 @@ pub struct StoreOptions {
     pub lock_attempts: u32,
     /// Backups that rotate keeps. Default: 3.
     pub backups_kept: usize,
+    /// Milliseconds slept on `clock` between attempts to take a lock a live owner holds.
+    /// Default: 25.
+    pub lock_retry_ms: u64,
     /// Which lock owners are alive. Default: none (any lock found is stale).
     pub owner_alive: OwnerAlive,
+    /// The clock waits are measured on. Default: a free [`SimClock`] (a sleep returns at once
+    /// and moves the clock), so a lone client never waits for real.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for StoreOptions {
@@ -85,15 +92,36 @@ impl Default for StoreOptions {
             clock_start_ms: 1_700_000_000_000,
             lock_attempts: 64,
             backups_kept: 3,
+            lock_retry_ms: 25,
             owner_alive: OwnerAlive::none(),
+            clock: Arc::new(SimClock::new(0)),
         }
     }
 }
 
-/// One client of the session store.
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("dir", &self.dir)
+            .field("variant", &self.variant)
+            .field("owner", &self.owner)
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The session store of one process. Its tasks share it (`&self`): registry updates go through
+/// the in-process [`queue::Queue`], then the lock file, which alone serializes processes.
 pub struct Store<F: Fs> {
     fs: Arc<F>,
     opts: StoreOptions,
+    queue: queue::Queue,
+    memory: Mutex<Memory>,
+    recovery: RecoveryReport,
+}
+
+/// What a process remembers between calls. Locked for moments, never across an await.
+struct Memory {
     ids: IdSource,
     temp_seq: u64,
     /// Sessions this instance created, reset to or appended to, acknowledged: their
@@ -105,7 +133,6 @@ pub struct Store<F: Fs> {
     /// Sessions a reset switched away from whose files could not be archived yet: retried at
     /// the start of every call, so they cannot come back as orphans later.
     unarchived: Vec<Entry>,
-    recovery: RecoveryReport,
     closed: bool,
 }
 
@@ -115,16 +142,20 @@ impl<F: Fs> Store<F> {
     pub async fn open(fs: Arc<F>, opts: StoreOptions) -> StoreResult<Self> {
         assert!(opts.backups_kept > 0, "rotate keeps at least one backup");
         assert!(!opts.owner.is_empty(), "a store needs an owner id for its lock");
-        let mut store = Self {
+        let memory = Memory {
             ids: IdSource::new(opts.seed, opts.clock_start_ms),
-            fs,
-            opts,
             temp_seq: 0,
             used: BTreeSet::new(),
             deferred: Vec::new(),
             unarchived: Vec::new(),
-            recovery: RecoveryReport::default(),
             closed: false,
+        };
+        let mut store = Self {
+            fs,
+            opts,
+            queue: queue::Queue::default(),
+            memory: Mutex::new(memory),
+            recovery: RecoveryReport::default(),
         };
         let mut report = RecoveryReport::default();
         if store.ensure_dir().await? {
@@ -134,10 +165,17 @@ impl<F: Fs> Store<F> {
             report.repairs.push(Repair::BrokeStaleLock { owner });
         }
         let fs = store.fs.clone();
+        let (mut ids, mut temp_seq) = {
+            let memory = store.memory();
+            (memory.ids.clone(), memory.temp_seq)
+        };
         let recovered =
-            recovery::Recovery::new(&*fs, &store.opts.dir, store.opts.variant, &mut store.ids, &mut store.temp_seq)
-                .run()
-                .await;
+            recovery::Recovery::new(&*fs, &store.opts.dir, store.opts.variant, &mut ids, &mut temp_seq).run().await;
+        {
+            let mut memory = store.memory();
+            memory.ids = ids;
+            memory.temp_seq = temp_seq;
+        }
         let released = lock::release(&*fs, &store.path(LOCK)).await;
         report.repairs.extend(recovered?.repairs);
         released?;
@@ -152,6 +190,15 @@ impl<F: Fs> Store<F> {
 
     pub fn options(&self) -> &StoreOptions {
         &self.opts
+    }
+
+    fn memory(&self) -> MutexGuard<'_, Memory> {
+        self.memory.lock().expect("store memory poisoned by a panic in another task")
+    }
+
+    /// The next timestamp of this process.
+    fn tick(&self) -> u64 {
+        self.memory().ids.tick()
     }
 
     fn path(&self, name: &str) -> String {
@@ -176,20 +223,23 @@ impl<F: Fs> Store<F> {
 
     async fn lock(&self) -> StoreResult<lock::Taken> {
         let opts = &self.opts;
-        lock::acquire(&*self.fs, &self.path(LOCK), &opts.owner, &opts.owner_alive, opts.lock_attempts).await
+        let wait = lock::Wait { attempts: opts.lock_attempts, retry_ms: opts.lock_retry_ms, clock: &*opts.clock };
+        lock::acquire(&*self.fs, &self.path(LOCK), &opts.owner, &opts.owner_alive, wait).await
     }
 
     /// Runs registrations spawned after an earlier ack, retries archives a failed reset left
     /// behind, and refuses calls after shutdown.
-    async fn begin(&mut self) -> StoreResult<()> {
-        if self.closed {
+    async fn begin(&self) -> StoreResult<()> {
+        if self.memory().closed {
             return Err(StoreError::Closed);
         }
-        for old in std::mem::take(&mut self.unarchived) {
+        let unarchived = std::mem::take(&mut self.memory().unarchived);
+        for old in unarchived {
             // Best effort: a failure keeps it for the next call, and must not fail this one.
             let _ = self.archive_switched_away(old).await;
         }
-        for (key, entry) in std::mem::take(&mut self.deferred) {
+        let deferred = std::mem::take(&mut self.memory().deferred);
+        for (key, entry) in deferred {
             self.update_registry(|r| {
                 r.insert(key, entry);
                 Ok(())
@@ -210,10 +260,10 @@ impl<F: Fs> Store<F> {
         }
     }
 
-    /// Takes the lock before a registry change, unless the variant skips it (`unlocked-update`);
-    /// returns whether it did, for [`Self::unlock_after`].
+    /// Takes the lock file before a registry change, unless the variant skips it; returns
+    /// whether it did, for [`Self::unlock_after`].
     async fn lock_for_update(&self) -> StoreResult<bool> {
-        let locked = self.opts.variant.takes_lock();
+        let locked = self.opts.variant.takes_lock_file();
         if locked {
             self.lock().await?;
         }
@@ -229,18 +279,27 @@ impl<F: Fs> Store<F> {
         result.and_then(|value| released.map(|()| value))
     }
 
-    /// Read-modify-write of the registry under the lock.
-    async fn update_registry<T>(&mut self, change: impl FnOnce(&mut Registry) -> StoreResult<T>) -> StoreResult<T> {
+    /// This process's turn in the writer queue, unless the variant skips it (`unlocked-update`).
+    async fn queue_turn(&self) -> Option<queue::Turn<'_>> {
+        if self.opts.variant.queues_updates() {
+            Some(self.queue.acquire().await)
+        } else {
+            None
+        }
+    }
+
+    /// Read-modify-write of the registry: in the queue, under the lock file.
+    async fn update_registry<T>(&self, change: impl FnOnce(&mut Registry) -> StoreResult<T>) -> StoreResult<T> {
+        let _turn = self.queue_turn().await;
         let locked = self.lock_for_update().await?;
         let result = self.modify(change).await;
         self.unlock_after(locked, result).await
     }
 
-    async fn modify<T>(&mut self, change: impl FnOnce(&mut Registry) -> StoreResult<T>) -> StoreResult<T> {
+    async fn modify<T>(&self, change: impl FnOnce(&mut Registry) -> StoreResult<T>) -> StoreResult<T> {
         let mut registry = self.load().await?;
         let value = change(&mut registry)?;
-        self.temp_seq += 1;
-        registry::replace(&*self.fs, &self.opts.dir, self.temp_seq, &registry, self.opts.variant).await?;
+        self.write_back(&registry).await?;
         Ok(value)
     }
 
@@ -255,11 +314,11 @@ impl<F: Fs> Store<F> {
 
     /// A session id no file in the sessions dir carries, archives included: a restarted
     /// instance with the same seed draws the same ids, and an id must never name two sessions.
-    async fn fresh_id(&mut self) -> StoreResult<String> {
+    async fn fresh_id(&self) -> StoreResult<String> {
         let dir = &self.opts.dir;
         let names = self.fs.readdir(dir).await.map_err(|e| StoreError::fs("readdir", dir, e))?;
         loop {
-            let id = self.ids.session_id();
+            let id = self.memory().ids.session_id();
             let prefix = format!("{id}.");
             if !names.iter().any(|name| name.starts_with(&prefix)) {
                 return Ok(id);
@@ -268,9 +327,9 @@ impl<F: Fs> Store<F> {
     }
 
     /// A new session's entry: a fresh id, the current time, its file names.
-    async fn new_entry(&mut self, label: Option<String>) -> StoreResult<Entry> {
+    async fn new_entry(&self, label: Option<String>) -> StoreResult<Entry> {
         let id = self.fresh_id().await?;
-        let updated_at = self.ids.tick();
+        let updated_at = self.tick();
         Ok(Entry {
             session_file: transcript_name(&id),
             trajectory_file: Some(trajectory_name(&id)),
@@ -299,13 +358,13 @@ impl<F: Fs> Store<F> {
     /// that a session the caller was told failed does not appear at the next start. Returns
     /// whether the call took effect. Best effort: the caller reports the first error whatever
     /// happens here.
-    async fn abandon(&mut self, key: &str, entry: &Entry) -> bool {
+    async fn abandon(&self, key: &str, entry: &Entry) -> bool {
         match self.load().await {
             Ok(registry) if registry.get(key).is_some_and(|e| e.session_id == entry.session_id) => return true,
             Ok(_) => {}
             Err(_) => return false,
         }
-        let ts = self.ids.tick();
+        let ts = self.tick();
         for name in [Some(&entry.session_file), entry.trajectory_file.as_ref()].into_iter().flatten() {
             let to = self.path(&archive_name(name, ArchiveReason::Abandoned, ts));
             let _ = self.fs.rename(&self.path(name), &to).await;
@@ -315,12 +374,12 @@ impl<F: Fs> Store<F> {
     }
 
     /// Creates a session for `raw_key`; returns its session id.
-    pub async fn create(&mut self, raw_key: &str) -> StoreResult<String> {
+    pub async fn create(&self, raw_key: &str) -> StoreResult<String> {
         self.create_labeled(raw_key, None).await
     }
 
     /// Creates a session for `raw_key` with a label; returns its session id.
-    pub async fn create_labeled(&mut self, raw_key: &str, label: Option<&str>) -> StoreResult<String> {
+    pub async fn create_labeled(&self, raw_key: &str, label: Option<&str>) -> StoreResult<String> {
         self.begin().await?;
         if raw_key.trim().is_empty() {
             return Err(StoreError::InvalidInput("a session key cannot be empty".to_string()));
@@ -338,7 +397,7 @@ impl<F: Fs> Store<F> {
         }
         match self.opts.variant.registration() {
             Registration::Skipped => {}
-            Registration::AfterAck => self.deferred.push((storage_key, entry)),
+            Registration::AfterAck => self.memory().deferred.push((storage_key, entry)),
             Registration::BeforeAck => {
                 let registered = self
                     .update_registry(|r| {
@@ -358,19 +417,19 @@ impl<F: Fs> Store<F> {
                 };
                 if conflict {
                     // Another client created the key meanwhile: ours never became visible.
-                    let ts = self.ids.tick();
+                    let ts = self.tick();
                     self.archive_files(&entry, ArchiveReason::Reset, ts).await?;
                     sync_dir(&*self.fs, &self.opts.dir).await?;
                     return Err(StoreError::Exists { key });
                 }
             }
         }
-        self.used.insert(id.clone());
+        self.memory().used.insert(id.clone());
         Ok(id)
     }
 
     /// Appends a message to the session of `key`, and an event to its trajectory.
-    pub async fn append(&mut self, key: &str, message: &str) -> StoreResult<()> {
+    pub async fn append(&self, key: &str, message: &str) -> StoreResult<()> {
         self.begin().await?;
         let key = canonical_key(key);
         let entry = self.get(&key).await?.ok_or(StoreError::NotFound { key: key.clone() })?;
@@ -382,32 +441,34 @@ impl<F: Fs> Store<F> {
             let seq = self.history(&key).await?.len();
             write_file(&*self.fs, &path, appending, &transcript::trajectory_appended(seq), true).await?;
         }
-        self.used.insert(entry.session_id);
+        self.memory().used.insert(entry.session_id);
         Ok(())
     }
 
-    /// Starts a new session for `key`; the old transcript is archived `.reset.<ts>`.
-    pub async fn reset(&mut self, key: &str) -> StoreResult<String> {
+    /// Starts a new session for `key`; the old transcript is archived `.reset.<ts>`. The session
+    /// switched away from is the one the registry holds under the lock (another process may
+    /// have reset the key since this call looked it up).
+    pub async fn reset(&self, key: &str) -> StoreResult<String> {
         self.begin().await?;
         let key = canonical_key(key);
-        let old = self.get(&key).await?.ok_or(StoreError::NotFound { key: key.clone() })?;
-        let new = self.new_entry(old.label.clone()).await?;
+        let seen = self.get(&key).await?.ok_or(StoreError::NotFound { key: key.clone() })?;
+        let new = self.new_entry(seen.label.clone()).await?;
         let id = new.session_id.clone();
         let storage_key = self.storage_key(&key);
-        let old_id = old.session_id.clone();
+        let mut replaced = None;
         let mut switched = self.write_session(&key, &new).await;
         if switched.is_ok() {
             switched = self
                 .update_registry(|r| {
-                    match r.get(&storage_key) {
-                        Some(current) if current.session_id == old_id => {}
-                        _ => return Err(StoreError::NotFound { key: storage_key.clone() }),
-                    }
-                    r.insert(storage_key.clone(), new.clone());
+                    let current =
+                        r.get(&storage_key).cloned().ok_or(StoreError::NotFound { key: storage_key.clone() })?;
+                    r.insert(storage_key.clone(), Entry { label: current.label.clone(), ..new.clone() });
+                    replaced = Some(current);
                     Ok(())
                 })
                 .await;
         }
+        let old = replaced.unwrap_or(seen);
         if let Err(error) = switched {
             if self.abandon(&storage_key, &new).await {
                 // The switch took effect before the failure: finish the reset, or the old
@@ -417,27 +478,50 @@ impl<F: Fs> Store<F> {
             return Err(error);
         }
         self.archive_switched_away(old).await?;
-        self.used.insert(id.clone());
+        self.memory().used.insert(id.clone());
         Ok(id)
     }
 
     /// Deletes the session of `key`: its files are archived `.deleted.<ts>`.
-    pub async fn delete(&mut self, key: &str) -> StoreResult<()> {
+    pub async fn delete(&self, key: &str) -> StoreResult<()> {
         self.begin().await?;
         let key = canonical_key(key);
-        let entry = self.get(&key).await?.ok_or(StoreError::NotFound { key: key.clone() })?;
         let storage_key = self.storage_key(&key);
-        let victims = [(storage_key, entry)];
-        self.remove_sessions(&victims).await
+        self.remove_sessions(|registry| match registry.get(&storage_key) {
+            Some(entry) => Ok(vec![(storage_key.clone(), entry.clone())]),
+            None => Err(StoreError::NotFound { key: key.clone() }),
+        })
+        .await
+        .map(drop)
     }
 
-    /// Archives the sessions' files `.deleted.<ts>`, fsyncs the dir, then removes their entries
-    /// (each only if it still names the same session). If that fails, the files of sessions the
-    /// registry still holds are put back, so that a call reported failed took no visible effect.
-    async fn remove_sessions(&mut self, victims: &[(String, Entry)]) -> StoreResult<()> {
-        let ts = self.ids.tick();
+    /// In the queue and under the lock file: re-reads the registry, picks the sessions to remove
+    /// with `choose`, archives their files `.deleted.<ts>`, fsyncs the dir, then removes their
+    /// entries. Everything happens under the lock, so the sessions removed are the ones the
+    /// registry holds (a lookup made before the lock may be stale). If the registry write fails,
+    /// the files are put back, so that a call reported failed took no visible effect.
+    async fn remove_sessions(
+        &self,
+        choose: impl FnOnce(&Registry) -> StoreResult<Vec<(String, Entry)>>,
+    ) -> StoreResult<Vec<(String, Entry)>> {
+        let _turn = self.queue_turn().await;
+        let locked = self.lock_for_update().await?;
+        let result = self.remove_locked(choose).await;
+        self.unlock_after(locked, result).await
+    }
+
+    async fn remove_locked(
+        &self,
+        choose: impl FnOnce(&Registry) -> StoreResult<Vec<(String, Entry)>>,
+    ) -> StoreResult<Vec<(String, Entry)>> {
+        let mut registry = self.load().await?;
+        let victims = choose(&registry)?;
+        if victims.is_empty() {
+            return Ok(victims);
+        }
+        let ts = self.tick();
         let mut result = Ok(());
-        for (_, entry) in victims {
+        for (_, entry) in &victims {
             result = self.archive_files(entry, ArchiveReason::Deleted, ts).await;
             if result.is_err() {
                 break;
@@ -447,27 +531,22 @@ impl<F: Fs> Store<F> {
             result = sync_dir(&*self.fs, &self.opts.dir).await;
         }
         if result.is_ok() {
-            result = self
-                .update_registry(|r| {
-                    for (key, entry) in victims {
-                        if r.get(key).is_some_and(|e| e.session_id == entry.session_id) {
-                            r.remove(key);
-                        }
-                    }
-                    Ok(())
-                })
-                .await;
+            for (key, _) in &victims {
+                registry.remove(key);
+            }
+            result = self.write_back(&registry).await;
         }
-        if result.is_err() {
-            self.restore(victims, ArchiveReason::Deleted, ts).await;
+        if let Err(error) = result {
+            self.restore(&victims, ArchiveReason::Deleted, ts).await;
+            return Err(error);
         }
-        result
+        Ok(victims)
     }
 
     /// Archives the files of a session a reset switched away from (a file an earlier attempt
     /// already moved is skipped); on failure it is kept for a retry at the start of the next call.
-    async fn archive_switched_away(&mut self, old: Entry) -> StoreResult<()> {
-        let ts = self.ids.tick();
+    async fn archive_switched_away(&self, old: Entry) -> StoreResult<()> {
+        let ts = self.tick();
         let mut archived = Ok(());
         for name in [Some(&old.session_file), old.trajectory_file.as_ref()].into_iter().flatten() {
             if archived.is_ok() && is_plain_name(name) {
@@ -482,14 +561,14 @@ impl<F: Fs> Store<F> {
             archived = sync_dir(&*self.fs, &self.opts.dir).await;
         }
         if archived.is_err() {
-            self.unarchived.push(old);
+            self.memory().unarchived.push(old);
         }
         archived
     }
 
     /// Best effort, after a failed delete or prune: puts back the archived files of every
     /// session the registry still holds. The caller reports the first error whatever happens.
-    async fn restore(&mut self, victims: &[(String, Entry)], reason: ArchiveReason, ts: u64) {
+    async fn restore(&self, victims: &[(String, Entry)], reason: ArchiveReason, ts: u64) {
         let Ok(registry) = self.load().await else { return };
         for (key, entry) in victims {
             if registry.get(key).is_none_or(|e| e.session_id != entry.session_id) {
@@ -508,7 +587,7 @@ impl<F: Fs> Store<F> {
     }
 
     /// Renames a session's transcript and trajectory to their archive names, stamped `ts`.
-    async fn archive_files(&mut self, entry: &Entry, reason: ArchiveReason, ts: u64) -> StoreResult<()> {
+    async fn archive_files(&self, entry: &Entry, reason: ArchiveReason, ts: u64) -> StoreResult<()> {
         let key = entry.session_id.clone();
         let file = self.own_file(&key, &entry.session_file)?;
         rename(&*self.fs, &file, &self.path(&archive_name(&entry.session_file, reason, ts))).await?;
@@ -523,14 +602,15 @@ impl<F: Fs> Store<F> {
     }
 
     /// Backs up the registry (see [`RotateProtocol`] for the variants' ways).
-    pub async fn rotate(&mut self) -> StoreResult<()> {
+    pub async fn rotate(&self) -> StoreResult<()> {
         self.begin().await?;
+        let _turn = self.queue_turn().await;
         let locked = self.lock_for_update().await?;
         let result = self.rotate_locked().await;
         self.unlock_after(locked, result).await
     }
 
-    async fn rotate_locked(&mut self) -> StoreResult<()> {
+    async fn rotate_locked(&self) -> StoreResult<()> {
         let fs_handle = self.fs.clone();
         let fs = &*fs_handle;
         let dir = self.opts.dir.clone();
@@ -574,36 +654,40 @@ impl<F: Fs> Store<F> {
         Ok(())
     }
 
-    async fn write_back(&mut self, registry: &Registry) -> StoreResult<()> {
-        self.temp_seq += 1;
-        registry::replace(&*self.fs, &self.opts.dir, self.temp_seq, registry, self.opts.variant).await
+    async fn write_back(&self, registry: &Registry) -> StoreResult<()> {
+        let temp_seq = {
+            let mut memory = self.memory();
+            memory.temp_seq += 1;
+            memory.temp_seq
+        };
+        registry::replace(&*self.fs, &self.opts.dir, temp_seq, registry, self.opts.variant).await
     }
 
-    /// Evicts the oldest sessions (by `updatedAt`, then key) beyond `max_entries`; their files are
-    /// archived `.deleted.<ts>`. Returns the evicted keys, oldest first.
-    pub async fn prune(&mut self, max_entries: usize) -> StoreResult<Vec<String>> {
+    /// Evicts the oldest sessions (by `updatedAt`, then key) beyond `max_entries`, as the
+    /// registry stands under the lock; their files are archived `.deleted.<ts>`. Returns the
+    /// evicted keys, oldest first.
+    pub async fn prune(&self, max_entries: usize) -> StoreResult<Vec<String>> {
         self.begin().await?;
-        let registry = self.load().await?;
-        let mut by_age: Vec<(&String, &Entry)> = registry.iter().collect();
-        by_age.sort_by(|a, b| (a.1.updated_at, a.0).cmp(&(b.1.updated_at, b.0)));
-        let excess = by_age.len().saturating_sub(max_entries);
-        let victims: Vec<(String, Entry)> =
-            by_age[..excess].iter().map(|(k, e)| ((*k).clone(), (*e).clone())).collect();
-        if victims.is_empty() {
-            return Ok(Vec::new());
-        }
-        let evicted: Vec<String> = victims.iter().map(|(k, _)| k.clone()).collect();
-        self.remove_sessions(&victims).await?;
-        Ok(evicted)
+        let victims = self
+            .remove_sessions(|registry| {
+                let mut by_age: Vec<(&String, &Entry)> = registry.iter().collect();
+                by_age.sort_by(|a, b| (a.1.updated_at, a.0).cmp(&(b.1.updated_at, b.0)));
+                let excess = by_age.len().saturating_sub(max_entries);
+                Ok(by_age[..excess].iter().map(|(k, e)| ((*k).clone(), (*e).clone())).collect())
+            })
+            .await?;
+        Ok(victims.into_iter().map(|(key, _)| key).collect())
     }
 
     /// Ends every session this instance used: `session.ended` in its trajectory (fsynced); runs
     /// pending registrations. The store refuses calls afterwards.
-    pub async fn shutdown(&mut self) -> StoreResult<()> {
+    pub async fn shutdown(&self) -> StoreResult<()> {
         self.begin().await?;
         let registry = self.load().await?;
-        let used: Vec<(String, Entry)> =
-            registry.into_iter().filter(|(_, e)| self.used.contains(&e.session_id)).collect();
+        let used: Vec<(String, Entry)> = {
+            let memory = self.memory();
+            registry.into_iter().filter(|(_, e)| memory.used.contains(&e.session_id)).collect()
+        };
         if self.opts.variant.shutdown_removes_trajectory() {
             for (key, entry) in &used {
                 if let Some(trajectory) = &entry.trajectory_file {
@@ -629,7 +713,7 @@ impl<F: Fs> Store<F> {
             }
         }
         self.release_own_lock().await?;
-        self.closed = true;
+        self.memory().closed = true;
         Ok(())
     }
 
@@ -643,8 +727,12 @@ impl<F: Fs> Store<F> {
         }
     }
 
-    /// The entry of `key` (raw or canonical), if any.
+    /// The entry of `key` (raw or canonical), if any. Takes no lock: a reader sees the registry
+    /// as the last completed replace left it.
     pub async fn get(&self, key: &str) -> StoreResult<Option<Entry>> {
+        if self.memory().closed {
+            return Err(StoreError::Closed);
+        }
         Ok(self.load().await?.remove(&canonical_key(key)))
     }
 

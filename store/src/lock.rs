@@ -2,11 +2,12 @@
 //!
 //! A lock whose owner is not alive (a crashed process), or whose owner cannot be read (the
 //! owner crashed between creating it and writing its id), is broken. A lock held by a live
-//! owner is retried a bounded number of times, then reported as busy: never waited on forever.
+//! owner is retried a bounded number of times, sleeping on the store's clock in between, then
+//! reported as busy: never waited on forever.
 
 use std::sync::Arc;
 
-use crashsim_sim::{Errno, Fs, OpenOptions};
+use crashsim_sim::{Clock, Errno, Fs, OpenOptions};
 
 use crate::error::{StoreError, StoreResult};
 use crate::fsutil::{read_file, unlink, write_file};
@@ -40,12 +41,21 @@ pub enum Taken {
     BrokeStale(String),
 }
 
+/// How long to wait for a lock a live owner holds.
+pub struct Wait<'a> {
+    /// Attempts before giving up with `LockBusy` (at least 1).
+    pub attempts: u32,
+    /// Milliseconds slept on `clock` after an attempt that found a live owner.
+    pub retry_ms: u64,
+    pub clock: &'a dyn Clock,
+}
+
 /// Takes the lock at `path` for `owner`, breaking a stale one.
-pub async fn acquire<F: Fs>(fs: &F, path: &str, owner: &str, alive: &OwnerAlive, attempts: u32) -> StoreResult<Taken> {
-    assert!(attempts > 0, "at least one attempt to take the lock");
+pub async fn acquire<F: Fs>(fs: &F, path: &str, owner: &str, alive: &OwnerAlive, wait: Wait<'_>) -> StoreResult<Taken> {
+    assert!(wait.attempts > 0, "at least one attempt to take the lock");
     let mut broke = None;
     let mut holder = String::new();
-    for _ in 0..attempts {
+    for _ in 0..wait.attempts {
         match write_file(fs, path, OpenOptions::create_new(), owner.as_bytes(), false).await {
             Ok(()) => return Ok(broke.map_or(Taken::Clean, Taken::BrokeStale)),
             Err(StoreError::Fs { op: "open", errno: Errno::EEXIST, .. }) => {}
@@ -61,6 +71,8 @@ pub async fn acquire<F: Fs>(fs: &F, path: &str, owner: &str, alive: &OwnerAlive,
                 Err(other) => return Err(other),
             }
             broke = Some(holder.clone());
+        } else {
+            wait.clock.sleep(wait.retry_ms).await;
         }
     }
     Err(StoreError::LockBusy { owner: holder })

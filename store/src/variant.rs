@@ -20,9 +20,14 @@ pub enum Variant {
     /// openclaw #3210: the registry update is spawned after the create is acknowledged (here it
     /// runs at the start of the next call or at shutdown); a crash in between orphans the session.
     CreateRegistersAfterAck,
-    /// openclaw #3210 (concurrent creation): read-modify-write of the registry without the lock,
-    /// so a concurrent update is lost.
+    /// openclaw #3210 (concurrent creation): read-modify-write of the registry with neither the
+    /// in-process queue nor the lock file, so a concurrent update is lost, even between two tasks
+    /// of one process.
     UpdateWithoutLock,
+    /// openclaw PR #14498 ("replace file-based session store lock with in-process Promise chain
+    /// mutex"): updates are serialized by the in-process queue only, with no lock file, so tasks
+    /// of one process are safe but a second process (the CLI beside the gateway) loses updates.
+    ProcessLocalLock,
     /// Key canonicalization (openclaw #29683 family): writes the entry under the raw key, while
     /// every lookup uses the canonical `agent:main:<key>`.
     WriteRawKey,
@@ -46,6 +51,17 @@ pub enum Variant {
     /// Durability: the temp file is renamed over the registry without being fsynced first, so a
     /// crash may leave a zero-length registry.
     ReplaceWithoutTempFsync,
+}
+
+/// How much concurrency a bug needs to show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Concurrency {
+    /// One client is enough.
+    None,
+    /// Two interleaving clients (tasks of one process suffice).
+    Clients,
+    /// Clients in two processes (each with its own store instance and queue).
+    Processes,
 }
 
 /// When a create registers its session.
@@ -79,11 +95,12 @@ pub enum MissingRegistry {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 12] = [
+    pub const ALL: [Variant; 13] = [
         Variant::Reference,
         Variant::CreateSkipsRegistry,
         Variant::CreateRegistersAfterAck,
         Variant::UpdateWithoutLock,
+        Variant::ProcessLocalLock,
         Variant::WriteRawKey,
         Variant::RotateRenamesAway,
         Variant::RotatePlaceholderFirst,
@@ -101,6 +118,7 @@ impl Variant {
             Variant::CreateSkipsRegistry => "unregistered-create",
             Variant::CreateRegistersAfterAck => "unregistered-create-after-ack",
             Variant::UpdateWithoutLock => "unlocked-update",
+            Variant::ProcessLocalLock => "process-local-lock",
             Variant::WriteRawKey => "raw-key-write",
             Variant::RotateRenamesAway => "rotate-rename",
             Variant::RotatePlaceholderFirst => "rotate-placeholder-first",
@@ -118,6 +136,7 @@ impl Variant {
             Variant::Reference => "-",
             Variant::CreateSkipsRegistry | Variant::CreateRegistersAfterAck => "openclaw #3210",
             Variant::UpdateWithoutLock => "openclaw #3210 (concurrent creation)",
+            Variant::ProcessLocalLock => "openclaw PR #14498",
             Variant::WriteRawKey => "openclaw #29683 family",
             Variant::RotateRenamesAway => "openclaw #68229",
             Variant::RotatePlaceholderFirst => "openclaw PR #71328 rev. 1",
@@ -132,20 +151,27 @@ impl Variant {
     /// crash (or, for bugs visible without one, a clean point) breaks an invariant.
     /// `no-temp-fsync` needs a rename to persist without its data (posix only); `no-dir-fsync`
     /// needs a lost rename (ordered and posix; a killed process loses nothing); the rest break
-    /// the registry or the startup path itself, which even a kill -9 exposes.
+    /// the registry or the startup path itself, which even a kill -9 exposes. The races
+    /// (`unlocked-update`, `process-local-lock`) lose an update in the running store, under
+    /// every model, once clients interleave (see [`Variant::needs_concurrency`]).
     pub fn caught_under(self) -> &'static [Model] {
         match self {
-            Variant::Reference | Variant::UpdateWithoutLock => &[],
+            Variant::Reference => &[],
             Variant::ReplaceWithoutDirFsync => &[Model::Ordered, Model::Posix],
             Variant::ReplaceWithoutTempFsync => &[Model::Posix],
             _ => &Model::ALL,
         }
     }
 
-    /// Whether the bug needs concurrent clients to show (a later issue brings them; until then
-    /// a self-check lists these and does not count them).
-    pub fn needs_concurrency(self) -> bool {
-        matches!(self, Variant::UpdateWithoutLock | Variant::CreateRegistersAfterAck)
+    /// What the bug needs to show beyond one client: two interleaving clients of one process,
+    /// or clients in two processes. A run without it cannot catch the variant, and a self-check
+    /// says so instead of counting a miss.
+    pub fn needs_concurrency(self) -> Concurrency {
+        match self {
+            Variant::UpdateWithoutLock => Concurrency::Clients,
+            Variant::ProcessLocalLock => Concurrency::Processes,
+            _ => Concurrency::None,
+        }
     }
 
     pub fn registration(self) -> Registration {
@@ -156,8 +182,14 @@ impl Variant {
         }
     }
 
-    pub fn takes_lock(self) -> bool {
+    /// Registry updates of one process wait in the in-process queue.
+    pub fn queues_updates(self) -> bool {
         self != Variant::UpdateWithoutLock
+    }
+
+    /// Registry updates take the lock file, which serializes processes.
+    pub fn takes_lock_file(self) -> bool {
+        !matches!(self, Variant::UpdateWithoutLock | Variant::ProcessLocalLock)
     }
 
     pub fn writes_raw_key(self) -> bool {

@@ -21,7 +21,7 @@ async fn names(fs: &impl Fs) -> Vec<String> {
 
 /// The whole API, step by step, with the promised state checked after each.
 async fn exercise<F: Fs>(fs: Arc<F>) {
-    let mut store = Store::open(fs.clone(), StoreOptions::default()).await.unwrap();
+    let store = Store::open(fs.clone(), StoreOptions::default()).await.unwrap();
     assert_eq!(store.recovery_report().repairs.len(), 1, "a fresh root only gets its sessions dir");
     assert!(store.list().await.unwrap().is_empty());
 
@@ -116,7 +116,7 @@ fn same_seed_gives_the_same_disk_byte_for_byte() {
     let run = || {
         let fs = Arc::new(SimFs::new(SimOptions::default()));
         block_on(async {
-            let mut store = Store::open(fs.clone(), StoreOptions::default()).await.unwrap();
+            let store = Store::open(fs.clone(), StoreOptions::default()).await.unwrap();
             store.create("a").await.unwrap();
             store.append("a", "m").await.unwrap();
             store.reset("a").await.unwrap();
@@ -132,8 +132,8 @@ fn two_instances_share_one_directory() {
     block_on(async {
         let gateway_opts = StoreOptions { owner: "gateway".into(), seed: 1, ..StoreOptions::default() };
         let cli_opts = StoreOptions { owner: "cli".into(), seed: 2, ..StoreOptions::default() };
-        let mut gateway = Store::open(fs.clone(), gateway_opts).await.unwrap();
-        let mut cli = Store::open(fs.clone(), cli_opts).await.unwrap();
+        let gateway = Store::open(fs.clone(), gateway_opts).await.unwrap();
+        let cli = Store::open(fs.clone(), cli_opts).await.unwrap();
         let id = gateway.create("main").await.unwrap();
         // Each reads the registry afresh under the lock: neither loses the other's change.
         assert_eq!(cli.get("main").await.unwrap().unwrap().session_id, id);
@@ -152,7 +152,7 @@ fn two_instances_share_one_directory() {
 fn shutdown_releases_a_lock_a_failed_release_left_behind() {
     let fs = Arc::new(SimFs::new(SimOptions::default()));
     block_on(async {
-        let mut store =
+        let store =
             Store::open(fs.clone(), StoreOptions { owner: "gateway".into(), ..StoreOptions::default() }).await.unwrap();
         store.create("a").await.unwrap();
         // As if the release of the last call had failed: the lock is still ours.
@@ -177,12 +177,12 @@ fn shutdown_releases_a_lock_a_failed_release_left_behind() {
 fn a_restarted_instance_with_the_same_seed_never_reuses_an_archived_id() {
     let fs = Arc::new(SimFs::new(SimOptions::default()));
     block_on(async {
-        let mut first = Store::open(fs.clone(), StoreOptions::default()).await.unwrap();
+        let first = Store::open(fs.clone(), StoreOptions::default()).await.unwrap();
         let old = first.create("a").await.unwrap();
         first.delete("a").await.unwrap();
         first.shutdown().await.unwrap();
         // Same seed: the id stream starts over, and its first id is archived on disk.
-        let mut again = Store::open(fs.clone(), StoreOptions::default()).await.unwrap();
+        let again = Store::open(fs.clone(), StoreOptions::default()).await.unwrap();
         let new = again.create("a").await.unwrap();
         assert_ne!(new, old);
     });
