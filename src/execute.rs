@@ -8,7 +8,6 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crashsim_faults::Plan;
@@ -44,7 +43,8 @@ pub struct Execution {
     pub open_end: usize,
     /// Why a store did not open, if one did not (then no operation ran).
     pub open_error: Option<String>,
-    /// Every call, in order of invocation; the harness's shutdowns last.
+    /// Every call, in order of invocation; the harness's shutdowns last. A call that never
+    /// answered (its process was killed) ends at `usize::MAX`, answered at [`NEVER`].
     pub spans: Vec<Span>,
     /// The scheduler's choices.
     pub interleaving: Interleaving,
@@ -111,69 +111,98 @@ pub fn execute_with(
         }
     }
     let open_end = fs.steps();
-    let spans = RefCell::new(Vec::new());
+    let recorder = Recorder::new(fs.clone());
     let mut interleaving = Interleaving::default();
     if open_error.is_none() {
-        let events = AtomicU64::new(0);
+        let stores: Vec<Arc<Store<Gated>>> = stores.into_iter().map(Arc::new).collect();
         let tasks: Vec<Task<'_>> = workload
             .clients
             .iter()
             .enumerate()
             .map(|(client, ops)| {
                 let process = workload.process_of(client);
-                let (store, fs, spans, events) = (&stores[process], &fs, &spans, &events);
-                let task = async move {
-                    for op in ops {
-                        let invoked = events.fetch_add(1, Ordering::Relaxed);
-                        let start = fs.steps();
-                        let outcome = call(store, op).await;
-                        let returned = events.fetch_add(1, Ordering::Relaxed);
-                        let (end, after) = (fs.steps(), fs.volatile_image());
-                        let span = Span {
-                            client: Some(client),
-                            process,
-                            op: op.clone(),
-                            outcome,
-                            start,
-                            end,
-                            invoked,
-                            returned,
-                            after,
-                        };
-                        spans.borrow_mut().push(span);
-                    }
-                };
+                let task = client_task(client, process, ops.clone(), stores[process].clone(), recorder.clone());
                 Box::pin(attribution.tag(client, task)) as Task<'_>
             })
             .collect();
         interleaving = schedule::run(tasks, &clock, strategy, &steps);
-        let mut next_event = events.load(Ordering::Relaxed);
         for (process, store) in stores.iter().enumerate() {
-            let start = fs.steps();
-            let outcome = RefCell::new(None);
-            alone(Box::pin(async { *outcome.borrow_mut() = Some(call(store, &Op::Shutdown).await) }));
-            let outcome = outcome
-                .into_inner()
-                .unwrap_or_else(|| Outcome::Failed("the shutdown never finished: every task was blocked".to_string()));
-            let (end, after) = (fs.steps(), fs.volatile_image());
-            let (invoked, returned) = (next_event, next_event + 1);
-            next_event += 2;
-            spans.borrow_mut().push(Span {
-                client: None,
-                process,
-                op: Op::Shutdown,
-                outcome,
-                start,
-                end,
-                invoked,
-                returned,
-                after,
-            });
+            alone(Box::pin(shutdown_task(process, store.clone(), recorder.clone())));
         }
     }
-    let mut spans = spans.into_inner();
-    spans.sort_by_key(|s| s.invoked);
-    Execution { fs: fs.clone(), open_end, open_error, spans, interleaving, owners: attribution.owners() }
+    Execution {
+        fs: fs.clone(),
+        open_end,
+        open_error,
+        spans: recorder.spans(),
+        interleaving,
+        owners: attribution.owners(),
+    }
+}
+
+/// Records the calls of a run as they are invoked and answered. Shared by the client tasks of
+/// any executor (ours or madsim's).
+#[derive(Clone)]
+pub struct Recorder {
+    fs: Arc<SimFs>,
+    state: Arc<std::sync::Mutex<(Vec<Span>, u64)>>,
+}
+
+impl Recorder {
+    pub fn new(fs: Arc<SimFs>) -> Self {
+        Self { fs, state: Arc::default() }
+    }
+
+    /// A call invoked now; in flight until [`Recorder::answered`].
+    fn invoked(&self, client: Option<usize>, process: usize, op: &Op) -> usize {
+        let mut state = self.state.lock().expect("recorder");
+        let invoked = state.1;
+        state.1 += 1;
+        let after = Image::empty();
+        let span = Span {
+            client,
+            process,
+            op: op.clone(),
+            outcome: Outcome::InFlight,
+            start: self.fs.steps(),
+            end: usize::MAX,
+            invoked,
+            returned: NEVER,
+            after,
+        };
+        state.0.push(span);
+        state.0.len() - 1
+    }
+
+    fn answered(&self, index: usize, outcome: Outcome) {
+        let (end, after) = (self.fs.steps(), self.fs.volatile_image());
+        let mut state = self.state.lock().expect("recorder");
+        let returned = state.1;
+        state.1 += 1;
+        let span = &mut state.0[index];
+        (span.outcome, span.end, span.returned, span.after) = (outcome, end, returned, after);
+    }
+
+    /// Every call, in order of invocation.
+    pub fn spans(&self) -> Vec<Span> {
+        self.state.lock().expect("recorder").0.clone()
+    }
+}
+
+/// Client `client` of process `process`: its operations in order, each recorded.
+pub async fn client_task(client: usize, process: usize, ops: Vec<Op>, store: Arc<Store<Gated>>, recorder: Recorder) {
+    for op in &ops {
+        let index = recorder.invoked(Some(client), process, op);
+        let outcome = call(&store, op).await;
+        recorder.answered(index, outcome);
+    }
+}
+
+/// The harness's clean shutdown of process `process`.
+pub async fn shutdown_task(process: usize, store: Arc<Store<Gated>>, recorder: Recorder) {
+    let index = recorder.invoked(None, process, &Op::Shutdown);
+    let outcome = call(&store, &Op::Shutdown).await;
+    recorder.answered(index, outcome);
 }
 
 /// Calls `op` on the store and maps the answer to the spec's terms.

@@ -453,7 +453,7 @@ fn check_crash_points(
 /// ended at or after syscall `from_step`), checked without recovery.
 fn check_clean_points(run: &Execution, case: &Case, from_step: usize, result: &mut WorkloadResult) {
     for (op, span) in run.spans.iter().enumerate() {
-        if span.end < from_step || !run.quiescent_after(op) {
+        if span.returned == crashsim_model::NEVER || span.end < from_step || !run.quiescent_after(op) {
             continue;
         }
         result.crash_states += 1;
