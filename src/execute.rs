@@ -50,6 +50,50 @@ pub struct Execution {
     pub interleaving: Interleaving,
     /// The client of each syscall (`None`: the harness).
     pub owners: Vec<Option<usize>>,
+    /// Simulated microseconds until the last client finished (madsim runs; 0 otherwise).
+    pub elapsed_us: u64,
+}
+
+/// A run under madsim: its seed picks the schedule and the simulated time; a process may be
+/// killed at a simulated time.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MadsimRun {
+    pub seed: u64,
+    pub kill: Option<Kill>,
+}
+
+/// Kill process `process` at `at_us` microseconds of simulated time (madsim node kill).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Kill {
+    pub process: usize,
+    pub at_us: u64,
+}
+
+impl std::fmt::Display for MadsimRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "madsim seed {}", self.seed)?;
+        if let Some(kill) = &self.kill {
+            write!(f, ", process {} killed at {} us", kill.process, kill.at_us)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs a case's workload the way the case says: under madsim when it names a madsim run (an
+/// error in a build without `--cfg madsim`), else on crashsim's executor with its schedule.
+pub fn execute_case(variant: Variant, case: &crate::explore::Case, preempt: Preempt) -> Result<Execution, String> {
+    match &case.madsim {
+        None => Ok(execute(variant, &case.workload, &case.faults, &case.run(preempt))),
+        #[cfg(madsim)]
+        Some(run) => {
+            assert!(case.faults.faults.is_empty(), "madsim runs inject no errno");
+            Ok(crate::on_madsim::execute(variant, &case.workload, run))
+        }
+        #[cfg(not(madsim))]
+        Some(run) => Err(format!(
+            "this case is a madsim run ({run}): build crashsim with --cfg madsim (the repository's .cargo/config.toml does; a RUSTFLAGS variable overrides it)"
+        )),
+    }
 }
 
 /// How to run a workload: the schedule to follow and where clients may be preempted.
@@ -67,7 +111,8 @@ pub fn process_options(variant: Variant, process: usize, processes: usize, clock
     StoreOptions { variant, owner: owner(process), seed: process as u64, owner_alive, clock, ..StoreOptions::default() }
 }
 
-fn owner(process: usize) -> String {
+/// The owner id of process `process`.
+pub fn owner(process: usize) -> String {
     format!("client-{process}")
 }
 
@@ -137,6 +182,7 @@ pub fn execute_with(
         spans: recorder.spans(),
         interleaving,
         owners: attribution.owners(),
+        elapsed_us: 0,
     }
 }
 

@@ -27,7 +27,7 @@ use crashsim_sim::{Image, ImageOptions, Model};
 use crashsim_store::Variant;
 use rayon::prelude::*;
 
-use crate::execute::{execute, Execution, Run};
+use crate::execute::{execute, Execution, MadsimRun, Run};
 use crate::observe::{observe_running, recover};
 use crate::schedule::dfs::Dfs;
 use crate::schedule::gate::Preempt;
@@ -115,8 +115,11 @@ pub struct Case {
     pub workload: Workload,
     /// Injected errnos (no crash point: that is in `check`).
     pub faults: Plan,
-    /// The interleaving of the clients (empty: the default, which is all a lone client has).
+    /// The interleaving of the clients on crashsim's executor (empty: the default, which is all
+    /// a lone client has).
     pub schedule: Schedule,
+    /// A run under madsim instead (then `schedule` is unused).
+    pub madsim: Option<MadsimRun>,
     pub check: Check,
 }
 
@@ -202,13 +205,13 @@ impl RecoveryCache {
 /// What one workload contributed.
 #[derive(Default)]
 pub(crate) struct WorkloadResult {
-    interleavings: u64,
+    pub(crate) interleavings: u64,
     crash_points: u64,
     crash_states: u64,
     /// Fingerprints of the images checked (only counted, never iterated).
     fingerprints: HashSet<u128>,
     violations: u64,
-    first: Option<Finding>,
+    pub(crate) first: Option<Finding>,
 }
 
 impl WorkloadResult {
@@ -383,6 +386,7 @@ pub(crate) fn explore_workload(
             workload: workload.clone(),
             faults: clean.clone(),
             schedule: branch.schedule.clone(),
+            madsim: None,
             check: Check::Restart,
         };
         let run = execute(variant, workload, &clean, &case.run(opts.preempt));
@@ -393,9 +397,7 @@ pub(crate) fn explore_workload(
             case.schedule
         );
         result.interleavings += 1;
-        check_clean_points(&run, &case, branch.from_step, &mut result);
-        check_restart(&run, &case, variant, cache, &mut result);
-        check_crash_points(&run, &case, branch.from_step..=run.fs.steps(), variant, model, opts, cache, &mut result);
+        check_run(&run, &case, branch.from_step, variant, model, opts, cache, &mut result);
         if errno_runs && branch.schedule.0.is_empty() {
             let trace = run.fs.trace();
             for plan in Plan::each_errno(&trace, &ERRNOS).iter().chain(&Plan::each_short_write(&trace, 1)) {
@@ -405,6 +407,25 @@ pub(crate) fn explore_workload(
         dfs.explored(&branch, &run.interleaving);
     }
     result
+}
+
+/// The checks of one run of `case` from syscall `from_step` on (earlier ones were checked with
+/// the run it branched from): the clean points, a restart after the clean shutdown, and every
+/// image of every crash point.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_run(
+    run: &Execution,
+    case: &Case,
+    from_step: usize,
+    variant: Variant,
+    model: Model,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache,
+    result: &mut WorkloadResult,
+) {
+    check_clean_points(run, case, from_step, result);
+    check_restart(run, case, variant, cache, result);
+    check_crash_points(run, case, from_step..=run.fs.steps(), variant, model, opts, cache, result);
 }
 
 /// Every image of every crash point in `points`, booted and checked. Crash points are spread
@@ -492,8 +513,13 @@ pub(crate) fn check_fault_run(
     result: &mut WorkloadResult,
 ) {
     let run = execute(variant, workload, plan, &Run { schedule: Schedule::default(), preempt: opts.preempt });
-    let case =
-        Case { workload: workload.clone(), faults: plan.clone(), schedule: Schedule::default(), check: Check::Restart };
+    let case = Case {
+        workload: workload.clone(),
+        faults: plan.clone(),
+        schedule: Schedule::default(),
+        madsim: None,
+        check: Check::Restart,
+    };
     let (&step, fault) = plan.faults.iter().next().expect("a fault plan has one fault");
     if let Some(span) = run.spans.iter().position(|s| s.start <= step && step < s.end) {
         let hit = &run.spans[span];

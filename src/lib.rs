@@ -10,6 +10,8 @@ pub mod cli;
 pub mod execute;
 pub mod explore;
 pub mod observe;
+#[cfg(madsim)]
+pub mod on_madsim;
 pub mod report;
 pub mod scenario;
 pub mod schedule;

@@ -6,7 +6,7 @@ use crashsim_model::{check, Outcome, Record, Violation};
 use crashsim_sim::{Model, Trace};
 use crashsim_store::Variant;
 
-use crate::execute::{execute, Execution};
+use crate::execute::{execute_case, Execution};
 use crate::explore::{Case, Check, ExploreOptions};
 use crate::observe::{observe_running, recover};
 use crate::schedule::gate::Preempt;
@@ -27,7 +27,12 @@ pub fn replay_command(variant: Variant, model: Model, case: &Case, opts: &Explor
     if case.workload.processes > 1 {
         let _ = write!(command, " --processes {}", case.workload.processes);
     }
-    if !case.schedule.0.is_empty() {
+    if let Some(run) = &case.madsim {
+        let _ = write!(command, " --madsim-seed {}", run.seed);
+        if let Some(kill) = &run.kill {
+            let _ = write!(command, " --kill {}@{}", kill.process, kill.at_us);
+        }
+    } else if !case.schedule.0.is_empty() {
         let _ = write!(command, " --schedule {}", case.schedule);
     }
     if opts.preempt != Preempt::default() {
@@ -53,11 +58,19 @@ pub fn replay_command(variant: Variant, model: Model, case: &Case, opts: &Explor
 /// with expected against found, and the replay command.
 pub fn reproduce(variant: Variant, model: Model, case: &Case, opts: &ExploreOptions) -> Result<Reproduction, String> {
     let images = &opts.images;
-    let run = execute(variant, &case.workload, &case.faults, &case.run(opts.preempt));
+    let run = execute_case(variant, case, opts.preempt)?;
     let concurrent = case.workload.is_concurrent();
     let mut text = String::new();
     let _ = writeln!(text, "variant {variant} ({}), persistence model {model}", variant.reported_as());
-    if concurrent {
+    if let Some(run) = &case.madsim {
+        let _ = writeln!(
+            text,
+            "{} clients in {} process(es) (client i runs in process i mod {}) under {run}",
+            case.workload.clients.len(),
+            case.workload.processes,
+            case.workload.processes,
+        );
+    } else if concurrent {
         let _ = writeln!(
             text,
             "{} clients in {} process(es) (client i runs in process i mod {}); schedule {:?}, {} preemption(s)",

@@ -1,22 +1,34 @@
 //! Soak: seeded random workloads with seeded faults, for as many seeds as the budget allows.
 //!
-//! Seed s gives one workload from the spec's state machine (a ChaCha stream seeded by s) and
-//! one fault plan (an errno or a short write at a syscall drawn from the same seed). Each seed is
-//! explored like an exhaustive workload: every crash point and image under the model, the clean
-//! points, a restart, then the faulty run. A seed's result depends on the seed alone, so a CI
+//! With one client, seed s gives one workload from the spec's state machine (a ChaCha stream
+//! seeded by s) and one fault plan (an errno or a short write at a syscall drawn from the same
+//! seed). Each seed is explored like an exhaustive workload: every crash point and image under
+//! the model, the clean points, a restart, then the faulty run.
+//!
+//! With several clients (races), seed s gives a workload of that many clients spread over the
+//! processes (operations of the concurrent alphabet, drawn from a ChaCha stream seeded by s),
+//! run under madsim seeded by s: madsim's scheduler and clock pick the interleaving, and for
+//! three seeds in four one process is killed at a seeded simulated time within the run (madsim
+//! node kill). The run is then checked at every crash point and image, at its quiescent clean
+//! points, and after a restart. A build without `--cfg madsim` runs the same workloads on
+//! crashsim's executor with a seeded random schedule, and kills nothing. A seed's result depends on the seed alone, so a CI
 //! matrix, `cargo nextest --partition` or any batch scheduler can split a seed range with
 //! `--shard i/n` (seed s runs on shard s mod n), and a violation replays from its seed.
 
 use std::time::{Duration, Instant};
 
 use crashsim_faults::Plan;
+use crashsim_model::Op;
 use crashsim_sim::Model;
 use crashsim_store::Variant;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::execute::{execute, Run};
+use crate::execute::{execute, execute_case, Execution, Run};
 use crate::explore::{
-    check_fault_run, explore_workload, shrink_fault_finding, ExploreOptions, Merger, ModelResult, RecoveryCache,
+    check_fault_run, check_run, explore_workload, shrink_fault_finding, Case, Check, ExploreOptions, Finding, Merger,
+    ModelResult, RecoveryCache, WorkloadResult,
 };
 use crate::workload::{self, Workload};
 
@@ -33,8 +45,13 @@ pub struct SoakOptions {
     /// Stop starting seeds after this long (`None`: run the whole range). Seeds already started
     /// finish; the report says how many ran. Default: none.
     pub time_budget: Option<Duration>,
-    /// Most operations of a workload. Default: 30.
+    /// Most operations of a workload (over all its clients). Default: 30.
     pub max_ops: usize,
+    /// Clients of each workload: 1 runs the seeded-fault soak of one client; more run races.
+    /// Default: 1.
+    pub clients: usize,
+    /// Processes the clients of a race run in (client i in process i mod this). Default: 1.
+    pub processes: usize,
     /// Crash image enumeration and the rest of the explorer's bounds.
     pub explore: ExploreOptions,
 }
@@ -47,6 +64,8 @@ impl Default for SoakOptions {
             shard: (0, 1),
             time_budget: None,
             max_ops: 30,
+            clients: 1,
+            processes: 1,
             explore: ExploreOptions::default(),
         }
     }
@@ -85,6 +104,7 @@ pub fn soak(
     cache: &RecoveryCache,
     progress: &(dyn Fn() + Sync),
 ) -> SoakResult {
+    assert!(opts.clients >= 1 && (1..=opts.clients).contains(&opts.processes), "1 to {} processes", opts.clients);
     let started = Instant::now();
     let seeds = shard_seeds(opts);
     let chunk = rayon::current_num_threads().max(1) * 4;
@@ -97,9 +117,14 @@ pub fn soak(
         let results: Vec<_> = batch
             .par_iter()
             .map(|&seed| {
-                let (workload, plan) = seed_case(variant, seed, opts.max_ops);
-                let mut result = explore_workload(variant, model, &workload, false, &opts.explore, cache);
-                check_fault_run(variant, model, &workload, &plan, &opts.explore, cache, &mut result);
+                let result = if opts.clients > 1 {
+                    evaluate_race(variant, model, &race_case(variant, seed, opts), &opts.explore, cache)
+                } else {
+                    let (workload, plan) = seed_case(variant, seed, opts.max_ops);
+                    let mut result = explore_workload(variant, model, &workload, false, &opts.explore, cache);
+                    check_fault_run(variant, model, &workload, &plan, &opts.explore, cache, &mut result);
+                    result
+                };
                 progress();
                 result
             })
@@ -111,8 +136,107 @@ pub fn soak(
     }
     let (mut result, first_index) = merger.finish();
     if let Some(finding) = result.first.take() {
-        result.first = Some(shrink_fault_finding(variant, model, finding, &opts.explore, cache));
+        result.first = Some(if finding.case.workload.is_concurrent() {
+            shrink_race_finding(variant, model, finding, &opts.explore, cache)
+        } else {
+            shrink_fault_finding(variant, model, finding, &opts.explore, cache)
+        });
     }
     result.elapsed_ms = started.elapsed().as_millis();
     SoakResult { result, failing_seed: first_index.map(|i| seeds_run[i]), seeds_run }
+}
+
+/// The workload of race seed `seed`: `clients` clients over `processes` processes, 1 to
+/// `max_ops` operations in all (at least one per client) of the concurrent alphabet, from a
+/// ChaCha stream seeded by `seed`.
+pub fn race_workload(seed: u64, clients: usize, processes: usize, max_ops: usize) -> Workload {
+    assert!(max_ops >= clients, "each of {clients} clients needs an operation; {max_ops} allowed");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let alphabet = workload::concurrent_alphabet();
+    let total = rng.random_range(clients..=max_ops);
+    let mut each: Vec<Vec<Op>> = vec![Vec::new(); clients];
+    for i in 0..total {
+        // The first operation of each client first, then anywhere.
+        let client = if i < clients { i } else { rng.random_range(0..clients) };
+        each[client].push(alphabet[rng.random_range(0..alphabet.len())].clone());
+    }
+    Workload { clients: each, processes }
+}
+
+/// Race seed `seed` as a case to check: its workload, and how it runs (madsim seeded by `seed`,
+/// with a seeded kill; or, without madsim, a seeded schedule on crashsim's executor).
+pub fn race_case(variant: Variant, seed: u64, opts: &SoakOptions) -> Case {
+    let workload = race_workload(seed, opts.clients, opts.processes, opts.max_ops);
+    let case =
+        Case { workload, faults: Plan::none(), schedule: Default::default(), madsim: None, check: Check::Restart };
+    race_run(variant, seed, case)
+}
+
+#[cfg(madsim)]
+fn race_run(variant: Variant, seed: u64, mut case: Case) -> Case {
+    use crate::execute::{Kill, MadsimRun};
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6b69_6c6c);
+    let whole = crate::on_madsim::execute(variant, &case.workload, &MadsimRun { seed, kill: None });
+    let kill = (rng.random_range(0..4) != 0).then(|| Kill {
+        process: rng.random_range(0..case.workload.processes),
+        at_us: rng.random_range(0..whole.elapsed_us.max(1)),
+    });
+    case.madsim = Some(MadsimRun { seed, kill });
+    case
+}
+
+#[cfg(not(madsim))]
+fn race_run(variant: Variant, seed: u64, mut case: Case) -> Case {
+    let mut strategy = crate::schedule::Seeded::new(seed);
+    let run = crate::execute::execute_with(variant, &case.workload, &Plan::none(), Default::default(), &mut strategy);
+    case.schedule = run.interleaving.schedule();
+    case
+}
+
+/// Runs a race case and checks all of it: every crash point and image, the quiescent clean
+/// points, a restart. The one evaluation of a race case, for the soak, its shrinking and tests.
+pub(crate) fn evaluate_race(
+    variant: Variant,
+    model: Model,
+    case: &Case,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache,
+) -> WorkloadResult {
+    let run: Execution = execute_case(variant, case, opts.preempt).expect("a race case runs in this build");
+    let mut result = WorkloadResult::default();
+    result.interleavings += 1;
+    check_run(&run, case, 0, variant, model, opts, cache, &mut result);
+    result
+}
+
+/// Shrinks a race finding: drops one operation at a time (a client with none left goes, and so
+/// does a process with no client), keeping the run's seed and kill, as long as some check still
+/// fails. Returns the smallest finding.
+pub fn shrink_race_finding(
+    variant: Variant,
+    model: Model,
+    finding: Finding,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache,
+) -> Finding {
+    let mut best = finding;
+    'shrink: loop {
+        let workload = best.case.workload.clone();
+        for (client, ops) in workload.clients.iter().enumerate().rev() {
+            for op in (0..ops.len()).rev() {
+                let Some(smaller) = workload.without(client, op) else { continue };
+                let mut case = Case { workload: smaller, ..best.case.clone() };
+                if let Some(run) = &mut case.madsim {
+                    run.kill = run.kill.take().filter(|kill| kill.process < case.workload.processes);
+                } else {
+                    case.schedule = Default::default();
+                }
+                if let Some(found) = evaluate_race(variant, model, &case, opts, cache).first {
+                    best = found;
+                    continue 'shrink;
+                }
+            }
+        }
+        return best;
+    }
 }

@@ -95,7 +95,7 @@ impl fmt::Display for Violation {
 }
 
 /// One branch of the replay.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Branch {
     store: Store,
     clients: BTreeMap<usize, Client>,
@@ -232,22 +232,16 @@ fn linearize(
     uncertain: &mut Uncertain,
 ) -> Result<Vec<Branch>, (Invariant, String)> {
     assert!(calls.len() <= CALLS_MAX, "{} calls between restarts; the check handles {CALLS_MAX}", calls.len());
-    let mut level: Vec<(u128, Vec<Branch>)> = vec![(0, start)];
+    let mut level: BTreeMap<u128, Vec<Branch>> = BTreeMap::from([(0, start)]);
     for _ in 0..calls.len() {
-        let mut next: Vec<(u128, Vec<Branch>)> = Vec::new();
+        let mut next: BTreeMap<u128, Vec<Branch>> = BTreeMap::new();
         let mut mismatch = None;
         for (placed, branches) in level {
             let candidates = candidates(calls, placed);
             let mut owned = Some(branches);
             for (n, &i) in candidates.iter().enumerate() {
                 let mask = placed | (1 << i);
-                let slot = match next.iter().position(|(m, _)| *m == mask) {
-                    Some(slot) => slot,
-                    None => {
-                        next.push((mask, Vec::new()));
-                        next.len() - 1
-                    }
-                };
+                let slot = next.entry(mask).or_default();
                 // The last candidate takes the branches; the others work on copies.
                 let branches: Vec<Branch> = if n + 1 == candidates.len() {
                     owned.take().expect("taken once, by the last candidate")
@@ -255,11 +249,11 @@ fn linearize(
                     owned.as_ref().expect("not taken yet").clone()
                 };
                 for branch in branches {
-                    extend(branch, &calls[i], uncertain, &mut next[slot].1, &mut mismatch);
+                    extend(branch, &calls[i], uncertain, slot, &mut mismatch);
                 }
             }
         }
-        next.retain(|(_, branches)| !branches.is_empty());
+        next.retain(|_, branches| !branches.is_empty());
         if next.is_empty() {
             let (call, expected, got): (&Placed<'_>, Reply, Reply) =
                 mismatch.expect("every branch was rejected by a reply");
@@ -268,13 +262,33 @@ fn linearize(
             let summary = format!("call {} ({}) replied {got}; the spec replies {expected}", call.index + 1, call.op);
             return Err((invariant, summary));
         }
-        for (_, branches) in &mut next {
-            branches.dedup_by(|a, b| a.store == b.store && a.clients == b.clients);
+        for branches in next.values_mut() {
+            dedup_in_order(branches);
         }
         level = next;
     }
-    let (_, branches) = level.pop().expect("one set holds every call");
+    let (_, branches) = level.pop_first().expect("one set holds every call");
     Ok(branches)
+}
+
+/// Drops repeated branches, keeping the first of each in place.
+fn dedup_in_order(branches: &mut Vec<Branch>) {
+    if branches.len() < 2 {
+        return;
+    }
+    let mut order: Vec<usize> = (0..branches.len()).collect();
+    order.sort_by(|&a, &b| branches[a].cmp(&branches[b]).then(a.cmp(&b)));
+    let mut keep = vec![true; branches.len()];
+    for pair in order.windows(2) {
+        if branches[pair[0]] == branches[pair[1]] {
+            keep[pair[1]] = false;
+        }
+    }
+    let mut index = 0;
+    branches.retain(|_| {
+        index += 1;
+        keep[index - 1]
+    });
 }
 
 /// The calls that may be placed after the calls in `placed`: those invoked before every other

@@ -13,6 +13,7 @@ use crashsim_faults::Plan;
 use crashsim_sim::{ImageOptions, Model};
 use crashsim_store::Variant;
 
+use crate::execute::{Kill, MadsimRun};
 use crate::explore::{Case, Check, ExploreOptions};
 use crate::scenario::Scenario;
 use crate::schedule::gate::Preempt;
@@ -77,6 +78,13 @@ enum Command {
         /// joined by '.' ('0.1.1'; empty: the default, each client on until it blocks or ends).
         #[arg(long, default_value = "", requires = "workload")]
         schedule: Schedule,
+        /// Replay under madsim with this seed (what `soak --clients N` prints), instead of a
+        /// schedule on crashsim's executor.
+        #[arg(long, requires = "workload", conflicts_with = "schedule")]
+        madsim_seed: Option<u64>,
+        /// Replay under madsim: kill process P at T microseconds of simulated time, as P@T.
+        #[arg(long, requires = "madsim_seed", value_parser = parse_kill)]
+        kill: Option<Kill>,
         /// Faults injected in the replay ('fail@12=EIO').
         #[arg(long, default_value = "none", requires = "workload")]
         plan: Plan,
@@ -113,8 +121,11 @@ enum Command {
         seed: u64,
     },
     /// Soak: seeded random workloads (up to 30 operations) with a seeded fault each, every crash
-    /// point and image checked. Seed s runs on shard s mod n; a violation prints its seed and
-    /// the command that replays it. Exit 0 when no violation was found, 1 when one was.
+    /// point and image checked. With --clients N (N > 1): races instead, N clients over
+    /// --processes processes under madsim, whose seed picks the interleaving and simulated
+    /// time, one process killed at a seeded time in three seeds of four. Seed s runs on shard s
+    /// mod n; a violation prints its seed and the command that replays it. Exit 0 when no
+    /// violation was found, 1 when one was.
     Soak {
         /// The variant.
         #[arg(long, default_value = "reference")]
@@ -134,6 +145,12 @@ enum Command {
         /// Stop starting new seeds after this many seconds (the seeds that ran are reported).
         #[arg(long)]
         time: Option<u64>,
+        /// Clients per workload (1: one client with seeded faults; 2 to 4: races).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4))]
+        clients: u64,
+        /// Processes the clients run in (client i in process i mod N), at most --clients.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4))]
+        processes: u64,
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -225,6 +242,13 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     Ok((index, count))
 }
 
+/// `P@T`: process P killed at T microseconds.
+pub fn parse_kill(text: &str) -> Result<Kill, String> {
+    let bad = || format!("bad kill {text:?}: expected PROCESS@MICROSECONDS, e.g. 1@350");
+    let (process, at) = text.split_once('@').ok_or_else(bad)?;
+    Ok(Kill { process: process.parse().map_err(|_| bad())?, at_us: at.parse().map_err(|_| bad())? })
+}
+
 /// A list of persistence models.
 #[derive(Clone, Debug)]
 pub struct Models(pub Vec<Model>);
@@ -247,12 +271,20 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Images { scenario, model, after, seed } => images::run(scenario, &model.0, after, seed),
-        Command::Soak { variant, model, first_seed, seeds, shard, time, json } => {
+        Command::Soak { variant, model, first_seed, seeds, shard, time, clients, processes, json } => {
+            if processes > clients {
+                eprintln!(
+                    "error: --processes {processes} is more than --clients {clients}: each process needs a client"
+                );
+                return ExitCode::from(2);
+            }
             let opts = crate::soak::SoakOptions {
                 first_seed,
                 seeds,
                 shard,
                 time_budget: time.map(std::time::Duration::from_secs),
+                clients: clients as usize,
+                processes: processes as usize,
                 ..crate::soak::SoakOptions::default()
             };
             soak::run(variant, &model.0, &opts, json)
@@ -274,6 +306,8 @@ pub fn run() -> ExitCode {
             workload: Some(workload),
             processes,
             schedule,
+            madsim_seed,
+            kill,
             plan,
             crash_after,
             image,
@@ -305,7 +339,15 @@ pub fn run() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let case = Case { workload, faults: plan, schedule, check };
+            let madsim = madsim_seed.map(|seed| MadsimRun { seed, kill });
+            if madsim.as_ref().and_then(|m| m.kill.as_ref()).is_some_and(|k| k.process >= workload.processes) {
+                eprintln!(
+                    "error: --kill names a process the workload does not have ({} processes)",
+                    workload.processes
+                );
+                return ExitCode::from(2);
+            }
+            let case = Case { workload, faults: plan, schedule, madsim, check };
             repro::replay(variant, model, case, &bounds.options())
         }
     }

@@ -116,23 +116,49 @@ impl<T: Future> Future for Tagged<T> {
     }
 }
 
+/// How a client stops at a yield point.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pace {
+    /// Yield to crashsim's executor, which chooses who goes on. The default.
+    #[default]
+    Yield,
+    /// Sleep a random latency on madsim's clock (1 to 100 µs, from madsim's seeded RNG), so
+    /// that madsim's scheduler and timer interleave the clients.
+    #[cfg(madsim)]
+    Latency,
+}
+
 /// The shared `SimFs` as the store instances see it.
 pub struct Gated {
     fs: Arc<SimFs>,
     preempt: Preempt,
+    pace: Pace,
     attribution: Attribution,
 }
 
 impl Gated {
     pub fn new(fs: Arc<SimFs>, preempt: Preempt, attribution: Attribution) -> Self {
-        Self { fs, preempt, attribution }
+        Self { fs, preempt, pace: Pace::Yield, attribution }
+    }
+
+    /// The same, pacing clients by `pace`.
+    pub fn paced(mut self, pace: Pace) -> Self {
+        self.pace = pace;
+        self
     }
 
     /// Before a syscall: a yield point if it names a path (or always, with `Preempt::Every`),
     /// then the syscall is noted as the current client's.
     async fn enter(&self, names_path: bool) {
         if names_path || self.preempt == Preempt::Every {
-            yield_now().await;
+            match self.pace {
+                Pace::Yield => yield_now().await,
+                #[cfg(madsim)]
+                Pace::Latency => {
+                    let micros = 1 + madsim::rand::random::<u64>() % 100;
+                    madsim::time::sleep(std::time::Duration::from_micros(micros)).await;
+                }
+            }
         }
         self.attribution.note(self.fs.steps());
     }

@@ -249,8 +249,26 @@ impl<F: Fs> Store<F> {
         Ok(())
     }
 
-    /// The registry as on disk now (a missing registry is empty).
+    /// The registry as a lockless reader may act on it: read, then made durable if a writer may
+    /// not have finished. A writer renames the new registry into place, fsyncs the directory,
+    /// then removes the lock file; a registry read while the lock file exists may be a rename
+    /// that a crash can still undo, so the reader fsyncs the directory before trusting it (else
+    /// an append routed by it could land in a session the crash takes back). With no lock file
+    /// after the read, the last writer had finished.
     async fn load(&self) -> StoreResult<Registry> {
+        let registry = self.load_locked().await?;
+        let lock = self.path(LOCK);
+        match self.fs.stat(&lock).await {
+            Ok(_) => sync_dir(&*self.fs, &self.opts.dir).await?,
+            Err(Errno::ENOENT) => {}
+            Err(errno) => return Err(StoreError::fs("stat", &lock, errno)),
+        }
+        Ok(registry)
+    }
+
+    /// The registry as on disk now (a missing registry is empty), read under the lock (or by
+    /// a variant that takes none).
+    async fn load_locked(&self) -> StoreResult<Registry> {
         let path = self.path(REGISTRY);
         match read_file(&*self.fs, &path).await? {
             None => Ok(Registry::new()),
@@ -297,7 +315,7 @@ impl<F: Fs> Store<F> {
     }
 
     async fn modify<T>(&self, change: impl FnOnce(&mut Registry) -> StoreResult<T>) -> StoreResult<T> {
-        let mut registry = self.load().await?;
+        let mut registry = self.load_locked().await?;
         let value = change(&mut registry)?;
         self.write_back(&registry).await?;
         Ok(value)
@@ -341,14 +359,18 @@ impl<F: Fs> Store<F> {
     }
 
     /// Writes a new session's trajectory and transcript header, fsyncs both and the dir.
-    async fn write_session(&self, key: &str, entry: &Entry) -> StoreResult<()> {
+    /// `replacing`: the session a reset makes this one to replace, written into the header.
+    async fn write_session(&self, key: &str, entry: &Entry, replacing: Option<&str>) -> StoreResult<()> {
         let id = &entry.session_id;
         // The trajectory first: a transcript (which recovery may adopt) never lacks its sidecar,
         // and a lone trajectory is archived by recovery as debris of a create that never was.
         let started = transcript::trajectory_started(id);
         let trajectory = self.path(&trajectory_name(id));
         write_file(&*self.fs, &trajectory, OpenOptions::create_new(), &started, true).await?;
-        let header = Header::new(id, key, entry.updated_at, entry.label.clone());
+        let mut header = Header::new(id, key, entry.updated_at, entry.label.clone());
+        if let Some(old) = replacing {
+            header = header.replacing(old);
+        }
         write_file(&*self.fs, &self.path(&entry.session_file), OpenOptions::create_new(), &header.line(), true).await?;
         sync_dir(&*self.fs, &self.opts.dir).await
     }
@@ -391,7 +413,7 @@ impl<F: Fs> Store<F> {
         let entry = self.new_entry(label.map(str::to_string)).await?;
         let id = entry.session_id.clone();
         let storage_key = self.storage_key(raw_key);
-        if let Err(error) = self.write_session(&key, &entry).await {
+        if let Err(error) = self.write_session(&key, &entry, None).await {
             self.abandon(&storage_key, &entry).await;
             return Err(error);
         }
@@ -456,7 +478,7 @@ impl<F: Fs> Store<F> {
         let id = new.session_id.clone();
         let storage_key = self.storage_key(&key);
         let mut replaced = None;
-        let mut switched = self.write_session(&key, &new).await;
+        let mut switched = self.write_session(&key, &new, Some(&seen.session_id)).await;
         if switched.is_ok() {
             switched = self
                 .update_registry(|r| {
@@ -514,7 +536,7 @@ impl<F: Fs> Store<F> {
         &self,
         choose: impl FnOnce(&Registry) -> StoreResult<Vec<(String, Entry)>>,
     ) -> StoreResult<Vec<(String, Entry)>> {
-        let mut registry = self.load().await?;
+        let mut registry = self.load_locked().await?;
         let victims = choose(&registry)?;
         if victims.is_empty() {
             return Ok(victims);
@@ -569,7 +591,7 @@ impl<F: Fs> Store<F> {
     /// Best effort, after a failed delete or prune: puts back the archived files of every
     /// session the registry still holds. The caller reports the first error whatever happens.
     async fn restore(&self, victims: &[(String, Entry)], reason: ArchiveReason, ts: u64) {
-        let Ok(registry) = self.load().await else { return };
+        let Ok(registry) = self.load_locked().await else { return };
         for (key, entry) in victims {
             if registry.get(key).is_none_or(|e| e.session_id != entry.session_id) {
                 continue;
@@ -621,7 +643,7 @@ impl<F: Fs> Store<F> {
         backups.sort_unstable();
         let next = backups.last().map_or(1, |n| n + 1);
         let backup = self.path(&backup_name(next));
-        let registry = self.load().await?;
+        let registry = self.load_locked().await?;
         let placeholder = b"{}\n";
         match self.opts.variant.rotate_protocol() {
             RotateProtocol::CopyToBackup => {

@@ -12,10 +12,12 @@
 //!   and reported: nothing outside the dir is followed or touched;
 //! - an entry whose transcript is gone is dropped (a Delete finishes), its trajectory archived;
 //! - a torn last line of a transcript or trajectory is cut back to the last complete line;
-//! - a transcript with no entry is adopted when its header's key has no entry (a Create
-//!   finishes), archived `.reset.<ts>` when the key points at another session (a Reset never
-//!   switched, or switched and did not archive the old one), archived `.torn.<ts>` when its header
-//!   is unreadable. A transcript is never deleted;
+//! - a transcript with no entry is adopted when a create made it (its header names no session it
+//!   replaces) and its header's key has no entry (a Create finishes); archived `.reset.<ts>` when
+//!   the key points at another session (a Reset never switched, or switched and did not archive
+//!   the old one) or when a reset made it (a Reset that never switched: if the key has no entry,
+//!   a concurrent delete won); archived `.torn.<ts>` when its header is unreadable. A transcript
+//!   is never deleted;
 //! - a trajectory whose session is gone is archived with its transcript's archive suffix.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -360,6 +362,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
         // A trajectory an entry names stays with that entry, whatever its file is called.
         let referenced: BTreeSet<String> = registry.values().filter_map(|e| e.trajectory_file.clone()).collect();
         let mut candidates: BTreeMap<String, Vec<Orphan>> = BTreeMap::new();
+        let mut unswitched = Vec::new();
         let mut torn = Vec::new();
         for (name, kind) in files {
             let FileKind::Transcript(id) = kind else {
@@ -384,7 +387,12 @@ impl<'a, F: Fs> Recovery<'a, F> {
                             .then_some(trajectory),
                         extra: BTreeMap::new(),
                     };
-                    candidates.entry(canonical_key(&header.key)).or_default().push(Orphan { entry, len, complete_len });
+                    let orphan = Orphan { entry, len, complete_len };
+                    if header.reset_from.is_some() {
+                        unswitched.push(orphan);
+                    } else {
+                        candidates.entry(canonical_key(&header.key)).or_default().push(orphan);
+                    }
                 }
                 None => torn.push(name.clone()),
             }
@@ -409,6 +417,10 @@ impl<'a, F: Fs> Recovery<'a, F> {
                 let to = self.archive_session(&entry, ArchiveReason::Reset, files, registry).await?;
                 self.repaired(Repair::ArchivedOrphan { file: entry.session_file, to });
             }
+        }
+        for Orphan { entry, .. } in unswitched {
+            let to = self.archive_session(&entry, ArchiveReason::Reset, files, registry).await?;
+            self.repaired(Repair::ArchivedOrphan { file: entry.session_file, to });
         }
         for name in torn {
             let to = archive_name(&name, ArchiveReason::Torn, self.ids.tick());

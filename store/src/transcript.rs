@@ -16,11 +16,29 @@ pub struct Header {
     pub created_at: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// The session a reset made this one to replace; `None` for a create. Recovery adopts an
+    /// orphan only if a create made it: a reset's orphan never switched (another client may
+    /// have deleted the key meanwhile), so it is archived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_from: Option<String>,
 }
 
 impl Header {
     pub fn new(id: &str, key: &str, created_at: u64, label: Option<String>) -> Self {
-        Self { kind: "session".to_string(), id: id.to_string(), key: key.to_string(), created_at, label }
+        Self {
+            kind: "session".to_string(),
+            id: id.to_string(),
+            key: key.to_string(),
+            created_at,
+            label,
+            reset_from: None,
+        }
+    }
+
+    /// The header of a session a reset makes to replace `old`.
+    pub fn replacing(mut self, old: &str) -> Self {
+        self.reset_from = Some(old.to_string());
+        self
     }
 
     pub fn line(&self) -> Vec<u8> {
