@@ -136,6 +136,7 @@ pub fn execute_with(
         fs.set_injector(plan.injector());
     }
     let clock = Arc::new(SimClock::driven(0));
+    fs.set_clock(clock.clone());
     let attribution = Attribution::default();
     let gated = Arc::new(Gated::new(fs.clone(), preempt, attribution.clone()));
     let steps = || fs.steps();
@@ -160,6 +161,7 @@ pub fn execute_with(
     let mut interleaving = Interleaving::default();
     if open_error.is_none() {
         let stores: Vec<Arc<Store<Gated>>> = stores.into_iter().map(Arc::new).collect();
+        alone(Box::pin(setup_task(workload.clone(), stores.clone(), recorder.clone())));
         let tasks: Vec<Task<'_>> = workload
             .clients
             .iter()
@@ -172,7 +174,7 @@ pub fn execute_with(
             .collect();
         interleaving = schedule::run(tasks, &clock, strategy, &steps);
         for (process, store) in stores.iter().enumerate() {
-            alone(Box::pin(shutdown_task(process, store.clone(), recorder.clone())));
+            alone(Box::pin(harness_call(process, Op::Shutdown, store.clone(), recorder.clone())));
         }
     }
     Execution {
@@ -244,11 +246,25 @@ pub async fn client_task(client: usize, process: usize, ops: Vec<Op>, store: Arc
     }
 }
 
-/// The harness's clean shutdown of process `process`.
-pub async fn shutdown_task(process: usize, store: Arc<Store<Gated>>, recorder: Recorder) {
-    let index = recorder.invoked(None, process, &Op::Shutdown);
-    let outcome = call(&store, &Op::Shutdown).await;
+/// A call the harness makes on process `process`: the setup, and the clean shutdown.
+pub async fn harness_call(process: usize, op: Op, store: Arc<Store<Gated>>, recorder: Recorder) {
+    let index = recorder.invoked(None, process, &op);
+    let outcome = call(&store, &op).await;
     recorder.answered(index, outcome);
+}
+
+/// The workload's setup, on process 0, then one read of the registry by every process (a
+/// server reads it when it starts; its cache then holds what the setup made).
+pub async fn setup_task(workload: Workload, stores: Vec<Arc<Store<Gated>>>, recorder: Recorder) {
+    for op in &workload.setup {
+        harness_call(0, op.clone(), stores[0].clone(), recorder.clone()).await;
+    }
+    if !workload.setup.is_empty() {
+        for store in &stores {
+            // A failed read leaves the cache cold, which the calls that follow tolerate.
+            let _ = store.list().await;
+        }
+    }
 }
 
 /// Calls `op` on the store and maps the answer to the spec's terms.

@@ -17,9 +17,10 @@ use std::time::Duration;
 use crashsim_sim::{Clock, SimFs, SimOptions};
 use crashsim_store::{OwnerAlive, Store, StoreOptions, Variant};
 
-use crate::execute::{client_task, owner, shutdown_task, Execution, MadsimRun, Recorder};
+use crate::execute::{client_task, harness_call, owner, setup_task, Execution, Kill, MadsimRun, Recorder};
 use crate::schedule::gate::{Attribution, Gated, Pace, Preempt};
 use crate::workload::Workload;
+use crashsim_model::Op;
 
 /// madsim's simulated clock, as the store sees time.
 struct MadsimClock {
@@ -38,83 +39,81 @@ impl Clock for MadsimClock {
 
 /// Runs `workload` on a fresh madsim runtime seeded by `run.seed`, killing a process if asked.
 pub fn execute(variant: Variant, workload: &Workload, run: &MadsimRun) -> Execution {
+    let runtime = madsim::runtime::Runtime::with_seed_and_config(run.seed, madsim::Config::default());
+    runtime.block_on(execute_here(variant, workload.clone(), run.kill.clone()))
+}
+
+/// The run of [`execute`], inside the current madsim runtime (whose seed decides it), for
+/// madsim's own determinism check.
+pub async fn execute_here(variant: Variant, workload: Workload, kill: Option<Kill>) -> Execution {
     workload.validate().expect("a valid workload");
-    if let Some(kill) = &run.kill {
+    if let Some(kill) = &kill {
         assert!(kill.process < workload.processes, "kill of process {} of {}", kill.process, workload.processes);
     }
-    let runtime = madsim::runtime::Runtime::with_seed_and_config(run.seed, madsim::Config::default());
+    let handle = madsim::runtime::Handle::current();
     let fs = Arc::new(SimFs::new(SimOptions::default()));
     let attribution = Attribution::default();
     let gated = Arc::new(Gated::new(fs.clone(), Preempt::Paths, attribution.clone()).paced(Pace::Latency));
     let recorder = Recorder::new(fs.clone());
     let alive: Arc<Mutex<BTreeSet<String>>> = Arc::new(Mutex::new((0..workload.processes).map(owner).collect()));
     let nodes: Vec<_> =
-        (0..workload.processes).map(|p| runtime.create_node().name(format!("process-{p}")).build()).collect();
-    let supervisor = {
-        let (fs, recorder, workload, kill) = (fs.clone(), recorder.clone(), workload.clone(), run.kill.clone());
-        let attribution = attribution.clone();
-        async move {
-            let clock: Arc<dyn Clock> = Arc::new(MadsimClock { start: madsim::time::Instant::now() });
-            let mut stores = Vec::new();
-            for process in 0..workload.processes {
-                let live = alive.clone();
-                let owner_alive = OwnerAlive(Arc::new(move |o| live.lock().expect("alive set").contains(o)));
-                let opts = StoreOptions {
-                    variant,
-                    owner: owner(process),
-                    seed: process as u64,
-                    owner_alive,
-                    clock: clock.clone(),
-                    ..StoreOptions::default()
-                };
-                match Store::open(gated.clone(), opts).await {
-                    Ok(store) => stores.push(Arc::new(store)),
-                    Err(error) => return (fs.steps(), Some(error.to_string()), 0),
-                }
-            }
-            let open_end = fs.steps();
-            let started = madsim::time::Instant::now();
-            let mut joins = Vec::new();
-            for (client, ops) in workload.clients.iter().enumerate() {
-                let process = workload.process_of(client);
-                let task = client_task(client, process, ops.clone(), stores[process].clone(), recorder.clone());
-                joins.push((process, nodes[process].spawn(attribution.tag(client, task))));
-            }
-            let killed = kill.map(|kill| async move {
-                madsim::time::sleep(Duration::from_micros(kill.at_us)).await;
-                kill.process
-            });
-            let killed = match killed {
-                Some(waiting) => {
-                    let process = waiting.await;
-                    alive.lock().expect("alive set").remove(&owner(process));
-                    madsim::runtime::Handle::current().kill(nodes[process].id());
-                    Some(process)
-                }
-                None => None,
-            };
-            for (process, join) in joins {
-                if Some(process) != killed {
-                    let _ = join.await;
-                }
-            }
-            let elapsed_us = started.elapsed().as_micros() as u64;
-            for (process, store) in stores.iter().enumerate() {
-                if Some(process) != killed {
-                    shutdown_task(process, store.clone(), recorder.clone()).await;
-                }
-            }
-            (open_end, None, elapsed_us)
-        }
-    };
-    let (open_end, open_error, elapsed_us) = runtime.block_on(supervisor);
-    Execution {
-        fs,
+        (0..workload.processes).map(|p| handle.create_node().name(format!("process-{p}")).build()).collect();
+    let clock: Arc<dyn Clock> = Arc::new(MadsimClock { start: madsim::time::Instant::now() });
+    fs.set_clock(clock.clone());
+    let execution = |open_end, open_error, elapsed_us| Execution {
+        fs: fs.clone(),
         open_end,
         open_error,
         spans: recorder.spans(),
         interleaving: Default::default(),
         owners: attribution.owners(),
         elapsed_us,
+    };
+    let mut stores = Vec::new();
+    for process in 0..workload.processes {
+        let live = alive.clone();
+        let owner_alive = OwnerAlive(Arc::new(move |o| live.lock().expect("alive set").contains(o)));
+        let opts = StoreOptions {
+            variant,
+            owner: owner(process),
+            seed: process as u64,
+            owner_alive,
+            clock: clock.clone(),
+            ..StoreOptions::default()
+        };
+        match Store::open(gated.clone(), opts).await {
+            Ok(store) => stores.push(Arc::new(store)),
+            Err(error) => return execution(fs.steps(), Some(error.to_string()), 0),
+        }
     }
+    let open_end = fs.steps();
+    setup_task(workload.clone(), stores.clone(), recorder.clone()).await;
+    let started = madsim::time::Instant::now();
+    let mut joins = Vec::new();
+    for (client, ops) in workload.clients.iter().enumerate() {
+        let process = workload.process_of(client);
+        let task = client_task(client, process, ops.clone(), stores[process].clone(), recorder.clone());
+        joins.push((process, nodes[process].spawn(attribution.tag(client, task))));
+    }
+    let killed = match kill {
+        Some(kill) => {
+            madsim::time::sleep(Duration::from_micros(kill.at_us)).await;
+            alive.lock().expect("alive set").remove(&owner(kill.process));
+            handle.kill(nodes[kill.process].id());
+            Some(kill.process)
+        }
+        None => None,
+    };
+    for (process, join) in joins {
+        if Some(process) != killed {
+            let _ = join.await;
+        }
+    }
+    let elapsed_us = started.elapsed().as_micros() as u64;
+    for (process, store) in stores.iter().enumerate() {
+        if Some(process) != killed {
+            harness_call(process, Op::Shutdown, store.clone(), recorder.clone()).await;
+        }
+    }
+    execution(open_end, None, elapsed_us)
 }

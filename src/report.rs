@@ -27,6 +27,9 @@ pub fn replay_command(variant: Variant, model: Model, case: &Case, opts: &Explor
     if case.workload.processes > 1 {
         let _ = write!(command, " --processes {}", case.workload.processes);
     }
+    if !case.workload.setup.is_empty() {
+        let _ = write!(command, " --setup '{}'", workload::format_ops(&case.workload.setup));
+    }
     if let Some(run) = &case.madsim {
         let _ = write!(command, " --madsim-seed {}", run.seed);
         if let Some(kill) = &run.kill {
@@ -203,7 +206,10 @@ pub fn reproduce(variant: Variant, model: Model, case: &Case, opts: &ExploreOpti
 
 /// Who calls what: each call with its client, its syscalls and how it ended at the check.
 fn render_calls(text: &mut String, run: &Execution, history: &[Record]) {
-    let _ = writeln!(text, "\ncalls, in order of invocation (the harness shuts each process down at the end):");
+    let _ = writeln!(
+        text,
+        "\ncalls, in order of invocation (the harness runs the setup first, and shuts each process down at the end):"
+    );
     for (i, span) in run.spans.iter().enumerate() {
         let status = history
             .iter()

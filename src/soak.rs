@@ -146,9 +146,9 @@ pub fn soak(
     SoakResult { result, failing_seed: first_index.map(|i| seeds_run[i]), seeds_run }
 }
 
-/// The workload of race seed `seed`: `clients` clients over `processes` processes, 1 to
-/// `max_ops` operations in all (at least one per client) of the concurrent alphabet, from a
-/// ChaCha stream seeded by `seed`.
+/// The workload of race seed `seed`: after the concurrent setup, `clients` clients over
+/// `processes` processes, 1 to `max_ops` operations in all (at least one per client) of the
+/// concurrent alphabet, from a ChaCha stream seeded by `seed`.
 pub fn race_workload(seed: u64, clients: usize, processes: usize, max_ops: usize) -> Workload {
     assert!(max_ops >= clients, "each of {clients} clients needs an operation; {max_ops} allowed");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -160,7 +160,7 @@ pub fn race_workload(seed: u64, clients: usize, processes: usize, max_ops: usize
         let client = if i < clients { i } else { rng.random_range(0..clients) };
         each[client].push(alphabet[rng.random_range(0..alphabet.len())].clone());
     }
-    Workload { clients: each, processes }
+    Workload { setup: workload::concurrent_setup(), clients: each, processes }
 }
 
 /// Race seed `seed` as a case to check: its workload, and how it runs (madsim seeded by `seed`,

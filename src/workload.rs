@@ -18,9 +18,12 @@ use proptest_state_machine::ReferenceStateMachine;
 
 /// The operations of each client, in order. Client `i` runs in process `i % processes`:
 /// clients of one process share its store instance (and its in-process queue); processes
-/// share only the disk.
+/// share only the disk. `setup` runs first, alone, in process 0 (the harness's calls, part of
+/// the history); then every process reads the registry once, as a server does when it starts,
+/// so that its cache holds what the setup made.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Workload {
+    pub setup: Vec<Op>,
     pub clients: Vec<Vec<Op>>,
     pub processes: usize,
 }
@@ -28,7 +31,7 @@ pub struct Workload {
 impl Workload {
     /// One client in one process.
     pub fn sequential(ops: Vec<Op>) -> Self {
-        Self { clients: vec![ops], processes: 1 }
+        Self { setup: Vec::new(), clients: vec![ops], processes: 1 }
     }
 
     /// Operations over all clients.
@@ -75,7 +78,7 @@ impl Workload {
             clients.remove(client);
         }
         let processes = self.processes.min(clients.len());
-        let shrunk = Workload { clients, processes };
+        let shrunk = Workload { setup: self.setup.clone(), clients, processes };
         (!shrunk.is_empty()).then_some(shrunk)
     }
 }
@@ -126,16 +129,22 @@ pub fn concurrent_alphabet() -> Vec<Op> {
     ]
 }
 
+/// The setup of concurrent workloads: session `a` exists, so that the clients' calls on it race.
+pub fn concurrent_setup() -> Vec<Op> {
+    vec![Op::Create { key: "a".to_string(), label: Some("L".to_string()) }]
+}
+
 /// Every workload of two clients in `processes` processes (1 or 2), each with 1 to `ops_max`
-/// operations of the concurrent alphabet, fewest operations first. Clients are symmetric, so
-/// each unordered pair comes once.
+/// operations of the concurrent alphabet, after the [`concurrent_setup`], fewest operations
+/// first. Clients are symmetric (every process warms its cache after the setup), so each
+/// unordered pair comes once.
 pub fn concurrent(ops_max: usize, processes: usize) -> Vec<Workload> {
     assert!((1..=2).contains(&processes), "concurrent workloads have two clients in one or two processes");
     let each = sequences(&concurrent_alphabet(), ops_max);
     let mut all = Vec::new();
     for (i, first) in each.iter().enumerate() {
         for second in &each[i..] {
-            all.push(Workload { clients: vec![first.clone(), second.clone()], processes });
+            all.push(Workload { setup: concurrent_setup(), clients: vec![first.clone(), second.clone()], processes });
         }
     }
     all.sort_by_key(Workload::len);
@@ -211,13 +220,15 @@ fn runner(seed: u64) -> TestRunner {
 }
 
 /// The one-line form: `create a L; append a m; reset a; delete a; rotate; prune 1; shutdown;
-/// get a`, clients separated by `||` (their processes are given apart: `--processes`).
+/// get a`, clients separated by `||` (their processes and the setup are given apart:
+/// `--processes`, `--setup`).
 pub fn format(workload: &Workload) -> String {
     let clients: Vec<String> = workload.clients.iter().map(|ops| format_ops(ops)).collect();
     clients.join(" || ")
 }
 
-fn format_ops(ops: &[Op]) -> String {
+/// The one-line form of a list of operations (a client's, or a setup).
+pub fn format_ops(ops: &[Op]) -> String {
     let parts: Vec<String> = ops
         .iter()
         .map(|op| match op {
@@ -235,11 +246,13 @@ fn format_ops(ops: &[Op]) -> String {
     parts.join("; ")
 }
 
-/// Parses the one-line form, with the clients spread over `processes` processes. Keys,
-/// labels and messages are single words.
-pub fn parse(text: &str, processes: usize) -> Result<Workload, String> {
+/// Parses the one-line form, with the clients spread over `processes` processes, after the
+/// `setup` operations (the same form, one client; empty for none). Keys, labels and messages
+/// are single words.
+pub fn parse(text: &str, processes: usize, setup: &str) -> Result<Workload, String> {
     let clients = text.split("||").map(parse_ops).collect::<Result<Vec<_>, _>>()?;
-    let workload = Workload { clients, processes };
+    let setup = if setup.trim().is_empty() { Vec::new() } else { parse_ops(setup)? };
+    let workload = Workload { setup, clients, processes };
     workload.validate()?;
     Ok(workload)
 }
@@ -286,15 +299,15 @@ mod tests {
     #[test]
     fn text_form_round_trips() {
         for workload in exhaustive(2) {
-            assert_eq!(parse(&format(&workload), 1).unwrap(), workload);
+            assert_eq!(parse(&format(&workload), 1, "").unwrap(), workload);
         }
         for workload in concurrent(2, 2) {
-            assert_eq!(parse(&format(&workload), 2).unwrap(), workload);
+            assert_eq!(parse(&format(&workload), 2, &format_ops(&workload.setup)).unwrap(), workload);
         }
-        assert!(parse("explode a", 1).unwrap_err().contains("cannot read"));
-        assert!(parse(" ; ", 1).is_err());
-        assert!(parse("create a || ", 1).is_err());
-        assert!(parse("create a", 2).unwrap_err().contains("each process needs a client"));
+        assert!(parse("explode a", 1, "").unwrap_err().contains("cannot read"));
+        assert!(parse(" ; ", 1, "").is_err());
+        assert!(parse("create a || ", 1, "").is_err());
+        assert!(parse("create a", 2, "").unwrap_err().contains("each process needs a client"));
     }
 
     #[test]

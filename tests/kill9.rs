@@ -120,7 +120,8 @@ fn image_of(root: &std::path::Path) -> Image {
 
 #[test]
 fn process_model_matches_a_real_kill_9_at_every_syscall() {
-    let workload = workload::parse("create a L; append a m; create b; reset a; rotate; prune 1; delete b", 1).unwrap();
+    let workload =
+        workload::parse("create a L; append a m; create b; reset a; rotate; prune 1; delete b", 1, "").unwrap();
     let sim = execute(Variant::Reference, &workload, &Plan::none(), &Default::default());
     let steps = sim.fs.steps();
     assert!(steps > 100, "a run long enough to matter: {steps} syscalls");

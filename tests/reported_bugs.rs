@@ -104,6 +104,7 @@ fn shutdown_trajectory_crash_blocks_startup_75571() {
         workload,
         faults: crashsim_faults::Plan::none(),
         schedule: Default::default(),
+        madsim: None,
         check: Check::Crash { after: unlink.step + 1, image: 0 },
     };
     let reproduction = reproduce(Variant::ShutdownRemovesTrajectory, Model::Process, &case, &opts).unwrap();
@@ -139,7 +140,7 @@ fn findings_under_faults_are_shrunk_to_the_operations_that_matter() {
     use crashsim_faults::{Fault, Plan};
     let variant = Variant::CreateSkipsRegistry;
     let opts = bounds();
-    let workload = crashsim::workload::parse("rotate; append b x; create a L; rotate; delete b", 1).unwrap();
+    let workload = crashsim::workload::parse("rotate; append b x; create a L; rotate; delete b", 1, "").unwrap();
     // A short write in the create's transcript header: the create still succeeds and skips the
     // registry, so the restart re-adopts an acknowledged session.
     let run = crashsim::execute::execute(variant, &workload, &Plan::none(), &Default::default());
@@ -150,7 +151,7 @@ fn findings_under_faults_are_shrunk_to_the_operations_that_matter() {
         .find(|s| matches!(s.call, crashsim_sim::Call::Write { .. }))
         .expect("the create writes");
     let faults = Plan { faults: [(write.step, Fault::ShortWrite(1))].into_iter().collect(), crash_after: None };
-    let case = Case { workload, faults, schedule: Default::default(), check: Check::Restart };
+    let case = Case { workload, faults, schedule: Default::default(), madsim: None, check: Check::Restart };
     let violation = reproduce(variant, Model::Process, &case, &opts).unwrap().violation.expect("a violation");
     let finding = Finding { case, violation, survivors: 0 };
     let shrunk = shrink_fault_finding(variant, Model::Process, finding, &opts, &RecoveryCache::default());

@@ -146,11 +146,17 @@ pub enum Kind {
 }
 
 /// What `stat` tells: the kind and, for a file, its size in bytes (0 for a directory, whose
-/// real size depends on the filesystem).
+/// real size depends on the filesystem), its inode number, and when its data last changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Stat {
     pub kind: Kind,
     pub size: u64,
+    /// The inode number: a new file (an atomic replace's temp file) has a new one.
+    pub ino: u64,
+    /// Milliseconds of the last write or truncate (or creation) of a file, on the filesystem's
+    /// clock: `SimFs` reads its [`Clock`] (0 without one, and for whatever a crash image held),
+    /// `RealFs` the real `st_mtime`. 0 for a directory.
+    pub mtime_ms: u64,
 }
 
 /// A POSIX-shaped filesystem. Every call is one step of the trace and one possible crash point;

@@ -190,7 +190,11 @@ impl Fs for RealFs {
             }
         };
         let kind = kind_of(st.st_mode);
-        let size = if kind == Kind::File { st.st_size as u64 } else { 0 };
-        Ok(Stat { kind, size })
+        let (size, mtime_ms) = if kind == Kind::File {
+            (st.st_size as u64, st.st_mtime as u64 * 1000 + st.st_mtime_nsec as u64 / 1_000_000)
+        } else {
+            (0, 0)
+        };
+        Ok(Stat { kind, size, ino: st.st_ino, mtime_ms })
     }
 }

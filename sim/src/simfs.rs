@@ -5,15 +5,15 @@
 //! log is what the persistence models replay to build crash images; a `posix` tracker runs
 //! alongside so each trace step can show what is still pending.
 
-use std::collections::BTreeSet;
-use std::sync::{Mutex, MutexGuard};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::disk::{Disk, Effect, Event, EventKind, Ino, Inode, ROOT};
 use crate::fd::FdTable;
 use crate::path::{components, parent_and_leaf};
 use crate::persistence::{ImageOptions, ImageSet, Model, Tracker};
 use crate::trace::{Call, Outcome, Trace, TraceStep};
-use crate::{Errno, Fd, Fs, FsResult, Image, Injection, Injector, Kind, OpenOptions, Stat};
+use crate::{Clock, Errno, Fd, Fs, FsResult, Image, Injection, Injector, Kind, OpenOptions, Stat};
 
 /// Options of a [`SimFs`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -25,11 +25,15 @@ pub struct SimOptions {
     /// only keeps V: enough to boot a store on a crash image and look at the result, at a
     /// fraction of the cost. Default: true.
     pub recording: bool,
+    /// Granularity of file modification times, in milliseconds of the clock (see
+    /// [`SimFs::set_clock`]): an mtime is the clock rounded down to it. Default: 1000 (HFS+'s,
+    /// and the tick OpenClaw's PR #32191 reports for its caches on ext4 in practice).
+    pub mtime_granularity_ms: u64,
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
-        Self { capacity: None, recording: true }
+        Self { capacity: None, recording: true, mtime_granularity_ms: 1000 }
     }
 }
 
@@ -69,6 +73,10 @@ struct State {
     injector: Option<Box<dyn Injector>>,
     /// Syscalls run without recording (see [`SimOptions::recording`]).
     unrecorded_steps: usize,
+    /// Where file modification times come from (none: every mtime is 0).
+    clock: Option<Arc<dyn Clock>>,
+    /// The mtime of each file written since this filesystem started (others: 0).
+    mtimes: BTreeMap<Ino, u64>,
 }
 
 impl Default for SimFs {
@@ -98,6 +106,8 @@ impl SimFs {
             trace: Vec::new(),
             injector: None,
             unrecorded_steps: 0,
+            clock: None,
+            mtimes: BTreeMap::new(),
         };
         Self { state: Mutex::new(state) }
     }
@@ -105,6 +115,11 @@ impl SimFs {
     /// Installs a fault injector, consulted before every following call.
     pub fn set_injector(&self, injector: Box<dyn Injector>) {
         self.lock().injector = Some(injector);
+    }
+
+    /// Takes file modification times from `clock` from now on.
+    pub fn set_clock(&self, clock: Arc<dyn Clock>) {
+        self.lock().clock = Some(clock);
     }
 
     /// Removes the fault injector.
@@ -235,6 +250,15 @@ impl State {
     }
 
     fn effect(&mut self, step: usize, effect: Effect) {
+        let touched = match &effect {
+            Effect::Write { ino, .. } | Effect::Truncate { ino, .. } => Some(*ino),
+            Effect::Link { ino, kind: Kind::File, .. } => Some(*ino),
+            _ => None,
+        };
+        if let (Some(ino), Some(clock)) = (touched, &self.clock) {
+            let tick = self.options.mtime_granularity_ms.max(1);
+            self.mtimes.insert(ino, clock.now_ms() / tick * tick);
+        }
         self.volatile.apply(&effect);
         self.record(step, EventKind::Effect(effect));
     }
@@ -518,7 +542,8 @@ impl State {
         let ino = self.resolve(path)?;
         let kind = self.kind(ino);
         let size = if kind == Kind::File { self.volatile.file_len(ino) } else { 0 };
-        Ok(Stat { kind, size })
+        let mtime_ms = if kind == Kind::File { self.mtimes.get(&ino).copied().unwrap_or(0) } else { 0 };
+        Ok(Stat { kind, size, ino, mtime_ms })
     }
 }
 

@@ -74,6 +74,9 @@ enum Command {
         /// Replay: the processes the workload's clients run in (client i in process i mod N).
         #[arg(long, default_value_t = 1, requires = "workload")]
         processes: usize,
+        /// Replay: operations process 0 runs alone before the clients start ('create a L').
+        #[arg(long, default_value = "", requires = "workload")]
+        setup: String,
         /// Replay: the interleaving of the clients, the client chosen at each choice point
         /// joined by '.' ('0.1.1'; empty: the default, each client on until it blocks or ends).
         #[arg(long, default_value = "", requires = "workload")]
@@ -305,6 +308,7 @@ pub fn run() -> ExitCode {
             bounds,
             workload: Some(workload),
             processes,
+            setup,
             schedule,
             madsim_seed,
             kill,
@@ -332,7 +336,7 @@ pub fn run() -> ExitCode {
                 eprintln!("error: a replay needs one --model (process, ordered or posix)");
                 return ExitCode::from(2);
             };
-            let workload = match workload::parse(&workload, processes) {
+            let workload = match workload::parse(&workload, processes, &setup) {
                 Ok(workload) => workload,
                 Err(error) => {
                     eprintln!("error: --workload: {error}");

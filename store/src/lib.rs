@@ -75,6 +75,13 @@ pub struct StoreOptions {
     /// Milliseconds slept on `clock` between attempts to take a lock a live owner holds.
     /// Default: 25.
     pub lock_retry_ms: u64,
+    /// Age in milliseconds (of `clock`, from the lock file's mtime) after which a lock whose
+    /// owner is not alive is broken. Default: 30_000 (OpenClaw's).
+    pub lock_stale_ms: u64,
+    /// How long, in milliseconds of `clock`, a lockless read may serve this process's cached
+    /// registry while the file still looks the same (see [`variant::CacheKey`]); 0: no cache.
+    /// Default: 45_000 (OpenClaw's TTL).
+    pub cache_ttl_ms: u64,
     /// Which lock owners are alive. Default: none (any lock found is stale).
     pub owner_alive: OwnerAlive,
     /// The clock waits are measured on. Default: a free [`SimClock`] (a sleep returns at once
@@ -93,6 +100,8 @@ impl Default for StoreOptions {
             lock_attempts: 64,
             backups_kept: 3,
             lock_retry_ms: 25,
+            lock_stale_ms: 30_000,
+            cache_ttl_ms: 45_000,
             owner_alive: OwnerAlive::none(),
             clock: Arc::new(SimClock::new(0)),
         }
@@ -134,6 +143,15 @@ struct Memory {
     /// the start of every call, so they cannot come back as orphans later.
     unarchived: Vec<Entry>,
     closed: bool,
+    /// The registry as a lockless read last loaded it, for [`StoreOptions::cache_ttl_ms`].
+    cache: Option<Cached>,
+}
+
+/// A cached registry: what the file looked like when it was read, when, and what it held.
+struct Cached {
+    key: (u64, u64, u64),
+    loaded_ms: u64,
+    registry: Registry,
 }
 
 impl<F: Fs> Store<F> {
@@ -149,6 +167,7 @@ impl<F: Fs> Store<F> {
             deferred: Vec::new(),
             unarchived: Vec::new(),
             closed: false,
+            cache: None,
         };
         let mut store = Self {
             fs,
@@ -223,7 +242,12 @@ impl<F: Fs> Store<F> {
 
     async fn lock(&self) -> StoreResult<lock::Taken> {
         let opts = &self.opts;
-        let wait = lock::Wait { attempts: opts.lock_attempts, retry_ms: opts.lock_retry_ms, clock: &*opts.clock };
+        let wait = lock::Wait {
+            attempts: opts.lock_attempts,
+            retry_ms: opts.lock_retry_ms,
+            stale_ms: opts.lock_stale_ms,
+            clock: &*opts.clock,
+        };
         lock::acquire(&*self.fs, &self.path(LOCK), &opts.owner, &opts.owner_alive, wait).await
     }
 
@@ -249,19 +273,41 @@ impl<F: Fs> Store<F> {
         Ok(())
     }
 
-    /// The registry as a lockless reader may act on it: read, then made durable if a writer may
-    /// not have finished. A writer renames the new registry into place, fsyncs the directory,
+    /// The registry as a lockless reader may act on it: from this process's cache while the
+    /// file looks the same and the cache is younger than its TTL, else read, then made durable
+    /// if a writer may not have finished. A writer renames the new registry into place, fsyncs the directory,
     /// then removes the lock file; a registry read while the lock file exists may be a rename
     /// that a crash can still undo, so the reader fsyncs the directory before trusting it (else
     /// an append routed by it could land in a session the crash takes back). With no lock file
     /// after the read, the last writer had finished.
     async fn load(&self) -> StoreResult<Registry> {
+        let path = self.path(REGISTRY);
+        let seen = match self.opts.cache_ttl_ms {
+            0 => None,
+            _ => match self.fs.stat(&path).await {
+                Ok(stat) => Some(self.opts.variant.cache_key().of(&stat)),
+                Err(Errno::ENOENT) => None,
+                Err(errno) => return Err(StoreError::fs("stat", &path, errno)),
+            },
+        };
+        let now = self.opts.clock.now_ms();
+        if let Some(key) = seen {
+            let memory = self.memory();
+            if let Some(cached) = memory.cache.as_ref() {
+                if cached.key == key && now.saturating_sub(cached.loaded_ms) < self.opts.cache_ttl_ms {
+                    return Ok(cached.registry.clone());
+                }
+            }
+        }
         let registry = self.load_locked().await?;
         let lock = self.path(LOCK);
         match self.fs.stat(&lock).await {
             Ok(_) => sync_dir(&*self.fs, &self.opts.dir).await?,
             Err(Errno::ENOENT) => {}
             Err(errno) => return Err(StoreError::fs("stat", &lock, errno)),
+        }
+        if let Some(key) = seen {
+            self.memory().cache = Some(Cached { key, loaded_ms: now, registry: registry.clone() });
         }
         Ok(registry)
     }
@@ -315,7 +361,8 @@ impl<F: Fs> Store<F> {
     }
 
     async fn modify<T>(&self, change: impl FnOnce(&mut Registry) -> StoreResult<T>) -> StoreResult<T> {
-        let mut registry = self.load_locked().await?;
+        let mut registry =
+            if self.opts.variant.updates_read_cache() { self.load().await? } else { self.load_locked().await? };
         let value = change(&mut registry)?;
         self.write_back(&registry).await?;
         Ok(value)
@@ -480,28 +527,38 @@ impl<F: Fs> Store<F> {
         let mut replaced = None;
         let mut switched = self.write_session(&key, &new, Some(&seen.session_id)).await;
         if switched.is_ok() {
-            switched = self
-                .update_registry(|r| {
-                    let current =
-                        r.get(&storage_key).cloned().ok_or(StoreError::NotFound { key: storage_key.clone() })?;
-                    r.insert(storage_key.clone(), Entry { label: current.label.clone(), ..new.clone() });
-                    replaced = Some(current);
-                    Ok(())
-                })
-                .await;
+            let _turn = self.queue_turn().await;
+            switched = match self.lock_for_update().await {
+                Ok(locked) => {
+                    let result = self.switch_locked(&storage_key, &new, &mut replaced).await;
+                    self.unlock_after(locked, result).await
+                }
+                Err(error) => Err(error),
+            };
         }
-        let old = replaced.unwrap_or(seen);
         if let Err(error) = switched {
             if self.abandon(&storage_key, &new).await {
                 // The switch took effect before the failure: finish the reset, or the old
                 // transcript would linger as an orphan and come back at the next start.
-                let _ = self.archive_switched_away(old).await;
+                let _ = self.archive_switched_away(replaced.unwrap_or(seen)).await;
             }
             return Err(error);
         }
-        self.archive_switched_away(old).await?;
         self.memory().used.insert(id.clone());
         Ok(id)
+    }
+
+    /// Under the lock: points `key` at `new`, then archives the session it pointed at (noted in
+    /// `replaced`) before the lock is released. While the old files wait for their archive they
+    /// are orphans that recovery must read as switched away from; were the lock released first,
+    /// another process could delete the key, and recovery would adopt them as a create's.
+    async fn switch_locked(&self, key: &str, new: &Entry, replaced: &mut Option<Entry>) -> StoreResult<()> {
+        let mut registry = self.load_locked().await?;
+        let current = registry.get(key).cloned().ok_or(StoreError::NotFound { key: key.to_string() })?;
+        registry.insert(key.to_string(), Entry { label: current.label.clone(), ..new.clone() });
+        self.write_back(&registry).await?;
+        *replaced = Some(current.clone());
+        self.archive_switched_away(current).await
     }
 
     /// Deletes the session of `key`: its files are archived `.deleted.<ts>`.
@@ -679,6 +736,8 @@ impl<F: Fs> Store<F> {
     async fn write_back(&self, registry: &Registry) -> StoreResult<()> {
         let temp_seq = {
             let mut memory = self.memory();
+            // This process's own write makes its cache stale (OpenClaw invalidates it too).
+            memory.cache = None;
             memory.temp_seq += 1;
             memory.temp_seq
         };

@@ -1,7 +1,9 @@
 //! The writer lock `sessions.json.lock`, created with O_CREAT|O_EXCL and holding its owner's id.
 //!
-//! A lock whose owner is not alive (a crashed process), or whose owner cannot be read (the
-//! owner crashed between creating it and writing its id), is broken. A lock held by a live
+//! A lock whose owner is not alive (a crashed process) is broken once it is older than the
+//! stale age (by its mtime on the store's clock), as OpenClaw breaks a lock whose pid is gone
+//! after 30 s; one whose owner cannot be read (the owner crashed between creating it and writing
+//! its id) at once. A lock held by a live
 //! owner is retried a bounded number of times, sleeping on the store's clock in between, then
 //! reported as busy: never waited on forever.
 
@@ -47,6 +49,8 @@ pub struct Wait<'a> {
     pub attempts: u32,
     /// Milliseconds slept on `clock` after an attempt that found a live owner.
     pub retry_ms: u64,
+    /// Age in milliseconds after which a dead owner's lock is broken.
+    pub stale_ms: u64,
     pub clock: &'a dyn Clock,
 }
 
@@ -65,7 +69,20 @@ pub async fn acquire<F: Fs>(fs: &F, path: &str, owner: &str, alive: &OwnerAlive,
             Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             None => continue, // released meanwhile
         };
-        if holder.is_empty() || holder == owner || !alive.is_alive(&holder) {
+        let dead = !holder.is_empty() && holder != owner && !alive.is_alive(&holder);
+        if dead {
+            let stamped = match fs.stat(path).await {
+                Ok(stat) => stat.mtime_ms,
+                Err(Errno::ENOENT) => continue, // released meanwhile
+                Err(errno) => return Err(StoreError::fs("stat", path, errno)),
+            };
+            let age = wait.clock.now_ms().saturating_sub(stamped);
+            if age < wait.stale_ms {
+                wait.clock.sleep(wait.stale_ms - age).await;
+                continue;
+            }
+        }
+        if holder.is_empty() || holder == owner || dead {
             match unlink(fs, path).await {
                 Ok(()) | Err(StoreError::Fs { errno: Errno::ENOENT, .. }) => {}
                 Err(other) => return Err(other),

@@ -24,6 +24,15 @@ pub enum Variant {
     /// in-process queue nor the lock file, so a concurrent update is lost, even between two tasks
     /// of one process.
     UpdateWithoutLock,
+    /// openclaw #9776 (a stale session store cache) at the level of PR #32191: a lockless read
+    /// serves the process's cached registry while the file's mtime and size are unchanged, so
+    /// another process's rewrite within the same mtime tick and of the same size (a reset
+    /// changes an id, not a length) goes unseen for up to the TTL.
+    StaleCacheRead,
+    /// openclaw PR #68554 ("remove redundant skipCache disk re-read inside session store lock"):
+    /// an update under the lock starts from the cached registry (revalidated by mtime and size),
+    /// so a rewrite by another process within one mtime tick is overwritten: a lost update.
+    CachedUpdate,
     /// openclaw PR #14498 ("replace file-based session store lock with in-process Promise chain
     /// mutex"): updates are serialized by the in-process queue only, with no lock file, so tasks
     /// of one process are safe but a second process (the CLI beside the gateway) loses updates.
@@ -51,6 +60,26 @@ pub enum Variant {
     /// Durability: the temp file is renamed over the registry without being fsynced first, so a
     /// crash may leave a zero-length registry.
     ReplaceWithoutTempFsync,
+}
+
+/// What identifies a version of the registry file for the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheKey {
+    /// Inode number, mtime and size: every atomic replace writes a new inode, so a rewrite is
+    /// always seen, whatever the mtime granularity.
+    Identity,
+    /// Mtime and size only, as OpenClaw revalidates: blind to a same-size rewrite in one tick.
+    MtimeSize,
+}
+
+impl CacheKey {
+    /// The key of a file with this `stat`.
+    pub fn of(self, stat: &crashsim_sim::Stat) -> (u64, u64, u64) {
+        match self {
+            CacheKey::Identity => (stat.ino, stat.mtime_ms, stat.size),
+            CacheKey::MtimeSize => (0, stat.mtime_ms, stat.size),
+        }
+    }
 }
 
 /// How much concurrency a bug needs to show.
@@ -95,12 +124,14 @@ pub enum MissingRegistry {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 13] = [
+    pub const ALL: [Variant; 15] = [
         Variant::Reference,
         Variant::CreateSkipsRegistry,
         Variant::CreateRegistersAfterAck,
         Variant::UpdateWithoutLock,
         Variant::ProcessLocalLock,
+        Variant::StaleCacheRead,
+        Variant::CachedUpdate,
         Variant::WriteRawKey,
         Variant::RotateRenamesAway,
         Variant::RotatePlaceholderFirst,
@@ -119,6 +150,8 @@ impl Variant {
             Variant::CreateRegistersAfterAck => "unregistered-create-after-ack",
             Variant::UpdateWithoutLock => "unlocked-update",
             Variant::ProcessLocalLock => "process-local-lock",
+            Variant::StaleCacheRead => "mtime-cache",
+            Variant::CachedUpdate => "cached-update",
             Variant::WriteRawKey => "raw-key-write",
             Variant::RotateRenamesAway => "rotate-rename",
             Variant::RotatePlaceholderFirst => "rotate-placeholder-first",
@@ -137,6 +170,8 @@ impl Variant {
             Variant::CreateSkipsRegistry | Variant::CreateRegistersAfterAck => "openclaw #3210",
             Variant::UpdateWithoutLock => "openclaw #3210 (concurrent creation)",
             Variant::ProcessLocalLock => "openclaw PR #14498",
+            Variant::StaleCacheRead => "openclaw #9776, PR #32191",
+            Variant::CachedUpdate => "openclaw PR #68554",
             Variant::WriteRawKey => "openclaw #29683 family",
             Variant::RotateRenamesAway => "openclaw #68229",
             Variant::RotatePlaceholderFirst => "openclaw PR #71328 rev. 1",
@@ -169,7 +204,7 @@ impl Variant {
     pub fn needs_concurrency(self) -> Concurrency {
         match self {
             Variant::UpdateWithoutLock => Concurrency::Clients,
-            Variant::ProcessLocalLock => Concurrency::Processes,
+            Variant::ProcessLocalLock | Variant::StaleCacheRead | Variant::CachedUpdate => Concurrency::Processes,
             _ => Concurrency::None,
         }
     }
@@ -180,6 +215,19 @@ impl Variant {
             Variant::CreateRegistersAfterAck => Registration::AfterAck,
             _ => Registration::BeforeAck,
         }
+    }
+
+    /// What a lockless read compares to decide that its cached registry is still the file's.
+    pub fn cache_key(self) -> CacheKey {
+        match self {
+            Variant::StaleCacheRead | Variant::CachedUpdate => CacheKey::MtimeSize,
+            _ => CacheKey::Identity,
+        }
+    }
+
+    /// An update under the lock starts from the cache instead of re-reading the registry.
+    pub fn updates_read_cache(self) -> bool {
+        self == Variant::CachedUpdate
     }
 
     /// Registry updates of one process wait in the in-process queue.
