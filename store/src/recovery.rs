@@ -13,11 +13,13 @@
 //! - an entry whose transcript is gone is dropped (a Delete finishes), its trajectory archived;
 //! - a torn last line of a transcript or trajectory is cut back to the last complete line;
 //! - a transcript with no entry is adopted when a create made it (its header names no session it
-//!   replaces) and its header's key has no entry (a Create finishes); archived `.reset.<ts>` when
-//!   the key points at another session (a Reset never switched, or switched and did not archive
-//!   the old one) or when a reset made it (a Reset that never switched: if the key has no entry,
-//!   a concurrent delete won); archived `.torn.<ts>` when its header is unreadable. A transcript
-//!   is never deleted;
+//!   replaces), no reset replaced it, and its header's key has no entry (a Create finishes);
+//!   archived `.reset.<ts>` when the key points at another session (a Reset never switched, or
+//!   switched and did not archive the old one), when a reset made it (a Reset that never
+//!   switched: if the key has no entry, a concurrent delete won), or when the header of another
+//!   transcript, archived or not, says a reset replaced it (a Reset switched, and its process
+//!   died before archiving the old one); archived `.torn.<ts>` when its header is unreadable. A
+//!   transcript is never deleted;
 //! - a trajectory whose session is gone is archived with its transcript's archive suffix.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -352,6 +354,28 @@ impl<'a, F: Fs> Recovery<'a, F> {
         Ok(changed)
     }
 
+    /// The sessions some reset replaced, as the headers of the sessions that replaced them say
+    /// (archived ones too). Such a transcript with no entry was switched away from, whatever
+    /// happened to its key since (another process may have deleted it before the reset's
+    /// archive step ran, if the resetting process died holding the lock): it is never adopted.
+    async fn replaced_sessions(&mut self, files: &BTreeMap<String, FileKind>) -> StoreResult<BTreeSet<String>> {
+        let mut replaced = BTreeSet::new();
+        for (name, kind) in files {
+            let transcript = match kind {
+                FileKind::Transcript(_) => true,
+                FileKind::Archive { file, .. } => matches!(classify(file), FileKind::Transcript(_)),
+                _ => false,
+            };
+            if !transcript {
+                continue;
+            }
+            if let Some((_, parsed)) = self.read_jsonl(name).await? {
+                replaced.extend(parsed.header.and_then(|h| h.reset_from));
+            }
+        }
+        Ok(replaced)
+    }
+
     /// Adopts or archives transcripts no entry names. True if the registry changed.
     async fn adopt_orphans(
         &mut self,
@@ -361,6 +385,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
         let named: BTreeSet<&str> = registry.values().map(|e| e.session_file.as_str()).collect();
         // A trajectory an entry names stays with that entry, whatever its file is called.
         let referenced: BTreeSet<String> = registry.values().filter_map(|e| e.trajectory_file.clone()).collect();
+        let replaced = self.replaced_sessions(files).await?;
         let mut candidates: BTreeMap<String, Vec<Orphan>> = BTreeMap::new();
         let mut unswitched = Vec::new();
         let mut torn = Vec::new();
@@ -388,7 +413,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
                         extra: BTreeMap::new(),
                     };
                     let orphan = Orphan { entry, len, complete_len };
-                    if header.reset_from.is_some() {
+                    if header.reset_from.is_some() || replaced.contains(id) {
                         unswitched.push(orphan);
                     } else {
                         candidates.entry(canonical_key(&header.key)).or_default().push(orphan);
