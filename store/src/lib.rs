@@ -275,11 +275,12 @@ impl<F: Fs> Store<F> {
 
     /// The registry as a lockless reader may act on it: from this process's cache while the
     /// file looks the same and the cache is younger than its TTL, else read, then made durable
-    /// if a writer may not have finished. A writer renames the new registry into place, fsyncs the directory,
-    /// then removes the lock file; a registry read while the lock file exists may be a rename
-    /// that a crash can still undo, so the reader fsyncs the directory before trusting it (else
-    /// an append routed by it could land in a session the crash takes back). With no lock file
-    /// after the read, the last writer had finished.
+    /// if a writer may not have finished. A writer renames the new registry into place, fsyncs
+    /// the directory, then removes the lock file and leaves the in-process queue; a registry
+    /// read while either is held may be a rename that a crash can still undo, so the reader
+    /// fsyncs the directory before trusting it (else an append routed by it could land in a
+    /// session the crash takes back). With neither held after the read, the last writer had
+    /// finished.
     async fn load(&self) -> StoreResult<Registry> {
         let path = self.path(REGISTRY);
         let seen = match self.opts.cache_ttl_ms {
@@ -301,10 +302,14 @@ impl<F: Fs> Store<F> {
         }
         let registry = self.load_locked().await?;
         let lock = self.path(LOCK);
-        match self.fs.stat(&lock).await {
-            Ok(_) => sync_dir(&*self.fs, &self.opts.dir).await?,
-            Err(Errno::ENOENT) => {}
-            Err(errno) => return Err(StoreError::fs("stat", &lock, errno)),
+        let writing = self.queue.is_held()
+            || match self.fs.stat(&lock).await {
+                Ok(_) => true,
+                Err(Errno::ENOENT) => false,
+                Err(errno) => return Err(StoreError::fs("stat", &lock, errno)),
+            };
+        if writing {
+            sync_dir(&*self.fs, &self.opts.dir).await?;
         }
         if let Some(key) = seen {
             self.memory().cache = Some(Cached { key, loaded_ms: now, registry: registry.clone() });

@@ -42,6 +42,11 @@ impl Queue {
         Acquire { queue: self, ticket: None }
     }
 
+    /// Whether a task of this process holds the queue (a registry write may be under way).
+    pub fn is_held(&self) -> bool {
+        self.lock().held
+    }
+
     fn release(&self) {
         let mut state = self.lock();
         match state.waiting.pop_front() {
