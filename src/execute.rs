@@ -240,6 +240,10 @@ impl Recorder {
 /// Client `client` of process `process`: its operations in order, each recorded.
 pub async fn client_task(client: usize, process: usize, ops: Vec<Op>, store: Arc<Store<Gated>>, recorder: Recorder) {
     for op in &ops {
+        // A yield point before each call: when a call is invoked, relative to the others'
+        // answers, is an interleaving choice like any syscall (a lookup invoked after a reset
+        // answered must see it; one invoked before may not).
+        crate::schedule::gate::yield_now().await;
         let index = recorder.invoked(Some(client), process, op);
         let outcome = call(&store, op).await;
         recorder.answered(index, outcome);

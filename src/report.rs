@@ -65,23 +65,15 @@ pub fn reproduce(variant: Variant, model: Model, case: &Case, opts: &ExploreOpti
     let concurrent = case.workload.is_concurrent();
     let mut text = String::new();
     let _ = writeln!(text, "variant {variant} ({}), persistence model {model}", variant.reported_as());
-    if let Some(run) = &case.madsim {
+    if concurrent || case.madsim.is_some() {
+        let how = match &case.madsim {
+            Some(run) => format!("under {run}"),
+            None => format!("schedule {:?}, {} preemption(s)", case.schedule.to_string(), run.interleaving.preemptions()),
+        };
+        let (clients, processes) = (case.workload.clients.len(), case.workload.processes);
         let _ = writeln!(
             text,
-            "{} clients in {} process(es) (client i runs in process i mod {}) under {run}",
-            case.workload.clients.len(),
-            case.workload.processes,
-            case.workload.processes,
-        );
-    } else if concurrent {
-        let _ = writeln!(
-            text,
-            "{} clients in {} process(es) (client i runs in process i mod {}); schedule {:?}, {} preemption(s)",
-            case.workload.clients.len(),
-            case.workload.processes,
-            case.workload.processes,
-            case.schedule.to_string(),
-            run.interleaving.preemptions()
+            "{clients} clients in {processes} process(es) (client i runs in process i mod {processes}); {how}"
         );
     }
     if !case.faults.faults.is_empty() {

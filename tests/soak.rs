@@ -21,15 +21,19 @@ fn env_or(name: &str, default: u64) -> u64 {
     }
 }
 
-fn assert_clean(first_seed: u64, seeds: u64) {
-    let opts = SoakOptions { first_seed, seeds, ..SoakOptions::default() };
+/// Soaks the reference under every model with `opts`; panics with the seed and the replay
+/// command on a violation. Returns the crash states checked under each model.
+fn assert_clean(opts: &SoakOptions) -> Vec<u64> {
     let cache = RecoveryCache::default();
+    let mut states = Vec::new();
     for model in Model::ALL {
-        let soaked = soak(Variant::Reference, model, &opts, &cache, &|| {});
+        let soaked = soak(Variant::Reference, model, opts, &cache, &|| {});
         let result = &soaked.result;
         eprintln!(
-            "soak {model}: seeds {first_seed}..{}, {} crash states ({} distinct)",
-            first_seed + seeds,
+            "soak {model} ({} clients): seeds {}..{}, {} crash states ({} distinct)",
+            opts.clients,
+            opts.first_seed,
+            opts.first_seed + opts.seeds,
             result.crash_states,
             result.distinct_states
         );
@@ -41,13 +45,16 @@ fn assert_clean(first_seed: u64, seeds: u64) {
                 replay_command(Variant::Reference, model, &finding.case, &opts.explore)
             );
         }
-        assert_eq!(soaked.seeds_run.len() as u64, seeds);
+        assert_eq!(soaked.seeds_run.len() as u64, opts.seeds);
+        states.push(result.crash_states);
     }
+    states
 }
 
 #[test]
 fn reference_store_survives_seeded_faults() {
-    assert_clean(env_or("CRASHSIM_SOAK_FIRST_SEED", 0), env_or("CRASHSIM_SOAK_SEEDS", 300));
+    let (first_seed, seeds) = (env_or("CRASHSIM_SOAK_FIRST_SEED", 0), env_or("CRASHSIM_SOAK_SEEDS", 300));
+    assert_clean(&SoakOptions { first_seed, seeds, ..SoakOptions::default() });
 }
 
 /// Seeds that once found bugs in the reference store: a delete whose registry update failed
@@ -56,7 +63,7 @@ fn reference_store_survives_seeded_faults() {
 #[test]
 fn seeds_that_found_bugs_stay_fixed() {
     for seed in [131, 1734, 2379] {
-        assert_clean(seed, 1);
+        assert_clean(&SoakOptions { first_seed: seed, seeds: 1, ..SoakOptions::default() });
     }
 }
 
@@ -69,20 +76,8 @@ fn races(first_seed: u64, seeds: u64) -> SoakOptions {
 #[test]
 fn reference_store_survives_races_and_kills() {
     let opts = races(env_or("CRASHSIM_RACE_FIRST_SEED", 0), env_or("CRASHSIM_RACE_SEEDS", 100));
-    let cache = RecoveryCache::default();
-    for model in Model::ALL {
-        let soaked = soak(Variant::Reference, model, &opts, &cache, &|| {});
-        let result = &soaked.result;
-        eprintln!("race soak {model}: {} seeds, {} crash states", soaked.seeds_run.len(), result.crash_states);
-        if let Some(finding) = &result.first {
-            panic!(
-                "seed {:?}: {}\nreplay: {}",
-                soaked.failing_seed,
-                finding.violation,
-                replay_command(Variant::Reference, model, &finding.case, &opts.explore)
-            );
-        }
-        assert!(result.crash_states > 10 * opts.seeds, "every seed is crashed at many points");
+    for states in assert_clean(&opts) {
+        assert!(states > 10 * opts.seeds, "every seed is crashed at many points: {states} crash states");
     }
 }
 

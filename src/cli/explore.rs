@@ -80,10 +80,11 @@ pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions
         println!("{}", serde_json::to_string_pretty(&to_json(&results, opts)).expect("JSON serializes"));
     } else {
         println!(
-            "{:<30} {:<8} {:>9} {:>12} {:>12} {:>10} {:>10}  {:<11} {:>8}",
+            "{:<30} {:<8} {:>9} {:>13} {:>12} {:>12} {:>10} {:>10}  {:<11} {:>8}",
             "variant",
             "model",
             "workloads",
+            "interleavings",
             "crash points",
             "crash states",
             "distinct",
@@ -93,10 +94,11 @@ pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions
         );
         for r in &results {
             println!(
-                "{:<30} {:<8} {:>9} {:>12} {:>12} {:>10} {:>10}  {:<11} {:>7.1}s",
+                "{:<30} {:<8} {:>9} {:>13} {:>12} {:>12} {:>10} {:>10}  {:<11} {:>7.1}s",
                 r.variant.name(),
                 r.model.name(),
                 r.workloads,
+                r.interleavings,
                 r.crash_points,
                 r.crash_states,
                 r.distinct_states,
@@ -189,8 +191,9 @@ pub fn self_check(models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCo
         let states: u64 = reference.iter().map(|r| r.crash_states).sum();
         let distinct: usize = reference.iter().map(|r| r.distinct_states).sum();
         println!(
-            "\nreference: {states} crash states checked ({distinct} distinct images) over {} workloads per model, {} violations",
+            "\nreference: {states} crash states checked ({distinct} distinct images) over {} workloads ({} interleavings) per model, {} violations",
             reference.first().map_or(0, |r| r.workloads),
+            reference.first().map_or(0, |r| r.interleavings),
             reference.iter().map(|r| r.violations).sum::<u64>()
         );
         println!("self-check: {}", if all_ok { "passed" } else { "FAILED" });
