@@ -6,6 +6,7 @@
 //! CLI; the disk is in `crashsim-sim`, the store under test in `crashsim-store`, the spec in
 //! `crashsim-model` and fault plans in `crashsim-faults`.
 
+pub mod check_dir;
 pub mod cli;
 pub mod execute;
 pub mod explore;

@@ -68,7 +68,9 @@ pub fn reproduce(variant: Variant, model: Model, case: &Case, opts: &ExploreOpti
     if concurrent || case.madsim.is_some() {
         let how = match &case.madsim {
             Some(run) => format!("under {run}"),
-            None => format!("schedule {:?}, {} preemption(s)", case.schedule.to_string(), run.interleaving.preemptions()),
+            None => {
+                format!("schedule {:?}, {} preemption(s)", case.schedule.to_string(), run.interleaving.preemptions())
+            }
         };
         let (clients, processes) = (case.workload.clients.len(), case.workload.processes);
         let _ = writeln!(

@@ -1,5 +1,6 @@
 //! The `crashsim` command line. Exit codes: 0 success, 1 a check failed, 2 bad usage.
 
+mod check_dir;
 mod explore;
 mod images;
 mod repro;
@@ -158,6 +159,30 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check a real sessions directory (OpenClaw's ~/.openclaw/agents/<agent>/sessions, or
+    /// crashsim's own) against the store's invariants: orphan transcripts, dangling entries,
+    /// non-canonical or duplicate keys, entries whose sessionId and sessionFile disagree,
+    /// trajectories without a transcript, temp and lock debris, symlinks and paths outside the
+    /// directory (reported, never followed). Exit 0 when nothing is wrong, 1 when something is
+    /// (or, with --fix, is left), 2 when the directory cannot be read.
+    CheckDir {
+        /// The sessions directory.
+        path: std::path::PathBuf,
+        /// Repair without deleting anything: back up sessions.json, adopt orphans from their
+        /// headers, move dangling, malformed and duplicate entries to sessions.removed.<ts>.json,
+        /// rename orphan trajectories and temp files .deleted.<ts>; writes are atomic and
+        /// durable, under the lock file. Refuses a malformed sessions.json or a held lock.
+        #[arg(long)]
+        fix: bool,
+        /// With --fix: rename orphan transcripts .deleted.<ts> instead of adopting them.
+        #[arg(long, requires = "fix")]
+        archive_orphans: bool,
+        /// Print one JSON object: {"command":"check-dir","ok","path","layout","entries",
+        /// "transcripts","problems":[{"kind","subject","detail","failure","fix","left_because",
+        /// "done"}],"fixed"}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Model-check the spec itself: breadth-first over Init/Next (with Crash and Recover) up to a
     /// depth; prints states explored and distinct states, and a counterexample path on a
     /// violation (exit 1).
@@ -292,6 +317,7 @@ pub fn run() -> ExitCode {
             };
             soak::run(variant, &model.0, &opts, json)
         }
+        Command::CheckDir { path, fix, archive_orphans, json } => check_dir::run(&path, fix, archive_orphans, json),
         Command::Spec { depth, keys, clients } => spec::run(depth, keys as usize, clients as usize),
         Command::Explore { variant: None, model, bounds, json } => {
             explore::self_check(&model.0, &bounds.options(), json)

@@ -1,0 +1,65 @@
+//! `check-dir`: the store's invariants applied to a real sessions directory on disk.
+//!
+//! # Model
+//! A sessions directory holds a registry `sessions.json` (a JSON object from session key to an
+//! entry with `sessionId`, optionally `sessionFile` and `updatedAt`) beside one `<id>.jsonl`
+//! transcript per session, whose first line is a header `{"type":"session","id":...}`. Two
+//! layouts are understood: OpenClaw's (`~/.openclaw/agents/<agent>/sessions`: absolute
+//! `sessionFile`, headers without a key, `<id>-topic-<thread>.jsonl` transcripts) and crashsim's
+//! own (plain-name `sessionFile`, headers naming their key). Both may hold `<id>.trajectory.jsonl`
+//! sidecars, archives (`<file>.deleted.<ts>`, `.reset.`, `.bak.`, `.torn.`, `.abandoned.`),
+//! backups `sessions.json.bak.<n>`, temp files `*.tmp` and the writer lock `sessions.json.lock`.
+//!
+//! # What is checked ([`Kind`], in this order)
+//! Every transcript has an entry, every entry has its transcript, keys are canonical and
+//! unique, an entry's `sessionId` and `sessionFile` agree, every trajectory has its transcript,
+//! and no temp file or lock is left behind. A symlink is never followed and a path outside the
+//! directory (an absolute `sessionFile` elsewhere) is reported, never opened.
+//!
+//! # What `--fix` does
+//! Nothing is ever deleted. Under the lock file (refused while another writer holds it): a
+//! timestamped backup of `sessions.json` first; entries that must leave the registry (dangling,
+//! malformed, shadowed duplicates) go to a side file `sessions.removed.<ts>.json`; orphan
+//! transcripts are adopted from their headers (or renamed `.deleted.<ts>` with
+//! `archive_orphans`), orphan trajectories and temp files renamed `.deleted.<ts>`; then the
+//! registry is replaced atomically and durably (temp, fsync, rename, directory fsync). A
+//! malformed `sessions.json` is reported and left untouched. A second fix finds nothing to do.
+//! All reads and writes go through [`RealFs`](crashsim_sim::RealFs), which resolves every path
+//! beneath the directory and refuses symlinks.
+
+mod fix;
+pub mod problem;
+pub mod scan;
+
+pub use fix::{fix, FixError, FixOptions, Fixed};
+pub use problem::{Kind, Problem};
+pub use scan::{Layout, Scan};
+
+use std::path::Path;
+
+/// What a check found.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// What was read.
+    pub scan: Scan,
+    /// Every problem, in the order of [`Kind::ALL`], then in registry order (entries) or name
+    /// order (files).
+    pub problems: Vec<Problem>,
+}
+
+/// Why a directory cannot be checked at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unreadable(pub String);
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Checks the sessions directory at `path` (read only).
+pub fn check(path: &Path) -> Result<Report, Unreadable> {
+    let scan = Scan::read(path)?;
+    let problems = problem::find(&scan);
+    Ok(Report { scan, problems })
+}

@@ -1,0 +1,342 @@
+//! Reading a sessions directory: its registry (every key in file order, duplicates included),
+//! every name in it classified, and the header of every transcript.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crashsim_sim::{Fs, OpenOptions, RealFs};
+use crashsim_store::layout::{is_plain_name, is_session_id};
+use serde::de::{Deserializer, MapAccess, Visitor};
+
+use super::Unreadable;
+
+pub const REGISTRY: &str = "sessions.json";
+pub const LOCK: &str = "sessions.json.lock";
+/// Bytes of a transcript read to find its header line.
+const HEADER_BYTES_MAX: usize = 64 * 1024;
+/// Suffixes (followed by `.<digits>`) that mark an archive.
+const ARCHIVE_MARKERS: [&str; 5] = [".deleted.", ".reset.", ".bak.", ".torn.", ".abandoned."];
+
+/// Whose layout the directory follows, as far as its contents tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Absolute `sessionFile`s or headers without a key: OpenClaw's.
+    OpenClaw,
+    /// Plain-name `sessionFile`s and headers naming their key: crashsim's store.
+    Crashsim,
+    /// Nothing tells (no entry and no header).
+    Empty,
+}
+
+impl Layout {
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::OpenClaw => "openclaw",
+            Layout::Crashsim => "crashsim",
+            Layout::Empty => "empty",
+        }
+    }
+}
+
+/// What a name in the directory is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Class {
+    Registry,
+    Lock,
+    Temp,
+    Backup,
+    Archive,
+    /// A transcript `<stem>.jsonl`; `session` is the stem without a `-topic-<thread>` suffix.
+    Transcript {
+        stem: String,
+        session: String,
+    },
+    Trajectory {
+        session: String,
+    },
+    Other,
+}
+
+/// The first line of a transcript, when it is a session header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub id: String,
+    /// The session key, in crashsim's layout.
+    pub key: Option<String>,
+    pub label: Option<String>,
+}
+
+/// One name in the directory.
+#[derive(Clone, Debug)]
+pub struct File {
+    pub class: Class,
+    /// A symlink: never followed, never read.
+    pub symlink: bool,
+    pub size: u64,
+    pub mtime_ms: u64,
+    /// For a transcript: its header, or why it has none.
+    pub header: Option<Result<Header, String>>,
+}
+
+/// Where an entry's transcript is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A plain name inside the directory.
+    Inside(String),
+    /// Somewhere else: never followed.
+    Outside(String),
+}
+
+/// One key of the registry.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub key: String,
+    /// The value as written.
+    pub value: serde_json::Value,
+    /// `Err` when the value is not an object with a string `sessionId`.
+    pub session_id: Result<String, String>,
+    /// Where the transcript is: `sessionFile`, or `<sessionId>.jsonl` without one.
+    pub target: Option<Target>,
+    pub updated_at: Option<u64>,
+}
+
+/// The registry file.
+#[derive(Clone, Debug)]
+pub enum Registry {
+    Missing,
+    /// Not a JSON object: reported, never rewritten.
+    Malformed(String),
+    /// Every key in file order (a key written twice appears twice), and the bytes read.
+    Parsed {
+        entries: Vec<Entry>,
+        bytes: Vec<u8>,
+    },
+}
+
+/// Everything read from a sessions directory.
+#[derive(Clone, Debug)]
+pub struct Scan {
+    /// The directory as given.
+    pub path: PathBuf,
+    /// The agent of an OpenClaw `agents/<agent>/sessions` directory.
+    pub agent: Option<String>,
+    pub layout: Layout,
+    pub registry: Registry,
+    /// Every name in the directory, sorted.
+    pub files: BTreeMap<String, File>,
+}
+
+impl Scan {
+    /// Reads the directory at `path`.
+    pub fn read(path: &Path) -> Result<Scan, Unreadable> {
+        let meta = std::fs::metadata(path).map_err(|e| {
+            Unreadable(format!(
+                "{}: {e} (give the sessions directory, e.g. ~/.openclaw/agents/main/sessions)",
+                path.display()
+            ))
+        })?;
+        if !meta.is_dir() {
+            return Err(Unreadable(format!("{} is not a directory", path.display())));
+        }
+        let fs = RealFs::new(path).map_err(|e| Unreadable(format!("{}: cannot open: {e}", path.display())))?;
+        let names = pollster::block_on(fs.readdir(""))
+            .map_err(|e| Unreadable(format!("{}: cannot list: {e}", path.display())))?;
+        let mut files = BTreeMap::new();
+        for name in names {
+            let meta = std::fs::symlink_metadata(path.join(&name))
+                .map_err(|e| Unreadable(format!("{}: {e}", path.join(&name).display())))?;
+            let symlink = meta.file_type().is_symlink();
+            let class = classify(&name);
+            let header = match &class {
+                Class::Transcript { .. } if !symlink && meta.is_file() => Some(read_header(&fs, &name)),
+                _ => None,
+            };
+            let mtime_ms = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+            let mtime_ms = mtime_ms.map_or(0, |d| d.as_millis() as u64);
+            files.insert(name, File { class, symlink, size: meta.len(), mtime_ms, header });
+        }
+        let registry = match files.get(REGISTRY) {
+            None => Registry::Missing,
+            Some(file) if file.symlink => Registry::Malformed("sessions.json is a symlink (not followed)".into()),
+            Some(_) => match pollster::block_on(read_all(&fs, REGISTRY)) {
+                Err(e) => Registry::Malformed(format!("cannot read: {e}")),
+                Ok(bytes) => match parse_registry(&bytes, path) {
+                    Ok(entries) => Registry::Parsed { entries, bytes },
+                    Err(e) => Registry::Malformed(e),
+                },
+            },
+        };
+        let layout = layout_of(&registry, &files);
+        Ok(Scan { path: path.to_path_buf(), agent: agent_of(path), layout, registry, files })
+    }
+
+    /// The parsed entries (none when the registry is missing or malformed).
+    pub fn entries(&self) -> &[Entry] {
+        match &self.registry {
+            Registry::Parsed { entries, .. } => entries,
+            _ => &[],
+        }
+    }
+}
+
+/// Classifies a name found in the directory.
+pub fn classify(name: &str) -> Class {
+    if name == REGISTRY {
+        return Class::Registry;
+    }
+    if name == LOCK {
+        return Class::Lock;
+    }
+    if ARCHIVE_MARKERS.iter().any(|marker| {
+        name.rfind(marker).is_some_and(|at| {
+            let ts = &name[at + marker.len()..];
+            !ts.is_empty() && ts.bytes().all(|b| b.is_ascii_digit())
+        })
+    }) {
+        return if name.starts_with("sessions.json.bak.") { Class::Backup } else { Class::Archive };
+    }
+    if name.ends_with(".tmp") {
+        return Class::Temp;
+    }
+    if name.starts_with("sessions.json.") {
+        return Class::Other;
+    }
+    if let Some(session) = name.strip_suffix(".trajectory.jsonl") {
+        if is_session_id(session) {
+            return Class::Trajectory { session: session.to_string() };
+        }
+    }
+    if let Some(stem) = name.strip_suffix(".jsonl") {
+        if is_session_id(stem) {
+            let session = stem.split_once("-topic-").map_or(stem, |(session, _)| session);
+            return Class::Transcript { stem: stem.to_string(), session: session.to_string() };
+        }
+    }
+    Class::Other
+}
+
+pub(super) async fn read_all(fs: &RealFs, name: &str) -> Result<Vec<u8>, crashsim_sim::Errno> {
+    let fd = fs.open(name, OpenOptions::read()).await?;
+    let mut bytes = Vec::new();
+    loop {
+        let chunk = fs.read(fd, 1 << 16).await;
+        match chunk {
+            Ok(chunk) if chunk.is_empty() => break,
+            Ok(chunk) => bytes.extend_from_slice(&chunk),
+            Err(e) => {
+                let _ = fs.close(fd).await;
+                return Err(e);
+            }
+        }
+    }
+    fs.close(fd).await?;
+    Ok(bytes)
+}
+
+fn read_header(fs: &RealFs, name: &str) -> Result<Header, String> {
+    let bytes = pollster::block_on(async {
+        let fd = fs.open(name, OpenOptions::read()).await?;
+        let bytes = fs.read(fd, HEADER_BYTES_MAX).await;
+        fs.close(fd).await?;
+        bytes
+    })
+    .map_err(|e| format!("cannot read: {e}"))?;
+    let line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let value: serde_json::Value =
+        serde_json::from_slice(line).map_err(|_| "its first line is not JSON (no session header)".to_string())?;
+    let text = |field: &str| value.get(field).and_then(|v| v.as_str()).map(str::to_string);
+    if text("type").as_deref() != Some("session") {
+        return Err("its first line is not a session header (\"type\":\"session\")".into());
+    }
+    let id = text("id").ok_or("its session header has no id")?;
+    Ok(Header { id, key: text("key"), label: text("label") })
+}
+
+/// Parses the registry keeping every key in file order, a key written twice included (JSON
+/// readers keep the last one, silently losing the other).
+fn parse_registry(bytes: &[u8], dir: &Path) -> Result<Vec<Entry>, String> {
+    struct Pairs;
+    impl<'de> Visitor<'de> for Pairs {
+        type Value = Vec<(String, serde_json::Value)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object from session key to entry")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut pairs = Vec::new();
+            while let Some(pair) = map.next_entry()? {
+                pairs.push(pair);
+            }
+            Ok(pairs)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let pairs = de.deserialize_map(Pairs).and_then(|pairs| de.end().map(|()| pairs));
+    let pairs = pairs.map_err(|e| format!("not a JSON object of entries: {e}"))?;
+    Ok(pairs.into_iter().map(|(key, value)| entry(key, value, dir)).collect())
+}
+
+fn entry(key: String, value: serde_json::Value, dir: &Path) -> Entry {
+    let session_id = match value.get("sessionId") {
+        Some(serde_json::Value::String(id)) if !id.is_empty() => Ok(id.clone()),
+        Some(_) => Err("its sessionId is not a non-empty string".to_string()),
+        None if value.is_object() => Err("it has no sessionId".to_string()),
+        None => Err("it is not an object".to_string()),
+    };
+    let target = match value.get("sessionFile").and_then(|v| v.as_str()) {
+        Some(file) => Some(target_of(file, dir)),
+        None => session_id.as_ref().ok().map(|id| {
+            let name = format!("{id}.jsonl");
+            if is_plain_name(&name) {
+                Target::Inside(name)
+            } else {
+                Target::Outside(name)
+            }
+        }),
+    };
+    let updated_at = value.get("updatedAt").and_then(|v| v.as_u64());
+    Entry { key, value, session_id, target, updated_at }
+}
+
+/// Where a `sessionFile` points: a plain name, or an absolute path whose parent is this
+/// directory (as given or canonical), is inside; anything else is outside.
+fn target_of(file: &str, dir: &Path) -> Target {
+    if is_plain_name(file) {
+        return Target::Inside(file.to_string());
+    }
+    let path = Path::new(file);
+    if path.is_absolute() {
+        let (parent, name) = (path.parent(), path.file_name().and_then(|n| n.to_str()));
+        let dirs = [std::path::absolute(dir).ok(), std::fs::canonicalize(dir).ok()];
+        if let (Some(parent), Some(name)) = (parent, name) {
+            if is_plain_name(name) && dirs.iter().flatten().any(|d| d == parent) {
+                return Target::Inside(name.to_string());
+            }
+        }
+    }
+    Target::Outside(file.to_string())
+}
+
+fn layout_of(registry: &Registry, files: &BTreeMap<String, File>) -> Layout {
+    let entries = match registry {
+        Registry::Parsed { entries, .. } => &entries[..],
+        _ => &[],
+    };
+    let absolute =
+        entries.iter().any(|e| e.value.get("sessionFile").and_then(|v| v.as_str()).is_some_and(|f| f.starts_with('/')));
+    let headers: Vec<&Header> = files.values().filter_map(|f| f.header.as_ref()?.as_ref().ok()).collect();
+    if absolute || headers.iter().any(|h| h.key.is_none()) {
+        Layout::OpenClaw
+    } else if !entries.is_empty() || !headers.is_empty() {
+        Layout::Crashsim
+    } else {
+        Layout::Empty
+    }
+}
+
+/// `<agent>` of a path ending in `agents/<agent>/sessions`.
+fn agent_of(path: &Path) -> Option<String> {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut parts = path.iter().rev().map(|p| p.to_string_lossy().into_owned());
+    let (sessions, agent, agents) = (parts.next()?, parts.next()?, parts.next()?);
+    (sessions == "sessions" && agents == "agents").then_some(agent)
+}

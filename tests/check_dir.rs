@@ -1,0 +1,277 @@
+//! `check-dir` on real directories (tempfile), in OpenClaw's layout and crashsim's own: what it
+//! reports, what `--fix` repairs, that it never deletes, never follows a symlink or a path
+//! outside the directory, refuses a malformed registry or a held lock, and that a second fix
+//! finds nothing to do.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use crashsim::check_dir::{check, fix, FixError, FixOptions, Kind};
+use crashsim_sim::RealFs;
+use crashsim_store::{Store, StoreOptions};
+
+const NOW: u64 = 1_800_000_000_000;
+
+/// Every file under `dir` (not following symlinks) with its bytes, or its link target.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let meta = std::fs::symlink_metadata(entry.path()).unwrap();
+        let content = if meta.file_type().is_symlink() {
+            format!("-> {}", std::fs::read_link(entry.path()).unwrap().display()).into_bytes()
+        } else {
+            std::fs::read(entry.path()).unwrap()
+        };
+        out.insert(name, content);
+    }
+    out
+}
+
+fn kinds(dir: &Path) -> Vec<(Kind, String)> {
+    check(dir).unwrap().problems.into_iter().map(|p| (p.kind, p.subject)).collect()
+}
+
+fn registry(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("sessions.json")).unwrap()).unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+fn openclaw_header(id: &str) -> String {
+    format!("{{\"type\":\"session\",\"version\":3,\"id\":\"{id}\",\"timestamp\":\"2026-01-01T00:00:00.000Z\",\"cwd\":\"/home/u\"}}\n")
+}
+
+/// An OpenClaw agent's sessions directory with one of each problem, and a file outside it
+/// that a symlink and an absolute sessionFile point at.
+fn openclaw_dir() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("agents/ops/sessions");
+    std::fs::create_dir_all(&dir).unwrap();
+    let outside = root.path().join("secret.jsonl");
+    std::fs::write(&outside, openclaw_header("5ec12e7")).unwrap();
+    for id in ["0a1b-main", "2c3d-topic-9", "4e5f-orphan"] {
+        write(&dir, &format!("{id}.jsonl"), &openclaw_header(id));
+    }
+    write(&dir, "2c3d.jsonl", &openclaw_header("2c3d"));
+    write(&dir, "4e5f-orphan.trajectory.jsonl", "{}\n");
+    write(&dir, "9999-gone.trajectory.jsonl", "{}\n");
+    write(&dir, "sessions.json.4242.tmp", "{\"half\":");
+    write(&dir, "0a1b-main.jsonl.reset.1700000000000", &openclaw_header("0a1b-main"));
+    write(&dir, "sessions.json.bak.1700000000000", "{}");
+    std::os::unix::fs::symlink(&outside, dir.join("7777-link.jsonl")).unwrap();
+    let abs = |id: &str| dir.join(format!("{id}.jsonl")).display().to_string();
+    let registry = format!(
+        r#"{{
+  "agent:ops:main": {{"sessionId": "0a1b-main", "sessionFile": "{main}", "updatedAt": 10}},
+  "agent:ops:telegram:group:1": {{"sessionId": "2c3d", "sessionFile": "{topic}", "updatedAt": 11}},
+  "Settings": {{"sessionId": "8888-gone", "updatedAt": 12}},
+  "agent:ops:cron": {{"sessionId": "5ec12e7", "sessionFile": "{outside}", "updatedAt": 13}},
+  "agent:ops:mixed": {{"sessionId": "0a1b-main", "sessionFile": "2c3d.jsonl", "updatedAt": 14}},
+  "MixedCase": {{"sessionId": "0a1b-main", "updatedAt": 15}}
+}}
+"#,
+        main = abs("0a1b-main"),
+        topic = abs("2c3d-topic-9"),
+        outside = outside.display(),
+    );
+    write(&dir, "sessions.json", &registry);
+    (root, dir, outside)
+}
+
+#[test]
+fn openclaw_layout_problems_are_reported_in_order() {
+    let (_root, dir, _) = openclaw_dir();
+    let report = check(&dir).unwrap();
+    assert_eq!(report.scan.layout.name(), "openclaw");
+    assert_eq!(report.scan.agent.as_deref(), Some("ops"));
+    let found: Vec<(Kind, &str)> = report.problems.iter().map(|p| (p.kind, p.subject.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            (Kind::NonCanonicalKey, "Settings"),
+            (Kind::NonCanonicalKey, "MixedCase"),
+            (Kind::OutsidePath, "agent:ops:cron"),
+            (Kind::Symlink, "7777-link.jsonl"),
+            (Kind::DanglingEntry, "Settings"),
+            (Kind::SessionMismatch, "agent:ops:mixed"),
+            (Kind::OrphanTranscript, "4e5f-orphan.jsonl"),
+            (Kind::OrphanTrajectory, "9999-gone.trajectory.jsonl"),
+            (Kind::TempDebris, "sessions.json.4242.tmp"),
+        ]
+    );
+}
+
+#[test]
+fn openclaw_fix_repairs_without_deleting_and_a_second_fix_finds_nothing() {
+    let (_root, dir, outside) = openclaw_dir();
+    let outside_before = std::fs::read(&outside).unwrap();
+    let before = tree(&dir);
+    let fixed = fix(&dir, FixOptions { archive_orphans: false, now_ms: NOW }).unwrap();
+    assert_eq!(fixed.backup.as_deref(), Some("sessions.json.bak.1800000000000"));
+    assert_eq!(fixed.side_file.as_deref(), Some("sessions.removed.1800000000000.json"));
+    let after = tree(&dir);
+    // Nothing deleted: every file is still there, under its name or its archive name.
+    for (name, bytes) in &before {
+        let archived = format!("{name}.deleted.{NOW}");
+        let kept = after.get(name).or(after.get(&archived));
+        if name != "sessions.json" {
+            assert_eq!(kept, Some(bytes), "{name} is kept, byte for byte");
+        }
+    }
+    assert_eq!(after["sessions.json.bak.1800000000000"], before["sessions.json"]);
+    assert_eq!(std::fs::read(&outside).unwrap(), outside_before, "the file outside is untouched");
+    assert!(std::fs::symlink_metadata(dir.join("7777-link.jsonl")).unwrap().file_type().is_symlink());
+    let registry = registry(&dir);
+    // The orphan adopted under the agent's key, with its absolute path as OpenClaw writes it.
+    let adopted = &registry["agent:ops:recovered-4e5f-orphan"];
+    assert_eq!(adopted["sessionId"], "4e5f-orphan");
+    let canonical = std::fs::canonicalize(&dir).unwrap();
+    assert_eq!(adopted["sessionFile"], canonical.join("4e5f-orphan.jsonl").display().to_string());
+    // Non-canonical keys migrated; the dangling one moved to the side file with its reason.
+    assert_eq!(registry["agent:main:mixedcase"]["sessionId"], "0a1b-main");
+    assert!(registry.get("Settings").is_none() && registry.get("agent:main:settings").is_none());
+    let side: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("sessions.removed.1800000000000.json")).unwrap()).unwrap();
+    assert_eq!(side["entries"][0]["key"], "Settings");
+    assert_eq!(side["entries"][0]["problem"], "dangling-entry");
+    assert_eq!(side["entries"][0]["entry"]["sessionId"], "8888-gone");
+    // What is left is what only a person can decide.
+    let left: Vec<Kind> = kinds(&dir).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(left, [Kind::OutsidePath, Kind::Symlink, Kind::SessionMismatch]);
+    assert_eq!(fixed.left(), 3);
+    // A second fix finds nothing to do and changes nothing.
+    let settled = tree(&dir);
+    let again = fix(&dir, FixOptions { archive_orphans: false, now_ms: NOW + 1 }).unwrap();
+    assert!(again.outcomes.iter().all(|o| o.is_err()), "{:?}", again.outcomes);
+    assert_eq!((again.backup, again.side_file), (None, None));
+    assert_eq!(tree(&dir), settled);
+}
+
+#[test]
+fn crashsim_layout_orphans_are_adopted_under_their_header_key_or_archived() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    // A real directory written by the reference store: clean.
+    pollster::block_on(async {
+        let fs = Arc::new(RealFs::new(dir).unwrap());
+        let store = Store::open(fs, StoreOptions { dir: String::new(), ..StoreOptions::default() }).await.unwrap();
+        store.create_labeled("a", Some("first")).await.unwrap();
+        let b = store.create("b").await.unwrap();
+        store.append("b", "hello").await.unwrap();
+        store.reset("a").await.unwrap();
+        store.shutdown().await.unwrap();
+        b
+    });
+    let report = check(dir).unwrap();
+    assert_eq!(report.scan.layout.name(), "crashsim");
+    assert!(report.problems.is_empty(), "the reference store leaves a clean directory: {:?}", report.problems);
+    // Lose b's entry, as unregistered-create does.
+    let mut value = registry(dir);
+    let b = value["agent:main:b"]["sessionId"].as_str().unwrap().to_string();
+    value.as_object_mut().unwrap().remove("agent:main:b");
+    std::fs::write(dir.join("sessions.json"), serde_json::to_vec_pretty(&value).unwrap()).unwrap();
+    assert_eq!(kinds(dir), [(Kind::OrphanTranscript, format!("{b}.jsonl"))]);
+
+    let copy = tempfile::tempdir().unwrap();
+    for (name, bytes) in tree(dir) {
+        std::fs::write(copy.path().join(name), bytes).unwrap();
+    }
+    let fixed = fix(dir, FixOptions { archive_orphans: false, now_ms: NOW }).unwrap();
+    assert_eq!(fixed.left(), 0);
+    let entry = &registry(dir)["agent:main:b"];
+    assert_eq!(entry["sessionId"], b.as_str());
+    assert_eq!(entry["sessionFile"], format!("{b}.jsonl"));
+    assert_eq!(entry["trajectoryFile"], format!("{b}.trajectory.jsonl"));
+    assert!(kinds(dir).is_empty());
+
+    let copy = copy.path();
+    let fixed = fix(copy, FixOptions { archive_orphans: true, now_ms: NOW }).unwrap();
+    assert_eq!(fixed.left(), 0);
+    let names = tree(copy);
+    assert!(names.contains_key(&format!("{b}.jsonl.deleted.{NOW}")));
+    assert!(names.contains_key(&format!("{b}.trajectory.jsonl.deleted.{NOW}")), "the trajectory goes along");
+    assert!(registry(copy).get("agent:main:b").is_none());
+    assert!(kinds(copy).is_empty());
+}
+
+#[test]
+fn duplicate_keys_keep_what_readers_keep_and_save_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    for id in ["aa", "bb", "cc"] {
+        write(dir, &format!("{id}.jsonl"), &openclaw_header(id));
+    }
+    write(
+        dir,
+        "sessions.json",
+        r#"{"agent:main:x": {"sessionId": "aa", "updatedAt": 1},
+            "agent:main:x": {"sessionId": "bb", "updatedAt": 2},
+            "main": {"sessionId": "cc", "updatedAt": 9},
+            "agent:main:main": {"sessionId": "aa", "updatedAt": 3}}"#,
+    );
+    let found = kinds(dir);
+    let expected = [
+        (Kind::DuplicateKey, "agent:main:x"),
+        (Kind::DuplicateKey, "agent:main:main"),
+        (Kind::NonCanonicalKey, "main"),
+        (Kind::OrphanTranscript, "aa.jsonl"),
+    ];
+    assert_eq!(found, expected.map(|(k, s)| (k, s.to_string())));
+    fix(dir, FixOptions { archive_orphans: false, now_ms: NOW }).unwrap();
+    let value = registry(dir);
+    assert_eq!(value["agent:main:x"]["sessionId"], "bb", "the last of a key written twice, as JSON.parse keeps");
+    assert_eq!(value["agent:main:main"]["sessionId"], "cc", "the newest of one canonical key");
+    assert_eq!(value["agent:main:recovered-aa"]["sessionId"], "aa", "left without an entry, adopted");
+    assert_eq!(value.as_object().unwrap().len(), 3);
+    assert!(kinds(dir).is_empty());
+}
+
+#[test]
+fn a_malformed_registry_or_a_held_lock_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write(dir, "aa.jsonl", &openclaw_header("aa"));
+    write(dir, "sessions.json", "{\"agent:main:a\": {\"sessionId\": \"aa\",");
+    assert_eq!(kinds(dir)[0].0, Kind::MalformedRegistry);
+    let before = tree(dir);
+    assert!(matches!(fix(dir, FixOptions { archive_orphans: false, now_ms: NOW }), Err(FixError::Refused { .. })));
+    assert_eq!(tree(dir), before, "nothing touched");
+
+    write(dir, "sessions.json", "{}");
+    write(dir, "sessions.json.lock", "client-7");
+    let before = tree(dir);
+    match fix(dir, FixOptions { archive_orphans: false, now_ms: NOW }) {
+        Err(FixError::Refused { why, .. }) => assert!(why.contains("sessions.json.lock"), "{why}"),
+        other => panic!("a held lock refuses the fix: {other:?}"),
+    }
+    assert_eq!(tree(dir), before, "nothing touched");
+}
+
+#[test]
+fn the_command_line_exits_0_clean_1_problems_2_unreadable() {
+    let exe = env!("CARGO_BIN_EXE_crashsim");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| Command::new(exe).arg("check-dir").args(args).output().unwrap();
+    let path = dir.path().to_str().unwrap();
+    let clean = run(&[path]);
+    assert_eq!(clean.status.code(), Some(0), "{}", String::from_utf8_lossy(&clean.stdout));
+    write(dir.path(), "aa.jsonl", &openclaw_header("aa"));
+    let out = run(&[path, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((value["command"].as_str(), value["ok"].as_bool()), (Some("check-dir"), Some(false)));
+    assert_eq!(value["problems"][0]["kind"], "orphan-transcript");
+    let fixed = run(&[path, "--fix"]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", String::from_utf8_lossy(&fixed.stdout));
+    assert_eq!(run(&[path]).status.code(), Some(0));
+    let missing = run(&[&format!("{path}/nope")]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nope"));
+    assert_eq!(run(&[path, "--archive-orphans"]).status.code(), Some(2), "--archive-orphans needs --fix");
+}
