@@ -204,7 +204,7 @@ pub fn find(scan: &Scan) -> Vec<Problem> {
         let detail = format!("a temp file ({} B) a writer never renamed", file.size);
         problems.push(Problem::new(Kind::TempDebris, name, detail, Ok(Repair::Archive { names: vec![name.clone()] })));
     }
-    if scan.files.get(super::scan::LOCK).is_some() {
+    if scan.files.contains_key(super::scan::LOCK) {
         let detail = "the writer lock: held by a running store, or left behind by a dead one";
         let leave = "remove it by hand when no store runs (--fix refuses while it exists)".to_string();
         problems.push(Problem::new(Kind::LockDebris, super::scan::LOCK, detail, Err(leave)));
