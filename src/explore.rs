@@ -61,7 +61,15 @@ pub struct ExploreOptions {
     pub preemptions_max: usize,
     /// Where clients may be preempted. Default: before each syscall that names a path.
     pub preempt: Preempt,
+    /// Stop after the first batch of [`STOP_BATCH`] workloads (in workload order) that holds a
+    /// violation: enough to know a variant is caught, and the counts stay deterministic. The
+    /// finding is then the smallest of the workloads run, not of all. Default: false.
+    pub stop_at_violation: bool,
 }
+
+/// Workloads run (in parallel) between two looks for a violation when `stop_at_violation` is
+/// set; fixed, so that where a run stops does not depend on the number of threads.
+pub const STOP_BATCH: usize = 64;
 
 impl Default for ExploreOptions {
     fn default() -> Self {
@@ -76,6 +84,7 @@ impl Default for ExploreOptions {
             processes_max: 2,
             preemptions_max: 2,
             preempt: Preempt::Paths,
+            stop_at_violation: false,
         }
     }
 }
@@ -299,18 +308,28 @@ pub fn explore(
     let started = Instant::now();
     let (all, trees) = opts.workloads();
     let exhaustive = workload::exhaustive(opts.max_ops).len();
-    let results: Vec<WorkloadResult> = all
-        .par_iter()
-        .map(|w| {
-            let errno_runs = !w.is_concurrent() && w.len() <= opts.errno_max_ops;
-            let result = explore_workload(variant, model, w, errno_runs, opts, cache);
-            progress();
-            result
-        })
-        .collect();
+    let batch = if opts.stop_at_violation { STOP_BATCH } else { all.len().max(1) };
     let mut merger = Merger::new(variant, model);
-    for (index, result) in results.into_iter().enumerate() {
-        merger.add(index, result);
+    let mut index = 0;
+    for workloads in all.chunks(batch) {
+        let results: Vec<WorkloadResult> = workloads
+            .par_iter()
+            .map(|w| {
+                let errno_runs = !w.is_concurrent() && w.len() <= opts.errno_max_ops;
+                let result = explore_workload(variant, model, w, errno_runs, opts, cache);
+                progress();
+                result
+            })
+            .collect();
+        let found = results.iter().any(|r| r.violations > 0);
+        for result in results {
+            merger.add(index, result);
+            index += 1;
+        }
+        if found && opts.stop_at_violation {
+            (index..all.len()).for_each(|_| progress());
+            break;
+        }
     }
     let (mut merged, first_index) = merger.finish();
     // A violation under an injected fault is shrunk by dropping operations; a random

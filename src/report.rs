@@ -20,10 +20,32 @@ pub struct Reproduction {
     pub violation: Option<Violation>,
 }
 
+/// How a printed command starts: `crashsim` when this program is the installed `crashsim` (or
+/// the library is used from elsewhere, as in tests), `cargo run --release --` when it is the
+/// binary of a checkout's `target/` directory, so that a copied replay command runs as it is.
+pub fn program() -> &'static str {
+    static PROGRAM: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    PROGRAM.get_or_init(|| {
+        let exe = std::env::current_exe().ok();
+        let from_checkout = exe.as_ref().is_some_and(|exe| {
+            exe.file_stem().is_some_and(|stem| stem == "crashsim")
+                && exe.parent().and_then(|p| p.parent()).is_some_and(|t| t.file_name().is_some_and(|n| n == "target"))
+        });
+        if from_checkout {
+            "cargo run --release --"
+        } else {
+            "crashsim"
+        }
+    })
+}
+
 /// The one-line command that replays `case`.
 pub fn replay_command(variant: Variant, model: Model, case: &Case, opts: &ExploreOptions) -> String {
-    let mut command =
-        format!("crashsim repro --variant {variant} --model {model} --workload '{}'", workload::format(&case.workload));
+    let mut command = format!(
+        "{} repro --variant {variant} --model {model} --workload '{}'",
+        program(),
+        workload::format(&case.workload)
+    );
     if case.workload.processes > 1 {
         let _ = write!(command, " --processes {}", case.workload.processes);
     }

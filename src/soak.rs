@@ -74,17 +74,38 @@ impl Default for SoakOptions {
 /// What a soak found under one model.
 pub struct SoakResult {
     pub result: ModelResult,
-    /// The seeds that ran, in order.
-    pub seeds_run: Vec<u64>,
+    /// Seeds of this shard in the range.
+    pub seeds_planned: u64,
+    /// Seeds that ran: the first this many of the shard's seeds, in order.
+    pub seeds_run: u64,
+    /// Whether the time budget stopped the run before the last planned seed.
+    pub cut_short: bool,
     /// The seed of the first violation, if any.
     pub failing_seed: Option<u64>,
 }
 
-/// The seeds of this shard, in order.
-pub fn shard_seeds(opts: &SoakOptions) -> Vec<u64> {
+/// The seeds of this shard, in order, generated lazily (a huge range allocates nothing).
+pub fn shard_seeds(opts: &SoakOptions) -> impl Iterator<Item = u64> {
     let (index, count) = opts.shard;
     assert!(count > 0 && index < count, "shard {index}/{count}: the index must be below the count");
-    (opts.first_seed..opts.first_seed.saturating_add(opts.seeds)).filter(|s| s % count == index).collect()
+    let end = opts.first_seed.saturating_add(opts.seeds);
+    // The first seed s >= first_seed with s mod count == index.
+    let offset = (index + count - opts.first_seed % count) % count;
+    let start = opts.first_seed.saturating_add(offset);
+    (start..end).step_by(count as usize)
+}
+
+/// How many seeds this shard holds.
+pub fn shard_seeds_planned(opts: &SoakOptions) -> u64 {
+    let (index, count) = opts.shard;
+    let end = opts.first_seed.saturating_add(opts.seeds);
+    let offset = (index + count - opts.first_seed % count) % count;
+    let start = opts.first_seed.saturating_add(offset);
+    if start >= end {
+        0
+    } else {
+        (end - start).div_ceil(count)
+    }
 }
 
 /// The workload and fault plan of one seed.
@@ -106,12 +127,18 @@ pub fn soak(
 ) -> SoakResult {
     assert!(opts.clients >= 1 && (1..=opts.clients).contains(&opts.processes), "1 to {} processes", opts.clients);
     let started = Instant::now();
-    let seeds = shard_seeds(opts);
+    let seeds_planned = shard_seeds_planned(opts);
+    let mut seeds = shard_seeds(opts);
     let chunk = rayon::current_num_threads().max(1) * 4;
     let mut merger = Merger::new(variant, model);
-    let mut seeds_run = Vec::new();
-    for batch in seeds.chunks(chunk) {
+    let (mut seeds_run, mut cut_short) = (0u64, false);
+    loop {
         if opts.time_budget.is_some_and(|budget| started.elapsed() >= budget) {
+            cut_short = seeds_run < seeds_planned;
+            break;
+        }
+        let batch: Vec<u64> = seeds.by_ref().take(chunk).collect();
+        if batch.is_empty() {
             break;
         }
         let results: Vec<_> = batch
@@ -130,11 +157,14 @@ pub fn soak(
             })
             .collect();
         for (seed, result) in batch.iter().zip(results) {
-            merger.add(seeds_run.len(), result);
-            seeds_run.push(*seed);
+            debug_assert_eq!(shard_seeds(opts).nth(seeds_run as usize), Some(*seed));
+            merger.add(seeds_run as usize, result);
+            seeds_run += 1;
         }
     }
+    // The seed whose finding is kept (the smallest; on a tie, the earliest).
     let (mut result, first_index) = merger.finish();
+    let failing_seed = first_index.map(|i| shard_seeds(opts).nth(i).expect("a seed that ran"));
     if let Some(finding) = result.first.take() {
         result.first = Some(if finding.case.workload.is_concurrent() {
             shrink_race_finding(variant, model, finding, &opts.explore, cache)
@@ -143,7 +173,7 @@ pub fn soak(
         });
     }
     result.elapsed_ms = started.elapsed().as_millis();
-    SoakResult { result, failing_seed: first_index.map(|i| seeds_run[i]), seeds_run }
+    SoakResult { result, seeds_planned, seeds_run, cut_short, failing_seed }
 }
 
 /// The workload of race seed `seed`: after the concurrent setup, `clients` clients over
@@ -238,5 +268,34 @@ pub fn shrink_race_finding(
             }
         }
         return best;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_split_a_range_lazily_and_are_counted_without_listing() {
+        for first_seed in [0, 1, 5, 17] {
+            for seeds in [0, 1, 2, 9, 31] {
+                let mut union = Vec::new();
+                for count in 1..5 {
+                    union.clear();
+                    for index in 0..count {
+                        let opts = SoakOptions { first_seed, seeds, shard: (index, count), ..SoakOptions::default() };
+                        let mine: Vec<u64> = shard_seeds(&opts).collect();
+                        assert!(mine.iter().all(|s| s % count == index));
+                        assert_eq!(mine.len() as u64, shard_seeds_planned(&opts));
+                        union.extend(mine);
+                    }
+                    union.sort();
+                    assert_eq!(union, (first_seed..first_seed + seeds).collect::<Vec<_>>());
+                }
+            }
+        }
+        let huge = SoakOptions { first_seed: 3, seeds: u64::MAX, shard: (1, 4), ..SoakOptions::default() };
+        assert_eq!(shard_seeds(&huge).take(3).collect::<Vec<_>>(), [5, 9, 13]);
+        assert_eq!(shard_seeds_planned(&huge), (u64::MAX - 5).div_ceil(4));
     }
 }

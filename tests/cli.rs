@@ -37,6 +37,48 @@ fn bad_usage_exits_2_with_a_message() {
         &["explore", "--model", "ext9"],
         &["repro", "--variant", "reference", "--workload", "explode a", "--restart"],
         &["repro", "--variant", "reference", "--model", "posix", "--workload", "create a"],
+        // Faults the run would not carry out: two at one step, past the end, a short non-write.
+        &[
+            "repro",
+            "--variant",
+            "reference",
+            "--model",
+            "process",
+            "--workload",
+            "create a L",
+            "--restart",
+            "--plan",
+            "fail@3=EIO fail@3=EIO",
+        ],
+        &[
+            "repro",
+            "--variant",
+            "reference",
+            "--model",
+            "process",
+            "--workload",
+            "create a L",
+            "--restart",
+            "--plan",
+            "fail@3000=EIO",
+        ],
+        &[
+            "repro",
+            "--variant",
+            "reference",
+            "--model",
+            "process",
+            "--workload",
+            "create a L",
+            "--restart",
+            "--plan",
+            "short@0=3",
+        ],
+        // Bounds too small for the self-check say so instead of failing it.
+        &["explore", "--max-ops", "1"],
+        // A soak that would run no seed.
+        &["soak", "--seeds", "1", "--shard", "1/2"],
+        &["soak", "--time", "0", "--seeds", "5"],
     ] {
         let output = crashsim(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
@@ -72,7 +114,9 @@ fn explore_json_has_the_contract_fields_and_exit_codes() {
     assert_eq!(first["invariant"], "Durable");
     assert!(first["operations"].as_array().unwrap().len() <= 6);
     assert!(first["crash_point"].is_u64());
-    assert!(first["replay"].as_str().unwrap().starts_with("crashsim repro --variant no-temp-fsync --model posix"));
+    // Run from target/, the replay command runs from the checkout.
+    let replay = first["replay"].as_str().unwrap();
+    assert!(replay.starts_with("cargo run --release -- repro --variant no-temp-fsync --model posix"), "{replay}");
     let process = results.iter().find(|r| r["model"] == "process").unwrap();
     assert!(process["first_violation"].is_null());
 
@@ -87,15 +131,32 @@ fn the_printed_replay_command_reproduces_the_violation() {
     assert_eq!(output.status.code(), Some(0));
     let text = stdout(&output);
     let replay = text.lines().find_map(|l| l.strip_prefix("replay: ")).expect("a replay line");
-    let args = words(replay);
-    assert_eq!(args[0], "crashsim");
-    let arg_refs: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+    let args = words(replay.strip_prefix("cargo run --release -- ").expect("a command for the checkout"));
+    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let again = crashsim(&arg_refs);
     assert_eq!(again.status.code(), Some(1), "the replay shows the violation again");
     let again_text = stdout(&again);
     assert!(again_text.contains("Durable violated"), "{again_text}");
     // Byte for byte the same story: determinism.
     assert!(text.contains(&again_text), "replay differs:\n{again_text}");
+}
+
+#[test]
+fn soak_json_says_what_was_planned_and_run() {
+    let output = crashsim(&["soak", "--seeds", "3", "--first-seed", "7", "--model", "process", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(value["command"], "soak");
+    assert_eq!(value["ok"], true);
+    assert_eq!((value["seeds_planned"].as_u64(), value["seeds_run"].as_u64()), (Some(3), Some(3)));
+    assert_eq!(value["cut_short"], false);
+    assert_eq!(value["results"][0]["model"], "process");
+    // A huge range is generated lazily: the first seeds run at once, the budget cuts it short.
+    let huge = crashsim(&["soak", "--seeds", "18446744073709551615", "--time", "1", "--model", "process", "--json"]);
+    assert_eq!(huge.status.code(), Some(0), "{}", String::from_utf8_lossy(&huge.stderr));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&huge)).unwrap();
+    assert_eq!(value["cut_short"], true);
+    assert!(value["seeds_run"].as_u64().unwrap() >= 1);
 }
 
 #[test]

@@ -45,7 +45,7 @@ fn assert_clean(opts: &SoakOptions) -> Vec<u64> {
                 replay_command(Variant::Reference, model, &finding.case, &opts.explore)
             );
         }
-        assert_eq!(soaked.seeds_run.len() as u64, opts.seeds);
+        assert_eq!((soaked.seeds_run, soaked.seeds_planned, soaked.cut_short), (opts.seeds, opts.seeds, false));
         states.push(result.crash_states);
     }
     states

@@ -91,6 +91,29 @@ impl Plan {
         plan
     }
 
+    /// Checks that every fault was carried out in `trace`, the trace of a run under this plan: its
+    /// step was reached, and a short write fell on a `write`/`pwrite` longer than it allows.
+    pub fn check_carried_out(&self, trace: &Trace) -> Result<(), String> {
+        for (&step, fault) in &self.faults {
+            let Some(at) = trace.steps.get(step) else {
+                return Err(format!(
+                    "the fault at step {step} is past the end of the run ({} syscalls)",
+                    trace.steps.len()
+                ));
+            };
+            if let Fault::ShortWrite(bytes) = fault {
+                let len = match &at.call {
+                    Call::Write { data, .. } | Call::Pwrite { data, .. } => data.len(),
+                    other => return Err(format!("short@{step}: syscall {step} is {other:?}, not a write")),
+                };
+                if *bytes >= len {
+                    return Err(format!("short@{step}={bytes}: that write is {len} bytes, so it would not be short"));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The injector that carries out this plan's faults on a `SimFs`.
     pub fn injector(&self) -> Box<dyn Injector> {
         Box::new(PlanInjector { faults: self.faults.clone() })
@@ -154,7 +177,9 @@ impl FromStr for Plan {
                 "short" => Fault::ShortWrite(value.parse().map_err(|_| bad())?),
                 _ => return Err(bad()),
             };
-            plan.faults.insert(step, fault);
+            if plan.faults.insert(step, fault).is_some() {
+                return Err(format!("two faults at step {step}: a syscall fails at most one way"));
+            }
         }
         Ok(plan)
     }

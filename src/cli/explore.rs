@@ -4,32 +4,37 @@ use std::process::ExitCode;
 
 use crashsim_sim::Model;
 use crashsim_store::{Concurrency, Variant};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
+use super::progress::Progress;
 use crate::explore::{explore, ExploreOptions, ModelResult, RecoveryCache};
 use crate::report::replay_command;
 use crate::workload;
 
-/// Explores each variant under each model; one progress bar over everything.
-pub fn run_all(variants: &[Variant], models: &[Model], opts: &ExploreOptions, quiet: bool) -> Vec<ModelResult> {
+/// Explores each variant under each model; one progress report over everything (on stderr).
+/// With `stop_at_expected`, a variant stops under a model where it is expected to be caught at
+/// the first batch of workloads that catches it (the self-check needs only the verdict there).
+pub fn run_all(
+    variants: &[Variant],
+    models: &[Model],
+    opts: &ExploreOptions,
+    stop_at_expected: bool,
+) -> Vec<ModelResult> {
     let per_run = opts.workloads().0.len();
-    let bar =
-        if quiet { ProgressBar::hidden() } else { ProgressBar::new((variants.len() * models.len() * per_run) as u64) };
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} workloads {msg}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
+    let progress = Progress::new((variants.len() * models.len() * per_run) as u64, "workloads");
     let cache = RecoveryCache::default();
     let mut results = Vec::new();
     for &variant in variants {
         for &model in models {
-            bar.set_message(format!("{variant} / {model}"));
-            results.push(explore(variant, model, opts, &cache, &|| bar.inc(1)));
+            progress.set_label(format!("{variant} / {model}"));
+            let mine = ExploreOptions {
+                stop_at_violation: stop_at_expected && variant.caught_under().contains(&model),
+                ..opts.clone()
+            };
+            results.push(explore(variant, model, &mine, &cache, &|| progress.inc()));
         }
     }
-    bar.finish_and_clear();
+    progress.finish();
     results
 }
 
@@ -73,9 +78,17 @@ pub fn to_json(results: &[ModelResult], opts: &ExploreOptions) -> serde_json::Va
     json!({ "results": rows })
 }
 
+/// The smallest `--max-ops` at which the self-check can catch every sequential variant.
+pub const SELF_CHECK_OPS_MIN: usize = 2;
+
 /// A table per variant and model; exit 1 if any violation was found.
 pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCode {
-    let results = run_all(variants, models, opts, json);
+    for variant in variants.iter().filter(|v| v.needs_concurrency() != Concurrency::None) {
+        if opts.client_ops_max == 0 {
+            eprintln!("note: {variant} is a race, and --client-ops 0 runs no concurrent workload: it cannot be caught");
+        }
+    }
+    let results = run_all(variants, models, opts, false);
     if json {
         println!("{}", serde_json::to_string_pretty(&to_json(&results, opts)).expect("JSON serializes"));
     } else {
@@ -131,7 +144,16 @@ pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions
 /// documentation names (variants that need concurrent clients are listed, not counted, when
 /// no concurrent workload runs).
 pub fn self_check(models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCode {
-    let results = run_all(&Variant::ALL, models, opts, json);
+    if opts.max_ops < SELF_CHECK_OPS_MIN {
+        eprintln!(
+            "error: --max-ops {} is too small for the self-check: the shortest reproducers (create then rotate, \
+             create then shutdown, ...) take {SELF_CHECK_OPS_MIN} operations. Use --max-ops {SELF_CHECK_OPS_MIN} or more, \
+             or explore single variants with --variant",
+            opts.max_ops
+        );
+        return ExitCode::from(2);
+    }
+    let results = run_all(&Variant::ALL, models, opts, true);
     let mut all_ok = true;
     let mut rows = Vec::new();
     for variant in Variant::ALL {

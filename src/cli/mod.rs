@@ -3,6 +3,7 @@
 mod check_dir;
 mod explore;
 mod images;
+mod progress;
 mod repro;
 mod soak;
 mod spec;
@@ -246,6 +247,7 @@ impl Bounds {
             processes_max: 2,
             preemptions_max: self.preemptions,
             preempt: self.preempt,
+            stop_at_violation: false,
         }
     }
 }

@@ -6,6 +6,8 @@ use crashsim_sim::Model;
 use crashsim_store::Variant;
 use serde_json::json;
 
+use super::progress::Progress;
+use crate::execute::execute_case;
 use crate::explore::{explore, Case, ExploreOptions, RecoveryCache};
 use crate::report::{replay_command, reproduce};
 
@@ -14,8 +16,10 @@ use crate::report::{replay_command, reproduce};
 pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCode {
     let cache = RecoveryCache::default();
     let mut found = Vec::new();
+    let progress = Progress::new((models.len() * opts.workloads().0.len()) as u64, "workloads");
     for &model in models {
-        let result = explore(variant, model, opts, &cache, &|| {});
+        progress.set_label(format!("searching {variant} / {model}"));
+        let result = explore(variant, model, opts, &cache, &|| progress.inc());
         match result.first {
             Some(finding) => {
                 let reproduction = reproduce(variant, model, &finding.case, opts).expect("a found case replays");
@@ -28,6 +32,7 @@ pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, json: boo
             None => {}
         }
     }
+    progress.finish();
     if json {
         let rows: Vec<serde_json::Value> = found
             .iter()
@@ -59,6 +64,16 @@ pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, json: boo
 
 /// Replays one case; exit 1 if it shows a violation, 0 if it passes, 2 if it cannot be replayed.
 pub fn replay(variant: Variant, model: Model, case: Case, opts: &ExploreOptions) -> ExitCode {
+    // A fault the run would not carry out (past its end, a short write on another syscall)
+    // makes a replay that silently tests nothing.
+    if !case.faults.faults.is_empty() {
+        let checked = execute_case(variant, &case, opts.preempt)
+            .and_then(|run| case.faults.check_carried_out(&run.fs.trace()).map_err(|e| format!("--plan: {e}")));
+        if let Err(error) = checked {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    }
     match reproduce(variant, model, &case, opts) {
         Ok(reproduction) => {
             println!("{}", reproduction.text);

@@ -1,23 +1,35 @@
 //! `crashsim soak`: seeded random workloads with seeded faults, sharded.
 
 use std::process::ExitCode;
+use std::time::Instant;
 
 use crashsim_sim::Model;
 use crashsim_store::Variant;
-use indicatif::ProgressBar;
 use serde_json::json;
 
+use super::progress::Progress;
 use crate::explore::RecoveryCache;
 use crate::report::replay_command;
-use crate::soak::{shard_seeds, soak, SoakOptions, SoakResult};
+use crate::soak::{shard_seeds_planned, soak, SoakOptions, SoakResult};
 
+/// Soaks `variant` under each model in turn; `opts.time_budget` is one budget for the whole
+/// run. Exit 0 when no violation was found, 1 when one was, 2 when no seed ran at all.
 pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -> ExitCode {
-    let planned = shard_seeds(opts).len();
-    let bar = if json { ProgressBar::hidden() } else { ProgressBar::new((planned * models.len()) as u64) };
+    let planned = shard_seeds_planned(opts);
+    let progress = Progress::new(planned.saturating_mul(models.len() as u64), "seeds");
     let cache = RecoveryCache::default();
-    let results: Vec<SoakResult> = models.iter().map(|&m| soak(variant, m, opts, &cache, &|| bar.inc(1))).collect();
-    bar.finish_and_clear();
+    let started = Instant::now();
+    let mut results: Vec<SoakResult> = Vec::new();
+    for &model in models {
+        progress.set_label(format!("{variant} / {model}"));
+        let left = opts.time_budget.map(|budget| budget.saturating_sub(started.elapsed()));
+        let mine = SoakOptions { time_budget: left, ..opts.clone() };
+        results.push(soak(variant, model, &mine, &cache, &|| progress.inc()));
+    }
+    progress.finish();
     let (index, count) = opts.shard;
+    let seeds_run: u64 = results.iter().map(|s| s.seeds_run).sum();
+    let cut_short = results.iter().any(|s| s.cut_short);
     if json {
         let rows: Vec<serde_json::Value> = results
             .iter()
@@ -26,10 +38,9 @@ pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -
                 json!({
                     "variant": variant.name(),
                     "model": r.model.name(),
-                    "shard": format!("{index}/{count}"),
-                    "seeds_run": s.seeds_run.len(),
-                    "first_seed": s.seeds_run.first(),
-                    "last_seed": s.seeds_run.last(),
+                    "seeds_planned": s.seeds_planned,
+                    "seeds_run": s.seeds_run,
+                    "cut_short": s.cut_short,
                     "crash_states": r.crash_states,
                     "distinct_states": r.distinct_states,
                     "violations": r.violations,
@@ -39,15 +50,37 @@ pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&json!({ "soak": rows })).expect("JSON serializes"));
+        let value = json!({
+            "command": "soak",
+            "ok": seeds_run > 0 && results.iter().all(|s| s.result.violations == 0),
+            "shard": format!("{index}/{count}"),
+            "first_seed": opts.first_seed,
+            "seeds": opts.seeds,
+            "clients": opts.clients,
+            "processes": opts.processes,
+            "seeds_planned": planned * models.len() as u64,
+            "seeds_run": seeds_run,
+            "cut_short": cut_short,
+            "results": rows,
+        });
+        println!("{}", serde_json::to_string_pretty(&value).expect("JSON serializes"));
     } else {
-        println!("soak {variant}, shard {index}/{count}, seeds {}..{}", opts.first_seed, opts.first_seed + opts.seeds);
+        let what = if opts.clients > 1 {
+            format!("races of {} clients in {} process(es)", opts.clients, opts.processes)
+        } else {
+            "one client, one seeded fault per seed".to_string()
+        };
+        println!(
+            "soak {variant} ({what}), shard {index}/{count} of seeds {}..{}: {planned} seed(s) per model",
+            opts.first_seed,
+            opts.first_seed.saturating_add(opts.seeds)
+        );
         for s in &results {
             let r = &s.result;
             println!(
-                "{:<8} {:>6} seeds  {:>10} crash states  {:>7} distinct  {:>6} violations  {:>7.1}s",
+                "{:<8} {:>7} seeds  {:>10} crash states  {:>7} distinct  {:>6} violations  {:>7.1}s",
                 r.model.name(),
-                s.seeds_run.len(),
+                s.seeds_run,
                 r.crash_states,
                 r.distinct_states,
                 r.violations,
@@ -61,9 +94,20 @@ pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -
                 );
             }
         }
-        if results.iter().any(|s| s.seeds_run.len() < planned) {
-            println!("(the time budget ran out before the last seeds: {planned} were planned)");
+        if cut_short {
+            println!("the time budget ran out: {seeds_run} of {} seeds ran", planned * models.len() as u64);
         }
+    }
+    if seeds_run == 0 {
+        eprintln!(
+            "error: no seed ran ({}): give a range with seeds in this shard, or a longer --time",
+            if planned == 0 {
+                format!("shard {index}/{count} holds none of the range")
+            } else {
+                "the time budget was spent".to_string()
+            }
+        );
+        return ExitCode::from(2);
     }
     if results.iter().any(|s| s.result.violations > 0) {
         ExitCode::from(1)
