@@ -31,55 +31,23 @@ fn words(command: &str) -> Vec<String> {
 
 #[test]
 fn bad_usage_exits_2_with_a_message() {
-    for args in [
+    // Faults the run would not carry out: two at one step, past the end, a short non-write.
+    let replay = "repro --variant reference --model process --workload create_a_L --restart --plan";
+    let plans = ["fail@3=EIO fail@3=EIO", "fail@3000=EIO", "short@0=3"]
+        .map(|plan| replay.split(' ').map(|w| w.replace('_', " ")).chain([plan.to_string()]).collect::<Vec<String>>());
+    let plans: Vec<Vec<&str>> = plans.iter().map(|args| args.iter().map(String::as_str).collect()).collect();
+    for args in plans.iter().map(Vec::as_slice).chain([
         &["explore", "--bogus"][..],
         &["explore", "--variant", "nope"],
         &["explore", "--model", "ext9"],
         &["repro", "--variant", "reference", "--workload", "explode a", "--restart"],
         &["repro", "--variant", "reference", "--model", "posix", "--workload", "create a"],
-        // Faults the run would not carry out: two at one step, past the end, a short non-write.
-        &[
-            "repro",
-            "--variant",
-            "reference",
-            "--model",
-            "process",
-            "--workload",
-            "create a L",
-            "--restart",
-            "--plan",
-            "fail@3=EIO fail@3=EIO",
-        ],
-        &[
-            "repro",
-            "--variant",
-            "reference",
-            "--model",
-            "process",
-            "--workload",
-            "create a L",
-            "--restart",
-            "--plan",
-            "fail@3000=EIO",
-        ],
-        &[
-            "repro",
-            "--variant",
-            "reference",
-            "--model",
-            "process",
-            "--workload",
-            "create a L",
-            "--restart",
-            "--plan",
-            "short@0=3",
-        ],
         // Bounds too small for the self-check say so instead of failing it.
         &["explore", "--max-ops", "1"],
         // A soak that would run no seed.
         &["soak", "--seeds", "1", "--shard", "1/2"],
         &["soak", "--time", "0", "--seeds", "5"],
-    ] {
+    ]) {
         let output = crashsim(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(!output.stderr.is_empty(), "{args:?} says why");
