@@ -6,7 +6,7 @@ use crashsim_model::{check, Outcome, Record, Violation};
 use crashsim_sim::{Model, Trace};
 use crashsim_store::Variant;
 
-use crate::execute::{execute_case, Execution};
+use crate::execute::{execute_case, Execution, Span};
 use crate::explore::{Case, Check, ExploreOptions};
 use crate::observe::{observe_running, recover};
 use crate::schedule::gate::Preempt;
@@ -82,6 +82,18 @@ pub fn replay_command(variant: Variant, model: Model, case: &Case, opts: &Explor
 /// events survived, the sessions directory before and after recovery, the invariant broken
 /// with expected against found, and the replay command.
 pub fn reproduce(variant: Variant, model: Model, case: &Case, opts: &ExploreOptions) -> Result<Reproduction, String> {
+    reproduce_with(variant, model, case, opts, false)
+}
+
+/// [`reproduce`], with every syscall of the trace when `full_trace` (otherwise the syscalls
+/// before the operation in flight are folded into one line per operation).
+pub fn reproduce_with(
+    variant: Variant,
+    model: Model,
+    case: &Case,
+    opts: &ExploreOptions,
+    full_trace: bool,
+) -> Result<Reproduction, String> {
     let images = &opts.images;
     let run = execute_case(variant, case, opts.preempt)?;
     let concurrent = case.workload.is_concurrent();
@@ -151,10 +163,11 @@ pub fn reproduce(variant: Variant, model: Model, case: &Case, opts: &ExploreOpti
     }
     let trace = run.fs.trace();
     let _ = writeln!(text, "\nsyscall trace up to {}:", describe(&case.check));
+    let from = if full_trace { 0 } else { fold_before(&mut text, &run, &case.check, cut, concurrent) };
     if concurrent {
-        render_interleaved_trace(&mut text, &run, &trace, cut);
+        render_interleaved_trace(&mut text, &run, &trace, from, cut);
     } else {
-        let _ = write!(text, "{}", Trace { steps: trace.steps[..cut].to_vec() });
+        let _ = write!(text, "{}", Trace { steps: trace.steps[from..cut].to_vec() });
     }
     let observed = match case.check {
         Check::Crash { after, image } => {
@@ -254,7 +267,7 @@ fn render_calls(text: &mut String, run: &Execution, history: &[Record]) {
 
 /// The trace up to `cut` with the client of each syscall, and where each call was invoked
 /// (`>`) and answered (`<`).
-fn render_interleaved_trace(text: &mut String, run: &Execution, trace: &Trace, cut: usize) {
+fn render_interleaved_trace(text: &mut String, run: &Execution, trace: &Trace, from: usize, cut: usize) {
     let mut marks: Vec<(usize, u64, String)> = Vec::new();
     for span in &run.spans {
         let who = span.client.map_or("--".to_string(), |c| format!("c{c}"));
@@ -262,8 +275,9 @@ fn render_interleaved_trace(text: &mut String, run: &Execution, trace: &Trace, c
         marks.push((span.end, span.returned, format!("{who} < {}", span.outcome)));
     }
     marks.sort();
+    marks.retain(|(at, _, _)| *at >= from);
     let mut marks = marks.into_iter().peekable();
-    for (i, step) in trace.steps[..cut].iter().enumerate() {
+    for (i, step) in trace.steps.iter().enumerate().take(cut).skip(from) {
         while let Some((_, _, mark)) = marks.next_if(|(at, _, _)| *at <= i) {
             let _ = writeln!(text, "      {mark}");
         }
@@ -273,6 +287,40 @@ fn render_interleaved_trace(text: &mut String, run: &Execution, trace: &Trace, c
     while let Some((_, _, mark)) = marks.next_if(|(at, _, _)| *at <= cut) {
         let _ = writeln!(text, "      {mark}");
     }
+}
+
+/// Where the trace starts in full: at the operation in flight at the check (for concurrent
+/// clients, the first client call that started before it). The syscalls before are told one
+/// line per operation. Returns the first step shown in full.
+fn fold_before(text: &mut String, run: &Execution, check: &Check, cut: usize, concurrent: bool) -> usize {
+    let started: Vec<&Span> = run.spans.iter().filter(|s| s.start < cut).collect();
+    let focus = match check {
+        Check::Clean { op } if !concurrent => run.spans.get(*op),
+        _ if concurrent => started.iter().copied().filter(|s| s.client.is_some()).min_by_key(|s| s.start),
+        _ => started.last().copied(),
+    };
+    let from = focus.map_or(0, |s| s.start).min(cut);
+    if from == 0 {
+        return 0;
+    }
+    let gap = |text: &mut String, start: usize, end: usize, what: &str| {
+        if start < end {
+            let _ = writeln!(text, "  {start:>4}..{end:<4} -- {what}: {} syscalls", end - start);
+        }
+    };
+    gap(text, 0, run.open_end, "opening the store(s)");
+    let mut at = run.open_end;
+    for span in run.spans.iter().filter(|s| s.end <= from) {
+        gap(text, at, span.start, "the harness, between operations");
+        let who = span.client.map_or("--".to_string(), |c| format!("c{c}"));
+        let (start, end) = (span.start, span.end);
+        let _ =
+            writeln!(text, "  {start:>4}..{end:<4} {who} {} -> {}: {} syscalls", span.op, span.outcome, end - start);
+        at = at.max(end);
+    }
+    gap(text, at, from, "the harness, between operations");
+    let _ = writeln!(text, "  (syscalls 0..{from} folded, one line per operation: --full-trace shows each)");
+    from
 }
 
 fn describe(check: &Check) -> String {

@@ -75,7 +75,8 @@ pub fn to_json(results: &[ModelResult], opts: &ExploreOptions) -> serde_json::Va
             })
         })
         .collect();
-    json!({ "results": rows })
+    let ok = results.iter().all(|r| r.violations == 0);
+    json!({ "command": "explore", "ok": ok, "results": rows })
 }
 
 /// The smallest `--max-ops` at which the self-check can catch every sequential variant.
@@ -181,6 +182,7 @@ pub fn self_check(models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCo
     if json {
         let mut value = to_json(&results, opts);
         value["self_check"] = json!(all_ok);
+        value["ok"] = json!(all_ok);
         println!("{}", serde_json::to_string_pretty(&value).expect("JSON serializes"));
     } else {
         println!(

@@ -42,6 +42,7 @@ enum Command {
     /// reference is clean and every variant is caught exactly under the models its documentation
     /// names, 1 otherwise. With --variant: a table per variant and model; exit 0 when no
     /// violation was found, 1 when one was.
+    #[command(after_long_help = reference_help())]
     Explore {
         /// A variant (reference, unregistered-create, rotate-rename, ...) or all.
         #[arg(long, value_parser = parse_variants)]
@@ -51,7 +52,7 @@ enum Command {
         model: Models,
         #[command(flatten)]
         bounds: Bounds,
-        /// Print one JSON object instead of tables: {"results":[{"variant","model","workloads",
+        /// Print one JSON object instead of tables: {"command":"explore","ok","results":[{"variant","model","workloads","interleavings",
         /// "crash_points","crash_states","distinct_states","violations","first_violation",
         /// "elapsed_ms"}...]}.
         #[arg(long)]
@@ -60,6 +61,7 @@ enum Command {
     /// Find, shrink and print the minimal reproducer of a variant's bug (exit 0; 1 when none
     /// exists within the bounds), or replay one case given by --workload (exit 1 when it shows a
     /// violation, 0 when it passes). Every reproducer ends with the command that replays it.
+    #[command(after_long_help = reference_help())]
     Repro {
         /// The variant.
         #[arg(long)]
@@ -105,6 +107,12 @@ enum Command {
         /// Replay: restart after the run's clean shutdown.
         #[arg(long, requires = "workload")]
         restart: bool,
+        /// Show every syscall of the trace (by default those before the operation in flight are
+        /// folded into one line per operation).
+        #[arg(long)]
+        full_trace: bool,
+        /// Print one JSON object: {"command":"repro","ok","reproducers":[{"variant","model",
+        /// "invariant","operations","clients","processes","replay","reproducer"}]}.
         #[arg(long)]
         json: bool,
     },
@@ -131,6 +139,7 @@ enum Command {
     /// time, one process killed at a seeded time in three seeds of four. Seed s runs on shard s
     /// mod n; a violation prints its seed and the command that replays it. Exit 0 when no
     /// violation was found, 1 when one was.
+    #[command(after_long_help = reference_help())]
     Soak {
         /// The variant.
         #[arg(long, default_value = "reference")]
@@ -141,13 +150,14 @@ enum Command {
         /// First seed.
         #[arg(long, default_value_t = 0)]
         first_seed: u64,
-        /// Number of seeds, before sharding.
+        /// Number of seeds, before sharding (0 to 2^64-1; generated lazily).
         #[arg(long, default_value_t = 1000)]
         seeds: u64,
         /// This shard of the seed range, as INDEX/COUNT (0-based), e.g. 2/8.
         #[arg(long, default_value = "0/1", value_parser = parse_shard)]
         shard: (u64, u64),
-        /// Stop starting new seeds after this many seconds (the seeds that ran are reported).
+        /// Stop starting new seeds after this many seconds, over all models together (the seeds
+        /// that ran are reported; a run that runs none exits 2).
         #[arg(long)]
         time: Option<u64>,
         /// Clients per workload (1: one client with seeded faults; 2 to 4: races).
@@ -156,7 +166,10 @@ enum Command {
         /// Processes the clients run in (client i in process i mod N), at most --clients.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4))]
         processes: u64,
-        /// Print one JSON object instead of a table.
+        /// Print one JSON object instead of a table: {"command":"soak","ok","shard","first_seed",
+        /// "seeds","clients","processes","seeds_planned","seeds_run","cut_short","results":
+        /// [{"variant","model","seeds_planned","seeds_run","cut_short","crash_states",
+        /// "distinct_states","violations","failing_seed","replay","elapsed_ms"}]}.
         #[arg(long)]
         json: bool,
     },
@@ -200,20 +213,52 @@ enum Command {
     },
 }
 
+/// What `--help` of explore, repro and soak ends with: the variants, and the syntax of
+/// workloads, setups, schedules and fault plans.
+fn reference_help() -> String {
+    let mut text = String::from("Variants (--variant):\n");
+    for variant in Variant::ALL {
+        let models: Vec<&str> = variant.caught_under().iter().map(|m| m.name()).collect();
+        let caught = if models.is_empty() { "-".to_string() } else { models.join(",") };
+        let race = match variant.needs_concurrency() {
+            crashsim_store::Concurrency::None => "",
+            crashsim_store::Concurrency::Clients => " (a race: concurrent clients)",
+            crashsim_store::Concurrency::Processes => " (a race: two processes)",
+        };
+        text.push_str(&format!("  {:<30} {:<37} caught under {caught}{race}\n", variant.name(), variant.reported_as()));
+    }
+    text.push_str(
+        "\nWorkloads (--workload, --setup): operations separated by ';', concurrent clients by '||':\n  \
+         create KEY [LABEL], append KEY MESSAGE, get KEY, reset KEY, delete KEY, rotate, prune N, shutdown\n  \
+         e.g. 'create a L; append a hello; rotate' or 'create b L || delete a'. Keys, labels and messages are single words.\n\
+         \nSchedules (--schedule): the client run at each choice point, joined by '.', e.g. 0.1.1 (empty: each\n  \
+         client runs until it blocks or ends).\n\
+         \nFault plans (--plan): space-separated fail@STEP=ERRNO (ENOSPC, EIO, EACCES, EDQUOT), short@STEP=BYTES\n  \
+         (a write shorter than asked), crash@STEP; STEP is the 0-based syscall index of the trace. Each step at\n  \
+         most once; a replay refuses a fault its run would not carry out.\n\
+         \nPersistence models (--model): process (kill -9: what the process wrote survives), ordered (ext4\n  \
+         data=ordered: fsync is a barrier, any prefix of the rest), posix (only fsynced data and fsynced\n  \
+         directory entries are sure; each pending write and each directory's entries independently).",
+    );
+    text
+}
+
 /// Bounds of an exploration.
 #[derive(Args, Clone, Debug)]
 struct Bounds {
-    /// Exhaustive workloads: every sequence of up to N operations over keys a and b.
+    /// Exhaustive workloads: every sequence of up to N operations over keys a and b (1 to 5; the
+    /// self-check needs 2 or more).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=5))]
     max_ops: u64,
-    /// Random workloads (up to 30 operations each) from the spec's state machine.
+    /// Random workloads (up to 30 operations each) from the spec's state machine (0 or more).
     #[arg(long, default_value_t = 16)]
     random: usize,
     /// Fault runs (every errno at every mutating syscall, a short write at every write) for
-    /// workloads of up to N operations.
+    /// workloads of up to N operations (0: none).
     #[arg(long, default_value_t = 2)]
     errno_ops: usize,
-    /// Most posix crash images per crash point enumerated exhaustively; beyond, sampled.
+    /// Most posix crash images per crash point enumerated exhaustively; beyond, sampled (1 or
+    /// more).
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
     max_images: u64,
     /// Seed of random workloads and of posix sampling.
@@ -221,11 +266,11 @@ struct Bounds {
     seed: u64,
     /// Concurrent workloads: two clients (in one process, then in two), each with 1 to N
     /// operations over create, append, get, reset, delete of one key, a create of another, and
-    /// rotate (0: no concurrent workloads).
+    /// rotate (0 to 3; 0: no concurrent workloads).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=3))]
     client_ops: u64,
     /// Most preemptions per interleaving of concurrent clients (switching away from a client
-    /// that could go on).
+    /// that could go on; 0 or more).
     #[arg(long, default_value_t = 2)]
     preemptions: usize,
     /// Where a client may be preempted: 'paths' (before each syscall that names a path) or
@@ -327,8 +372,8 @@ pub fn run() -> ExitCode {
         Command::Explore { variant: Some(variants), model, bounds, json } => {
             explore::per_variant(&variants.0, &model.0, &bounds.options(), json)
         }
-        Command::Repro { variant, model, bounds, workload: None, json, .. } => {
-            repro::find(variant, &model.0, &bounds.options(), json)
+        Command::Repro { variant, model, bounds, workload: None, json, full_trace, .. } => {
+            repro::find(variant, &model.0, &bounds.options(), full_trace, json)
         }
         Command::Repro {
             variant,
@@ -345,6 +390,7 @@ pub fn run() -> ExitCode {
             image,
             clean_after,
             restart,
+            full_trace,
             ..
         } => {
             let check = match (crash_after, clean_after, restart) {
@@ -380,7 +426,7 @@ pub fn run() -> ExitCode {
                 return ExitCode::from(2);
             }
             let case = Case { workload, faults: plan, schedule, madsim, check };
-            repro::replay(variant, model, case, &bounds.options())
+            repro::replay(variant, model, case, &bounds.options(), full_trace)
         }
     }
 }

@@ -9,11 +9,11 @@ use serde_json::json;
 use super::progress::Progress;
 use crate::execute::execute_case;
 use crate::explore::{explore, Case, ExploreOptions, RecoveryCache};
-use crate::report::{replay_command, reproduce};
+use crate::report::{replay_command, reproduce_with};
 
 /// Finds, shrinks and prints the minimal reproducer of `variant` under each model; exit 0 when
 /// one was found under some model, 1 when none exists within the bounds.
-pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCode {
+pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, full_trace: bool, json: bool) -> ExitCode {
     let cache = RecoveryCache::default();
     let mut found = Vec::new();
     let progress = Progress::new((models.len() * opts.workloads().0.len()) as u64, "workloads");
@@ -22,7 +22,7 @@ pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, json: boo
         let result = explore(variant, model, opts, &cache, &|| progress.inc());
         match result.first {
             Some(finding) => {
-                let reproduction = reproduce(variant, model, &finding.case, opts).expect("a found case replays");
+                let reproduction = reproduce_with(variant, model, &finding.case, opts, full_trace).expect("a found case replays");
                 found.push((model, finding.case, reproduction));
             }
             None if !json => println!(
@@ -49,7 +49,8 @@ pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, json: boo
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&json!({ "reproducers": rows })).expect("JSON serializes"));
+        let value = json!({ "command": "repro", "ok": !rows.is_empty(), "reproducers": rows });
+        println!("{}", serde_json::to_string_pretty(&value).expect("JSON serializes"));
     } else {
         for (model, _, reproduction) in &found {
             println!("==== {variant} / {model} ====\n{}", reproduction.text);
@@ -63,7 +64,7 @@ pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, json: boo
 }
 
 /// Replays one case; exit 1 if it shows a violation, 0 if it passes, 2 if it cannot be replayed.
-pub fn replay(variant: Variant, model: Model, case: Case, opts: &ExploreOptions) -> ExitCode {
+pub fn replay(variant: Variant, model: Model, case: Case, opts: &ExploreOptions, full_trace: bool) -> ExitCode {
     // A fault the run would not carry out (past its end, a short write on another syscall)
     // makes a replay that silently tests nothing.
     if !case.faults.faults.is_empty() {
@@ -74,7 +75,7 @@ pub fn replay(variant: Variant, model: Model, case: Case, opts: &ExploreOptions)
             return ExitCode::from(2);
         }
     }
-    match reproduce(variant, model, &case, opts) {
+    match reproduce_with(variant, model, &case, opts, full_trace) {
         Ok(reproduction) => {
             println!("{}", reproduction.text);
             if reproduction.violation.is_some() {
