@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -134,17 +134,13 @@ impl Image {
         self.nodes.is_empty()
     }
 
-    /// A 128-bit fingerprint that is the same on every machine and every run: two SipHashes with
-    /// fixed keys, never a per-process random key. Two different images collide with
-    /// probability about 2^-128 per pair.
+    /// A 128-bit fingerprint that is the same on every machine and every run: one pass of
+    /// XXH3-128 with its fixed default secret, never a per-process random key. Two different
+    /// images collide with probability about 2^-128 per pair.
     pub fn fingerprint(&self) -> u128 {
-        #[allow(deprecated)]
-        let mut low = std::hash::SipHasher::new_with_keys(0x696d_6167_6573_696d, 3);
-        #[allow(deprecated)]
-        let mut high = std::hash::SipHasher::new_with_keys(0x6372_6173_6866_7072, 4);
-        self.hash(&mut low);
-        self.hash(&mut high);
-        (u128::from(high.finish()) << 64) | u128::from(low.finish())
+        let mut hasher = xxhash_rust::xxh3::Xxh3Default::new();
+        self.hash(&mut hasher);
+        hasher.digest128()
     }
 }
 

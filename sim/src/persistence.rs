@@ -21,7 +21,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::hash::BuildHasherDefault;
 use std::str::FromStr;
 
 use rand::{RngExt, SeedableRng};
@@ -402,16 +401,15 @@ fn next_choice(choice: &mut [usize], radix: &[usize]) -> bool {
 }
 
 /// Images in first-seen order without repeats, each with the fewest survivors that make it.
-/// Most candidates repeat an image already seen, so membership is one SipHash of the image; the
-/// 128-bit fingerprint is computed for distinct images only. The map only answers membership and
-/// positions, so its hasher decides no order; it is fixed-key all the same.
+/// Most candidates repeat an image already seen, so membership is one 64-bit XXH3 of the image;
+/// the 128-bit fingerprint is computed for distinct images only. The map only answers membership
+/// and positions, so its hasher decides no order; it is fixed-key all the same.
 #[derive(Default)]
 struct Distinct {
     images: Vec<Image>,
     survivors: Vec<Vec<Survivor>>,
     fingerprints: Vec<u128>,
-    #[allow(deprecated)]
-    index: HashMap<Image, usize, BuildHasherDefault<std::hash::SipHasher>>,
+    index: HashMap<Image, usize, xxhash_rust::xxh3::Xxh3Builder>,
 }
 
 impl Distinct {
