@@ -190,6 +190,11 @@ pub struct ModelResult {
     pub violations: u64,
     /// The minimal violation: fewest operations, earliest crash point, fewest survivors.
     pub first: Option<Finding>,
+    /// Crash states checked, in workload order, up to and including the first one that found a
+    /// violation (deterministic: the cost of detection).
+    pub states_to_detection: Option<u64>,
+    /// Milliseconds from the start until the first workload that found a violation finished.
+    pub ms_to_detection: Option<u128>,
     pub elapsed_ms: u128,
 }
 
@@ -221,16 +226,23 @@ pub(crate) struct WorkloadResult {
     fingerprints: HashSet<u128>,
     violations: u64,
     pub(crate) first: Option<Finding>,
+    /// Crash states checked up to and including the first that found a violation.
+    states_to_detection: Option<u64>,
 }
 
 impl WorkloadResult {
+    /// A violation at the state just counted.
     fn found(&mut self, finding: Finding) {
         self.violations += 1;
+        self.states_to_detection.get_or_insert(self.crash_states);
         keep_smallest(&mut self.first, Some(finding));
     }
 
-    /// Adds the counts and the finding of a part of the same workload.
+    /// Adds the counts and the finding of a part of the same workload, checked after it.
     fn absorb(&mut self, part: WorkloadResult) {
+        if let (None, Some(n)) = (self.states_to_detection, part.states_to_detection) {
+            self.states_to_detection = Some(self.crash_states + n);
+        }
         self.interleavings += part.interleavings;
         self.crash_points += part.crash_points;
         self.crash_states += part.crash_states;
@@ -270,14 +282,23 @@ impl Merger {
             distinct_states: 0,
             violations: 0,
             first: None,
+            states_to_detection: None,
+            ms_to_detection: None,
             elapsed_ms: 0,
         };
         Self { result, distinct: HashSet::new(), first_index: None }
     }
 
-    /// Adds the result of workload `index`; indexes must come in increasing order.
-    pub(crate) fn add(&mut self, index: usize, result: WorkloadResult) {
+    /// Adds the result of workload `index`, which finished `finished_ms` after the start;
+    /// indexes must come in increasing order.
+    pub(crate) fn add(&mut self, index: usize, result: WorkloadResult, finished_ms: u128) {
         let merged = &mut self.result;
+        if let (None, Some(n)) = (merged.states_to_detection, result.states_to_detection) {
+            merged.states_to_detection = Some(merged.crash_states + n);
+        }
+        if result.violations > 0 {
+            merged.ms_to_detection = Some(merged.ms_to_detection.map_or(finished_ms, |ms| ms.min(finished_ms)));
+        }
         merged.workloads += 1;
         merged.interleavings += result.interleavings;
         merged.crash_points += result.crash_points;
@@ -312,18 +333,18 @@ pub fn explore(
     let mut merger = Merger::new(variant, model);
     let mut index = 0;
     for workloads in all.chunks(batch) {
-        let results: Vec<WorkloadResult> = workloads
+        let results: Vec<(WorkloadResult, u128)> = workloads
             .par_iter()
             .map(|w| {
                 let errno_runs = !w.is_concurrent() && w.len() <= opts.errno_max_ops;
                 let result = explore_workload(variant, model, w, errno_runs, opts, cache);
                 progress();
-                result
+                (result, started.elapsed().as_millis())
             })
             .collect();
-        let found = results.iter().any(|r| r.violations > 0);
-        for result in results {
-            merger.add(index, result);
+        let found = results.iter().any(|(r, _)| r.violations > 0);
+        for (result, finished_ms) in results {
+            merger.add(index, result, finished_ms);
             index += 1;
         }
         if found && opts.stop_at_violation {

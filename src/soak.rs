@@ -153,12 +153,12 @@ pub fn soak(
                     result
                 };
                 progress();
-                result
+                (result, started.elapsed().as_millis())
             })
             .collect();
-        for (seed, result) in batch.iter().zip(results) {
+        for (seed, (result, finished_ms)) in batch.iter().zip(results) {
             debug_assert_eq!(shard_seeds(opts).nth(seeds_run as usize), Some(*seed));
-            merger.add(seeds_run as usize, result);
+            merger.add(seeds_run as usize, result, finished_ms);
             seeds_run += 1;
         }
     }

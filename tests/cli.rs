@@ -85,8 +85,12 @@ fn explore_json_has_the_contract_fields_and_exit_codes() {
     // Run from target/, the replay command runs from the checkout.
     let replay = first["replay"].as_str().unwrap();
     assert!(replay.starts_with("cargo run --release -- repro --variant no-temp-fsync --model posix"), "{replay}");
+    assert!(posix["states_to_detection"].as_u64().unwrap() <= posix["crash_states"].as_u64().unwrap());
+    assert!(posix["ms_to_detection"].is_u64());
     let process = results.iter().find(|r| r["model"] == "process").unwrap();
     assert!(process["first_violation"].is_null());
+    assert!(process["states_to_detection"].is_null());
+    assert_eq!((value["command"].as_str(), value["ok"].as_bool()), (Some("explore"), Some(false)));
 
     let clean = crashsim(&["explore", "--variant", "reference", "--max-ops", "1", "--random", "0"]);
     assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));

@@ -38,6 +38,14 @@ pub fn run_all(
     results
 }
 
+/// "N states, T s" until the first violation, or "-".
+fn detection(result: &ModelResult) -> String {
+    match (result.states_to_detection, result.ms_to_detection) {
+        (Some(states), Some(ms)) => format!("{states} states, {:.1}s", ms as f64 / 1000.0),
+        _ => "-".to_string(),
+    }
+}
+
 fn invariant_of(result: &ModelResult) -> String {
     result.first.as_ref().map_or("-".to_string(), |f| f.violation.invariant.to_string())
 }
@@ -71,6 +79,8 @@ pub fn to_json(results: &[ModelResult], opts: &ExploreOptions) -> serde_json::Va
                 "distinct_states": r.distinct_states,
                 "violations": r.violations,
                 "first_violation": first,
+                "states_to_detection": r.states_to_detection,
+                "ms_to_detection": r.ms_to_detection,
                 "elapsed_ms": r.elapsed_ms,
             })
         })
@@ -94,7 +104,7 @@ pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions
         println!("{}", serde_json::to_string_pretty(&to_json(&results, opts)).expect("JSON serializes"));
     } else {
         println!(
-            "{:<30} {:<8} {:>9} {:>13} {:>12} {:>12} {:>10} {:>10}  {:<11} {:>8}",
+            "{:<30} {:<8} {:>9} {:>13} {:>12} {:>12} {:>10} {:>10}  {:<11} {:>8}  {:>22}",
             "variant",
             "model",
             "workloads",
@@ -104,11 +114,12 @@ pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions
             "distinct",
             "violations",
             "invariant",
-            "time"
+            "time",
+            "detected after"
         );
         for r in &results {
             println!(
-                "{:<30} {:<8} {:>9} {:>13} {:>12} {:>12} {:>10} {:>10}  {:<11} {:>7.1}s",
+                "{:<30} {:<8} {:>9} {:>13} {:>12} {:>12} {:>10} {:>10}  {:<11} {:>7.1}s  {:>22}",
                 r.variant.name(),
                 r.model.name(),
                 r.workloads,
@@ -118,7 +129,8 @@ pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions
                 r.distinct_states,
                 r.violations,
                 invariant_of(r),
-                r.elapsed_ms as f64 / 1000.0
+                r.elapsed_ms as f64 / 1000.0,
+                detection(r)
             );
         }
         for r in results.iter().filter(|r| r.first.is_some()) {
@@ -186,8 +198,15 @@ pub fn self_check(models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCo
         println!("{}", serde_json::to_string_pretty(&value).expect("JSON serializes"));
     } else {
         println!(
-            "{:<30} {:<37} {:<22} {:<22} {:<20} {:>12} {:>8}  status",
-            "variant", "reported bug", "caught under", "expected", "invariant", "crash states", "time"
+            "{:<30} {:<37} {:<22} {:<22} {:<20} {:>12} {:>8} {:>24}  status",
+            "variant",
+            "reported bug",
+            "caught under",
+            "expected",
+            "invariant",
+            "crash states",
+            "time",
+            "detected after (worst)"
         );
         for (variant, caught, expected, invariants, mine, status) in &rows {
             let names = |ms: &[Model]| {
@@ -200,15 +219,18 @@ pub fn self_check(models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCo
             let states: u64 = mine.iter().map(|r| r.crash_states).sum();
             let ms: u128 = mine.iter().map(|r| r.elapsed_ms).sum();
             let invariant = if invariants.is_empty() { "-".to_string() } else { invariants.join(",") };
+            // The slowest detection over the models that caught it.
+            let worst = mine.iter().filter(|r| r.states_to_detection.is_some()).max_by_key(|r| r.states_to_detection);
             println!(
-                "{:<30} {:<37} {:<22} {:<22} {:<20} {:>12} {:>7.1}s  {status}",
+                "{:<30} {:<37} {:<22} {:<22} {:<20} {:>12} {:>7.1}s {:>24}  {status}",
                 variant.name(),
                 variant.reported_as(),
                 names(caught),
                 names(expected),
                 invariant,
                 states,
-                ms as f64 / 1000.0
+                ms as f64 / 1000.0,
+                worst.map_or("-".to_string(), |r| detection(r))
             );
         }
         let reference: Vec<&ModelResult> = results.iter().filter(|r| r.variant == Variant::Reference).collect();

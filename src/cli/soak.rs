@@ -45,6 +45,8 @@ pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -
                     "distinct_states": r.distinct_states,
                     "violations": r.violations,
                     "failing_seed": s.failing_seed,
+                    "states_to_detection": r.states_to_detection,
+                    "ms_to_detection": r.ms_to_detection,
                     "replay": r.first.as_ref().map(|f| replay_command(variant, r.model, &f.case, &opts.explore)),
                     "elapsed_ms": r.elapsed_ms,
                 })
