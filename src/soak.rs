@@ -165,9 +165,9 @@ pub fn soak(
     // The seed whose finding is kept (the smallest; on a tie, the earliest).
     let (mut result, first_index) = merger.finish();
     let failing_seed = first_index.map(|i| shard_seeds(opts).nth(i).expect("a seed that ran"));
-    if let Some(finding) = result.first.take() {
+    if let (Some(finding), Some(seed)) = (result.first.take(), failing_seed) {
         result.first = Some(if finding.case.workload.is_concurrent() {
-            shrink_race_finding(variant, model, finding, &opts.explore, cache)
+            shrink_race_finding(variant, model, finding, seed, &opts.explore, cache)
         } else {
             shrink_fault_finding(variant, model, finding, &opts.explore, cache)
         });
@@ -239,13 +239,17 @@ pub(crate) fn evaluate_race(
     result
 }
 
-/// Shrinks a race finding: drops one operation at a time (a client with none left goes, and so
-/// does a process with no client), keeping the run's seed and kill, as long as some check still
-/// fails. Returns the smallest finding.
+/// Shrinks a race finding of seed `seed`: drops one operation at a time (a client with none left
+/// goes, and so does a process with no client), as long as some check still fails. Under madsim
+/// the run keeps its seed and kill; on crashsim's executor a smaller workload is tried under the
+/// schedule the same seed draws for it, then under the default schedule. A smaller workload of
+/// at most [`SEARCH_OPS_MAX`] operations that none of these breaks is searched with the
+/// explorer's bounded-preemption DFS. Returns the smallest finding.
 pub fn shrink_race_finding(
     variant: Variant,
     model: Model,
     finding: Finding,
+    seed: u64,
     opts: &ExploreOptions,
     cache: &RecoveryCache,
 ) -> Finding {
@@ -255,15 +259,19 @@ pub fn shrink_race_finding(
         for (client, ops) in workload.clients.iter().enumerate().rev() {
             for op in (0..ops.len()).rev() {
                 let Some(smaller) = workload.without(client, op) else { continue };
-                let mut case = Case { workload: smaller, ..best.case.clone() };
-                if let Some(run) = &mut case.madsim {
-                    run.kill = run.kill.take().filter(|kill| kill.process < case.workload.processes);
-                } else {
-                    case.schedule = Default::default();
+                for case in smaller_cases(variant, seed, &best.case, smaller.clone()) {
+                    if let Some(found) = evaluate_race(variant, model, &case, opts, cache).first {
+                        best = found;
+                        continue 'shrink;
+                    }
                 }
-                if let Some(found) = evaluate_race(variant, model, &case, opts, cache).first {
-                    best = found;
-                    continue 'shrink;
+                // Another interleaving may still break it: the explorer's bounded search, for
+                // workloads small enough to search.
+                if smaller.is_concurrent() && smaller.len() <= SEARCH_OPS_MAX {
+                    if let Some(found) = explore_workload(variant, model, &smaller, false, opts, cache).first {
+                        best = found;
+                        continue 'shrink;
+                    }
                 }
             }
         }
@@ -271,31 +279,18 @@ pub fn shrink_race_finding(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Most operations of a smaller race workload that shrinking searches with the explorer's
+/// bounded-preemption DFS when its own schedule no longer breaks it.
+const SEARCH_OPS_MAX: usize = 4;
 
-    #[test]
-    fn shards_split_a_range_lazily_and_are_counted_without_listing() {
-        for first_seed in [0, 1, 5, 17] {
-            for seeds in [0, 1, 2, 9, 31] {
-                let mut union = Vec::new();
-                for count in 1..5 {
-                    union.clear();
-                    for index in 0..count {
-                        let opts = SoakOptions { first_seed, seeds, shard: (index, count), ..SoakOptions::default() };
-                        let mine: Vec<u64> = shard_seeds(&opts).collect();
-                        assert!(mine.iter().all(|s| s % count == index));
-                        assert_eq!(mine.len() as u64, shard_seeds_planned(&opts));
-                        union.extend(mine);
-                    }
-                    union.sort();
-                    assert_eq!(union, (first_seed..first_seed + seeds).collect::<Vec<_>>());
-                }
-            }
-        }
-        let huge = SoakOptions { first_seed: 3, seeds: u64::MAX, shard: (1, 4), ..SoakOptions::default() };
-        assert_eq!(shard_seeds(&huge).take(3).collect::<Vec<_>>(), [5, 9, 13]);
-        assert_eq!(shard_seeds_planned(&huge), (u64::MAX - 5).div_ceil(4));
+/// The cases a smaller workload is tried as, in order.
+fn smaller_cases(variant: Variant, seed: u64, case: &Case, workload: Workload) -> Vec<Case> {
+    let mut smaller = Case { workload, ..case.clone() };
+    if let Some(run) = &mut smaller.madsim {
+        run.kill = run.kill.take().filter(|kill| kill.process < smaller.workload.processes);
+        return vec![smaller];
     }
+    let seeded = race_run(variant, seed, Case { schedule: Default::default(), ..smaller.clone() });
+    smaller.schedule = Default::default();
+    vec![seeded, smaller]
 }
