@@ -2,7 +2,8 @@
 //! model: every workload of up to two operations, no random workloads, no errno runs, a fresh
 //! recovery cache each iteration. Run: `cargo bench -p crashsim --bench explore`.
 
-use crashsim::explore::{explore, ExploreOptions, ModelResult, RecoveryCache};
+use crashsim::cache::RecoveryCache;
+use crashsim::explore::{explore, ExploreOptions, ModelResult};
 use crashsim_sim::Model;
 use crashsim_store::Variant;
 use divan::counter::ItemsCount;

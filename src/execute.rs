@@ -81,7 +81,7 @@ impl std::fmt::Display for MadsimRun {
 
 /// Runs a case's workload the way the case says: under madsim when it names a madsim run (an
 /// error in a build without `--cfg madsim`), else on crashsim's executor with its schedule.
-pub fn execute_case(variant: Variant, case: &crate::explore::Case, preempt: Preempt) -> Result<Execution, String> {
+pub fn execute_case(variant: Variant, case: &crate::case::Case, preempt: Preempt) -> Result<Execution, String> {
     match &case.madsim {
         None => Ok(execute(variant, &case.workload, &case.faults, &case.run(preempt))),
         #[cfg(madsim)]

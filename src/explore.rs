@@ -14,21 +14,22 @@
 //!
 //! An interleaving shares its first syscalls with the one it branched from; crash points in that
 //! common part are checked once, by the first. Recovery depends on the image alone, so
-//! identical images (by 128-bit fingerprint) are booted once per variant. Workloads are spread over all cores with rayon; results are merged in
-//! workload order, so every figure and the first violation are the same on every run.
+//! identical images (by 128-bit fingerprint) are booted once per variant ([`RecoveryCache`]).
+//! Workloads are spread over all cores with rayon; results are merged in workload order, so every figure and the first violation are the same on every run.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
 use std::time::Instant;
 
 use crashsim_faults::{Fault, Plan, ERRNOS};
-use crashsim_model::{check, Observed, Outcome, Record, Violation};
-use crashsim_sim::{Image, ImageOptions, Model};
+use crashsim_model::{check, Outcome, Record, Violation};
+use crashsim_sim::{ImageOptions, Model};
 use crashsim_store::Variant;
 use rayon::prelude::*;
 
-use crate::execute::{execute, Execution, MadsimRun, Run};
-use crate::observe::{observe_running, recover};
+use crate::cache::RecoveryCache;
+use crate::case::{keep_smallest, Case, Check, Finding};
+use crate::execute::{execute, Execution, Run};
+use crate::observe::observe_running;
 use crate::schedule::dfs::Dfs;
 use crate::schedule::gate::Preempt;
 use crate::schedule::Schedule;
@@ -107,71 +108,6 @@ impl ExploreOptions {
     }
 }
 
-/// What is checked in a case.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Check {
-    /// A store booted on image `image` of a crash after `after` syscalls.
-    Crash { after: usize, image: usize },
-    /// The running store's files right after operation `op` (0-based), no crash.
-    Clean { op: usize },
-    /// A restart after the run's clean shutdown.
-    Restart,
-}
-
-/// One replayable check: the workload, the injected faults, the interleaving, what is looked at.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Case {
-    pub workload: Workload,
-    /// Injected errnos (no crash point: that is in `check`).
-    pub faults: Plan,
-    /// The interleaving of the clients on crashsim's executor (empty: the default, which is all
-    /// a lone client has).
-    pub schedule: Schedule,
-    /// A run under madsim instead (then `schedule` is unused).
-    pub madsim: Option<MadsimRun>,
-    pub check: Check,
-}
-
-impl Case {
-    /// How the case's run is made.
-    pub fn run(&self, preempt: Preempt) -> Run {
-        Run { schedule: self.schedule.clone(), preempt }
-    }
-}
-
-/// A violation and the case that shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Finding {
-    pub case: Case,
-    pub violation: Violation,
-    /// How many pending events survived in the crash image (0 for clean checks).
-    pub survivors: usize,
-}
-
-impl Finding {
-    /// The order in which findings are preferred: no fault first, fewest operations, fewest
-    /// clients, shortest schedule, earliest crash point, fewest surviving pending events,
-    /// first image.
-    fn rank(&self) -> (bool, usize, usize, usize, usize, usize, usize) {
-        let (point, image) = match self.case.check {
-            Check::Crash { after, image } => (after, image),
-            Check::Clean { op } => (op, 0),
-            Check::Restart => (usize::MAX, 0),
-        };
-        let case = &self.case;
-        let clients = case.workload.clients.len();
-        (
-            !case.faults.faults.is_empty(),
-            case.workload.len(),
-            clients,
-            case.schedule.0.len(),
-            point,
-            self.survivors,
-            image,
-        )
-    }
-}
-
 /// The result of exploring one variant under one model.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelResult {
@@ -196,24 +132,6 @@ pub struct ModelResult {
     /// Milliseconds from the start until the first workload that found a violation finished.
     pub ms_to_detection: Option<u128>,
     pub elapsed_ms: u128,
-}
-
-/// Observed states of booted images, by variant and image fingerprint.
-#[derive(Default)]
-pub struct RecoveryCache {
-    #[allow(clippy::type_complexity)]
-    map: Mutex<HashMap<(Variant, u128), Arc<Observed>>>,
-}
-
-impl RecoveryCache {
-    fn observe(&self, variant: Variant, image: &Image, fingerprint: u128) -> Arc<Observed> {
-        if let Some(found) = self.map.lock().expect("cache lock").get(&(variant, fingerprint)) {
-            return found.clone();
-        }
-        let observed = Arc::new(recover(image, variant).observed);
-        self.map.lock().expect("cache lock").insert((variant, fingerprint), observed.clone());
-        observed
-    }
 }
 
 /// What one workload contributed.
@@ -250,17 +168,6 @@ impl WorkloadResult {
         self.violations += part.violations;
         keep_smallest(&mut self.first, part.first);
     }
-}
-
-/// Keeps in `best` the smaller of it and `candidate` by [`Finding::rank`] (on a tie, `best`,
-/// which came first); true if `candidate` was kept.
-fn keep_smallest(best: &mut Option<Finding>, candidate: Option<Finding>) -> bool {
-    let Some(candidate) = candidate else { return false };
-    if best.as_ref().is_some_and(|b| candidate.rank() >= b.rank()) {
-        return false;
-    }
-    *best = Some(candidate);
-    true
 }
 
 /// Sums workload results in workload order into a [`ModelResult`], keeping the smallest finding.

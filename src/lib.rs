@@ -6,6 +6,8 @@
 //! CLI; the disk is in `crashsim-sim`, the store under test in `crashsim-store`, the spec in
 //! `crashsim-model` and fault plans in `crashsim-faults`.
 
+pub mod cache;
+pub mod case;
 pub mod check_dir;
 pub mod cli;
 pub mod execute;

@@ -6,8 +6,9 @@ use crashsim_model::{check, Outcome, Record, Violation};
 use crashsim_sim::{Model, Trace};
 use crashsim_store::Variant;
 
+use crate::case::{Case, Check};
 use crate::execute::{execute_case, Execution, Span};
-use crate::explore::{Case, Check, ExploreOptions};
+use crate::explore::ExploreOptions;
 use crate::observe::{observe_running, recover};
 use crate::schedule::gate::Preempt;
 use crate::workload;

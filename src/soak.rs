@@ -25,10 +25,12 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use crate::cache::RecoveryCache;
+use crate::case::{Case, Check, Finding};
 use crate::execute::{execute, execute_case, Execution, Run};
 use crate::explore::{
-    check_fault_run, check_run, explore_workload, shrink_fault_finding, Case, Check, ExploreOptions, Finding, Merger,
-    ModelResult, RecoveryCache, WorkloadResult,
+    check_fault_run, check_run, explore_workload, shrink_fault_finding, ExploreOptions, Merger, ModelResult,
+    WorkloadResult,
 };
 use crate::workload::{self, Workload};
 

@@ -1,7 +1,8 @@
 //! Determinism is the product: the same bounds give the same figures, the same first violation
 //! and the same reproducer, byte for byte, whatever the number of threads.
 
-use crashsim::explore::{explore, ExploreOptions, ModelResult, RecoveryCache};
+use crashsim::cache::RecoveryCache;
+use crashsim::explore::{explore, ExploreOptions, ModelResult};
 use crashsim::report::reproduce;
 use crashsim_sim::Model;
 use crashsim_store::Variant;

@@ -3,7 +3,9 @@
 //! syscall. Each race variant is caught where its documentation says, with a reproducer of at
 //! most 2 clients and 4 operations kept as a snapshot, and the reference passes.
 
-use crashsim::explore::{explore, Check, ExploreOptions, ModelResult, RecoveryCache};
+use crashsim::cache::RecoveryCache;
+use crashsim::case::Check;
+use crashsim::explore::{explore, ExploreOptions, ModelResult};
 use crashsim::report::reproduce;
 use crashsim_sim::Model;
 use crashsim_store::{Concurrency, Variant};
@@ -28,7 +30,7 @@ fn explore_models(variant: Variant, models: &[Model], opts: &ExploreOptions) -> 
 
 /// Asserts that concurrent exploration catches `variant` under every model it is documented
 /// for, replays the smallest finding, and snapshots its reproducer.
-fn assert_race(variant: Variant, opts: &ExploreOptions) -> crashsim::explore::Finding {
+fn assert_race(variant: Variant, opts: &ExploreOptions) -> crashsim::case::Finding {
     let results = explore_models(variant, &Model::ALL, opts);
     let caught: Vec<Model> = results.iter().filter(|r| r.violations > 0).map(|r| r.model).collect();
     assert_eq!(caught, variant.caught_under(), "{variant} is caught exactly where it is documented to be");
@@ -105,7 +107,7 @@ fn a_schedule_replays_byte_for_byte() {
     // Another schedule is another run: the default one (no preemption) does not lose the update
     // at this check.
     if let Check::Crash { .. } | Check::Clean { .. } = finding.case.check {
-        let default = crashsim::explore::Case { schedule: Default::default(), ..finding.case.clone() };
+        let default = crashsim::case::Case { schedule: Default::default(), ..finding.case.clone() };
         let replay = reproduce(Variant::UpdateWithoutLock, Model::Ordered, &default, &opts).unwrap().text;
         assert_ne!(replay, first);
     }

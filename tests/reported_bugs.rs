@@ -3,7 +3,9 @@
 //! operations, kept as a snapshot (`tests/snapshots/`) so a change in what crashsim reports is
 //! reviewed. The reference store passes.
 
-use crashsim::explore::{explore, Check, ExploreOptions, ModelResult, RecoveryCache};
+use crashsim::cache::RecoveryCache;
+use crashsim::case::Check;
+use crashsim::explore::{explore, ExploreOptions, ModelResult};
 use crashsim::report::reproduce;
 use crashsim_model::Invariant;
 use crashsim_sim::Model;
@@ -100,7 +102,7 @@ fn shutdown_trajectory_crash_blocks_startup_75571() {
         .iter()
         .find(|s| s.call.to_string().starts_with("unlink(\"sessions/") && s.call.to_string().contains("trajectory"))
         .expect("shutdown unlinks the trajectory");
-    let case = crashsim::explore::Case {
+    let case = crashsim::case::Case {
         workload,
         faults: crashsim_faults::Plan::none(),
         schedule: Default::default(),
@@ -136,7 +138,8 @@ fn unregistered_create_after_ack_3210_alone() {
 
 #[test]
 fn findings_under_faults_are_shrunk_to_the_operations_that_matter() {
-    use crashsim::explore::{shrink_fault_finding, Case, Finding};
+    use crashsim::case::{Case, Finding};
+    use crashsim::explore::shrink_fault_finding;
     use crashsim_faults::{Fault, Plan};
     let variant = Variant::CreateSkipsRegistry;
     let opts = bounds();

@@ -8,7 +8,7 @@
 //!
 //! (`crashsim soak --seeds N --shard i/n` does the same from the command line.)
 
-use crashsim::explore::RecoveryCache;
+use crashsim::cache::RecoveryCache;
 use crashsim::report::replay_command;
 use crashsim::soak::{soak, SoakOptions};
 use crashsim_sim::Model;
@@ -117,7 +117,7 @@ fn a_race_seed_replays_byte_for_byte() {
     let opts = races(7, 1);
     let case = crashsim::soak::race_case(Variant::Reference, 7, &opts);
     assert!(matches!(case.madsim, Some(MadsimRun { seed: 7, .. })));
-    let case = crashsim::explore::Case { check: crashsim::explore::Check::Restart, ..case };
+    let case = crashsim::case::Case { check: crashsim::case::Check::Restart, ..case };
     let first = crashsim::report::reproduce(Variant::Reference, Model::Posix, &case, &opts.explore).unwrap().text;
     let again = crashsim::report::reproduce(Variant::Reference, Model::Posix, &case, &opts.explore).unwrap().text;
     assert_eq!(first, again);

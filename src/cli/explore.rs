@@ -7,7 +7,8 @@ use crashsim_store::{Concurrency, Variant};
 use serde_json::json;
 
 use super::progress::Progress;
-use crate::explore::{explore, ExploreOptions, ModelResult, RecoveryCache};
+use crate::cache::RecoveryCache;
+use crate::explore::{explore, ExploreOptions, ModelResult};
 use crate::report::replay_command;
 use crate::workload;
 
@@ -57,7 +58,7 @@ pub fn to_json(results: &[ModelResult], opts: &ExploreOptions) -> serde_json::Va
         .map(|r| {
             let first = r.first.as_ref().map(|f| {
                 let crash_point = match f.case.check {
-                    crate::explore::Check::Crash { after, .. } => json!(after),
+                    crate::case::Check::Crash { after, .. } => json!(after),
                     _ => serde_json::Value::Null,
                 };
                 json!({

@@ -15,8 +15,9 @@ use crashsim_faults::Plan;
 use crashsim_sim::{ImageOptions, Model};
 use crashsim_store::Variant;
 
+use crate::case::{Case, Check};
 use crate::execute::{Kill, MadsimRun};
-use crate::explore::{Case, Check, ExploreOptions};
+use crate::explore::ExploreOptions;
 use crate::scenario::Scenario;
 use crate::schedule::gate::Preempt;
 use crate::schedule::Schedule;

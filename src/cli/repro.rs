@@ -7,8 +7,10 @@ use crashsim_store::Variant;
 use serde_json::json;
 
 use super::progress::Progress;
+use crate::cache::RecoveryCache;
+use crate::case::Case;
 use crate::execute::execute_case;
-use crate::explore::{explore, Case, ExploreOptions, RecoveryCache};
+use crate::explore::{explore, ExploreOptions};
 use crate::report::{replay_command, reproduce_with};
 
 /// Finds, shrinks and prints the minimal reproducer of `variant` under each model; exit 0 when

@@ -8,7 +8,7 @@ use crashsim_store::Variant;
 use serde_json::json;
 
 use super::progress::Progress;
-use crate::explore::RecoveryCache;
+use crate::cache::RecoveryCache;
 use crate::report::replay_command;
 use crate::soak::{shard_seeds_planned, soak, SoakOptions, SoakResult};
 

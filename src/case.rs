@@ -1,0 +1,87 @@
+//! A case: one replayable check (a workload, its faults, its interleaving, what is looked at),
+//! and a finding (a case with the violation it shows). The explorer, the soak, `repro` and the
+//! reporter all speak of cases; findings are ordered by how small they are.
+
+use crashsim_faults::Plan;
+use crashsim_model::Violation;
+
+use crate::execute::{MadsimRun, Run};
+use crate::schedule::gate::Preempt;
+use crate::schedule::Schedule;
+use crate::workload::Workload;
+
+/// What is checked in a case.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Check {
+    /// A store booted on image `image` of a crash after `after` syscalls.
+    Crash { after: usize, image: usize },
+    /// The running store's files right after operation `op` (0-based), no crash.
+    Clean { op: usize },
+    /// A restart after the run's clean shutdown.
+    Restart,
+}
+
+/// One replayable check: the workload, the injected faults, the interleaving, what is looked at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Case {
+    pub workload: Workload,
+    /// Injected errnos (no crash point: that is in `check`).
+    pub faults: Plan,
+    /// The interleaving of the clients on crashsim's executor (empty: the default, which is all
+    /// a lone client has).
+    pub schedule: Schedule,
+    /// A run under madsim instead (then `schedule` is unused).
+    pub madsim: Option<MadsimRun>,
+    pub check: Check,
+}
+
+impl Case {
+    /// How the case's run is made.
+    pub fn run(&self, preempt: Preempt) -> Run {
+        Run { schedule: self.schedule.clone(), preempt }
+    }
+}
+
+/// A violation and the case that shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub case: Case,
+    pub violation: Violation,
+    /// How many pending events survived in the crash image (0 for clean checks).
+    pub survivors: usize,
+}
+
+impl Finding {
+    /// The order in which findings are preferred: no fault first, fewest operations, fewest
+    /// clients, shortest schedule, earliest crash point, fewest surviving pending events,
+    /// first image.
+    pub(crate) fn rank(&self) -> (bool, usize, usize, usize, usize, usize, usize) {
+        let (point, image) = match self.case.check {
+            Check::Crash { after, image } => (after, image),
+            Check::Clean { op } => (op, 0),
+            Check::Restart => (usize::MAX, 0),
+        };
+        let case = &self.case;
+        let clients = case.workload.clients.len();
+        (
+            !case.faults.faults.is_empty(),
+            case.workload.len(),
+            clients,
+            case.schedule.0.len(),
+            point,
+            self.survivors,
+            image,
+        )
+    }
+}
+
+/// Keeps in `best` the smaller of it and `candidate` by [`Finding::rank`] (on a tie, `best`,
+/// which came first); true if `candidate` was kept.
+pub(crate) fn keep_smallest(best: &mut Option<Finding>, candidate: Option<Finding>) -> bool {
+    let Some(candidate) = candidate else { return false };
+    if best.as_ref().is_some_and(|b| candidate.rank() >= b.rank()) {
+        return false;
+    }
+    *best = Some(candidate);
+    true
+}
