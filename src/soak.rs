@@ -296,3 +296,32 @@ fn smaller_cases(variant: Variant, seed: u64, case: &Case, workload: Workload) -
     smaller.schedule = Default::default();
     vec![seeded, smaller]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_split_a_range_lazily_and_are_counted_without_listing() {
+        for first_seed in [0, 1, 5, 17] {
+            for seeds in [0, 1, 2, 9, 31] {
+                let mut union = Vec::new();
+                for count in 1..5 {
+                    union.clear();
+                    for index in 0..count {
+                        let opts = SoakOptions { first_seed, seeds, shard: (index, count), ..SoakOptions::default() };
+                        let mine: Vec<u64> = shard_seeds(&opts).collect();
+                        assert!(mine.iter().all(|s| s % count == index));
+                        assert_eq!(mine.len() as u64, shard_seeds_planned(&opts));
+                        union.extend(mine);
+                    }
+                    union.sort();
+                    assert_eq!(union, (first_seed..first_seed + seeds).collect::<Vec<_>>());
+                }
+            }
+        }
+        let huge = SoakOptions { first_seed: 3, seeds: u64::MAX, shard: (1, 4), ..SoakOptions::default() };
+        assert_eq!(shard_seeds(&huge).take(3).collect::<Vec<_>>(), [5, 9, 13]);
+        assert_eq!(shard_seeds_planned(&huge), (u64::MAX - 5).div_ceil(4));
+    }
+}
