@@ -4,10 +4,12 @@
 use std::path::Path;
 
 use crashsim_sim::{Errno, Fs, OpenOptions, RealFs};
+use crashsim_store::fsutil::{read_file, sync_dir, unlink, write_file};
+use crashsim_store::StoreResult;
 use serde_json::json;
 
 use super::problem::{Kind, Problem, Repair};
-use super::scan::{read_all, Registry, LOCK, REGISTRY};
+use super::scan::{Registry, LOCK, REGISTRY};
 use super::{check, Report, Unreadable};
 
 /// How to fix.
@@ -82,14 +84,16 @@ pub fn fix(path: &Path, opts: FixOptions) -> Result<Fixed, FixError> {
     let fs = RealFs::new(path).map_err(|e| FixError::Failed { why: format!("cannot open {}: {e}", path.display()) })?;
     match pollster::block_on(take_lock(&fs)) {
         Ok(()) => {}
-        Err(Errno::EEXIST) => return refuse(before, "another writer took the lock meanwhile; fix again later".into()),
+        Err(e) if e.errno() == Some(Errno::EEXIST) => {
+            return refuse(before, "another writer took the lock meanwhile; fix again later".into())
+        }
         Err(e) => return Err(FixError::Failed { why: format!("cannot take {LOCK}: {e}") }),
     }
     let run: Result<Applied, String> = pollster::block_on(async {
         let result = apply(&fs, &before, &repairs, opts).await;
         let released = async {
-            fs.unlink(LOCK).await?;
-            sync_dir(&fs).await
+            unlink(&fs, LOCK).await?;
+            sync_dir(&fs, "").await
         }
         .await;
         let done = result?;
@@ -114,8 +118,8 @@ async fn apply(
         _ => None,
     };
     // Under the lock now: the registry must still be what was checked.
-    let now = read_all(fs, REGISTRY).await;
-    if now.ok() != bytes {
+    let now = read_file(fs, REGISTRY).await.map_err(|e| e.to_string())?;
+    if now != bytes {
         return Err("sessions.json changed since it was checked; fix again".into());
     }
     let ts = opts.now_ms;
@@ -143,7 +147,7 @@ async fn apply(
             serde_json::to_vec_pretty(&json!({ "removedFrom": REGISTRY, "entries": rows })).expect("JSON serializes");
         side_file = Some(write_new(fs, &format!("sessions.removed.{ts}.json"), &text).await?);
     }
-    sync_dir(fs).await.map_err(|e| format!("fsync of the directory: {e}"))?;
+    sync_dir(fs, "").await.map_err(|e| e.to_string())?;
     let mut outcomes = Vec::new();
     let mut registry = serde_json::Map::new();
     let (mut rekeyed, mut adopted) = (Vec::new(), Vec::new());
@@ -177,7 +181,7 @@ async fn apply(
         debug_assert!(outcome.is_ok() || problem.chosen(opts.archive_orphans).is_err());
         outcomes.push(outcome);
     }
-    sync_dir(fs).await.map_err(|e| format!("fsync of the directory: {e}"))?;
+    sync_dir(fs, "").await.map_err(|e| e.to_string())?;
     if changes_registry {
         let gone: Vec<usize> = removed.iter().map(|(_, i)| *i).collect();
         for (index, entry) in entries.iter().enumerate().filter(|(i, _)| !gone.contains(i)) {
@@ -191,46 +195,20 @@ async fn apply(
         text.push(b'\n');
         let temp = write_new(fs, &format!("{REGISTRY}.{ts}.tmp"), &text).await?;
         fs.rename(&temp, REGISTRY).await.map_err(|e| format!("rename {temp} over {REGISTRY}: {e}"))?;
-        sync_dir(fs).await.map_err(|e| format!("fsync of the directory: {e}"))?;
+        sync_dir(fs, "").await.map_err(|e| e.to_string())?;
     }
     Ok((backup, side_file, outcomes))
 }
 
-async fn take_lock(fs: &RealFs) -> Result<(), Errno> {
+/// Takes the writer lock as the store does (O_CREAT|O_EXCL, its owner inside, durable).
+async fn take_lock(fs: &RealFs) -> StoreResult<()> {
     let owner = format!("crashsim check-dir (pid {})\n", std::process::id());
-    let fd = fs.open(LOCK, OpenOptions::create_new()).await?;
-    let written = fs.write(fd, owner.as_bytes()).await;
-    let synced = fs.fsync(fd).await;
-    fs.close(fd).await?;
-    written?;
-    synced?;
-    sync_dir(fs).await
+    write_file(fs, LOCK, OpenOptions::create_new(), owner.as_bytes(), true).await?;
+    sync_dir(fs, "").await
 }
 
 /// Creates `name` (which must not exist), writes `bytes` and fsyncs it. Returns the name.
 async fn write_new(fs: &RealFs, name: &str, bytes: &[u8]) -> Result<String, String> {
-    let fd = fs.open(name, OpenOptions::create_new()).await.map_err(|e| format!("create {name}: {e}"))?;
-    let mut done = 0;
-    let mut result = Ok(());
-    while done < bytes.len() && result.is_ok() {
-        match fs.write(fd, &bytes[done..]).await {
-            Ok(0) => result = Err(Errno::EIO),
-            Ok(n) => done += n,
-            Err(e) => result = Err(e),
-        }
-    }
-    let result = match result {
-        Ok(()) => fs.fsync(fd).await,
-        e => e,
-    };
-    let closed = fs.close(fd).await;
-    result.and(closed).map_err(|e| format!("write {name}: {e}"))?;
+    write_file(fs, name, OpenOptions::create_new(), bytes, true).await.map_err(|e| e.to_string())?;
     Ok(name.to_string())
-}
-
-async fn sync_dir(fs: &RealFs) -> Result<(), Errno> {
-    let fd = fs.open("", OpenOptions::dir()).await?;
-    let synced = fs.fsync(fd).await;
-    fs.close(fd).await?;
-    synced
 }

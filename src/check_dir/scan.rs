@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crashsim_sim::{Fs, OpenOptions, RealFs};
+use crashsim_store::fsutil::read_file;
 use crashsim_store::layout::{is_plain_name, is_session_id};
 use serde::de::{Deserializer, MapAccess, Visitor};
 
@@ -158,9 +159,10 @@ impl Scan {
         let registry = match files.get(REGISTRY) {
             None => Registry::Missing,
             Some(file) if file.symlink => Registry::Malformed("sessions.json is a symlink (not followed)".into()),
-            Some(_) => match pollster::block_on(read_all(&fs, REGISTRY)) {
+            Some(_) => match pollster::block_on(read_file(&fs, REGISTRY)) {
                 Err(e) => Registry::Malformed(format!("cannot read: {e}")),
-                Ok(bytes) => match parse_registry(&bytes, path) {
+                Ok(None) => Registry::Missing,
+                Ok(Some(bytes)) => match parse_registry(&bytes, path) {
                     Ok(entries) => Registry::Parsed { entries, bytes },
                     Err(e) => Registry::Malformed(e),
                 },
@@ -213,24 +215,6 @@ pub fn classify(name: &str) -> Class {
         }
     }
     Class::Other
-}
-
-pub(super) async fn read_all(fs: &RealFs, name: &str) -> Result<Vec<u8>, crashsim_sim::Errno> {
-    let fd = fs.open(name, OpenOptions::read()).await?;
-    let mut bytes = Vec::new();
-    loop {
-        let chunk = fs.read(fd, 1 << 16).await;
-        match chunk {
-            Ok(chunk) if chunk.is_empty() => break,
-            Ok(chunk) => bytes.extend_from_slice(&chunk),
-            Err(e) => {
-                let _ = fs.close(fd).await;
-                return Err(e);
-            }
-        }
-    }
-    fs.close(fd).await?;
-    Ok(bytes)
 }
 
 fn read_header(fs: &RealFs, name: &str) -> Result<Header, String> {

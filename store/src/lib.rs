@@ -23,7 +23,7 @@
 //! Session ids and timestamps come from a seeded [`ids::IdSource`], never from the wall clock.
 
 pub mod error;
-mod fsutil;
+pub mod fsutil;
 pub mod ids;
 pub mod keys;
 pub mod layout;
