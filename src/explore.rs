@@ -15,7 +15,8 @@
 //! An interleaving shares its first syscalls with the one it branched from; crash points in that
 //! common part are checked once, by the first. Recovery depends on the image alone, so
 //! identical images (by 128-bit fingerprint) are booted once per variant ([`RecoveryCache`]).
-//! Workloads are spread over all cores with rayon; results are merged in workload order, so every figure and the first violation are the same on every run.
+//! Workloads are spread over all cores with rayon; results are merged in workload order, so
+//! every figure and the first violation are the same on every run.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -158,15 +159,21 @@ impl WorkloadResult {
 
     /// Adds the counts and the finding of a part of the same workload, checked after it.
     fn absorb(&mut self, part: WorkloadResult) {
-        if let (None, Some(n)) = (self.states_to_detection, part.states_to_detection) {
-            self.states_to_detection = Some(self.crash_states + n);
-        }
+        detected_after(&mut self.states_to_detection, self.crash_states, part.states_to_detection);
         self.interleavings += part.interleavings;
         self.crash_points += part.crash_points;
         self.crash_states += part.crash_states;
         self.fingerprints.extend(part.fingerprints);
         self.violations += part.violations;
         keep_smallest(&mut self.first, part.first);
+    }
+}
+
+/// Keeps the first detection: when none came yet, a later part's detection counts the
+/// `before` states checked ahead of it.
+fn detected_after(first: &mut Option<u64>, before: u64, later: Option<u64>) {
+    if first.is_none() {
+        *first = later.map(|n| before + n);
     }
 }
 
@@ -200,9 +207,7 @@ impl Merger {
     /// indexes must come in increasing order.
     pub(crate) fn add(&mut self, index: usize, result: WorkloadResult, finished_ms: u128) {
         let merged = &mut self.result;
-        if let (None, Some(n)) = (merged.states_to_detection, result.states_to_detection) {
-            merged.states_to_detection = Some(merged.crash_states + n);
-        }
+        detected_after(&mut merged.states_to_detection, merged.crash_states, result.states_to_detection);
         if result.violations > 0 {
             merged.ms_to_detection = Some(merged.ms_to_detection.map_or(finished_ms, |ms| ms.min(finished_ms)));
         }

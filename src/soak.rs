@@ -88,26 +88,28 @@ pub struct SoakResult {
 
 /// The seeds of this shard, in order, generated lazily (a huge range allocates nothing).
 pub fn shard_seeds(opts: &SoakOptions) -> impl Iterator<Item = u64> {
-    let (index, count) = opts.shard;
-    assert!(count > 0 && index < count, "shard {index}/{count}: the index must be below the count");
-    let end = opts.first_seed.saturating_add(opts.seeds);
-    // The first seed s >= first_seed with s mod count == index.
-    let offset = (index + count - opts.first_seed % count) % count;
-    let start = opts.first_seed.saturating_add(offset);
+    let (start, end, count) = shard_bounds(opts);
     (start..end).step_by(count as usize)
 }
 
 /// How many seeds this shard holds.
 pub fn shard_seeds_planned(opts: &SoakOptions) -> u64 {
-    let (index, count) = opts.shard;
-    let end = opts.first_seed.saturating_add(opts.seeds);
-    let offset = (index + count - opts.first_seed % count) % count;
-    let start = opts.first_seed.saturating_add(offset);
+    let (start, end, count) = shard_bounds(opts);
     if start >= end {
         0
     } else {
         (end - start).div_ceil(count)
     }
+}
+
+/// The shard's first seed (the first s >= first_seed with s mod count == index), the end of the
+/// range, and the step.
+fn shard_bounds(opts: &SoakOptions) -> (u64, u64, u64) {
+    let (index, count) = opts.shard;
+    assert!(count > 0 && index < count, "shard {index}/{count}: the index must be below the count");
+    let end = opts.first_seed.saturating_add(opts.seeds);
+    let offset = (index + count - opts.first_seed % count) % count;
+    (opts.first_seed.saturating_add(offset), end, count)
 }
 
 /// The workload and fault plan of one seed.

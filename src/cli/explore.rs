@@ -95,8 +95,8 @@ pub const SELF_CHECK_OPS_MIN: usize = 2;
 
 /// A table per variant and model; exit 1 if any violation was found.
 pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCode {
-    for variant in variants.iter().filter(|v| v.needs_concurrency() != Concurrency::None) {
-        if opts.client_ops_max == 0 {
+    if opts.client_ops_max == 0 {
+        for variant in variants.iter().filter(|v| v.needs_concurrency() != Concurrency::None) {
             eprintln!("note: {variant} is a race, and --client-ops 0 runs no concurrent workload: it cannot be caught");
         }
     }

@@ -16,7 +16,8 @@ use crate::soak::{shard_seeds_planned, soak, SoakOptions, SoakResult};
 /// run. Exit 0 when no violation was found, 1 when one was, 2 when no seed ran at all.
 pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -> ExitCode {
     let planned = shard_seeds_planned(opts);
-    let progress = Progress::new(planned.saturating_mul(models.len() as u64), "seeds");
+    let planned_all = planned.saturating_mul(models.len() as u64);
+    let progress = Progress::new(planned_all, "seeds");
     let cache = RecoveryCache::default();
     let started = Instant::now();
     let mut results: Vec<SoakResult> = Vec::new();
@@ -60,7 +61,7 @@ pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -
             "seeds": opts.seeds,
             "clients": opts.clients,
             "processes": opts.processes,
-            "seeds_planned": planned * models.len() as u64,
+            "seeds_planned": planned_all,
             "seeds_run": seeds_run,
             "cut_short": cut_short,
             "results": rows,
@@ -97,7 +98,7 @@ pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -
             }
         }
         if cut_short {
-            println!("the time budget ran out: {seeds_run} of {} seeds ran", planned * models.len() as u64);
+            println!("the time budget ran out: {seeds_run} of {planned_all} seeds ran");
         }
     }
     if seeds_run == 0 {
