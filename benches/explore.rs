@@ -4,6 +4,7 @@
 
 use crashsim::cache::RecoveryCache;
 use crashsim::explore::{explore, ExploreOptions, ModelResult};
+use crashsim::session::Session;
 use crashsim_sim::Model;
 use crashsim_store::Variant;
 use divan::counter::ItemsCount;
@@ -17,8 +18,8 @@ fn bounds() -> ExploreOptions {
     ExploreOptions { max_ops: 2, random_workloads: 0, errno_max_ops: 0, ..ExploreOptions::default() }
 }
 
-fn run(model: Model) -> ModelResult {
-    explore(Variant::Reference, model, &bounds(), &RecoveryCache::default(), &|| {})
+fn run(model: Model) -> ModelResult<Session> {
+    explore(&Session(Variant::Reference), model, &bounds(), &RecoveryCache::default(), &|| {})
 }
 
 #[divan::bench(args = ["process", "ordered", "posix"], sample_count = 5)]

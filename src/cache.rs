@@ -1,30 +1,35 @@
-//! The recovery cache: what a store booted on a crash image observed, by variant and image
-//! fingerprint. Recovery depends on the image alone, so identical images are booted once per
-//! variant, whichever workload, crash point or model produced them.
+//! The recovery cache: what a store booted on a crash image observed, by image fingerprint.
+//! Recovery depends on the image alone, so identical images are booted once per subject,
+//! whichever workload, crash point or model produced them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crashsim_model::Observed;
 use crashsim_sim::Image;
-use crashsim_store::Variant;
 
-use crate::observe::recover;
+use crate::subject::{recover_on, Subject};
 
-/// Observed states of booted images, by variant and image fingerprint.
-#[derive(Default)]
-pub struct RecoveryCache {
+/// Observed states of booted images, by subject and image fingerprint.
+pub struct RecoveryCache<S: Subject> {
     #[allow(clippy::type_complexity)]
-    map: Mutex<HashMap<(Variant, u128), Arc<Observed>>>,
+    map: Mutex<HashMap<(S, u128), Arc<S::Observed>>>,
 }
 
-impl RecoveryCache {
-    pub(crate) fn observe(&self, variant: Variant, image: &Image, fingerprint: u128) -> Arc<Observed> {
-        if let Some(found) = self.map.lock().expect("cache lock").get(&(variant, fingerprint)) {
+impl<S: Subject> Default for RecoveryCache<S> {
+    fn default() -> Self {
+        Self { map: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<S: Subject> RecoveryCache<S> {
+    /// What `subject` observes when booted on `image`, whose fingerprint is `fingerprint`.
+    pub(crate) fn observe(&self, subject: &S, image: &Image, fingerprint: u128) -> Arc<S::Observed> {
+        let key = (subject.clone(), fingerprint);
+        if let Some(found) = self.map.lock().expect("cache lock").get(&key) {
             return found.clone();
         }
-        let observed = Arc::new(recover(image, variant).observed);
-        self.map.lock().expect("cache lock").insert((variant, fingerprint), observed.clone());
+        let observed = Arc::new(recover_on(subject, image).0.observed);
+        self.map.lock().expect("cache lock").insert(key, observed.clone());
         observed
     }
 }

@@ -8,6 +8,7 @@ use crashsim_model::Violation;
 use crate::execute::{MadsimRun, Run};
 use crate::schedule::gate::Preempt;
 use crate::schedule::Schedule;
+use crate::subject::Subject;
 use crate::workload::Workload;
 
 /// What is checked in a case.
@@ -23,8 +24,8 @@ pub enum Check {
 
 /// One replayable check: the workload, the injected faults, the interleaving, what is looked at.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Case {
-    pub workload: Workload,
+pub struct Case<S: Subject> {
+    pub workload: Workload<S::Op>,
     /// Injected errnos (no crash point: that is in `check`).
     pub faults: Plan,
     /// The interleaving of the clients on crashsim's executor (empty: the default, which is all
@@ -35,7 +36,7 @@ pub struct Case {
     pub check: Check,
 }
 
-impl Case {
+impl<S: Subject> Case<S> {
     /// How the case's run is made.
     pub fn run(&self, preempt: Preempt) -> Run {
         Run { schedule: self.schedule.clone(), preempt }
@@ -44,14 +45,14 @@ impl Case {
 
 /// A violation and the case that shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Finding {
-    pub case: Case,
+pub struct Finding<S: Subject> {
+    pub case: Case<S>,
     pub violation: Violation,
     /// How many pending events survived in the crash image (0 for clean checks).
     pub survivors: usize,
 }
 
-impl Finding {
+impl<S: Subject> Finding<S> {
     /// The order in which findings are preferred: no fault first, fewest operations, fewest
     /// clients, shortest schedule, earliest crash point, fewest surviving pending events,
     /// first image.
@@ -77,7 +78,7 @@ impl Finding {
 
 /// Keeps in `best` the smaller of it and `candidate` by [`Finding::rank`] (on a tie, `best`,
 /// which came first); true if `candidate` was kept.
-pub(crate) fn keep_smallest(best: &mut Option<Finding>, candidate: Option<Finding>) -> bool {
+pub(crate) fn keep_smallest<S: Subject>(best: &mut Option<Finding<S>>, candidate: Option<Finding<S>>) -> bool {
     let Some(candidate) = candidate else { return false };
     if best.as_ref().is_some_and(|b| candidate.rank() >= b.rank()) {
         return false;

@@ -7,28 +7,28 @@
 //! client waiting for another process's lock sleeps until nothing else can run.
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crashsim_faults::Plan;
-use crashsim_model::{Op, Outcome, Record, Reply, NEVER};
-use crashsim_sim::{Image, SimClock, SimFs, SimOptions};
-use crashsim_store::{OwnerAlive, Store, StoreError, StoreOptions, StoreResult, Variant};
+use crashsim_model::history::{Outcome, Record};
+use crashsim_model::NEVER;
+use crashsim_sim::{Clock, Image, SimClock, SimFs, SimOptions};
 
 use crate::schedule::gate::{Attribution, Gated, Preempt};
 use crate::schedule::{self, Interleaving, Replay, Schedule, Strategy, Task};
+use crate::subject::{History, Process, Subject};
 use crate::workload::Workload;
 
 /// One call of a run: who made it, what it returned, the syscalls `start..end` that ran while
 /// it did (other clients' among them), when it was invoked and answered (a counter of the
 /// run's invocations and answers), and the disk the running processes saw right after (V).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Span {
+pub struct Span<S: Subject> {
     /// The client that made the call; `None` for the harness's clean shutdown of a process.
     pub client: Option<usize>,
     pub process: usize,
-    pub op: Op,
-    pub outcome: Outcome,
+    pub op: S::Op,
+    pub outcome: Outcome<S::Reply>,
     pub start: usize,
     pub end: usize,
     pub invoked: u64,
@@ -37,7 +37,7 @@ pub struct Span {
 }
 
 /// A recorded run of a workload.
-pub struct Execution {
+pub struct Execution<S: Subject> {
     pub fs: Arc<SimFs>,
     /// Syscalls the opening of the stores made (recovery of an empty directory).
     pub open_end: usize,
@@ -45,7 +45,7 @@ pub struct Execution {
     pub open_error: Option<String>,
     /// Every call, in order of invocation; the harness's shutdowns last. A call that never
     /// answered (its process was killed) ends at `usize::MAX`, answered at [`NEVER`].
-    pub spans: Vec<Span>,
+    pub spans: Vec<Span<S>>,
     /// The scheduler's choices.
     pub interleaving: Interleaving,
     /// The client of each syscall (`None`: the harness).
@@ -81,13 +81,17 @@ impl std::fmt::Display for MadsimRun {
 
 /// Runs a case's workload the way the case says: under madsim when it names a madsim run (an
 /// error in a build without `--cfg madsim`), else on crashsim's executor with its schedule.
-pub fn execute_case(variant: Variant, case: &crate::case::Case, preempt: Preempt) -> Result<Execution, String> {
+pub fn execute_case<S: Subject>(
+    subject: &S,
+    case: &crate::case::Case<S>,
+    preempt: Preempt,
+) -> Result<Execution<S>, String> {
     match &case.madsim {
-        None => Ok(execute(variant, &case.workload, &case.faults, &case.run(preempt))),
+        None => Ok(execute(subject, &case.workload, &case.faults, &case.run(preempt))),
         #[cfg(madsim)]
         Some(run) => {
             assert!(case.faults.faults.is_empty(), "madsim runs inject no errno");
-            Ok(crate::on_madsim::execute(variant, &case.workload, run))
+            Ok(crate::on_madsim::execute(subject, &case.workload, run))
         }
         #[cfg(not(madsim))]
         Some(run) => Err(format!(
@@ -103,33 +107,20 @@ pub struct Run {
     pub preempt: Preempt,
 }
 
-/// The options of process `process`'s store: owner `client-<process>`, id seed `process`.
-/// Other processes of the run are alive, so their locks are waited for, not broken.
-pub fn process_options(variant: Variant, process: usize, processes: usize, clock: Arc<SimClock>) -> StoreOptions {
-    let live: BTreeSet<String> = (0..processes).map(owner).collect();
-    let owner_alive = if processes > 1 { OwnerAlive(Arc::new(move |o| live.contains(o))) } else { OwnerAlive::none() };
-    StoreOptions { variant, owner: owner(process), seed: process as u64, owner_alive, clock, ..StoreOptions::default() }
-}
-
-/// The owner id of process `process`.
-pub fn owner(process: usize) -> String {
-    format!("client-{process}")
-}
-
 /// Runs `workload` with the faults of `plan`, the schedule of `run` (then the default choice).
-pub fn execute(variant: Variant, workload: &Workload, plan: &Plan, run: &Run) -> Execution {
-    execute_with(variant, workload, plan, run.preempt, &mut Replay::new(run.schedule.clone()))
+pub fn execute<S: Subject>(subject: &S, workload: &Workload<S::Op>, plan: &Plan, run: &Run) -> Execution<S> {
+    execute_with(subject, workload, plan, run.preempt, &mut Replay::new(run.schedule.clone()))
 }
 
 /// Runs `workload` with the faults of `plan`, `strategy` choosing the interleaving. The plan's
 /// crash point is the caller's business: the run goes to the end, crash images come afterwards.
-pub fn execute_with(
-    variant: Variant,
-    workload: &Workload,
+pub fn execute_with<S: Subject>(
+    subject: &S,
+    workload: &Workload<S::Op>,
     plan: &Plan,
     preempt: Preempt,
     strategy: &mut dyn Strategy,
-) -> Execution {
+) -> Execution<S> {
     workload.validate().expect("a valid workload");
     let fs = Arc::new(SimFs::new(SimOptions::default()));
     if !plan.faults.is_empty() {
@@ -144,14 +135,20 @@ pub fn execute_with(
 
     let mut stores = Vec::new();
     let mut open_error = None;
-    for process in 0..workload.processes {
-        let opts = process_options(variant, process, workload.processes, clock.clone());
+    for index in 0..workload.processes {
+        // Every process of a run on this executor lives to its end.
+        let process = Process {
+            index,
+            count: workload.processes,
+            clock: clock.clone() as Arc<dyn Clock>,
+            alive: Arc::new(|_| true),
+        };
         let opened = RefCell::new(None);
-        alone(Box::pin(async { *opened.borrow_mut() = Some(Store::open(gated.clone(), opts).await) }));
+        alone(Box::pin(async { *opened.borrow_mut() = Some(subject.open(gated.clone(), &process).await) }));
         match opened.into_inner().expect("the open task ran to its end") {
             Ok(store) => stores.push(store),
             Err(error) => {
-                open_error = Some(error.to_string());
+                open_error = Some(error);
                 break;
             }
         }
@@ -160,21 +157,24 @@ pub fn execute_with(
     let recorder = Recorder::new(fs.clone());
     let mut interleaving = Interleaving::default();
     if open_error.is_none() {
-        let stores: Vec<Arc<Store<Gated>>> = stores.into_iter().map(Arc::new).collect();
-        alone(Box::pin(setup_task(workload.clone(), stores.clone(), recorder.clone())));
+        let stores: Vec<Arc<S::Store>> = stores.into_iter().map(Arc::new).collect();
+        alone(Box::pin(setup_task(subject, workload.clone(), stores.clone(), recorder.clone())));
         let tasks: Vec<Task<'_>> = workload
             .clients
             .iter()
             .enumerate()
             .map(|(client, ops)| {
                 let process = workload.process_of(client);
-                let task = client_task(client, process, ops.clone(), stores[process].clone(), recorder.clone());
+                let task =
+                    client_task(subject, client, process, ops.clone(), stores[process].clone(), recorder.clone());
                 Box::pin(attribution.tag(client, task)) as Task<'_>
             })
             .collect();
         interleaving = schedule::run(tasks, &clock, strategy, &steps);
-        for (process, store) in stores.iter().enumerate() {
-            alone(Box::pin(harness_call(process, Op::Shutdown, store.clone(), recorder.clone())));
+        if let Some(closing) = subject.closing() {
+            for (process, store) in stores.iter().enumerate() {
+                alone(Box::pin(harness_call(subject, process, closing.clone(), store.clone(), recorder.clone())));
+            }
         }
     }
     Execution {
@@ -190,19 +190,25 @@ pub fn execute_with(
 
 /// Records the calls of a run as they are invoked and answered. Shared by the client tasks of
 /// any executor (ours or madsim's).
-#[derive(Clone)]
-pub struct Recorder {
+pub struct Recorder<S: Subject> {
     fs: Arc<SimFs>,
-    state: Arc<std::sync::Mutex<(Vec<Span>, u64)>>,
+    #[allow(clippy::type_complexity)]
+    state: Arc<std::sync::Mutex<(Vec<Span<S>>, u64)>>,
 }
 
-impl Recorder {
+impl<S: Subject> Clone for Recorder<S> {
+    fn clone(&self) -> Self {
+        Self { fs: self.fs.clone(), state: self.state.clone() }
+    }
+}
+
+impl<S: Subject> Recorder<S> {
     pub fn new(fs: Arc<SimFs>) -> Self {
         Self { fs, state: Arc::default() }
     }
 
     /// A call invoked now; in flight until [`Recorder::answered`].
-    fn invoked(&self, client: Option<usize>, process: usize, op: &Op) -> usize {
+    fn invoked(&self, client: Option<usize>, process: usize, op: &S::Op) -> usize {
         let mut state = self.state.lock().expect("recorder");
         let invoked = state.1;
         state.1 += 1;
@@ -222,7 +228,7 @@ impl Recorder {
         state.0.len() - 1
     }
 
-    fn answered(&self, index: usize, outcome: Outcome) {
+    fn answered(&self, index: usize, outcome: Outcome<S::Reply>) {
         let (end, after) = (self.fs.steps(), self.fs.volatile_image());
         let mut state = self.state.lock().expect("recorder");
         let returned = state.1;
@@ -232,77 +238,66 @@ impl Recorder {
     }
 
     /// Every call, in order of invocation.
-    pub fn spans(&self) -> Vec<Span> {
+    pub fn spans(&self) -> Vec<Span<S>> {
         self.state.lock().expect("recorder").0.clone()
     }
 }
 
 /// Client `client` of process `process`: its operations in order, each recorded.
-pub async fn client_task(client: usize, process: usize, ops: Vec<Op>, store: Arc<Store<Gated>>, recorder: Recorder) {
+pub async fn client_task<S: Subject>(
+    subject: &S,
+    client: usize,
+    process: usize,
+    ops: Vec<S::Op>,
+    store: Arc<S::Store>,
+    recorder: Recorder<S>,
+) {
     for op in &ops {
         // A yield point before each call: when a call is invoked, relative to the others'
         // answers, is an interleaving choice like any syscall (a lookup invoked after a reset
         // answered must see it; one invoked before may not).
         crate::schedule::gate::yield_now().await;
         let index = recorder.invoked(Some(client), process, op);
-        let outcome = call(&store, op).await;
+        let outcome = subject.call(&store, op).await;
         recorder.answered(index, outcome);
     }
 }
 
 /// A call the harness makes on process `process`: the setup, and the clean shutdown.
-pub async fn harness_call(process: usize, op: Op, store: Arc<Store<Gated>>, recorder: Recorder) {
+pub async fn harness_call<S: Subject>(
+    subject: &S,
+    process: usize,
+    op: S::Op,
+    store: Arc<S::Store>,
+    recorder: Recorder<S>,
+) {
     let index = recorder.invoked(None, process, &op);
-    let outcome = call(&store, &op).await;
+    let outcome = subject.call(&store, &op).await;
     recorder.answered(index, outcome);
 }
 
-/// The workload's setup, on process 0, then one read of the registry by every process (a
-/// server reads it when it starts; its cache then holds what the setup made).
-pub async fn setup_task(workload: Workload, stores: Vec<Arc<Store<Gated>>>, recorder: Recorder) {
+/// The workload's setup, on process 0, then [`Subject::warm`] on every process.
+pub async fn setup_task<S: Subject>(
+    subject: &S,
+    workload: Workload<S::Op>,
+    stores: Vec<Arc<S::Store>>,
+    recorder: Recorder<S>,
+) {
     for op in &workload.setup {
-        harness_call(0, op.clone(), stores[0].clone(), recorder.clone()).await;
+        harness_call(subject, 0, op.clone(), stores[0].clone(), recorder.clone()).await;
     }
     if !workload.setup.is_empty() {
         for store in &stores {
-            // A failed read leaves the cache cold, which the calls that follow tolerate.
-            let _ = store.list().await;
+            subject.warm(store).await;
         }
     }
 }
 
-/// Calls `op` on the store and maps the answer to the spec's terms.
-pub async fn call(store: &Store<Gated>, op: &Op) -> Outcome {
-    match op {
-        Op::Create { key, label } => reply(store.create_labeled(key, label.as_deref()).await.map(Reply::Session)),
-        Op::Append { key, message } => reply(store.append(key, message).await.map(|()| Reply::Unit)),
-        Op::Reset { key } => reply(store.reset(key).await.map(Reply::Session)),
-        Op::Delete { key } => reply(store.delete(key).await.map(|()| Reply::Unit)),
-        Op::Rotate => reply(store.rotate().await.map(|()| Reply::Unit)),
-        Op::Prune { max_entries } => reply(store.prune(*max_entries).await.map(Reply::Evicted)),
-        Op::Shutdown => reply(store.shutdown().await.map(|()| Reply::Unit)),
-        Op::Get { key } => reply(store.get(key).await.map(|found| match found {
-            Some(entry) => Reply::Session(entry.session_id),
-            None => Reply::NotFound,
-        })),
-    }
-}
-
-fn reply(result: StoreResult<Reply>) -> Outcome {
-    match result {
-        Ok(reply) => Outcome::Replied(reply),
-        Err(StoreError::Exists { .. }) => Outcome::Replied(Reply::Exists),
-        Err(StoreError::NotFound { .. }) => Outcome::Replied(Reply::NotFound),
-        Err(StoreError::Closed) => Outcome::Replied(Reply::Closed),
-        Err(other) => Outcome::Failed(other.to_string()),
-    }
-}
-
-impl Execution {
+impl<S: Subject> Execution<S> {
     /// The history a crash after `k` syscalls leaves: the calls that returned before it, and
     /// those running at it (in flight). A call whose last syscall is the k-th has returned: its
     /// acknowledgement counts.
-    pub fn history_at(&self, k: usize) -> Vec<Record> {
+    pub fn history_at(&self, k: usize) -> History<S> {
         let mut history = Vec::new();
         for span in &self.spans {
             let (outcome, returned) = if span.end <= k {
@@ -324,7 +319,7 @@ impl Execution {
     }
 
     /// The history of the whole run.
-    pub fn history(&self) -> Vec<Record> {
+    pub fn history(&self) -> History<S> {
         self.history_at(self.fs.steps())
     }
 

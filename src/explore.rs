@@ -22,18 +22,18 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use crashsim_faults::{Fault, Plan, ERRNOS};
-use crashsim_model::{check, Outcome, Record, Violation};
+use crashsim_model::history::{Outcome, Record};
+use crashsim_model::Violation;
 use crashsim_sim::{ImageOptions, Model};
-use crashsim_store::Variant;
 use rayon::prelude::*;
 
 use crate::cache::RecoveryCache;
 use crate::case::{keep_smallest, Case, Check, Finding};
 use crate::execute::{execute, Execution, Run};
-use crate::observe::observe_running;
 use crate::schedule::dfs::Dfs;
 use crate::schedule::gate::Preempt;
 use crate::schedule::Schedule;
+use crate::subject::Subject;
 use crate::workload::{self, Workload};
 
 /// Bounds of an exploration.
@@ -41,7 +41,8 @@ use crate::workload::{self, Workload};
 pub struct ExploreOptions {
     /// Exhaustive workloads: every sequence of 1 to this many operations. Default: 4.
     pub max_ops: usize,
-    /// Random workloads drawn from the spec's reference state machine. Default: 16.
+    /// Random workloads ([`Subject::random_ops`], seeds `seed` to `seed + random_workloads - 1`).
+    /// Default: 16.
     pub random_workloads: usize,
     /// Most operations of a random workload. Default: 30.
     pub random_max_ops: usize,
@@ -53,7 +54,8 @@ pub struct ExploreOptions {
     /// Seed of the random workloads. Default: 0.
     pub seed: u64,
     /// Concurrent workloads: two clients (in one process, and in two), each with 1 to this many
-    /// operations of the concurrent alphabet (0: none). Default: 1.
+    /// operations of the subject's concurrent alphabet (0, or an empty alphabet: none).
+    /// Default: 1.
     pub client_ops_max: usize,
     /// Concurrent workloads run their two clients in one process, then (if this is 2) in two
     /// processes. Default: 2.
@@ -68,6 +70,10 @@ pub struct ExploreOptions {
     /// finding is then the smallest of the workloads run, not of all. Default: false.
     pub stop_at_violation: bool,
 }
+
+/// The invariant a call breaks when it acknowledges what a failed syscall kept from happening:
+/// the user is told it is saved when it is not.
+pub const FAILURE_REPORTED: &str = "Durable";
 
 /// Workloads run (in parallel) between two looks for a violation when `stop_at_violation` is
 /// set; fixed, so that where a run stops does not depend on the number of threads.
@@ -92,27 +98,28 @@ impl Default for ExploreOptions {
 }
 
 impl ExploreOptions {
-    /// Every workload explored, in order: exhaustive, random (with their proptest trees, for
-    /// shrinking), concurrent in one process, concurrent in two.
-    pub fn workloads(&self) -> (Vec<Workload>, Vec<workload::RandomTree>) {
-        let mut all = workload::exhaustive(self.max_ops);
-        let (random, trees): (Vec<Workload>, Vec<_>) =
-            workload::random(self.seed, self.random_workloads, self.random_max_ops).into_iter().unzip();
-        all.extend(random);
+    /// Every workload explored, in order: exhaustive, random, concurrent in one process,
+    /// concurrent in two.
+    pub fn workloads<S: Subject>(&self, subject: &S) -> Vec<Workload<S::Op>> {
+        let mut all = workload::exhaustive(&subject.alphabet(), self.max_ops);
+        let seeds = self.seed..self.seed + self.random_workloads as u64;
+        all.extend(seeds.map(|seed| Workload::sequential(subject.random_ops(seed, self.random_max_ops))));
         assert!((1..=2).contains(&self.processes_max), "concurrent workloads run in one or two processes");
-        if self.client_ops_max > 0 {
+        let alphabet = subject.concurrent_alphabet();
+        if self.client_ops_max > 0 && !alphabet.is_empty() {
+            let setup = subject.concurrent_setup();
             for processes in 1..=self.processes_max {
-                all.extend(workload::concurrent(self.client_ops_max, processes));
+                all.extend(workload::concurrent(&alphabet, &setup, self.client_ops_max, processes));
             }
         }
-        (all, trees)
+        all
     }
 }
 
-/// The result of exploring one variant under one model.
+/// The result of exploring one subject under one model.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ModelResult {
-    pub variant: Variant,
+pub struct ModelResult<S: Subject> {
+    pub subject: S,
     pub model: Model,
     pub workloads: usize,
     /// Interleavings run (one per workload of a lone client).
@@ -126,7 +133,7 @@ pub struct ModelResult {
     /// Checks that found a violation.
     pub violations: u64,
     /// The minimal violation: fewest operations, earliest crash point, fewest survivors.
-    pub first: Option<Finding>,
+    pub first: Option<Finding<S>>,
     /// Crash states checked, in workload order, up to and including the first one that found a
     /// violation (deterministic: the cost of detection).
     pub states_to_detection: Option<u64>,
@@ -136,29 +143,42 @@ pub struct ModelResult {
 }
 
 /// What one workload contributed.
-#[derive(Default)]
-pub(crate) struct WorkloadResult {
+pub(crate) struct WorkloadResult<S: Subject> {
     pub(crate) interleavings: u64,
     crash_points: u64,
     crash_states: u64,
     /// Fingerprints of the images checked (only counted, never iterated).
     fingerprints: HashSet<u128>,
     violations: u64,
-    pub(crate) first: Option<Finding>,
+    pub(crate) first: Option<Finding<S>>,
     /// Crash states checked up to and including the first that found a violation.
     states_to_detection: Option<u64>,
 }
 
-impl WorkloadResult {
+impl<S: Subject> Default for WorkloadResult<S> {
+    fn default() -> Self {
+        Self {
+            interleavings: 0,
+            crash_points: 0,
+            crash_states: 0,
+            fingerprints: HashSet::new(),
+            violations: 0,
+            first: None,
+            states_to_detection: None,
+        }
+    }
+}
+
+impl<S: Subject> WorkloadResult<S> {
     /// A violation at the state just counted.
-    fn found(&mut self, finding: Finding) {
+    fn found(&mut self, finding: Finding<S>) {
         self.violations += 1;
         self.states_to_detection.get_or_insert(self.crash_states);
         keep_smallest(&mut self.first, Some(finding));
     }
 
     /// Adds the counts and the finding of a part of the same workload, checked after it.
-    fn absorb(&mut self, part: WorkloadResult) {
+    fn absorb(&mut self, part: WorkloadResult<S>) {
         detected_after(&mut self.states_to_detection, self.crash_states, part.states_to_detection);
         self.interleavings += part.interleavings;
         self.crash_points += part.crash_points;
@@ -178,16 +198,16 @@ fn detected_after(first: &mut Option<u64>, before: u64, later: Option<u64>) {
 }
 
 /// Sums workload results in workload order into a [`ModelResult`], keeping the smallest finding.
-pub(crate) struct Merger {
-    result: ModelResult,
+pub(crate) struct Merger<S: Subject> {
+    result: ModelResult<S>,
     distinct: HashSet<u128>,
     first_index: Option<usize>,
 }
 
-impl Merger {
-    pub(crate) fn new(variant: Variant, model: Model) -> Self {
+impl<S: Subject> Merger<S> {
+    pub(crate) fn new(subject: &S, model: Model) -> Self {
         let result = ModelResult {
-            variant,
+            subject: subject.clone(),
             model,
             workloads: 0,
             interleavings: 0,
@@ -205,7 +225,7 @@ impl Merger {
 
     /// Adds the result of workload `index`, which finished `finished_ms` after the start;
     /// indexes must come in increasing order.
-    pub(crate) fn add(&mut self, index: usize, result: WorkloadResult, finished_ms: u128) {
+    pub(crate) fn add(&mut self, index: usize, result: WorkloadResult<S>, finished_ms: u128) {
         let merged = &mut self.result;
         detected_after(&mut merged.states_to_detection, merged.crash_states, result.states_to_detection);
         if result.violations > 0 {
@@ -224,32 +244,32 @@ impl Merger {
     }
 
     /// The merged result, and the index of the workload its finding came from.
-    pub(crate) fn finish(mut self) -> (ModelResult, Option<usize>) {
+    pub(crate) fn finish(mut self) -> (ModelResult<S>, Option<usize>) {
         self.result.distinct_states = self.distinct.len();
         (self.result, self.first_index)
     }
 }
 
-/// Explores `variant` under `model`; `progress` is told after each workload.
-pub fn explore(
-    variant: Variant,
+/// Explores `subject` under `model`; `progress` is told after each workload.
+pub fn explore<S: Subject>(
+    subject: &S,
     model: Model,
     opts: &ExploreOptions,
-    cache: &RecoveryCache,
+    cache: &RecoveryCache<S>,
     progress: &(dyn Fn() + Sync),
-) -> ModelResult {
+) -> ModelResult<S> {
     let started = Instant::now();
-    let (all, trees) = opts.workloads();
-    let exhaustive = workload::exhaustive(opts.max_ops).len();
+    let all = opts.workloads(subject);
+    let exhaustive = workload::exhaustive(&subject.alphabet(), opts.max_ops).len();
     let batch = if opts.stop_at_violation { STOP_BATCH } else { all.len().max(1) };
-    let mut merger = Merger::new(variant, model);
+    let mut merger = Merger::new(subject, model);
     let mut index = 0;
     for workloads in all.chunks(batch) {
-        let results: Vec<(WorkloadResult, u128)> = workloads
+        let results: Vec<(WorkloadResult<S>, u128)> = workloads
             .par_iter()
             .map(|w| {
                 let errno_runs = !w.is_concurrent() && w.len() <= opts.errno_max_ops;
-                let result = explore_workload(variant, model, w, errno_runs, opts, cache);
+                let result = explore_workload(subject, model, w, errno_runs, opts, cache);
                 progress();
                 (result, started.elapsed().as_millis())
             })
@@ -265,71 +285,82 @@ pub fn explore(
         }
     }
     let (mut merged, first_index) = merger.finish();
-    // A violation under an injected fault is shrunk by dropping operations; a random
-    // workload's violation by proptest.
-    let random = exhaustive..exhaustive + trees.len();
-    if let Some(finding) = merged.first.take_if(|f| !f.case.faults.faults.is_empty()) {
-        merged.first = Some(shrink_fault_finding(variant, model, finding, opts, cache));
-    } else if let Some(index) = first_index.filter(|i| random.contains(i)) {
-        let tree = trees.into_iter().nth(index - exhaustive).expect("one tree per random workload");
-        let fails = |w: &Workload| explore_workload(variant, model, w, false, opts, cache).first.is_some();
-        let smallest = tree.shrink(fails, 256);
-        merged.first = explore_workload(variant, model, &smallest, false, opts, cache).first.or(merged.first);
+    // Exhaustive workloads come shortest first, so their finding is as short as any; a random
+    // workload's finding, or one under an injected fault, is shrunk by dropping operations.
+    let shrink = |f: &Finding<S>| !f.case.faults.faults.is_empty() || first_index.is_some_and(|i| i >= exhaustive);
+    if let Some(finding) = merged.first.take_if(|f| shrink(f)) {
+        merged.first = Some(shrink_finding(subject, model, finding, opts, cache));
     }
     merged.elapsed_ms = started.elapsed().as_millis();
     merged
 }
 
-/// Shrinks a violation found under an injected fault (a lone client's): drops one operation at
-/// a time, keeping the one the fault hit, with the fault moved to the same syscall of that
-/// operation (its offset in the operation's span), as long as the fault still breaks an
-/// invariant.
-pub fn shrink_fault_finding(
-    variant: Variant,
+/// Shrinks a lone client's finding: drops one operation at a time as long as the smaller
+/// workload still breaks an invariant. Under an injected fault, the operation the fault hit
+/// stays, with the fault moved to the same syscall of it (its offset in the operation's span).
+/// Concurrent findings are the race shrinker's ([`crate::soak::shrink_race_finding`]).
+pub fn shrink_finding<S: Subject>(
+    subject: &S,
     model: Model,
-    finding: Finding,
+    finding: Finding<S>,
     opts: &ExploreOptions,
-    cache: &RecoveryCache,
-) -> Finding {
+    cache: &RecoveryCache<S>,
+) -> Finding<S> {
     let mut best = finding;
-    loop {
-        if best.case.workload.is_concurrent() {
-            return best;
-        }
-        let run = execute(variant, &best.case.workload, &best.case.faults, &best.case.run(opts.preempt));
-        let Some((&step, &fault)) = best.case.faults.faults.iter().next() else { return best };
-        let Some(hit) = run.spans.iter().position(|s| s.start <= step && step < s.end) else { return best };
-        let offset = step - run.spans[hit].start;
-        let mut shrunk = None;
-        for drop in (0..best.case.workload.len()).rev().filter(|d| *d != hit) {
-            let Some(workload) = best.case.workload.without(0, drop) else { continue };
-            let target = if drop < hit { hit - 1 } else { hit };
-            let clean = execute(variant, &workload, &Plan::none(), &Run::default());
-            let Some(span) = clean.spans.get(target).filter(|s| s.start + offset < s.end) else { continue };
-            let plan = Plan { faults: [(span.start + offset, fault)].into_iter().collect(), crash_after: None };
-            let mut result = WorkloadResult::default();
-            check_fault_run(variant, model, &workload, &plan, opts, cache, &mut result);
-            if let Some(found) = result.first {
-                shrunk = Some(found);
-                break;
-            }
-        }
+    while !best.case.workload.is_concurrent() {
+        let shrunk = if best.case.faults.faults.is_empty() {
+            (0..best.case.workload.len()).rev().find_map(|drop| {
+                let workload = best.case.workload.without(0, drop)?;
+                explore_workload(subject, model, &workload, false, opts, cache).first
+            })
+        } else {
+            shrink_fault(subject, model, &best, opts, cache)
+        };
         match shrunk {
             Some(found) => best = found,
-            None => return best,
+            None => break,
         }
     }
+    best
+}
+
+/// One step of shrinking a finding under an injected fault: the first smaller workload that
+/// still breaks an invariant with the fault at the same place of the operation it hit.
+fn shrink_fault<S: Subject>(
+    subject: &S,
+    model: Model,
+    best: &Finding<S>,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache<S>,
+) -> Option<Finding<S>> {
+    let run = execute(subject, &best.case.workload, &best.case.faults, &best.case.run(opts.preempt));
+    let (&step, &fault) = best.case.faults.faults.iter().next()?;
+    let hit = run.spans.iter().position(|s| s.start <= step && step < s.end)?;
+    let offset = step - run.spans[hit].start;
+    for drop in (0..best.case.workload.len()).rev().filter(|d| *d != hit) {
+        let Some(workload) = best.case.workload.without(0, drop) else { continue };
+        let target = if drop < hit { hit - 1 } else { hit };
+        let clean = execute(subject, &workload, &Plan::none(), &Run::default());
+        let Some(span) = clean.spans.get(target).filter(|s| s.start + offset < s.end) else { continue };
+        let plan = Plan { faults: [(span.start + offset, fault)].into_iter().collect(), crash_after: None };
+        let mut result = WorkloadResult::default();
+        check_fault_run(subject, model, &workload, &plan, opts, cache, &mut result);
+        if result.first.is_some() {
+            return result.first;
+        }
+    }
+    None
 }
 
 /// Explores one workload under one model: every interleaving within the preemption bound.
-pub(crate) fn explore_workload(
-    variant: Variant,
+pub(crate) fn explore_workload<S: Subject>(
+    subject: &S,
     model: Model,
-    workload: &Workload,
+    workload: &Workload<S::Op>,
     errno_runs: bool,
     opts: &ExploreOptions,
-    cache: &RecoveryCache,
-) -> WorkloadResult {
+    cache: &RecoveryCache<S>,
+) -> WorkloadResult<S> {
     let mut result = WorkloadResult::default();
     let clean = Plan::none();
     let mut dfs = Dfs::new(opts.preemptions_max);
@@ -341,19 +372,20 @@ pub(crate) fn explore_workload(
             madsim: None,
             check: Check::Restart,
         };
-        let run = execute(variant, workload, &clean, &case.run(opts.preempt));
+        let run = execute(subject, workload, &clean, &case.run(opts.preempt));
         assert!(
             run.interleaving.deadlocked.is_empty(),
-            "clients {:?} of {variant} deadlocked on workload {workload} with schedule {}: a store must never wait forever",
+            "clients {:?} of {} deadlocked on workload {workload} with schedule {}: a store must never wait forever",
             run.interleaving.deadlocked,
+            subject.name(),
             case.schedule
         );
         result.interleavings += 1;
-        check_run(&run, &case, branch.from_step, variant, model, opts, cache, &mut result);
+        check_run(&run, &case, branch.from_step, subject, model, opts, cache, &mut result);
         if errno_runs && branch.schedule.0.is_empty() {
             let trace = run.fs.trace();
             for plan in Plan::each_errno(&trace, &ERRNOS).iter().chain(&Plan::each_short_write(&trace, 1)) {
-                check_fault_run(variant, model, workload, plan, opts, cache, &mut result);
+                check_fault_run(subject, model, workload, plan, opts, cache, &mut result);
             }
         }
         dfs.explored(&branch, &run.interleaving);
@@ -365,40 +397,40 @@ pub(crate) fn explore_workload(
 /// the run it branched from): the clean points, a restart after the clean shutdown, and every
 /// image of every crash point.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn check_run(
-    run: &Execution,
-    case: &Case,
+pub(crate) fn check_run<S: Subject>(
+    run: &Execution<S>,
+    case: &Case<S>,
     from_step: usize,
-    variant: Variant,
+    subject: &S,
     model: Model,
     opts: &ExploreOptions,
-    cache: &RecoveryCache,
-    result: &mut WorkloadResult,
+    cache: &RecoveryCache<S>,
+    result: &mut WorkloadResult<S>,
 ) {
-    check_clean_points(run, case, from_step, result);
-    check_restart(run, case, variant, cache, result);
-    check_crash_points(run, case, from_step..=run.fs.steps(), variant, model, opts, cache, result);
+    check_clean_points(run, case, from_step, subject, result);
+    check_restart(run, case, subject, cache, result);
+    check_crash_points(run, case, from_step..=run.fs.steps(), subject, model, opts, cache, result);
 }
 
 /// Every image of every crash point in `points`, booted and checked. Crash points are spread
 /// over threads; their findings are merged in crash point order.
 #[allow(clippy::too_many_arguments)]
-fn check_crash_points(
-    run: &Execution,
-    case: &Case,
+fn check_crash_points<S: Subject>(
+    run: &Execution<S>,
+    case: &Case<S>,
     points: std::ops::RangeInclusive<usize>,
-    variant: Variant,
+    subject: &S,
     model: Model,
     opts: &ExploreOptions,
-    cache: &RecoveryCache,
-    result: &mut WorkloadResult,
+    cache: &RecoveryCache<S>,
+    result: &mut WorkloadResult<S>,
 ) {
     if points.is_empty() {
         return;
     }
     let trackers = run.fs.trackers(model);
     let first = *points.start();
-    let partials: Vec<WorkloadResult> = trackers[points]
+    let partials: Vec<WorkloadResult<S>> = trackers[points]
         .par_iter()
         .enumerate()
         .map(|(offset, tracker)| {
@@ -409,7 +441,7 @@ fn check_crash_points(
             for (i, (image, &fingerprint)) in set.images.iter().zip(&set.fingerprints).enumerate() {
                 partial.crash_states += 1;
                 partial.fingerprints.insert(fingerprint);
-                if let Err(violation) = check(&history, &cache.observe(variant, image, fingerprint)) {
+                if let Err(violation) = subject.check(&history, &cache.observe(subject, image, fingerprint)) {
                     let case = Case { check: Check::Crash { after: k, image: i }, ..case.clone() };
                     partial.found(Finding { case, violation, survivors: set.survivors[i].len() });
                 }
@@ -424,13 +456,20 @@ fn check_crash_points(
 
 /// The running store's files after each call that answered with no other call in flight (and
 /// ended at or after syscall `from_step`), checked without recovery.
-fn check_clean_points(run: &Execution, case: &Case, from_step: usize, result: &mut WorkloadResult) {
+fn check_clean_points<S: Subject>(
+    run: &Execution<S>,
+    case: &Case<S>,
+    from_step: usize,
+    subject: &S,
+    result: &mut WorkloadResult<S>,
+) {
     for (op, span) in run.spans.iter().enumerate() {
         if span.returned == crashsim_model::NEVER || span.end < from_step || !run.quiescent_after(op) {
             continue;
         }
+        let Some(observed) = subject.inspect(&span.after) else { return };
         result.crash_states += 1;
-        if let Err(violation) = check(&run.history_at(span.end), &observe_running(&span.after)) {
+        if let Err(violation) = subject.check(&run.history_at(span.end), &observed) {
             let case = Case { check: Check::Clean { op }, ..case.clone() };
             result.found(Finding { case, violation, survivors: 0 });
         }
@@ -438,13 +477,19 @@ fn check_clean_points(run: &Execution, case: &Case, from_step: usize, result: &m
 }
 
 /// A restart after the clean shutdown that ends every run.
-fn check_restart(run: &Execution, case: &Case, variant: Variant, cache: &RecoveryCache, result: &mut WorkloadResult) {
+fn check_restart<S: Subject>(
+    run: &Execution<S>,
+    case: &Case<S>,
+    subject: &S,
+    cache: &RecoveryCache<S>,
+    result: &mut WorkloadResult<S>,
+) {
     let image = run.fs.volatile_image();
-    let observed = cache.observe(variant, &image, image.fingerprint());
+    let observed = cache.observe(subject, &image, image.fingerprint());
     let mut history = run.history();
     history.push(Record::Restart);
     result.crash_states += 1;
-    if let Err(violation) = check(&history, &observed) {
+    if let Err(violation) = subject.check(&history, &observed) {
         let case = Case { check: Check::Restart, ..case.clone() };
         result.found(Finding { case, violation, survivors: 0 });
     }
@@ -455,16 +500,16 @@ fn check_restart(run: &Execution, case: &Case, variant: Variant, cache: &Recover
 /// checks after it: at every crash point from the fault to the end of that operation, and after
 /// a clean restart. The running store's own files are not checked after a failure: like a
 /// filesystem after EIO, a store that saw an I/O error is consistent again once it recovers.
-pub(crate) fn check_fault_run(
-    variant: Variant,
+pub(crate) fn check_fault_run<S: Subject>(
+    subject: &S,
     model: Model,
-    workload: &Workload,
+    workload: &Workload<S::Op>,
     plan: &Plan,
     opts: &ExploreOptions,
-    cache: &RecoveryCache,
-    result: &mut WorkloadResult,
+    cache: &RecoveryCache<S>,
+    result: &mut WorkloadResult<S>,
 ) {
-    let run = execute(variant, workload, plan, &Run { schedule: Schedule::default(), preempt: opts.preempt });
+    let run = execute(subject, workload, plan, &Run { schedule: Schedule::default(), preempt: opts.preempt });
     let case = Case {
         workload: workload.clone(),
         faults: plan.clone(),
@@ -476,9 +521,9 @@ pub(crate) fn check_fault_run(
     if let Some(span) = run.spans.iter().position(|s| s.start <= step && step < s.end) {
         let hit = &run.spans[span];
         if let (Outcome::Replied(reply), Fault::Fail(errno)) = (&hit.outcome, fault) {
-            if !reply.is_refusal() {
+            if !subject.is_refusal(reply) {
                 let violation = Violation {
-                    invariant: crashsim_model::Invariant::Durable,
+                    invariant: FAILURE_REPORTED,
                     summary: format!(
                         "{} was acknowledged ({reply}) although syscall {step} failed with {errno:?}",
                         hit.op
@@ -492,7 +537,7 @@ pub(crate) fn check_fault_run(
             }
         }
         let end = hit.end;
-        check_crash_points(&run, &case, step..=end, variant, model, opts, cache, result);
+        check_crash_points(&run, &case, step..=end, subject, model, opts, cache, result);
     }
-    check_restart(&run, &case, variant, cache, result);
+    check_restart(&run, &case, subject, cache, result);
 }

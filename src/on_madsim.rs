@@ -15,12 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crashsim_sim::{Clock, SimFs, SimOptions};
-use crashsim_store::{OwnerAlive, Store, StoreOptions, Variant};
 
-use crate::execute::{client_task, harness_call, owner, setup_task, Execution, Kill, MadsimRun, Recorder};
+use crate::execute::{client_task, harness_call, setup_task, Execution, Kill, MadsimRun, Recorder};
 use crate::schedule::gate::{Attribution, Gated, Pace, Preempt};
+use crate::subject::{Process, Subject};
 use crate::workload::Workload;
-use crashsim_model::Op;
 
 /// madsim's simulated clock, as the store sees time.
 struct MadsimClock {
@@ -38,14 +37,14 @@ impl Clock for MadsimClock {
 }
 
 /// Runs `workload` on a fresh madsim runtime seeded by `run.seed`, killing a process if asked.
-pub fn execute(variant: Variant, workload: &Workload, run: &MadsimRun) -> Execution {
+pub fn execute<S: Subject>(subject: &S, workload: &Workload<S::Op>, run: &MadsimRun) -> Execution<S> {
     let runtime = madsim::runtime::Runtime::with_seed_and_config(run.seed, madsim::Config::default());
-    runtime.block_on(execute_here(variant, workload.clone(), run.kill.clone()))
+    runtime.block_on(execute_here(subject.clone(), workload.clone(), run.kill.clone()))
 }
 
 /// The run of [`execute`], inside the current madsim runtime (whose seed decides it), for
 /// madsim's own determinism check.
-pub async fn execute_here(variant: Variant, workload: Workload, kill: Option<Kill>) -> Execution {
+pub async fn execute_here<S: Subject>(subject: S, workload: Workload<S::Op>, kill: Option<Kill>) -> Execution<S> {
     workload.validate().expect("a valid workload");
     if let Some(kill) = &kill {
         assert!(kill.process < workload.processes, "kill of process {} of {}", kill.process, workload.processes);
@@ -55,7 +54,8 @@ pub async fn execute_here(variant: Variant, workload: Workload, kill: Option<Kil
     let attribution = Attribution::default();
     let gated = Arc::new(Gated::new(fs.clone(), Preempt::Paths, attribution.clone()).paced(Pace::Latency));
     let recorder = Recorder::new(fs.clone());
-    let alive: Arc<Mutex<BTreeSet<String>>> = Arc::new(Mutex::new((0..workload.processes).map(owner).collect()));
+    let alive: Arc<Mutex<BTreeSet<usize>>> = Arc::new(Mutex::new((0..workload.processes).collect()));
+    let subject = Arc::new(subject);
     let nodes: Vec<_> =
         (0..workload.processes).map(|p| handle.create_node().name(format!("process-{p}")).build()).collect();
     let clock: Arc<dyn Clock> = Arc::new(MadsimClock { start: madsim::time::Instant::now() });
@@ -70,35 +70,29 @@ pub async fn execute_here(variant: Variant, workload: Workload, kill: Option<Kil
         elapsed_us,
     };
     let mut stores = Vec::new();
-    for process in 0..workload.processes {
+    for index in 0..workload.processes {
         let live = alive.clone();
-        let owner_alive = OwnerAlive(Arc::new(move |o| live.lock().expect("alive set").contains(o)));
-        let opts = StoreOptions {
-            variant,
-            owner: owner(process),
-            seed: process as u64,
-            owner_alive,
-            clock: clock.clone(),
-            ..StoreOptions::default()
-        };
-        match Store::open(gated.clone(), opts).await {
+        let alive = Arc::new(move |p| live.lock().expect("alive set").contains(&p));
+        let process = Process { index, count: workload.processes, clock: clock.clone(), alive };
+        match subject.open(gated.clone(), &process).await {
             Ok(store) => stores.push(Arc::new(store)),
-            Err(error) => return execution(fs.steps(), Some(error.to_string()), 0),
+            Err(error) => return execution(fs.steps(), Some(error), 0),
         }
     }
     let open_end = fs.steps();
-    setup_task(workload.clone(), stores.clone(), recorder.clone()).await;
+    setup_task(&*subject, workload.clone(), stores.clone(), recorder.clone()).await;
     let started = madsim::time::Instant::now();
     let mut joins = Vec::new();
     for (client, ops) in workload.clients.iter().enumerate() {
         let process = workload.process_of(client);
-        let task = client_task(client, process, ops.clone(), stores[process].clone(), recorder.clone());
+        let (subject, ops, store, recorder) = (subject.clone(), ops.clone(), stores[process].clone(), recorder.clone());
+        let task = async move { client_task(&*subject, client, process, ops, store, recorder).await };
         joins.push((process, nodes[process].spawn(attribution.tag(client, task))));
     }
     let killed = match kill {
         Some(kill) => {
             madsim::time::sleep(Duration::from_micros(kill.at_us)).await;
-            alive.lock().expect("alive set").remove(&owner(kill.process));
+            alive.lock().expect("alive set").remove(&kill.process);
             handle.kill(nodes[kill.process].id());
             Some(kill.process)
         }
@@ -111,8 +105,8 @@ pub async fn execute_here(variant: Variant, workload: Workload, kill: Option<Kil
     }
     let elapsed_us = started.elapsed().as_micros() as u64;
     for (process, store) in stores.iter().enumerate() {
-        if Some(process) != killed {
-            harness_call(process, Op::Shutdown, store.clone(), recorder.clone()).await;
+        if let Some(closing) = subject.closing().filter(|_| Some(process) != killed) {
+            harness_call(&*subject, process, closing, store.clone(), recorder.clone()).await;
         }
     }
     execution(open_end, None, elapsed_us)

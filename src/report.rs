@@ -2,16 +2,17 @@
 
 use std::fmt::Write as _;
 
-use crashsim_model::{check, Outcome, Record, Violation};
+use crashsim_model::history::{Outcome, Record};
+use crashsim_model::Violation;
 use crashsim_sim::{Model, Trace};
-use crashsim_store::Variant;
 
 use crate::case::{Case, Check};
 use crate::execute::{execute_case, Execution, Span};
 use crate::explore::ExploreOptions;
-use crate::observe::{observe_running, recover};
 use crate::schedule::gate::Preempt;
-use crate::workload;
+use crate::session::workload;
+use crate::session::Session;
+use crate::subject::{recover_on, History, Subject};
 
 /// A replayed case.
 pub struct Reproduction {
@@ -40,11 +41,12 @@ pub fn program() -> &'static str {
     })
 }
 
-/// The one-line command that replays `case`.
-pub fn replay_command(variant: Variant, model: Model, case: &Case, opts: &ExploreOptions) -> String {
+/// The one-line command that replays a case of the session store.
+pub fn replay_command(subject: &Session, model: Model, case: &Case<Session>, opts: &ExploreOptions) -> String {
     let mut command = format!(
-        "{} repro --variant {variant} --model {model} --workload '{}'",
+        "{} repro --variant {} --model {model} --workload '{}'",
         program(),
+        subject.0,
         workload::format(&case.workload)
     );
     if case.workload.processes > 1 {
@@ -80,26 +82,31 @@ pub fn replay_command(variant: Variant, model: Model, case: &Case, opts: &Explor
 }
 
 /// Replays `case` and tells it: the operations, the syscall trace up to the crash, which pending
-/// events survived, the sessions directory before and after recovery, the invariant broken
-/// with expected against found, and the replay command.
-pub fn reproduce(variant: Variant, model: Model, case: &Case, opts: &ExploreOptions) -> Result<Reproduction, String> {
-    reproduce_with(variant, model, case, opts, false)
+/// events survived, the files before and after recovery, the invariant broken with expected
+/// against found, and the replay command (the subject's [`Subject::replay`], if it has one).
+pub fn reproduce<S: Subject>(
+    subject: &S,
+    model: Model,
+    case: &Case<S>,
+    opts: &ExploreOptions,
+) -> Result<Reproduction, String> {
+    reproduce_with(subject, model, case, opts, false)
 }
 
 /// [`reproduce`], with every syscall of the trace when `full_trace` (otherwise the syscalls
 /// before the operation in flight are folded into one line per operation).
-pub fn reproduce_with(
-    variant: Variant,
+pub fn reproduce_with<S: Subject>(
+    subject: &S,
     model: Model,
-    case: &Case,
+    case: &Case<S>,
     opts: &ExploreOptions,
     full_trace: bool,
 ) -> Result<Reproduction, String> {
     let images = &opts.images;
-    let run = execute_case(variant, case, opts.preempt)?;
+    let run = execute_case(subject, case, opts.preempt)?;
     let concurrent = case.workload.is_concurrent();
     let mut text = String::new();
-    let _ = writeln!(text, "variant {variant} ({}), persistence model {model}", variant.reported_as());
+    let _ = writeln!(text, "{}, persistence model {model}", subject.describe());
     if concurrent || case.madsim.is_some() {
         let how = match &case.madsim {
             Some(run) => format!("under {run}"),
@@ -142,7 +149,8 @@ pub fn reproduce_with(
     if concurrent {
         render_calls(&mut text, &run, &history);
     } else {
-        let _ = writeln!(text, "\noperations (the last, shutdown, is the harness's clean shutdown):");
+        let closing = subject.closing().map(|op| format!(" (the last, {op}, is the harness's clean shutdown)"));
+        let _ = writeln!(text, "\noperations{}:", closing.unwrap_or_default());
         for (i, span) in run.spans.iter().enumerate() {
             let status = match history.iter().filter(|r| matches!(r, Record::Call { .. })).nth(i) {
                 Some(Record::Call { outcome: Outcome::InFlight, .. }) => "in flight at the crash".to_string(),
@@ -192,36 +200,21 @@ pub fn reproduce_with(
                     let _ = writeln!(text, "  #{} {}{torn}", survivor.seq, event.kind);
                 }
             }
-            let _ = write!(text, "\nsessions directory before recovery:\n{disk}");
-            let recovered = recover(disk, variant);
-            match &recovered.report {
-                Some(report) => {
-                    let _ = write!(text, "\nrecovery:\n{report}");
-                }
-                None => {
-                    let _ = writeln!(text, "\nrecovery: {:?}", recovered.observed.recovery);
-                }
-            }
-            let _ = write!(text, "\nsessions directory after recovery:\n{}", recovered.after);
-            recovered.observed
+            let _ = write!(text, "\nfiles before recovery:\n{disk}");
+            recovered(&mut text, subject, disk, "recovery")
         }
         Check::Clean { op } => {
             let disk = &run.spans[op].after;
-            let _ = write!(text, "\nsessions directory of the running store (no crash, no recovery):\n{disk}");
-            observe_running(disk)
+            let _ = write!(text, "\nfiles of the running store (no crash, no recovery):\n{disk}");
+            subject.inspect(disk).ok_or_else(|| format!("{} has no clean-point check", subject.name()))?
         }
         Check::Restart => {
             let disk = run.fs.volatile_image();
-            let _ = write!(text, "\nsessions directory after the clean shutdown:\n{disk}");
-            let recovered = recover(&disk, variant);
-            if let Some(report) = &recovered.report {
-                let _ = write!(text, "\nrecovery on restart:\n{report}");
-            }
-            let _ = write!(text, "\nsessions directory after recovery:\n{}", recovered.after);
-            recovered.observed
+            let _ = write!(text, "\nfiles after the clean shutdown:\n{disk}");
+            recovered(&mut text, subject, &disk, "recovery on restart")
         }
     };
-    let violation = check(&history, &observed).err();
+    let violation = subject.check(&history, &observed).err();
     match &violation {
         Some(v) => {
             let _ = write!(text, "\n{v}");
@@ -230,12 +223,25 @@ pub fn reproduce_with(
             let _ = writeln!(text, "\nno violation: the store is consistent with the spec here");
         }
     }
-    let _ = writeln!(text, "\nreplay: {}", replay_command(variant, model, case, opts));
+    if let Some(command) = subject.replay(model, case, opts) {
+        let _ = writeln!(text, "\nreplay: {command}");
+    }
     Ok(Reproduction { text, violation })
 }
 
+/// Boots a store on `disk`, tells what recovery did and the files after, and returns what it
+/// observed.
+fn recovered<S: Subject>(text: &mut String, subject: &S, disk: &crashsim_sim::Image, title: &str) -> S::Observed {
+    let (recovered, after) = recover_on(subject, disk);
+    if !recovered.report.is_empty() {
+        let _ = write!(text, "\n{title}:\n{}", recovered.report);
+    }
+    let _ = write!(text, "\nfiles after recovery:\n{after}");
+    recovered.observed
+}
+
 /// Who calls what: each call with its client, its syscalls and how it ended at the check.
-fn render_calls(text: &mut String, run: &Execution, history: &[Record]) {
+fn render_calls<S: Subject>(text: &mut String, run: &Execution<S>, history: &History<S>) {
     let _ = writeln!(
         text,
         "\ncalls, in order of invocation (the harness runs the setup first, and shuts each process down at the end):"
@@ -248,7 +254,7 @@ fn render_calls(text: &mut String, run: &Execution, history: &[Record]) {
                 _ => None,
             })
             .map_or("not reached".to_string(), |o| {
-                if o == Outcome::InFlight.to_string() {
+                if o == Outcome::<S::Reply>::InFlight.to_string() {
                     "in flight at the crash".to_string()
                 } else {
                     o
@@ -268,7 +274,7 @@ fn render_calls(text: &mut String, run: &Execution, history: &[Record]) {
 
 /// The trace up to `cut` with the client of each syscall, and where each call was invoked
 /// (`>`) and answered (`<`).
-fn render_interleaved_trace(text: &mut String, run: &Execution, trace: &Trace, from: usize, cut: usize) {
+fn render_interleaved_trace<S: Subject>(text: &mut String, run: &Execution<S>, trace: &Trace, from: usize, cut: usize) {
     let mut marks: Vec<(usize, u64, String)> = Vec::new();
     for span in &run.spans {
         let who = span.client.map_or("--".to_string(), |c| format!("c{c}"));
@@ -293,8 +299,14 @@ fn render_interleaved_trace(text: &mut String, run: &Execution, trace: &Trace, f
 /// Where the trace starts in full: at the operation in flight at the check (for concurrent
 /// clients, the first client call that started before it). The syscalls before are told one
 /// line per operation. Returns the first step shown in full.
-fn fold_before(text: &mut String, run: &Execution, check: &Check, cut: usize, concurrent: bool) -> usize {
-    let started: Vec<&Span> = run.spans.iter().filter(|s| s.start < cut).collect();
+fn fold_before<S: Subject>(
+    text: &mut String,
+    run: &Execution<S>,
+    check: &Check,
+    cut: usize,
+    concurrent: bool,
+) -> usize {
+    let started: Vec<&Span<S>> = run.spans.iter().filter(|s| s.start < cut).collect();
     let focus = match check {
         Check::Clean { op } if !concurrent => run.spans.get(*op),
         _ if concurrent => started.iter().copied().filter(|s| s.client.is_some()).min_by_key(|s| s.start),

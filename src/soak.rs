@@ -18,9 +18,7 @@
 use std::time::{Duration, Instant};
 
 use crashsim_faults::Plan;
-use crashsim_model::Op;
 use crashsim_sim::Model;
-use crashsim_store::Variant;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -29,10 +27,10 @@ use crate::cache::RecoveryCache;
 use crate::case::{Case, Check, Finding};
 use crate::execute::{execute, execute_case, Execution, Run};
 use crate::explore::{
-    check_fault_run, check_run, explore_workload, shrink_fault_finding, ExploreOptions, Merger, ModelResult,
-    WorkloadResult,
+    check_fault_run, check_run, explore_workload, shrink_finding, ExploreOptions, Merger, ModelResult, WorkloadResult,
 };
-use crate::workload::{self, Workload};
+use crate::subject::Subject;
+use crate::workload::Workload;
 
 /// What to soak.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,8 +72,8 @@ impl Default for SoakOptions {
 }
 
 /// What a soak found under one model.
-pub struct SoakResult {
-    pub result: ModelResult,
+pub struct SoakResult<S: Subject> {
+    pub result: ModelResult<S>,
     /// Seeds of this shard in the range.
     pub seeds_planned: u64,
     /// Seeds that ran: the first this many of the shard's seeds, in order.
@@ -113,28 +111,28 @@ fn shard_bounds(opts: &SoakOptions) -> (u64, u64, u64) {
 }
 
 /// The workload and fault plan of one seed.
-pub fn seed_case(variant: Variant, seed: u64, max_ops: usize) -> (Workload, Plan) {
-    let (workload, _) = workload::random(seed, 1, max_ops).pop().expect("one workload per seed");
-    let steps = execute(variant, &workload, &Plan::none(), &Run::default()).fs.steps();
+pub fn seed_case<S: Subject>(subject: &S, seed: u64, max_ops: usize) -> (Workload<S::Op>, Plan) {
+    let workload = Workload::sequential(subject.random_ops(seed, max_ops));
+    let steps = execute(subject, &workload, &Plan::none(), &Run::default()).fs.steps();
     let mut plan = Plan::seeded(seed, steps, 1, false);
     plan.crash_after = None;
     (workload, plan)
 }
 
 /// Soaks `variant` under `model`; `progress` is told after each seed.
-pub fn soak(
-    variant: Variant,
+pub fn soak<S: Subject>(
+    subject: &S,
     model: Model,
     opts: &SoakOptions,
-    cache: &RecoveryCache,
+    cache: &RecoveryCache<S>,
     progress: &(dyn Fn() + Sync),
-) -> SoakResult {
+) -> SoakResult<S> {
     assert!(opts.clients >= 1 && (1..=opts.clients).contains(&opts.processes), "1 to {} processes", opts.clients);
     let started = Instant::now();
     let seeds_planned = shard_seeds_planned(opts);
     let mut seeds = shard_seeds(opts);
     let chunk = rayon::current_num_threads().max(1) * 4;
-    let mut merger = Merger::new(variant, model);
+    let mut merger = Merger::new(subject, model);
     let (mut seeds_run, mut cut_short) = (0u64, false);
     loop {
         if opts.time_budget.is_some_and(|budget| started.elapsed() >= budget) {
@@ -149,11 +147,11 @@ pub fn soak(
             .par_iter()
             .map(|&seed| {
                 let result = if opts.clients > 1 {
-                    evaluate_race(variant, model, &race_case(variant, seed, opts), &opts.explore, cache)
+                    evaluate_race(subject, model, &race_case(subject, seed, opts), &opts.explore, cache)
                 } else {
-                    let (workload, plan) = seed_case(variant, seed, opts.max_ops);
-                    let mut result = explore_workload(variant, model, &workload, false, &opts.explore, cache);
-                    check_fault_run(variant, model, &workload, &plan, &opts.explore, cache, &mut result);
+                    let (workload, plan) = seed_case(subject, seed, opts.max_ops);
+                    let mut result = explore_workload(subject, model, &workload, false, &opts.explore, cache);
+                    check_fault_run(subject, model, &workload, &plan, &opts.explore, cache, &mut result);
                     result
                 };
                 progress();
@@ -171,46 +169,53 @@ pub fn soak(
     let failing_seed = first_index.map(|i| shard_seeds(opts).nth(i).expect("a seed that ran"));
     if let (Some(finding), Some(seed)) = (result.first.take(), failing_seed) {
         result.first = Some(if finding.case.workload.is_concurrent() {
-            shrink_race_finding(variant, model, finding, seed, &opts.explore, cache)
+            shrink_race_finding(subject, model, finding, seed, &opts.explore, cache)
         } else {
-            shrink_fault_finding(variant, model, finding, &opts.explore, cache)
+            shrink_finding(subject, model, finding, &opts.explore, cache)
         });
     }
     result.elapsed_ms = started.elapsed().as_millis();
     SoakResult { result, seeds_planned, seeds_run, cut_short, failing_seed }
 }
 
-/// The workload of race seed `seed`: after the concurrent setup, `clients` clients over
-/// `processes` processes, 1 to `max_ops` operations in all (at least one per client) of the
-/// concurrent alphabet, from a ChaCha stream seeded by `seed`.
-pub fn race_workload(seed: u64, clients: usize, processes: usize, max_ops: usize) -> Workload {
+/// The workload of race seed `seed`: after the subject's concurrent setup, `clients` clients
+/// over `processes` processes, 1 to `max_ops` operations in all (at least one per client) of
+/// its concurrent alphabet, from a ChaCha stream seeded by `seed`.
+pub fn race_workload<S: Subject>(
+    subject: &S,
+    seed: u64,
+    clients: usize,
+    processes: usize,
+    max_ops: usize,
+) -> Workload<S::Op> {
     assert!(max_ops >= clients, "each of {clients} clients needs an operation; {max_ops} allowed");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let alphabet = workload::concurrent_alphabet();
+    let alphabet = subject.concurrent_alphabet();
+    assert!(!alphabet.is_empty(), "{} has no concurrent alphabet: it does not race", subject.name());
     let total = rng.random_range(clients..=max_ops);
-    let mut each: Vec<Vec<Op>> = vec![Vec::new(); clients];
+    let mut each: Vec<Vec<S::Op>> = vec![Vec::new(); clients];
     for i in 0..total {
         // The first operation of each client first, then anywhere.
         let client = if i < clients { i } else { rng.random_range(0..clients) };
         each[client].push(alphabet[rng.random_range(0..alphabet.len())].clone());
     }
-    Workload { setup: workload::concurrent_setup(), clients: each, processes }
+    Workload { setup: subject.concurrent_setup(), clients: each, processes }
 }
 
 /// Race seed `seed` as a case to check: its workload, and how it runs (madsim seeded by `seed`,
 /// with a seeded kill; or, without madsim, a seeded schedule on crashsim's executor).
-pub fn race_case(variant: Variant, seed: u64, opts: &SoakOptions) -> Case {
-    let workload = race_workload(seed, opts.clients, opts.processes, opts.max_ops);
+pub fn race_case<S: Subject>(subject: &S, seed: u64, opts: &SoakOptions) -> Case<S> {
+    let workload = race_workload(subject, seed, opts.clients, opts.processes, opts.max_ops);
     let case =
         Case { workload, faults: Plan::none(), schedule: Default::default(), madsim: None, check: Check::Restart };
-    race_run(variant, seed, case)
+    race_run(subject, seed, case)
 }
 
 #[cfg(madsim)]
-fn race_run(variant: Variant, seed: u64, mut case: Case) -> Case {
+fn race_run<S: Subject>(subject: &S, seed: u64, mut case: Case<S>) -> Case<S> {
     use crate::execute::{Kill, MadsimRun};
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6b69_6c6c);
-    let whole = crate::on_madsim::execute(variant, &case.workload, &MadsimRun { seed, kill: None });
+    let whole = crate::on_madsim::execute(subject, &case.workload, &MadsimRun { seed, kill: None });
     let kill = (rng.random_range(0..4) != 0).then(|| Kill {
         process: rng.random_range(0..case.workload.processes),
         at_us: rng.random_range(0..whole.elapsed_us.max(1)),
@@ -220,26 +225,26 @@ fn race_run(variant: Variant, seed: u64, mut case: Case) -> Case {
 }
 
 #[cfg(not(madsim))]
-fn race_run(variant: Variant, seed: u64, mut case: Case) -> Case {
+fn race_run<S: Subject>(subject: &S, seed: u64, mut case: Case<S>) -> Case<S> {
     let mut strategy = crate::schedule::Seeded::new(seed);
-    let run = crate::execute::execute_with(variant, &case.workload, &Plan::none(), Default::default(), &mut strategy);
+    let run = crate::execute::execute_with(subject, &case.workload, &Plan::none(), Default::default(), &mut strategy);
     case.schedule = run.interleaving.schedule();
     case
 }
 
 /// Runs a race case and checks all of it: every crash point and image, the quiescent clean
 /// points, a restart. The one evaluation of a race case, for the soak, its shrinking and tests.
-pub(crate) fn evaluate_race(
-    variant: Variant,
+pub(crate) fn evaluate_race<S: Subject>(
+    subject: &S,
     model: Model,
-    case: &Case,
+    case: &Case<S>,
     opts: &ExploreOptions,
-    cache: &RecoveryCache,
-) -> WorkloadResult {
-    let run: Execution = execute_case(variant, case, opts.preempt).expect("a race case runs in this build");
+    cache: &RecoveryCache<S>,
+) -> WorkloadResult<S> {
+    let run: Execution<S> = execute_case(subject, case, opts.preempt).expect("a race case runs in this build");
     let mut result = WorkloadResult::default();
     result.interleavings += 1;
-    check_run(&run, case, 0, variant, model, opts, cache, &mut result);
+    check_run(&run, case, 0, subject, model, opts, cache, &mut result);
     result
 }
 
@@ -249,22 +254,22 @@ pub(crate) fn evaluate_race(
 /// schedule the same seed draws for it, then under the default schedule. A smaller workload of
 /// at most [`SEARCH_OPS_MAX`] operations that none of these breaks is searched with the
 /// explorer's bounded-preemption DFS. Returns the smallest finding.
-pub fn shrink_race_finding(
-    variant: Variant,
+pub fn shrink_race_finding<S: Subject>(
+    subject: &S,
     model: Model,
-    finding: Finding,
+    finding: Finding<S>,
     seed: u64,
     opts: &ExploreOptions,
-    cache: &RecoveryCache,
-) -> Finding {
+    cache: &RecoveryCache<S>,
+) -> Finding<S> {
     let mut best = finding;
     'shrink: loop {
         let workload = best.case.workload.clone();
         for (client, ops) in workload.clients.iter().enumerate().rev() {
             for op in (0..ops.len()).rev() {
                 let Some(smaller) = workload.without(client, op) else { continue };
-                for case in smaller_cases(variant, seed, &best.case, smaller.clone()) {
-                    if let Some(found) = evaluate_race(variant, model, &case, opts, cache).first {
+                for case in smaller_cases(subject, seed, &best.case, smaller.clone()) {
+                    if let Some(found) = evaluate_race(subject, model, &case, opts, cache).first {
                         best = found;
                         continue 'shrink;
                     }
@@ -272,7 +277,7 @@ pub fn shrink_race_finding(
                 // Another interleaving may still break it: the explorer's bounded search, for
                 // workloads small enough to search.
                 if smaller.is_concurrent() && smaller.len() <= SEARCH_OPS_MAX {
-                    if let Some(found) = explore_workload(variant, model, &smaller, false, opts, cache).first {
+                    if let Some(found) = explore_workload(subject, model, &smaller, false, opts, cache).first {
                         best = found;
                         continue 'shrink;
                     }
@@ -288,13 +293,13 @@ pub fn shrink_race_finding(
 const SEARCH_OPS_MAX: usize = 4;
 
 /// The cases a smaller workload is tried as, in order.
-fn smaller_cases(variant: Variant, seed: u64, case: &Case, workload: Workload) -> Vec<Case> {
+fn smaller_cases<S: Subject>(subject: &S, seed: u64, case: &Case<S>, workload: Workload<S::Op>) -> Vec<Case<S>> {
     let mut smaller = Case { workload, ..case.clone() };
     if let Some(run) = &mut smaller.madsim {
         run.kill = run.kill.take().filter(|kill| kill.process < smaller.workload.processes);
         return vec![smaller];
     }
-    let seeded = race_run(variant, seed, Case { schedule: Default::default(), ..smaller.clone() });
+    let seeded = race_run(subject, seed, Case { schedule: Default::default(), ..smaller.clone() });
     smaller.schedule = Default::default();
     vec![seeded, smaller]
 }

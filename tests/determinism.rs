@@ -4,17 +4,18 @@
 use crashsim::cache::RecoveryCache;
 use crashsim::explore::{explore, ExploreOptions, ModelResult};
 use crashsim::report::reproduce;
+use crashsim::session::Session;
 use crashsim_sim::Model;
 use crashsim_store::Variant;
 
-fn run(threads: usize, variant: Variant, model: Model) -> (ModelResult, Option<String>) {
+fn run(threads: usize, variant: Variant, model: Model) -> (ModelResult<Session>, Option<String>) {
     let opts = ExploreOptions { max_ops: 2, random_workloads: 4, errno_max_ops: 1, ..ExploreOptions::default() };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-    let mut result = pool.install(|| explore(variant, model, &opts, &RecoveryCache::default(), &|| {}));
+    let mut result = pool.install(|| explore(&Session(variant), model, &opts, &RecoveryCache::default(), &|| {}));
     // Wall-clock figures are the only ones allowed to differ.
     assert_eq!(result.ms_to_detection.is_some(), result.states_to_detection.is_some());
     (result.elapsed_ms, result.ms_to_detection) = (0, None);
-    let text = result.first.as_ref().map(|f| reproduce(variant, model, &f.case, &opts).unwrap().text);
+    let text = result.first.as_ref().map(|f| reproduce(&Session(variant), model, &f.case, &opts).unwrap().text);
     (result, text)
 }
 

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crashsim::execute::execute;
-use crashsim::workload;
+use crashsim::session::workload;
+use crashsim::session::Session;
 use crashsim_faults::Plan;
 use crashsim_sim::{Fd, Fs, FsResult, Image, ImageOptions, Model, OpenOptions, RealFs, Stat};
 use crashsim_store::{Store, StoreOptions, Variant};
@@ -122,7 +123,7 @@ fn image_of(root: &std::path::Path) -> Image {
 fn process_model_matches_a_real_kill_9_at_every_syscall() {
     let workload =
         workload::parse("create a L; append a m; create b; reset a; rotate; prune 1; delete b", 1, "").unwrap();
-    let sim = execute(Variant::Reference, &workload, &Plan::none(), &Default::default());
+    let sim = execute(&Session(Variant::Reference), &workload, &Plan::none(), &Default::default());
     let steps = sim.fs.steps();
     assert!(steps > 100, "a run long enough to matter: {steps} syscalls");
     for k in 0..=steps {

@@ -7,6 +7,7 @@ use crashsim::cache::RecoveryCache;
 use crashsim::case::Check;
 use crashsim::explore::{explore, ExploreOptions, ModelResult};
 use crashsim::report::reproduce;
+use crashsim::session::Session;
 use crashsim_sim::Model;
 use crashsim_store::{Concurrency, Variant};
 
@@ -23,14 +24,14 @@ fn races(processes_max: usize) -> ExploreOptions {
     }
 }
 
-fn explore_models(variant: Variant, models: &[Model], opts: &ExploreOptions) -> Vec<ModelResult> {
+fn explore_models(variant: Variant, models: &[Model], opts: &ExploreOptions) -> Vec<ModelResult<Session>> {
     let cache = RecoveryCache::default();
-    models.iter().map(|&model| explore(variant, model, opts, &cache, &|| {})).collect()
+    models.iter().map(|&model| explore(&Session(variant), model, opts, &cache, &|| {})).collect()
 }
 
 /// Asserts that concurrent exploration catches `variant` under every model it is documented
 /// for, replays the smallest finding, and snapshots its reproducer.
-fn assert_race(variant: Variant, opts: &ExploreOptions) -> crashsim::case::Finding {
+fn assert_race(variant: Variant, opts: &ExploreOptions) -> crashsim::case::Finding<Session> {
     let results = explore_models(variant, &Model::ALL, opts);
     let caught: Vec<Model> = results.iter().filter(|r| r.violations > 0).map(|r| r.model).collect();
     assert_eq!(caught, variant.caught_under(), "{variant} is caught exactly where it is documented to be");
@@ -38,7 +39,7 @@ fn assert_race(variant: Variant, opts: &ExploreOptions) -> crashsim::case::Findi
     let finding = first.first.clone().expect("caught under process");
     assert!(finding.case.workload.clients.len() <= 2 && finding.case.workload.len() <= 4, "{:?}", finding.case);
     assert!(first.interleavings > first.workloads as u64, "more than one interleaving per workload");
-    let reproduction = reproduce(variant, first.model, &finding.case, opts).expect("the case replays");
+    let reproduction = reproduce(&Session(variant), first.model, &finding.case, opts).expect("the case replays");
     assert_eq!(
         reproduction.violation.as_ref().map(|v| v.invariant),
         Some(finding.violation.invariant),
@@ -91,7 +92,8 @@ fn unregistered_create_after_ack_3210_is_seen_by_a_concurrent_client() {
     let results = explore_models(Variant::CreateRegistersAfterAck, &Model::ALL, &opts);
     let caught: Vec<Model> = results.iter().filter(|r| r.violations > 0).map(|r| r.model).collect();
     assert_eq!(caught, Variant::CreateRegistersAfterAck.caught_under());
-    let reproduction = reproduce(Variant::CreateRegistersAfterAck, Model::Process, &finding.case, &opts).unwrap();
+    let reproduction =
+        reproduce(&Session(Variant::CreateRegistersAfterAck), Model::Process, &finding.case, &opts).unwrap();
     assert!(reproduction.violation.is_some(), "{}", reproduction.text);
     insta::assert_snapshot!("unregistered-create-after-ack-concurrent", reproduction.text);
 }
@@ -101,14 +103,14 @@ fn a_schedule_replays_byte_for_byte() {
     let opts = races(2);
     let results = explore_models(Variant::UpdateWithoutLock, &[Model::Ordered], &opts);
     let finding = results[0].first.clone().expect("caught");
-    let first = reproduce(Variant::UpdateWithoutLock, Model::Ordered, &finding.case, &opts).unwrap().text;
-    let again = reproduce(Variant::UpdateWithoutLock, Model::Ordered, &finding.case, &opts).unwrap().text;
+    let first = reproduce(&Session(Variant::UpdateWithoutLock), Model::Ordered, &finding.case, &opts).unwrap().text;
+    let again = reproduce(&Session(Variant::UpdateWithoutLock), Model::Ordered, &finding.case, &opts).unwrap().text;
     assert_eq!(first, again);
     // Another schedule is another run: the default one (no preemption) does not lose the update
     // at this check.
     if let Check::Crash { .. } | Check::Clean { .. } = finding.case.check {
         let default = crashsim::case::Case { schedule: Default::default(), ..finding.case.clone() };
-        let replay = reproduce(Variant::UpdateWithoutLock, Model::Ordered, &default, &opts).unwrap().text;
+        let replay = reproduce(&Session(Variant::UpdateWithoutLock), Model::Ordered, &default, &opts).unwrap().text;
         assert_ne!(replay, first);
     }
 }

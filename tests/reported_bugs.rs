@@ -7,6 +7,7 @@ use crashsim::cache::RecoveryCache;
 use crashsim::case::Check;
 use crashsim::explore::{explore, ExploreOptions, ModelResult};
 use crashsim::report::reproduce;
+use crashsim::session::Session;
 use crashsim_model::Invariant;
 use crashsim_sim::Model;
 use crashsim_store::Variant;
@@ -17,9 +18,9 @@ fn bounds() -> ExploreOptions {
     ExploreOptions { max_ops: 2, random_workloads: 0, errno_max_ops: 0, client_ops_max: 0, ..ExploreOptions::default() }
 }
 
-fn explore_all(variant: Variant, opts: &ExploreOptions) -> Vec<ModelResult> {
+fn explore_all(variant: Variant, opts: &ExploreOptions) -> Vec<ModelResult<Session>> {
     let cache = RecoveryCache::default();
-    Model::ALL.iter().map(|&model| explore(variant, model, opts, &cache, &|| {})).collect()
+    Model::ALL.iter().map(|&model| explore(&Session(variant), model, opts, &cache, &|| {})).collect()
 }
 
 /// Asserts where `variant` is caught and with which invariant, and snapshots its reproducer.
@@ -30,10 +31,14 @@ fn assert_reported_bug(variant: Variant, invariant: Invariant) {
     assert_eq!(caught, variant.caught_under(), "{variant} is caught exactly where it is documented to be");
     let first = results.iter().find(|r| r.first.is_some()).expect("caught under some model");
     let finding = first.first.as_ref().expect("has a finding");
-    assert_eq!(finding.violation.invariant, invariant, "{variant}: {}", finding.violation);
+    assert_eq!(finding.violation.invariant, invariant.name(), "{variant}: {}", finding.violation);
     assert!(finding.case.workload.len() <= 6, "reproducer too long: {:?}", finding.case.workload);
-    let reproduction = reproduce(variant, first.model, &finding.case, &opts).expect("the case replays");
-    assert_eq!(reproduction.violation.as_ref().map(|v| v.invariant), Some(invariant), "the replay shows it again");
+    let reproduction = reproduce(&Session(variant), first.model, &finding.case, &opts).expect("the case replays");
+    assert_eq!(
+        reproduction.violation.as_ref().map(|v| v.invariant),
+        Some(invariant.name()),
+        "the replay shows it again"
+    );
     insta::assert_snapshot!(variant.name(), reproduction.text);
 }
 
@@ -91,7 +96,7 @@ fn shutdown_trajectory_crash_blocks_startup_75571() {
         crashsim_model::Op::Shutdown,
     ]);
     let run = crashsim::execute::execute(
-        Variant::ShutdownRemovesTrajectory,
+        &Session(Variant::ShutdownRemovesTrajectory),
         &workload,
         &crashsim_faults::Plan::none(),
         &Default::default(),
@@ -109,12 +114,12 @@ fn shutdown_trajectory_crash_blocks_startup_75571() {
         madsim: None,
         check: Check::Crash { after: unlink.step + 1, image: 0 },
     };
-    let reproduction = reproduce(Variant::ShutdownRemovesTrajectory, Model::Process, &case, &opts).unwrap();
+    let reproduction = reproduce(&Session(Variant::ShutdownRemovesTrajectory), Model::Process, &case, &opts).unwrap();
     let violation = reproduction.violation.expect("startup fails");
-    assert_eq!(violation.invariant, Invariant::Live, "{violation}");
+    assert_eq!(violation.invariant, Invariant::Live.name(), "{violation}");
     assert!(violation.summary.contains("trajectory"), "{violation}");
     // The reference survives the same crash point of its own shutdown.
-    let reference = reproduce(Variant::Reference, Model::Process, &case, &opts).unwrap();
+    let reference = reproduce(&Session(Variant::Reference), Model::Process, &case, &opts).unwrap();
     assert!(reference.violation.is_none(), "{}", reference.text);
 }
 
@@ -139,14 +144,15 @@ fn unregistered_create_after_ack_3210_alone() {
 #[test]
 fn findings_under_faults_are_shrunk_to_the_operations_that_matter() {
     use crashsim::case::{Case, Finding};
-    use crashsim::explore::shrink_fault_finding;
+    use crashsim::explore::shrink_finding;
     use crashsim_faults::{Fault, Plan};
     let variant = Variant::CreateSkipsRegistry;
     let opts = bounds();
-    let workload = crashsim::workload::parse("rotate; append b x; create a L; rotate; delete b", 1, "").unwrap();
+    let workload =
+        crashsim::session::workload::parse("rotate; append b x; create a L; rotate; delete b", 1, "").unwrap();
     // A short write in the create's transcript header: the create still succeeds and skips the
     // registry, so the restart re-adopts an acknowledged session.
-    let run = crashsim::execute::execute(variant, &workload, &Plan::none(), &Default::default());
+    let run = crashsim::execute::execute(&Session(variant), &workload, &Plan::none(), &Default::default());
     let create = &run.spans[2];
     let trace = run.fs.trace();
     let write = trace.steps[create.start..create.end]
@@ -155,11 +161,11 @@ fn findings_under_faults_are_shrunk_to_the_operations_that_matter() {
         .expect("the create writes");
     let faults = Plan { faults: [(write.step, Fault::ShortWrite(1))].into_iter().collect(), crash_after: None };
     let case = Case { workload, faults, schedule: Default::default(), madsim: None, check: Check::Restart };
-    let violation = reproduce(variant, Model::Process, &case, &opts).unwrap().violation.expect("a violation");
+    let violation = reproduce(&Session(variant), Model::Process, &case, &opts).unwrap().violation.expect("a violation");
     let finding = Finding { case, violation, survivors: 0 };
-    let shrunk = shrink_fault_finding(variant, Model::Process, finding, &opts, &RecoveryCache::default());
-    assert_eq!(crashsim::workload::format(&shrunk.case.workload), "create a L", "{:?}", shrunk.case);
+    let shrunk = shrink_finding(&Session(variant), Model::Process, finding, &opts, &RecoveryCache::default());
+    assert_eq!(crashsim::session::workload::format(&shrunk.case.workload), "create a L", "{:?}", shrunk.case);
     assert_eq!(shrunk.case.faults.faults.len(), 1);
-    let replayed = reproduce(variant, Model::Process, &shrunk.case, &opts).unwrap();
+    let replayed = reproduce(&Session(variant), Model::Process, &shrunk.case, &opts).unwrap();
     assert!(replayed.violation.is_some(), "{}", replayed.text);
 }

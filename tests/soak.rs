@@ -10,6 +10,7 @@
 
 use crashsim::cache::RecoveryCache;
 use crashsim::report::replay_command;
+use crashsim::session::Session;
 use crashsim::soak::{soak, SoakOptions};
 use crashsim_sim::Model;
 use crashsim_store::Variant;
@@ -27,7 +28,7 @@ fn assert_clean(opts: &SoakOptions) -> Vec<u64> {
     let cache = RecoveryCache::default();
     let mut states = Vec::new();
     for model in Model::ALL {
-        let soaked = soak(Variant::Reference, model, opts, &cache, &|| {});
+        let soaked = soak(&Session(Variant::Reference), model, opts, &cache, &|| {});
         let result = &soaked.result;
         eprintln!(
             "soak {model} ({} clients): seeds {}..{}, {} crash states ({} distinct)",
@@ -42,7 +43,7 @@ fn assert_clean(opts: &SoakOptions) -> Vec<u64> {
                 "seed {:?}: {}\nreplay: {}",
                 soaked.failing_seed,
                 finding.violation,
-                replay_command(Variant::Reference, model, &finding.case, &opts.explore)
+                replay_command(&Session(Variant::Reference), model, &finding.case, &opts.explore)
             );
         }
         assert_eq!((soaked.seeds_run, soaked.seeds_planned, soaked.cut_short), (opts.seeds, opts.seeds, false));
@@ -88,12 +89,13 @@ fn race_variants_are_found_within_200_seeds() {
     for variant in [Variant::UpdateWithoutLock, Variant::CreateRegistersAfterAck, Variant::ProcessLocalLock] {
         let opts = races(0, 200);
         let cache = RecoveryCache::default();
-        let soaked = soak(variant, Model::Process, &opts, &cache, &|| {});
+        let soaked = soak(&Session(variant), Model::Process, &opts, &cache, &|| {});
         let seed = soaked.failing_seed.unwrap_or_else(|| panic!("{variant}: no violation in 200 seeds"));
         let finding = soaked.result.first.expect("a finding");
         let workload = &finding.case.workload;
         assert!(workload.clients.len() <= 2 && workload.len() <= 4, "{variant} seed {seed}: {workload}");
-        let replay = crashsim::report::reproduce(variant, Model::Process, &finding.case, &opts.explore).unwrap();
+        let replay =
+            crashsim::report::reproduce(&Session(variant), Model::Process, &finding.case, &opts.explore).unwrap();
         assert!(replay.violation.is_some(), "{variant}: the shrunk case replays:\n{}", replay.text);
         eprintln!("{variant}: first violation at seed {seed}, shrunk to {workload}");
     }
@@ -106,19 +108,21 @@ fn race_variants_are_found_within_200_seeds() {
 fn a_race_seed_replays_byte_for_byte() {
     use crashsim::execute::{Kill, MadsimRun};
     fn run() -> impl std::future::Future<Output = usize> {
-        let workload = crashsim::soak::race_workload(7, 3, 2, 30);
+        let workload = crashsim::soak::race_workload(&Session(Variant::Reference), 7, 3, 2, 30);
         async move {
             let kill = Some(Kill { process: 1, at_us: 300 });
-            crashsim::on_madsim::execute_here(Variant::Reference, workload, kill).await.fs.steps()
+            crashsim::on_madsim::execute_here(Session(Variant::Reference), workload, kill).await.fs.steps()
         }
     }
     let steps = madsim::runtime::Runtime::check_determinism(7, madsim::Config::default(), run);
     assert!(steps > 50, "{steps} syscalls");
     let opts = races(7, 1);
-    let case = crashsim::soak::race_case(Variant::Reference, 7, &opts);
+    let case = crashsim::soak::race_case(&Session(Variant::Reference), 7, &opts);
     assert!(matches!(case.madsim, Some(MadsimRun { seed: 7, .. })));
     let case = crashsim::case::Case { check: crashsim::case::Check::Restart, ..case };
-    let first = crashsim::report::reproduce(Variant::Reference, Model::Posix, &case, &opts.explore).unwrap().text;
-    let again = crashsim::report::reproduce(Variant::Reference, Model::Posix, &case, &opts.explore).unwrap().text;
+    let first =
+        crashsim::report::reproduce(&Session(Variant::Reference), Model::Posix, &case, &opts.explore).unwrap().text;
+    let again =
+        crashsim::report::reproduce(&Session(Variant::Reference), Model::Posix, &case, &opts.explore).unwrap().text;
     assert_eq!(first, again);
 }

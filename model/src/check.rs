@@ -3,11 +3,7 @@
 //! taken in some order that respects real time (linearizability, as Knossos and porcupine
 //! check it).
 //!
-//! Each call has an invocation and an answer time. The spec is replayed over every order of the
-//! calls in which a call comes after each call that answered before it was invoked: a
-//! breadth-first search over the sets of calls already placed (porcupine's memo, Wing & Gong's
-//! search), each set with the spec states it can leave. A sequential history has one order, so
-//! it costs what a plain replay costs. Acknowledged calls must get the reply the spec gives;
+//! The orders are searched by [`linearize`]. Acknowledged calls must get the reply the spec gives;
 //! an uncertain call branches into every way a crash may resolve it. Session ids
 //! that the history never saw returned (a create in flight) are wildcards, bound to whichever
 //! unknown id the observed store shows. When no branch matches, the violation names the first
@@ -15,45 +11,15 @@
 //! and Atomic when only the all-or-nothing rule is broken.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
+use crate::history::{self, linearize, Interval, Violation};
 use crate::invariant::{durable, no_phantom, structural, Invariant, Uncertain, View, ViewEntry};
 use crate::keys::canonical;
 use crate::op::{Op, Outcome, Reply};
 use crate::store::{crash_resolutions, Client, Store};
 
-/// One step of a recorded run.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Record {
-    /// Process `process` (one store instance: what the spec calls a client) was called with `op`
-    /// at time `invoked` and answered `outcome` at time `returned` (any counter of the run's
-    /// events; [`NEVER`] for a call in flight at the crash).
-    Call { process: usize, op: Op, outcome: Outcome, invoked: u64, returned: u64 },
-    /// Every process restarted (after a crash or a clean shutdown): each forgets what it used.
-    /// Every call before it is over.
-    Restart,
-}
-
-/// The answer time of a call that never answered.
-pub const NEVER: u64 = u64::MAX;
-
-/// Most calls between two restarts that the search handles (the width of its set of calls).
-pub const CALLS_MAX: usize = 128;
-
-impl Record {
-    /// The calls of one process, one after the other, at times 0, 1, 2, ... (in flight: never
-    /// answered): a sequential history.
-    pub fn sequential(calls: impl IntoIterator<Item = (Op, Outcome)>) -> Vec<Record> {
-        calls
-            .into_iter()
-            .enumerate()
-            .map(|(i, (op, outcome))| {
-                let returned = if outcome == Outcome::InFlight { NEVER } else { 2 * i as u64 + 1 };
-                Record::Call { process: 0, op, outcome, invoked: 2 * i as u64, returned }
-            })
-            .collect()
-    }
-}
+/// One step of a recorded run of the session store.
+pub type Record = history::Record<Op, Reply>;
 
 /// How recovery ended on the observed image.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -73,27 +39,6 @@ pub struct Observed {
     pub recovery: Recovery,
 }
 
-/// A broken invariant, with expected against found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
-    pub invariant: Invariant,
-    /// One line: what is wrong.
-    pub summary: String,
-    /// The spec's state (one of the allowed outcomes), or empty when the replies disagreed.
-    pub expected: String,
-    pub found: String,
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} violated: {}", self.invariant, self.summary)?;
-        if !self.expected.is_empty() {
-            write!(f, "expected:\n{}", self.expected)?;
-        }
-        write!(f, "found:\n{}", self.found)
-    }
-}
-
 /// One branch of the replay.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Branch {
@@ -103,8 +48,8 @@ struct Branch {
 
 /// Checks `observed` against the spec replayed over `history`.
 pub fn check(history: &[Record], observed: &Observed) -> Result<(), Violation> {
-    let violation = |invariant, summary: String, expected: String| Violation {
-        invariant,
+    let violation = |invariant: Invariant, summary: String, expected: String| Violation {
+        invariant: invariant.name(),
         summary,
         expected,
         found: observed.view.to_string(),
@@ -197,7 +142,7 @@ fn replay(history: &[Record]) -> Replay {
     for (index, record) in history.iter().enumerate() {
         match record {
             Record::Restart => {
-                branches = match linearize(branches, &segment, &mut uncertain) {
+                branches = match linearize_segment(branches, &segment, &mut uncertain) {
                     Ok(branches) => branches,
                     Err(failure) => return Replay { branches: Err(failure), uncertain },
                 };
@@ -215,97 +160,29 @@ fn replay(history: &[Record]) -> Replay {
                     }
                 };
                 let (invoked, returned) = (*invoked, *returned);
-                assert!(invoked <= returned, "call {} answered before it was invoked", index + 1);
                 segment.push(Placed { index, process: *process, op, outcome, new_id, invoked, returned });
             }
         }
     }
-    let branches = linearize(branches, &segment, &mut uncertain);
+    let branches = linearize_segment(branches, &segment, &mut uncertain);
     Replay { branches, uncertain }
 }
 
 /// Every spec state the calls of one segment can leave, over every real-time order of them.
-/// Level n of the search holds, for each set of n calls placed first, the branches it leaves.
-fn linearize(
+fn linearize_segment(
     start: Vec<Branch>,
     calls: &[Placed<'_>],
     uncertain: &mut Uncertain,
 ) -> Result<Vec<Branch>, (Invariant, String)> {
-    assert!(calls.len() <= CALLS_MAX, "{} calls between restarts; the check handles {CALLS_MAX}", calls.len());
-    let mut level: BTreeMap<u128, Vec<Branch>> = BTreeMap::from([(0, start)]);
-    for _ in 0..calls.len() {
-        let mut next: BTreeMap<u128, Vec<Branch>> = BTreeMap::new();
-        let mut mismatch = None;
-        for (placed, branches) in level {
-            let candidates = candidates(calls, placed);
-            let mut owned = Some(branches);
-            for (n, &i) in candidates.iter().enumerate() {
-                let mask = placed | (1 << i);
-                let slot = next.entry(mask).or_default();
-                // The last candidate takes the branches; the others work on copies.
-                let branches: Vec<Branch> = if n + 1 == candidates.len() {
-                    owned.take().expect("taken once, by the last candidate")
-                } else {
-                    owned.as_ref().expect("not taken yet").clone()
-                };
-                for branch in branches {
-                    extend(branch, &calls[i], uncertain, slot, &mut mismatch);
-                }
-            }
-        }
-        next.retain(|_, branches| !branches.is_empty());
-        if next.is_empty() {
-            let (call, expected, got): (&Placed<'_>, Reply, Reply) =
-                mismatch.expect("every branch was rejected by a reply");
+    let intervals: Vec<Interval> =
+        calls.iter().map(|c| Interval { invoked: c.invoked, returned: c.returned }).collect();
+    linearize(start, &intervals, |branch, i, out| extend(branch, &calls[i], uncertain, out)).map_err(
+        |(call, expected, got): (&Placed<'_>, Reply, Reply)| {
             let invariant =
                 if got.is_refusal() && !expected.is_refusal() { Invariant::Durable } else { Invariant::NoPhantom };
-            let summary = format!("call {} ({}) replied {got}; the spec replies {expected}", call.index + 1, call.op);
-            return Err((invariant, summary));
-        }
-        for branches in next.values_mut() {
-            dedup_in_order(branches);
-        }
-        level = next;
-    }
-    let (_, branches) = level.pop_first().expect("one set holds every call");
-    Ok(branches)
-}
-
-/// Drops repeated branches, keeping the first of each in place.
-fn dedup_in_order(branches: &mut Vec<Branch>) {
-    if branches.len() < 2 {
-        return;
-    }
-    let mut order: Vec<usize> = (0..branches.len()).collect();
-    order.sort_by(|&a, &b| branches[a].cmp(&branches[b]).then(a.cmp(&b)));
-    let mut keep = vec![true; branches.len()];
-    for pair in order.windows(2) {
-        if branches[pair[0]] == branches[pair[1]] {
-            keep[pair[1]] = false;
-        }
-    }
-    let mut index = 0;
-    branches.retain(|_| {
-        index += 1;
-        keep[index - 1]
-    });
-}
-
-/// The calls that may be placed after the calls in `placed`: those invoked before every other
-/// unplaced call answered.
-fn candidates(calls: &[Placed<'_>], placed: u128) -> Vec<usize> {
-    // The earliest and second earliest answer among the unplaced calls.
-    let (mut first, mut second) = ((NEVER, usize::MAX), NEVER);
-    for (j, call) in calls.iter().enumerate().filter(|(j, _)| placed & (1 << j) == 0) {
-        if call.returned < first.0 {
-            second = first.0;
-            first = (call.returned, j);
-        } else if call.returned < second {
-            second = call.returned;
-        }
-    }
-    let unplaced = (0..calls.len()).filter(|j| placed & (1 << j) == 0);
-    unplaced.filter(|&i| calls[i].invoked <= if first.1 == i { second } else { first.0 }).collect()
+            (invariant, format!("call {} ({}) replied {got}; the spec replies {expected}", call.index + 1, call.op))
+        },
+    )
 }
 
 /// The branches `branch` leads to when `call` takes effect next: one if it was acknowledged
@@ -316,8 +193,7 @@ fn extend<'c>(
     call: &'c Placed<'c>,
     uncertain: &mut Uncertain,
     out: &mut Vec<Branch>,
-    mismatch: &mut Option<(&'c Placed<'c>, Reply, Reply)>,
-) {
+) -> Option<(&'c Placed<'c>, Reply, Reply)> {
     let mut branch = branch;
     let state = branch.clients.get(&call.process).cloned().unwrap_or_default();
     let (mut reply, effects) = branch.store.plan(&state, call.op, &call.new_id);
@@ -335,9 +211,7 @@ fn extend<'c>(
         }
     }
     match call.outcome {
-        Outcome::Replied(got) if *got != reply => {
-            mismatch.get_or_insert((call, reply, got.clone()));
-        }
+        Outcome::Replied(got) if *got != reply => return Some((call, reply, got.clone())),
         Outcome::Replied(_) => {
             let mut b = branch;
             let client_state = b.clients.entry(call.process).or_default();
@@ -362,6 +236,7 @@ fn extend<'c>(
             }
         }
     }
+    None
 }
 
 fn note_uncertain(uncertain: &mut Uncertain, store: &Store, op: &Op, new_id: &str) {

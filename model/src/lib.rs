@@ -14,7 +14,9 @@
 
 pub mod bfs;
 mod check;
+pub mod history;
 pub mod invariant;
+pub mod judge;
 pub mod keys;
 pub mod machine;
 pub mod op;
@@ -22,7 +24,9 @@ pub mod spec;
 pub mod store;
 
 pub use bfs::{check_spec, check_spec_with_progress, BfsReport, Counterexample};
-pub use check::{check, Observed, Record, Recovery, Violation, CALLS_MAX, NEVER};
+pub use check::{check, Observed, Record, Recovery};
+pub use history::{Interval, Violation, CALLS_MAX, NEVER};
 pub use invariant::{Invariant, View, ViewEntry};
+pub use judge::{judge, Property, Spec};
 pub use op::{Op, Outcome, Reply};
 pub use spec::{Action, Mutation, SpecConfig, SpecState};

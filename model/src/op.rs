@@ -53,16 +53,8 @@ impl Reply {
     }
 }
 
-/// What became of one call in a recorded run.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    /// Returned this reply: acknowledged (or refused with no effect).
-    Replied(Reply),
-    /// Failed with a filesystem error: its effect is uncertain, like one in flight at a crash.
-    Failed(String),
-    /// Still running when the process crashed.
-    InFlight,
-}
+/// What became of one call of the session store in a recorded run.
+pub type Outcome = crate::history::Outcome<Reply>;
 
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -89,16 +81,6 @@ impl fmt::Display for Reply {
             Reply::Exists => write!(f, "refused: exists"),
             Reply::NotFound => write!(f, "refused: not found"),
             Reply::Closed => write!(f, "refused: closed"),
-        }
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Outcome::Replied(reply) => write!(f, "{reply}"),
-            Outcome::Failed(error) => write!(f, "FAILED: {error}"),
-            Outcome::InFlight => write!(f, "in flight at the crash"),
         }
     }
 }

@@ -1,6 +1,32 @@
 //! The simulated disk: an async POSIX-shaped `Fs` trait, an in-memory `SimFs` that knows
 //! what a crash can leave behind, and a `RealFs` that runs the same calls on a real directory.
 //!
+//! Write a file without fsync, then ask what a crash right after could leave:
+//!
+//! ```
+//! use crashsim_sim::{files, ImageOptions, Model, OpenOptions, SimFs, SimOptions};
+//!
+//! let fs = SimFs::new(SimOptions::default());
+//! let write = files::write(&fs, "note", OpenOptions::create_trunc(), b"hello", false);
+//! futures_lite_block_on(write).unwrap();
+//! // kill -9: the page cache survives, so the note is whole.
+//! let killed = fs.crash_images(fs.steps(), Model::Process, &ImageOptions::default());
+//! assert!(killed.images.iter().all(|image| image.file("note") == Some(&b"hello"[..])));
+//! // Power loss: nothing was fsynced, so the note may be missing, empty or whole.
+//! let lost = fs.crash_images(fs.steps(), Model::Posix, &ImageOptions::default());
+//! assert!(lost.images.iter().any(|image| image.file("note").is_none()));
+//! assert!(lost.images.iter().any(|image| image.file("note") == Some(&b""[..])));
+//! assert!(lost.images.iter().any(|image| image.file("note") == Some(&b"hello"[..])));
+//! # fn futures_lite_block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+//! #     // SimFs never waits, so one poll finishes any of its futures.
+//! #     let mut f = std::pin::pin!(f);
+//! #     match f.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+//! #         std::task::Poll::Ready(v) => v,
+//! #         std::task::Poll::Pending => unreachable!("SimFs does not block"),
+//! #     }
+//! # }
+//! ```
+//!
 //! # Durability model
 //!
 //! `SimFs` is inode-based and keeps three things:
@@ -37,6 +63,7 @@
 pub mod clock;
 mod disk;
 mod fd;
+pub mod files;
 mod image;
 mod inject;
 pub mod path;

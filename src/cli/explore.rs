@@ -10,7 +10,8 @@ use super::progress::Progress;
 use crate::cache::RecoveryCache;
 use crate::explore::{explore, ExploreOptions, ModelResult};
 use crate::report::replay_command;
-use crate::workload;
+use crate::session::workload;
+use crate::session::Session;
 
 /// Explores each variant under each model; one progress report over everything (on stderr).
 /// With `stop_at_expected`, a variant stops under a model where it is expected to be caught at
@@ -20,8 +21,8 @@ pub fn run_all(
     models: &[Model],
     opts: &ExploreOptions,
     stop_at_expected: bool,
-) -> Vec<ModelResult> {
-    let per_run = opts.workloads().0.len();
+) -> Vec<ModelResult<Session>> {
+    let per_run = opts.workloads(&Session(Variant::Reference)).len();
     let progress = Progress::new((variants.len() * models.len() * per_run) as u64, "workloads");
     let cache = RecoveryCache::default();
     let mut results = Vec::new();
@@ -32,7 +33,7 @@ pub fn run_all(
                 stop_at_violation: stop_at_expected && variant.caught_under().contains(&model),
                 ..opts.clone()
             };
-            results.push(explore(variant, model, &mine, &cache, &|| progress.inc()));
+            results.push(explore(&Session(variant), model, &mine, &cache, &|| progress.inc()));
         }
     }
     progress.finish();
@@ -40,19 +41,19 @@ pub fn run_all(
 }
 
 /// "N states, T s" until the first violation, or "-".
-fn detection(result: &ModelResult) -> String {
+fn detection(result: &ModelResult<Session>) -> String {
     match (result.states_to_detection, result.ms_to_detection) {
         (Some(states), Some(ms)) => format!("{states} states, {:.1}s", ms as f64 / 1000.0),
         _ => "-".to_string(),
     }
 }
 
-fn invariant_of(result: &ModelResult) -> String {
+fn invariant_of(result: &ModelResult<Session>) -> String {
     result.first.as_ref().map_or("-".to_string(), |f| f.violation.invariant.to_string())
 }
 
 /// The JSON object of the CLI contract.
-pub fn to_json(results: &[ModelResult], opts: &ExploreOptions) -> serde_json::Value {
+pub fn to_json(results: &[ModelResult<Session>], opts: &ExploreOptions) -> serde_json::Value {
     let rows: Vec<serde_json::Value> = results
         .iter()
         .map(|r| {
@@ -62,16 +63,16 @@ pub fn to_json(results: &[ModelResult], opts: &ExploreOptions) -> serde_json::Va
                     _ => serde_json::Value::Null,
                 };
                 json!({
-                    "invariant": f.violation.invariant.name(),
+                    "invariant": f.violation.invariant,
                     "operations": f.case.workload.clients.iter().flatten().map(|op| op.to_string()).collect::<Vec<_>>(),
                     "clients": f.case.workload.clients.len(),
                     "processes": f.case.workload.processes,
                     "crash_point": crash_point,
-                    "replay": replay_command(r.variant, r.model, &f.case, opts),
+                    "replay": replay_command(&r.subject, r.model, &f.case, opts),
                 })
             });
             json!({
-                "variant": r.variant.name(),
+                "variant": r.subject.0.name(),
                 "model": r.model.name(),
                 "workloads": r.workloads,
                 "interleavings": r.interleavings,
@@ -121,7 +122,7 @@ pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions
         for r in &results {
             println!(
                 "{:<30} {:<8} {:>9} {:>13} {:>12} {:>12} {:>10} {:>10}  {:<11} {:>7.1}s  {:>22}",
-                r.variant.name(),
+                r.subject.0.name(),
                 r.model.name(),
                 r.workloads,
                 r.interleavings,
@@ -138,11 +139,11 @@ pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions
             let f = r.first.as_ref().expect("filtered");
             println!(
                 "\n{} / {}: {}\n  operations: {}\n  replay: {}",
-                r.variant,
+                r.subject.0,
                 r.model,
                 f.violation.summary,
                 workload::format(&f.case.workload),
-                replay_command(r.variant, r.model, &f.case, opts)
+                replay_command(&r.subject, r.model, &f.case, opts)
             );
         }
     }
@@ -171,7 +172,7 @@ pub fn self_check(models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCo
     let mut all_ok = true;
     let mut rows = Vec::new();
     for variant in Variant::ALL {
-        let mine: Vec<&ModelResult> = results.iter().filter(|r| r.variant == variant).collect();
+        let mine: Vec<&ModelResult<Session>> = results.iter().filter(|r| r.subject.0 == variant).collect();
         let caught: Vec<Model> = mine.iter().filter(|r| r.violations > 0).map(|r| r.model).collect();
         let expected: Vec<Model> = variant.caught_under().iter().copied().filter(|m| models.contains(m)).collect();
         let uncovered = variant.needs_concurrency() != Concurrency::None && opts.client_ops_max == 0;
@@ -234,7 +235,8 @@ pub fn self_check(models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCo
                 worst.map_or("-".to_string(), |r| detection(r))
             );
         }
-        let reference: Vec<&ModelResult> = results.iter().filter(|r| r.variant == Variant::Reference).collect();
+        let reference: Vec<&ModelResult<Session>> =
+            results.iter().filter(|r| r.subject.0 == Variant::Reference).collect();
         let states: u64 = reference.iter().map(|r| r.crash_states).sum();
         let distinct: usize = reference.iter().map(|r| r.distinct_states).sum();
         println!(

@@ -21,7 +21,7 @@ use crate::explore::ExploreOptions;
 use crate::scenario::Scenario;
 use crate::schedule::gate::Preempt;
 use crate::schedule::Schedule;
-use crate::workload;
+use crate::session::workload;
 
 /// Deterministic crash-consistency testing for file-based stores.
 ///

@@ -12,19 +12,21 @@ use crate::case::Case;
 use crate::execute::execute_case;
 use crate::explore::{explore, ExploreOptions};
 use crate::report::{replay_command, reproduce_with};
+use crate::session::Session;
 
 /// Finds, shrinks and prints the minimal reproducer of `variant` under each model; exit 0 when
 /// one was found under some model, 1 when none exists within the bounds.
 pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, full_trace: bool, json: bool) -> ExitCode {
     let cache = RecoveryCache::default();
     let mut found = Vec::new();
-    let progress = Progress::new((models.len() * opts.workloads().0.len()) as u64, "workloads");
+    let progress =
+        Progress::new((models.len() * opts.workloads(&Session(Variant::Reference)).len()) as u64, "workloads");
     for &model in models {
         progress.set_label(format!("searching {variant} / {model}"));
-        let result = explore(variant, model, opts, &cache, &|| progress.inc());
+        let result = explore(&Session(variant), model, opts, &cache, &|| progress.inc());
         match result.first {
             Some(finding) => {
-                let reproduction = reproduce_with(variant, model, &finding.case, opts, full_trace).expect("a found case replays");
+                let reproduction = reproduce_with(&Session(variant), model, &finding.case, opts, full_trace).expect("a found case replays");
                 found.push((model, finding.case, reproduction));
             }
             None if !json => println!(
@@ -42,11 +44,11 @@ pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, full_trac
                 json!({
                     "variant": variant.name(),
                     "model": model.name(),
-                    "invariant": r.violation.as_ref().map(|v| v.invariant.name()),
+                    "invariant": r.violation.as_ref().map(|v| v.invariant),
                     "operations": case.workload.clients.iter().flatten().map(|op| op.to_string()).collect::<Vec<_>>(),
                     "clients": case.workload.clients.len(),
                     "processes": case.workload.processes,
-                    "replay": replay_command(variant, *model, case, opts),
+                    "replay": replay_command(&Session(variant), *model, case, opts),
                     "reproducer": r.text,
                 })
             })
@@ -66,18 +68,24 @@ pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, full_trac
 }
 
 /// Replays one case; exit 1 if it shows a violation, 0 if it passes, 2 if it cannot be replayed.
-pub fn replay(variant: Variant, model: Model, case: Case, opts: &ExploreOptions, full_trace: bool) -> ExitCode {
+pub fn replay(
+    variant: Variant,
+    model: Model,
+    case: Case<Session>,
+    opts: &ExploreOptions,
+    full_trace: bool,
+) -> ExitCode {
     // A fault the run would not carry out (past its end, a short write on another syscall)
     // makes a replay that silently tests nothing.
     if !case.faults.faults.is_empty() {
-        let checked = execute_case(variant, &case, opts.preempt)
+        let checked = execute_case(&Session(variant), &case, opts.preempt)
             .and_then(|run| case.faults.check_carried_out(&run.fs.trace()).map_err(|e| format!("--plan: {e}")));
         if let Err(error) = checked {
             eprintln!("error: {error}");
             return ExitCode::from(2);
         }
     }
-    match reproduce_with(variant, model, &case, opts, full_trace) {
+    match reproduce_with(&Session(variant), model, &case, opts, full_trace) {
         Ok(reproduction) => {
             println!("{}", reproduction.text);
             if reproduction.violation.is_some() {

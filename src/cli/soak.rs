@@ -10,6 +10,7 @@ use serde_json::json;
 use super::progress::Progress;
 use crate::cache::RecoveryCache;
 use crate::report::replay_command;
+use crate::session::Session;
 use crate::soak::{shard_seeds_planned, soak, SoakOptions, SoakResult};
 
 /// Soaks `variant` under each model in turn; `opts.time_budget` is one budget for the whole
@@ -20,12 +21,12 @@ pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -
     let progress = Progress::new(planned_all, "seeds");
     let cache = RecoveryCache::default();
     let started = Instant::now();
-    let mut results: Vec<SoakResult> = Vec::new();
+    let mut results: Vec<SoakResult<Session>> = Vec::new();
     for &model in models {
         progress.set_label(format!("{variant} / {model}"));
         let left = opts.time_budget.map(|budget| budget.saturating_sub(started.elapsed()));
         let mine = SoakOptions { time_budget: left, ..opts.clone() };
-        results.push(soak(variant, model, &mine, &cache, &|| progress.inc()));
+        results.push(soak(&Session(variant), model, &mine, &cache, &|| progress.inc()));
     }
     progress.finish();
     let (index, count) = opts.shard;
@@ -48,7 +49,7 @@ pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -
                     "failing_seed": s.failing_seed,
                     "states_to_detection": r.states_to_detection,
                     "ms_to_detection": r.ms_to_detection,
-                    "replay": r.first.as_ref().map(|f| replay_command(variant, r.model, &f.case, &opts.explore)),
+                    "replay": r.first.as_ref().map(|f| replay_command(&Session(variant), r.model, &f.case, &opts.explore)),
                     "elapsed_ms": r.elapsed_ms,
                 })
             })
@@ -93,7 +94,7 @@ pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -
                 println!(
                     "  seed {seed}: {}\n  replay: {}",
                     finding.violation.summary,
-                    replay_command(variant, r.model, &finding.case, &opts.explore)
+                    replay_command(&Session(variant), r.model, &finding.case, &opts.explore)
                 );
             }
         }

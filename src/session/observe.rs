@@ -5,11 +5,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crashsim_model::{Observed, Recovery, View, ViewEntry};
-use crashsim_sim::{Image, SimFs, SimOptions};
+use crashsim_sim::{Image, SimFs};
 use crashsim_store::layout::{classify, FileKind, REGISTRY};
 use crashsim_store::registry::parse;
 use crashsim_store::transcript::{trajectory_events, Parsed};
-use crashsim_store::{RecoveryReport, Repair, Store, StoreOptions, Variant};
+use crashsim_store::{Repair, Store, StoreOptions, Variant};
+
+use crate::subject::Recovered;
 
 /// The sessions directory of every run.
 pub const DIR: &str = "sessions";
@@ -55,19 +57,12 @@ pub fn observe_running(image: &Image) -> Observed {
     }
 }
 
-/// A store restarted on an image: what it found, and the disk after its recovery.
-pub struct Recovered {
-    pub observed: Observed,
-    pub report: Option<RecoveryReport>,
-    pub after: Image,
-}
-
-/// Boots a fresh store of `variant` on `image` (a different client, so any lock found is a dead
-/// owner's) and observes the result.
-pub fn recover(image: &Image, variant: Variant) -> Recovered {
-    let fs = Arc::new(SimFs::from_image(image, SimOptions::unrecorded()));
+/// Boots a fresh store of `variant` on `fs` (a crash image; a different client, so any lock
+/// found is a dead owner's) and observes the result; the report is the store's recovery report.
+pub async fn recover(fs: Arc<SimFs>, variant: Variant) -> Recovered<Observed> {
+    let image = fs.volatile_image();
     let opts = StoreOptions { variant, owner: "client-1".to_string(), seed: 1, ..StoreOptions::default() };
-    let opened = pollster::block_on(Store::open(fs.clone(), opts));
+    let opened = Store::open(fs.clone(), opts).await;
     let after = fs.volatile_image();
     match opened {
         Ok(store) => {
@@ -87,15 +82,12 @@ pub fn recover(image: &Image, variant: Variant) -> Recovered {
                 Ok(view) => Observed { view, recovery: Recovery::Ok { adopted } },
                 Err(error) => Observed { view: View::default(), recovery: Recovery::Failed(error) },
             };
-            Recovered { observed, report: Some(report), after }
+            Recovered { observed, report: report.to_string() }
         }
         Err(error) => {
-            let view = view_of(image).unwrap_or_default();
-            Recovered {
-                observed: Observed { view, recovery: Recovery::Failed(error.to_string()) },
-                report: None,
-                after,
-            }
+            let view = view_of(&image).unwrap_or_default();
+            let recovery = Recovery::Failed(error.to_string());
+            Recovered { report: format!("{recovery:?}\n"), observed: Observed { view, recovery } }
         }
     }
 }

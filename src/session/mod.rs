@@ -1,0 +1,141 @@
+//! The built-in session store (a registry `sessions.json` beside one transcript per session)
+//! as a [`Subject`]: one variant of `crashsim-store`, judged by the spec of `crashsim-model`.
+
+pub mod observe;
+pub mod workload;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crashsim_model::history::Outcome;
+use crashsim_model::{Observed, Op, Record, Reply, Violation};
+use crashsim_sim::{Image, Model, SimFs};
+use crashsim_store::{OwnerAlive, Store, StoreError, StoreOptions, StoreResult, Variant};
+
+use self::observe::{observe_running, recover};
+use crate::case::Case;
+use crate::explore::ExploreOptions;
+use crate::report::replay_command;
+use crate::subject::{Gated, Process, Recovered, Subject};
+
+/// One variant of the session store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Session(pub Variant);
+
+impl Subject for Session {
+    type Op = Op;
+    type Reply = Reply;
+    type Store = Store<Gated>;
+    type Observed = Observed;
+
+    fn name(&self) -> String {
+        self.0.to_string()
+    }
+
+    fn describe(&self) -> String {
+        format!("variant {} ({})", self.0, self.0.reported_as())
+    }
+
+    fn replay(&self, model: Model, case: &Case<Self>, opts: &ExploreOptions) -> Option<String> {
+        Some(replay_command(self, model, case, opts))
+    }
+
+    fn alphabet(&self) -> Vec<Op> {
+        workload::alphabet()
+    }
+
+    fn concurrent_alphabet(&self) -> Vec<Op> {
+        workload::concurrent_alphabet()
+    }
+
+    fn concurrent_setup(&self) -> Vec<Op> {
+        workload::concurrent_setup()
+    }
+
+    fn random_ops(&self, seed: u64, ops_max: usize) -> Vec<Op> {
+        workload::random_ops(seed, ops_max)
+    }
+
+    async fn open(&self, fs: Arc<Gated>, process: &Process) -> Result<Store<Gated>, String> {
+        Store::open(fs, process_options(self.0, process)).await.map_err(|e| e.to_string())
+    }
+
+    async fn call(&self, store: &Store<Gated>, op: &Op) -> Outcome<Reply> {
+        match op {
+            Op::Create { key, label } => reply(store.create_labeled(key, label.as_deref()).await.map(Reply::Session)),
+            Op::Append { key, message } => reply(store.append(key, message).await.map(|()| Reply::Unit)),
+            Op::Reset { key } => reply(store.reset(key).await.map(Reply::Session)),
+            Op::Delete { key } => reply(store.delete(key).await.map(|()| Reply::Unit)),
+            Op::Rotate => reply(store.rotate().await.map(|()| Reply::Unit)),
+            Op::Prune { max_entries } => reply(store.prune(*max_entries).await.map(Reply::Evicted)),
+            Op::Shutdown => reply(store.shutdown().await.map(|()| Reply::Unit)),
+            Op::Get { key } => reply(store.get(key).await.map(|found| match found {
+                Some(entry) => Reply::Session(entry.session_id),
+                None => Reply::NotFound,
+            })),
+        }
+    }
+
+    /// A server reads its registry when it starts; its cache then holds what the setup made.
+    async fn warm(&self, store: &Store<Gated>) {
+        // A failed read leaves the cache cold, which the calls that follow tolerate.
+        let _ = store.list().await;
+    }
+
+    fn closing(&self) -> Option<Op> {
+        Some(Op::Shutdown)
+    }
+
+    async fn recover(&self, fs: Arc<SimFs>) -> Recovered<Observed> {
+        recover(fs, self.0).await
+    }
+
+    fn inspect(&self, image: &Image) -> Option<Observed> {
+        Some(observe_running(image))
+    }
+
+    fn check(&self, history: &[Record], observed: &Observed) -> Result<(), Violation> {
+        crashsim_model::check(history, observed)
+    }
+
+    fn is_refusal(&self, reply: &Reply) -> bool {
+        reply.is_refusal()
+    }
+}
+
+/// The options of `process`'s store: owner `client-<index>`, id seed `index`. A lock of another
+/// process of the run is waited for while that process lives, and broken once it is dead.
+fn process_options(variant: Variant, process: &Process) -> StoreOptions {
+    let owner_alive = if process.count > 1 {
+        let alive = process.alive.clone();
+        let live: BTreeSet<String> = (0..process.count).map(owner).collect();
+        OwnerAlive(Arc::new(move |o| {
+            live.contains(o) && o.strip_prefix("client-").and_then(|n| n.parse().ok()).is_some_and(|p| alive(p))
+        }))
+    } else {
+        OwnerAlive::none()
+    };
+    StoreOptions {
+        variant,
+        owner: owner(process.index),
+        seed: process.index as u64,
+        owner_alive,
+        clock: process.clock.clone(),
+        ..StoreOptions::default()
+    }
+}
+
+/// The owner id of process `process`.
+pub fn owner(process: usize) -> String {
+    format!("client-{process}")
+}
+
+fn reply(result: StoreResult<Reply>) -> Outcome<Reply> {
+    match result {
+        Ok(reply) => Outcome::Replied(reply),
+        Err(StoreError::Exists { .. }) => Outcome::Replied(Reply::Exists),
+        Err(StoreError::NotFound { .. }) => Outcome::Replied(Reply::NotFound),
+        Err(StoreError::Closed) => Outcome::Replied(Reply::Closed),
+        Err(other) => Outcome::Failed(other.to_string()),
+    }
+}

@@ -1,0 +1,153 @@
+//! The store under test, as the harness sees any store: a [`Subject`].
+//!
+//! A subject names its operations and replies, opens one store per process on the harness's
+//! filesystem, calls an operation on it, boots a fresh store on a crash image and tells what a
+//! user would see there, and judges that against its spec replayed over the run's history.
+//! Everything else (workloads, interleavings, crash points and images, errno faults, the
+//! recovery cache, shrinking, reproducers, the soak) is the harness's, the same for every
+//! subject. The built-in session store is one subject ([`crate::session::Session`]); the
+//! `examples/` directory holds two more.
+
+use std::fmt::{Debug, Display};
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use crashsim_model::history::{Outcome, Record};
+use crashsim_model::Violation;
+use crashsim_sim::{Clock, Image, Model, SimFs};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::case::Case;
+use crate::explore::ExploreOptions;
+pub use crate::schedule::gate::Gated;
+
+/// Where a store instance runs: its process among the run's, and what it shares with them.
+#[derive(Clone)]
+pub struct Process {
+    /// This process, 0-based.
+    pub index: usize,
+    /// Processes of the run (each opens its own store on the shared disk).
+    pub count: usize,
+    /// The run's clock: waits sleep on it (a driven clock, or madsim's).
+    pub clock: Arc<dyn Clock>,
+    /// Whether process `i` is still running (a killed process's locks may be broken).
+    pub alive: Arc<dyn Fn(usize) -> bool + Send + Sync>,
+}
+
+/// What booting a store on a crash image showed.
+pub struct Recovered<O> {
+    /// What a user sees: the input of [`Subject::check`].
+    pub observed: O,
+    /// What recovery did (or why it failed), for reproducers; may be empty.
+    pub report: String,
+}
+
+/// A store the harness can test. The value itself (its variant, say) keys the recovery cache:
+/// two equal subjects must recover alike. The futures run on the harness's executor (or madsim's), so
+/// they must be `Send`; a store is usually generic over `crashsim_sim::Fs` and opened here on
+/// [`Gated`] (the harness's recording, preemptible filesystem) and, to recover, on a `SimFs`.
+pub trait Subject: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static {
+    /// One call a client makes.
+    type Op: Clone + Debug + Display + Eq + Hash + Send + Sync + 'static;
+    /// What a call answers.
+    type Reply: Clone + Debug + Display + Eq + Hash + Send + Sync + 'static;
+    /// One process's open store.
+    type Store: Send + Sync + 'static;
+    /// What a user sees of the store on a disk image (compared by [`Subject::check`]).
+    type Observed: Debug + Send + Sync + 'static;
+
+    /// The store's name (with its variant, if it has several), as reports print it.
+    fn name(&self) -> String;
+
+    /// The first words of a reproducer: what is tested. Default: the name.
+    fn describe(&self) -> String {
+        self.name()
+    }
+
+    /// The command that replays `case` under `model`, printed at the end of a reproducer;
+    /// `None` (the default) prints none.
+    fn replay(&self, model: Model, case: &Case<Self>, opts: &ExploreOptions) -> Option<String> {
+        let _ = (model, case, opts);
+        None
+    }
+
+    /// The operations exhaustive workloads are made of (every sequence of 1 to `max_ops`).
+    fn alphabet(&self) -> Vec<Self::Op>;
+
+    /// The operations of concurrent workloads (every pair of short sequences, one per client);
+    /// empty (the default) for a store that is not meant to be shared.
+    fn concurrent_alphabet(&self) -> Vec<Self::Op> {
+        Vec::new()
+    }
+
+    /// What the harness does first, alone, before concurrent clients run (so that they race on
+    /// something). Default: nothing.
+    fn concurrent_setup(&self) -> Vec<Self::Op> {
+        Vec::new()
+    }
+
+    /// A random workload of 1 to `ops_max` operations for `seed`. Default: operations of the
+    /// alphabet drawn uniformly from a ChaCha8 stream seeded by `seed`.
+    fn random_ops(&self, seed: u64, ops_max: usize) -> Vec<Self::Op> {
+        assert!(ops_max >= 1, "a workload has at least one operation");
+        let alphabet = self.alphabet();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let len = rng.random_range(1..=ops_max);
+        (0..len).map(|_| alphabet[rng.random_range(0..alphabet.len())].clone()).collect()
+    }
+
+    /// Opens process `process`'s store on `fs` (a run starts on an empty disk). `Err`: why it
+    /// could not (the run then has no operation).
+    fn open(&self, fs: Arc<Gated>, process: &Process) -> impl Future<Output = Result<Self::Store, String>> + Send;
+
+    /// Calls `op`. A filesystem error that leaves the effect uncertain is `Outcome::Failed`.
+    fn call(&self, store: &Self::Store, op: &Self::Op) -> impl Future<Output = Outcome<Self::Reply>> + Send;
+
+    /// What every process does after the setup (a server reading its registry at start, say).
+    /// Default: nothing.
+    fn warm(&self, store: &Self::Store) -> impl Future<Output = ()> + Send {
+        let _ = store;
+        async {}
+    }
+
+    /// The call the harness makes on each process at the end of a run (a clean shutdown), if
+    /// any. Default: none.
+    fn closing(&self) -> Option<Self::Op> {
+        None
+    }
+
+    /// Boots a fresh store on `fs` (a crash image, unrecorded) and tells what a user sees.
+    fn recover(&self, fs: Arc<SimFs>) -> impl Future<Output = Recovered<Self::Observed>> + Send;
+
+    /// What a user sees of the running store's files in `image`, with no recovery (checked
+    /// after each call that answered alone); `None` (the default) skips these checks.
+    fn inspect(&self, image: &Image) -> Option<Self::Observed> {
+        let _ = image;
+        None
+    }
+
+    /// Judges `observed` against the spec replayed over `history`.
+    fn check(&self, history: &[Record<Self::Op, Self::Reply>], observed: &Self::Observed) -> Result<(), Violation>;
+
+    /// Whether `reply` refuses with no effect (a call whose syscall failed may answer one;
+    /// anything else acknowledges what did not happen). Default: no reply refuses.
+    fn is_refusal(&self, reply: &Self::Reply) -> bool {
+        let _ = reply;
+        false
+    }
+}
+
+/// The history type of subject `S`.
+pub type History<S> = Vec<Record<<S as Subject>::Op, <S as Subject>::Reply>>;
+
+/// The outcome type of subject `S`.
+pub type OutcomeOf<S> = Outcome<<S as Subject>::Reply>;
+
+/// Boots a store of `subject` on `image` and returns what it showed and the disk after.
+pub fn recover_on<S: Subject>(subject: &S, image: &Image) -> (Recovered<S::Observed>, Image) {
+    let fs = Arc::new(SimFs::from_image(image, crashsim_sim::SimOptions::unrecorded()));
+    let recovered = pollster::block_on(subject.recover(fs.clone()));
+    (recovered, fs.volatile_image())
+}
