@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::history::{self, linearize, Interval, Violation};
-use crate::invariant::{durable, no_phantom, structural, Invariant, Uncertain, View, ViewEntry};
+use crate::invariant::{adoption, Invariant, Judged, Uncertain, View, ViewEntry};
 use crate::keys::canonical;
 use crate::op::{Op, Outcome, Reply};
 use crate::store::{crash_resolutions, Client, Store};
@@ -65,48 +65,21 @@ pub fn check(history: &[Record], observed: &Observed) -> Result<(), Violation> {
     };
     let known: BTreeSet<String> = history.iter().flat_map(known_ids).collect();
     if branches.iter().any(|b| matches(&b.store.view(), &observed.view, &known)) {
-        return adoption(observed, &branches[0].store.view(), &uncertain)
+        return adoption(&observed.recovery, &branches[0].store.view(), &uncertain)
             .map_or(Ok(()), |summary| Err(violation(Invariant::Durable, summary, String::new())));
     }
+    // Durable and NoPhantom compare against what every branch agrees on: the acknowledged part.
     let expected = branches[0].store.view();
     let shown = if branches.len() > 1 {
         format!("  (one of {} allowed outcomes)\n{expected}", branches.len())
     } else {
         expected.to_string()
     };
-    if let Some((invariant, summary)) = structural(&observed.view) {
-        return Err(violation(invariant, summary, shown));
-    }
-    // Durable and NoPhantom compare against what every branch agrees on: the acknowledged part.
-    if let Some(summary) = durable(&observed.view, &expected, &uncertain) {
-        return Err(violation(Invariant::Durable, summary, shown));
-    }
-    if let Some(summary) = adoption(observed, &expected, &uncertain) {
-        return Err(violation(Invariant::Durable, summary, shown));
-    }
-    if let Some(summary) = no_phantom(&observed.view, &expected, &uncertain) {
-        return Err(violation(Invariant::NoPhantom, summary, shown));
-    }
-    Err(violation(
-        Invariant::Atomic,
-        "an uncertain operation is neither fully applied nor fully absent".to_string(),
-        shown,
-    ))
-}
-
-/// An acknowledged session that recovery had to re-adopt: the registry lost its entry, and
-/// with it the metadata the transcript does not carry.
-fn adoption(observed: &Observed, acked: &View, uncertain: &Uncertain) -> Option<String> {
-    let Recovery::Ok { adopted } = &observed.recovery else {
-        return None;
-    };
-    acked
-        .registry
-        .iter()
-        .find(|(key, e)| adopted.contains(&e.id) && !uncertain.keys.contains(*key) && !uncertain.ids.contains(&e.id))
-        .map(|(key, e)| {
-            format!("acknowledged session {key} -> {} was missing from the registry; recovery re-adopted it from its transcript", e.id)
-        })
+    let judged = Judged { view: &observed.view, acked: &expected, uncertain: &uncertain, recovery: &observed.recovery };
+    let (invariant, summary) = judged
+        .first_broken()
+        .unwrap_or((Invariant::Atomic, "an uncertain operation is neither fully applied nor fully absent".to_string()));
+    Err(violation(invariant, summary, shown))
 }
 
 /// Ids a record names as returned.

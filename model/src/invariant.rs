@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use crate::check::Recovery;
 use crate::keys::is_canonical;
 
 /// The invariants every run is checked against.
@@ -46,15 +47,65 @@ pub enum Invariant {
 }
 
 impl Invariant {
+    /// Every invariant, in the order a verdict names them: the first one broken.
     pub const ALL: [Invariant; 7] = [
+        Invariant::Live,
+        Invariant::Canonical,
         Invariant::NoOrphan,
         Invariant::NoDangling,
         Invariant::Durable,
         Invariant::NoPhantom,
         Invariant::Atomic,
-        Invariant::Canonical,
-        Invariant::Live,
     ];
+
+    /// The failure it rules out, as a user would see it.
+    pub fn failure(self) -> &'static str {
+        match self {
+            Invariant::NoOrphan => "history on disk that no session lists",
+            Invariant::NoDangling => "a listed session that cannot be opened",
+            Invariant::Durable => "an acknowledged change is lost",
+            Invariant::NoPhantom => "a session or message nobody asked for, or one deleted that came back",
+            Invariant::Atomic => "an operation interrupted by a crash is half done",
+            Invariant::Canonical => "a session that lookups of its key never find",
+            Invariant::Live => "the store cannot start after a crash",
+        }
+    }
+
+    /// Why `judged` breaks this invariant; `None` if it holds. Atomic is the verdict of last
+    /// resort: it holds here, and a check names it when the state matches no outcome the spec
+    /// allows and no other invariant is broken.
+    pub fn broken_by(self, judged: &Judged<'_>) -> Option<String> {
+        let (view, acked, uncertain) = (judged.view, judged.acked, judged.uncertain);
+        let registered = || -> BTreeSet<&str> { view.registry.values().map(|e| e.id.as_str()).collect() };
+        match self {
+            Invariant::Live => match judged.recovery {
+                Recovery::Failed(error) => Some(format!("recovery failed: {error}")),
+                _ => None,
+            },
+            Invariant::Canonical => view
+                .registry
+                .keys()
+                .find(|k| !is_canonical(k))
+                .map(|key| format!("registry key {key:?} is not canonical")),
+            Invariant::NoOrphan => {
+                let registered = registered();
+                let unlisted = |id: &&String| !registered.contains(id.as_str());
+                let transcript = view.transcripts.keys().find(unlisted).map(|id| ("transcript", id));
+                let trajectory = || view.trajectories.keys().find(unlisted).map(|id| ("trajectory", id));
+                transcript.or_else(trajectory).map(|(what, id)| format!("{what} {id} belongs to no registry entry"))
+            }
+            Invariant::NoDangling => view
+                .registry
+                .iter()
+                .find(|(_, e)| !view.transcripts.contains_key(&e.id))
+                .map(|(key, e)| format!("entry {key} points at session {}, which has no transcript", e.id)),
+            Invariant::Durable => {
+                durable(view, acked, uncertain).or_else(|| adoption(judged.recovery, acked, uncertain))
+            }
+            Invariant::NoPhantom => no_phantom(view, acked, uncertain),
+            Invariant::Atomic => None,
+        }
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -144,25 +195,44 @@ impl fmt::Display for View {
     }
 }
 
-/// The invariants a view must satisfy on its own: Canonical, NoOrphan, NoDangling.
+/// What the invariants judge: a view, the view all acknowledged operations leave, what the
+/// uncertain ones may have touched, and how recovery ended.
+pub struct Judged<'a> {
+    pub view: &'a View,
+    pub acked: &'a View,
+    pub uncertain: &'a Uncertain,
+    pub recovery: &'a Recovery,
+}
+
+impl Judged<'_> {
+    /// The first invariant broken, in [`Invariant::ALL`] order, with why.
+    pub fn first_broken(&self) -> Option<(Invariant, String)> {
+        Invariant::ALL.into_iter().find_map(|invariant| invariant.broken_by(self).map(|why| (invariant, why)))
+    }
+}
+
+/// The invariants a view breaks on its own (Canonical, NoOrphan, NoDangling): the first, with why.
 pub fn structural(view: &View) -> Option<(Invariant, String)> {
-    if let Some(key) = view.registry.keys().find(|k| !is_canonical(k)) {
-        return Some((Invariant::Canonical, format!("registry key {key:?} is not canonical")));
-    }
-    let registered: BTreeSet<&str> = view.registry.values().map(|e| e.id.as_str()).collect();
-    if let Some(id) = view.transcripts.keys().find(|id| !registered.contains(id.as_str())) {
-        return Some((Invariant::NoOrphan, format!("transcript {id} belongs to no registry entry")));
-    }
-    if let Some(id) = view.trajectories.keys().find(|id| !registered.contains(id.as_str())) {
-        return Some((Invariant::NoOrphan, format!("trajectory {id} belongs to no registry entry")));
-    }
-    if let Some((key, entry)) = view.registry.iter().find(|(_, e)| !view.transcripts.contains_key(&e.id)) {
-        return Some((
-            Invariant::NoDangling,
-            format!("entry {key} points at session {}, which has no transcript", entry.id),
-        ));
-    }
-    None
+    let nothing = View::default();
+    let judged = Judged { view, acked: &nothing, uncertain: &Uncertain::default(), recovery: &Recovery::NotRun };
+    [Invariant::Canonical, Invariant::NoOrphan, Invariant::NoDangling]
+        .into_iter()
+        .find_map(|invariant| invariant.broken_by(&judged).map(|why| (invariant, why)))
+}
+
+/// An acknowledged session that recovery had to re-adopt: the registry lost its entry, and
+/// with it the metadata the transcript does not carry (part of Durable).
+pub fn adoption(recovery: &Recovery, acked: &View, uncertain: &Uncertain) -> Option<String> {
+    let Recovery::Ok { adopted } = recovery else {
+        return None;
+    };
+    acked
+        .registry
+        .iter()
+        .find(|(key, e)| adopted.contains(&e.id) && !uncertain.keys.contains(*key) && !uncertain.ids.contains(&e.id))
+        .map(|(key, e)| {
+            format!("acknowledged session {key} -> {} was missing from the registry; recovery re-adopted it from its transcript", e.id)
+        })
 }
 
 /// What uncertain operations (in flight at a crash, or failed) may have touched: their keys and

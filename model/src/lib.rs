@@ -1,11 +1,19 @@
-//! The TLA-style spec of the session store, that every run is checked against.
+//! Specs: the generic parts any store's spec uses, and the TLA-style spec of the session store
+//! that every run of it is checked against.
 //!
+//! - [`history`]: calls with outcomes and real-time intervals, and the linearizability search
+//!   over the orders they may have taken effect in.
+//! - [`judge`]: the [`Spec`] trait a user's spec implements (a sequential reference
+//!   implementation and its invariants as [`Property`] data), and the judge of an observed state.
+//!
+//! The session store's spec:
 //! - [`store`]: the abstract state (registry: canonical key -> session id and label;
 //!   transcripts: id -> messages; trajectories; archived ids) and what each operation does.
 //! - [`spec`]: the transition system: `Init`, and `Next` = Begin | Complete | Crash | Recover,
 //!   where Crash resolves each operation in flight to fully applied or fully absent.
-//! - [`invariant`]: NoOrphan, NoDangling, Durable, NoPhantom, Atomic, Canonical, Live, as
-//!   predicates over a [`View`] that both the spec and an observed disk produce.
+//! - [`invariant`]: Live, Canonical, NoOrphan, NoDangling, Durable, NoPhantom, Atomic, in the
+//!   order a verdict names them, each with the failure it rules out and a predicate over a
+//!   [`View`] that both the spec and an observed disk produce.
 //! - [`check()`]: conformance of an observed store with the spec replayed over a recorded history.
 //! - [`bfs`]: a bounded breadth-first check of the spec itself, with counterexample paths.
 //! - [`machine`]: a proptest-state-machine reference machine for random workloads.

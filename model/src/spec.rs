@@ -11,7 +11,8 @@
 
 use std::fmt;
 
-use crate::invariant::{durable, no_phantom, structural, Invariant, Uncertain};
+use crate::check::Recovery;
+use crate::invariant::{Invariant, Judged, Uncertain};
 use crate::keys::canonical;
 use crate::op::Op;
 use crate::store::{crash_resolutions, Client, Effect, Store};
@@ -251,15 +252,10 @@ impl SpecState {
     pub fn violation(&self) -> Option<(Invariant, String)> {
         let view = self.store.view();
         let acked = self.acked.view();
-        if let Some(found) = structural(&view) {
-            return Some(found);
-        }
         let uncertain = self.uncertain();
-        if let Some(why) = durable(&view, &acked, &uncertain) {
-            return Some((Invariant::Durable, why));
-        }
-        if let Some(why) = no_phantom(&view, &acked, &uncertain) {
-            return Some((Invariant::NoPhantom, why));
+        let judged = Judged { view: &view, acked: &acked, uncertain: &uncertain, recovery: &Recovery::NotRun };
+        if let Some(found) = judged.first_broken() {
+            return Some(found);
         }
         let idle = self.clients.iter().all(|s| s.in_flight.is_none());
         if idle && view != acked {
