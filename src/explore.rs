@@ -18,7 +18,7 @@
 //! Workloads are spread over all cores with rayon; results are merged in workload order, so
 //! every figure and the first violation are the same on every run.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use crashsim_faults::{Fault, Plan, ERRNOS};
@@ -429,21 +429,34 @@ fn check_crash_points<S: Subject>(
         return;
     }
     let trackers = run.fs.trackers(model);
-    let first = *points.start();
-    let partials: Vec<WorkloadResult<S>> = trackers[points]
+    // Crash points between two call boundaries share a history, and a crash inside one syscall
+    // usually leaves the images the previous one left: each (history, image) pair is judged
+    // once, though every state is counted. Segments of equal history are spread over threads;
+    // their findings are merged in crash point order.
+    let segments = history_segments(run, points);
+    let partials: Vec<WorkloadResult<S>> = segments
         .par_iter()
-        .enumerate()
-        .map(|(offset, tracker)| {
-            let k = first + offset;
-            let mut partial = WorkloadResult { crash_points: 1, ..WorkloadResult::default() };
-            let set = tracker.images(&opts.images);
-            let history = run.history_at(k);
-            for (i, (image, &fingerprint)) in set.images.iter().zip(&set.fingerprints).enumerate() {
-                partial.crash_states += 1;
-                partial.fingerprints.insert(fingerprint);
-                if let Err(violation) = subject.check(&history, &cache.observe(subject, image, fingerprint)) {
-                    let case = Case { check: Check::Crash { after: k, image: i }, ..case.clone() };
-                    partial.found(Finding { case, violation, survivors: set.survivors[i].len() });
+        .map(|segment| {
+            let mut partial = WorkloadResult::default();
+            let history = run.history_at(*segment.start());
+            let mut judged: HashMap<u128, Option<Violation>> = HashMap::new();
+            for k in segment.clone() {
+                partial.crash_points += 1;
+                let set = trackers[k].images(&opts.images);
+                for (i, (image, &fingerprint)) in set.images.iter().zip(&set.fingerprints).enumerate() {
+                    partial.crash_states += 1;
+                    partial.fingerprints.insert(fingerprint);
+                    let verdict = judged
+                        .entry(fingerprint)
+                        .or_insert_with(|| subject.check(&history, &cache.observe(subject, image, fingerprint)).err());
+                    if let Some(violation) = verdict {
+                        let case = Case { check: Check::Crash { after: k, image: i }, ..case.clone() };
+                        partial.found(Finding {
+                            case,
+                            violation: violation.clone(),
+                            survivors: set.survivors[i].len(),
+                        });
+                    }
                 }
             }
             partial
@@ -452,6 +465,27 @@ fn check_crash_points<S: Subject>(
     for partial in partials {
         result.absorb(partial);
     }
+}
+
+/// `points` cut where the history of a crash changes: after a call's first syscall (it is in
+/// flight from there) and after its last (it has returned).
+fn history_segments<S: Subject>(
+    run: &Execution<S>,
+    points: std::ops::RangeInclusive<usize>,
+) -> Vec<std::ops::RangeInclusive<usize>> {
+    let (first, last) = (*points.start(), *points.end());
+    let mut cuts: Vec<usize> =
+        run.spans.iter().flat_map(|s| [s.start + 1, s.end]).filter(|&k| first < k && k <= last).collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut segments = Vec::with_capacity(cuts.len() + 1);
+    let mut start = first;
+    for cut in cuts {
+        segments.push(start..=cut - 1);
+        start = cut;
+    }
+    segments.push(start..=last);
+    segments
 }
 
 /// The running store's files after each call that answered with no other call in flight (and
