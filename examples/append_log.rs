@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crashsim::subject::{Gated, Process, Recovered, Subject};
 use crashsim_model::history::{Outcome, Record};
-use crashsim_model::{judge, Property, Spec, Violation};
+use crashsim_model::{Allowed, Property, Spec, Violation};
 use crashsim_sim::{files, Errno, Fs, FsResult, OpenOptions, SimFs};
 
 /// The log: where it is, and how it writes its checkpoint.
@@ -127,6 +127,7 @@ impl Subject for AppendLog {
     type Reply = &'static str;
     type Store = Log<Gated>;
     type Observed = Result<Entries, String>;
+    type Expected = Allowed<Entries>;
 
     fn name(&self) -> String {
         if self.in_place { "append-log (checkpoint in place)" } else { "append-log" }.to_string()
@@ -150,12 +151,12 @@ impl Subject for AppendLog {
         Recovered { observed, report: String::new() }
     }
 
-    fn check(
-        &self,
-        history: &[Record<Append, &'static str>],
-        observed: &Result<Entries, String>,
-    ) -> Result<(), Violation> {
-        judge(&LogSpec, history, observed)
+    fn expect(&self, history: &[Record<Append, &'static str>]) -> Allowed<Entries> {
+        Allowed::of(&LogSpec, history)
+    }
+
+    fn check(&self, allowed: &Allowed<Entries>, observed: &Result<Entries, String>) -> Result<(), Violation> {
+        allowed.judge(&LogSpec, observed)
     }
 }
 

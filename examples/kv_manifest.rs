@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use crashsim::subject::{Gated, Process, Recovered, Subject};
 use crashsim_model::history::{Outcome, Record};
-use crashsim_model::{judge, Property, Spec, Violation};
+use crashsim_model::{Allowed, Property, Spec, Violation};
 use crashsim_sim::{files, Errno, Fs, FsResult, OpenOptions, SimFs};
 
 const DIR: &str = "kv";
@@ -193,6 +193,7 @@ impl Subject for Kv {
     type Reply = &'static str;
     type Store = KvStore<Gated>;
     type Observed = Result<Values, String>;
+    type Expected = Allowed<Values>;
 
     fn name(&self) -> String {
         if self.sync_data { "kv-manifest" } else { "kv-manifest (no data fsync)" }.to_string()
@@ -222,12 +223,12 @@ impl Subject for Kv {
         Recovered { observed, report: String::new() }
     }
 
-    fn check(
-        &self,
-        history: &[Record<KvOp, &'static str>],
-        observed: &Result<Values, String>,
-    ) -> Result<(), Violation> {
-        judge(&KvSpec, history, observed)
+    fn expect(&self, history: &[Record<KvOp, &'static str>]) -> Allowed<Values> {
+        Allowed::of(&KvSpec, history)
+    }
+
+    fn check(&self, allowed: &Allowed<Values>, observed: &Result<Values, String>) -> Result<(), Violation> {
+        allowed.judge(&KvSpec, observed)
     }
 }
 

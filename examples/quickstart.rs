@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crashsim::subject::{Gated, Process, Recovered, Subject};
 use crashsim_model::history::{Outcome, Record};
-use crashsim_model::{judge, Property, Spec, Violation};
+use crashsim_model::{Allowed, Property, Spec, Violation};
 use crashsim_sim::{files, Fs, FsResult, OpenOptions, SimFs};
 
 /// Saves `text` as the note: a temp file, its fsync (skipped if `buggy`), a rename over the
@@ -49,10 +49,7 @@ impl Subject for Note {
     type Reply = &'static str;
     type Store = Arc<Gated>;
     type Observed = Result<String, String>;
-
-    fn name(&self) -> String {
-        format!("note{}", if self.buggy { " (no temp fsync)" } else { "" })
-    }
+    type Expected = Allowed<String>;
 
     fn alphabet(&self) -> Vec<String> {
         vec!["hello".to_string(), "bye".to_string()]
@@ -72,8 +69,12 @@ impl Subject for Note {
         Recovered { observed: note.map_err(|e| e.to_string()), report: String::new() }
     }
 
-    fn check(&self, history: &[Record<String, &'static str>], note: &Result<String, String>) -> Result<(), Violation> {
-        judge(&NoteSpec, history, note)
+    fn expect(&self, history: &[Record<String, &'static str>]) -> Allowed<String> {
+        Allowed::of(&NoteSpec, history)
+    }
+
+    fn check(&self, allowed: &Allowed<String>, note: &Result<String, String>) -> Result<(), Violation> {
+        allowed.judge(&NoteSpec, note)
     }
 }
 

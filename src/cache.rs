@@ -22,13 +22,14 @@ impl<S: Subject> Default for RecoveryCache<S> {
 }
 
 impl<S: Subject> RecoveryCache<S> {
-    /// What `subject` observes when booted on `image`, whose fingerprint is `fingerprint`.
-    pub(crate) fn observe(&self, subject: &S, image: &Image, fingerprint: u128) -> Arc<S::Observed> {
+    /// What `subject` observes when booted on the image whose fingerprint is `fingerprint`;
+    /// `image` builds it, called only when no store was booted on it yet.
+    pub(crate) fn observe(&self, subject: &S, fingerprint: u128, image: impl FnOnce() -> Image) -> Arc<S::Observed> {
         let key = (subject.clone(), fingerprint);
         if let Some(found) = self.map.lock().expect("cache lock").get(&key) {
             return found.clone();
         }
-        let observed = Arc::new(recover_on(subject, image).0.observed);
+        let observed = Arc::new(recover_on(subject, &image()).0.observed);
         self.map.lock().expect("cache lock").insert(key, observed.clone());
         observed
     }

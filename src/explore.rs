@@ -438,17 +438,17 @@ fn check_crash_points<S: Subject>(
         .par_iter()
         .map(|segment| {
             let mut partial = WorkloadResult::default();
-            let history = run.history_at(*segment.start());
+            let expected = subject.expect(&run.history_at(*segment.start()));
             let mut judged: HashMap<u128, Option<Violation>> = HashMap::new();
             for k in segment.clone() {
                 partial.crash_points += 1;
                 let set = trackers[k].images(&opts.images);
-                for (i, (image, &fingerprint)) in set.images.iter().zip(&set.fingerprints).enumerate() {
+                for (i, &fingerprint) in set.fingerprints.iter().enumerate() {
                     partial.crash_states += 1;
                     partial.fingerprints.insert(fingerprint);
-                    let verdict = judged
-                        .entry(fingerprint)
-                        .or_insert_with(|| subject.check(&history, &cache.observe(subject, image, fingerprint)).err());
+                    let verdict = judged.entry(fingerprint).or_insert_with(|| {
+                        subject.check(&expected, &cache.observe(subject, fingerprint, || set.image(i))).err()
+                    });
                     if let Some(violation) = verdict {
                         let case = Case { check: Check::Crash { after: k, image: i }, ..case.clone() };
                         partial.found(Finding {
@@ -503,7 +503,7 @@ fn check_clean_points<S: Subject>(
         }
         let Some(observed) = subject.inspect(&span.after) else { return };
         result.crash_states += 1;
-        if let Err(violation) = subject.check(&run.history_at(span.end), &observed) {
+        if let Err(violation) = subject.check(&subject.expect(&run.history_at(span.end)), &observed) {
             let case = Case { check: Check::Clean { op }, ..case.clone() };
             result.found(Finding { case, violation, survivors: 0 });
         }
@@ -519,11 +519,11 @@ fn check_restart<S: Subject>(
     result: &mut WorkloadResult<S>,
 ) {
     let image = run.fs.volatile_image();
-    let observed = cache.observe(subject, &image, image.fingerprint());
+    let observed = cache.observe(subject, image.fingerprint(), || image.clone());
     let mut history = run.history();
     history.push(Record::Restart);
     result.crash_states += 1;
-    if let Err(violation) = subject.check(&history, &observed) {
+    if let Err(violation) = subject.check(&subject.expect(&history), &observed) {
         let case = Case { check: Check::Restart, ..case.clone() };
         result.found(Finding { case, violation, survivors: 0 });
     }

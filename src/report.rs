@@ -181,15 +181,15 @@ pub fn reproduce_with<S: Subject>(
     let observed = match case.check {
         Check::Crash { after, image } => {
             let set = run.fs.crash_images(after, model, images);
-            let disk = set.images.get(image).ok_or_else(|| {
-                format!(
+            if image >= set.len() {
+                return Err(format!(
                     "--image {image} does not exist: a crash after {after} leaves {} image(s) under {model}",
-                    set.images.len()
-                )
-            })?;
+                    set.len()
+                ));
+            }
+            let disk = &set.image(image);
             let log = run.fs.log();
-            let _ =
-                writeln!(text, "\ncrash after syscall {after}: image {image} of {} under {model}", set.images.len());
+            let _ = writeln!(text, "\ncrash after syscall {after}: image {image} of {} under {model}", set.len());
             if set.survivors[image].is_empty() {
                 let _ = writeln!(text, "pending events that survived: none beyond the durable state");
             } else {
@@ -214,7 +214,7 @@ pub fn reproduce_with<S: Subject>(
             recovered(&mut text, subject, &disk, "recovery on restart")
         }
     };
-    let violation = subject.check(&history, &observed).err();
+    let violation = subject.check(&subject.expect(&history), &observed).err();
     match &violation {
         Some(v) => {
             let _ = write!(text, "\n{v}");

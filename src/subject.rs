@@ -57,9 +57,15 @@ pub trait Subject: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static
     type Store: Send + Sync + 'static;
     /// What a user sees of the store on a disk image (compared by [`Subject::check`]).
     type Observed: Debug + Send + Sync + 'static;
+    /// What the spec expects after a history ([`Subject::expect`]): computed once per history
+    /// and held against every image a crash there may leave.
+    type Expected: Send + Sync;
 
-    /// The store's name (with its variant, if it has several), as reports print it.
-    fn name(&self) -> String;
+    /// The store's name (with its variant, if it has several), as reports print it. Default:
+    /// the subject's `Debug` form.
+    fn name(&self) -> String {
+        format!("{self:?}")
+    }
 
     /// The first words of a reproducer: what is tested. Default: the name.
     fn describe(&self) -> String {
@@ -128,8 +134,12 @@ pub trait Subject: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static
         None
     }
 
-    /// Judges `observed` against the spec replayed over `history`.
-    fn check(&self, history: &[Record<Self::Op, Self::Reply>], observed: &Self::Observed) -> Result<(), Violation>;
+    /// Replays the spec over `history`: the outcomes it allows (`crashsim_model::Allowed` for a
+    /// `crashsim_model::Spec`).
+    fn expect(&self, history: &[Record<Self::Op, Self::Reply>]) -> Self::Expected;
+
+    /// Judges `observed` against what the spec expects.
+    fn check(&self, expected: &Self::Expected, observed: &Self::Observed) -> Result<(), Violation>;
 
     /// Whether `reply` refuses with no effect (a call whose syscall failed may answer one;
     /// anything else acknowledges what did not happen). Default: no reply refuses.

@@ -147,6 +147,6 @@ fn process_model_matches_a_real_kill_9_at_every_syscall() {
         }
         let real = image_of(dir.path());
         let simulated = sim.fs.crash_images(k, Model::Process, &ImageOptions::default());
-        assert_eq!(simulated.images, vec![real.clone()], "crash after {k} syscalls:\nreal:\n{real}");
+        assert_eq!(simulated.images(), vec![real.clone()], "crash after {k} syscalls:\nreal:\n{real}");
     }
 }

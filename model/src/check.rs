@@ -46,40 +46,65 @@ struct Branch {
     clients: BTreeMap<usize, Client>,
 }
 
+/// What the spec expects after a history: the outcomes it allows (or the reply it does not
+/// give), what uncertain calls may have touched, the session ids the history returned, and the
+/// views of the allowed outcomes. Replayed once per history, then held against any number of
+/// observed states ([`Expected::check`]).
+pub struct Expected {
+    branches: Result<Vec<Branch>, (Invariant, String)>,
+    uncertain: Uncertain,
+    known: BTreeSet<String>,
+    views: Vec<View>,
+}
+
+impl Expected {
+    /// Replays the spec over `history`.
+    pub fn of(history: &[Record]) -> Self {
+        let replay = replay(history);
+        let known = history.iter().flat_map(known_ids).collect();
+        let views = replay.branches.as_ref().map_or(Vec::new(), |b| b.iter().map(|b| b.store.view()).collect());
+        Self { branches: replay.branches, uncertain: replay.uncertain, known, views }
+    }
+
+    /// Checks `observed` against what the spec allows.
+    pub fn check(&self, observed: &Observed) -> Result<(), Violation> {
+        let violation = |invariant: Invariant, summary: String, expected: String| Violation {
+            invariant: invariant.name(),
+            summary,
+            expected,
+            found: observed.view.to_string(),
+        };
+        if let Recovery::Failed(error) = &observed.recovery {
+            return Err(violation(Invariant::Live, format!("recovery failed: {error}"), String::new()));
+        }
+        let uncertain = &self.uncertain;
+        let branches = match &self.branches {
+            Ok(branches) => branches,
+            Err((invariant, summary)) => return Err(violation(*invariant, summary.clone(), String::new())),
+        };
+        if self.views.iter().any(|view| matches(view, &observed.view, &self.known)) {
+            return adoption(&observed.recovery, &self.views[0], uncertain)
+                .map_or(Ok(()), |summary| Err(violation(Invariant::Durable, summary, String::new())));
+        }
+        // Durable and NoPhantom compare against what every branch agrees on: the acknowledged part.
+        let expected = &self.views[0];
+        let shown = if branches.len() > 1 {
+            format!("  (one of {} allowed outcomes)\n{expected}", branches.len())
+        } else {
+            expected.to_string()
+        };
+        let judged = Judged { view: &observed.view, acked: expected, uncertain, recovery: &observed.recovery };
+        let (invariant, summary) = judged.first_broken().unwrap_or((
+            Invariant::Atomic,
+            "an uncertain operation is neither fully applied nor fully absent".to_string(),
+        ));
+        Err(violation(invariant, summary, shown))
+    }
+}
+
 /// Checks `observed` against the spec replayed over `history`.
 pub fn check(history: &[Record], observed: &Observed) -> Result<(), Violation> {
-    let violation = |invariant: Invariant, summary: String, expected: String| Violation {
-        invariant: invariant.name(),
-        summary,
-        expected,
-        found: observed.view.to_string(),
-    };
-    if let Recovery::Failed(error) = &observed.recovery {
-        return Err(violation(Invariant::Live, format!("recovery failed: {error}"), String::new()));
-    }
-    let replay = replay(history);
-    let uncertain = replay.uncertain;
-    let branches = match replay.branches {
-        Ok(branches) => branches,
-        Err((invariant, summary)) => return Err(violation(invariant, summary, String::new())),
-    };
-    let known: BTreeSet<String> = history.iter().flat_map(known_ids).collect();
-    if branches.iter().any(|b| matches(&b.store.view(), &observed.view, &known)) {
-        return adoption(&observed.recovery, &branches[0].store.view(), &uncertain)
-            .map_or(Ok(()), |summary| Err(violation(Invariant::Durable, summary, String::new())));
-    }
-    // Durable and NoPhantom compare against what every branch agrees on: the acknowledged part.
-    let expected = branches[0].store.view();
-    let shown = if branches.len() > 1 {
-        format!("  (one of {} allowed outcomes)\n{expected}", branches.len())
-    } else {
-        expected.to_string()
-    };
-    let judged = Judged { view: &observed.view, acked: &expected, uncertain: &uncertain, recovery: &observed.recovery };
-    let (invariant, summary) = judged
-        .first_broken()
-        .unwrap_or((Invariant::Atomic, "an uncertain operation is neither fully applied nor fully absent".to_string()));
-    Err(violation(invariant, summary, shown))
+    Expected::of(history).check(observed)
 }
 
 /// Ids a record names as returned.

@@ -58,29 +58,48 @@ pub fn judge<S: Spec>(
     history: &[Record<S::Op, S::Reply>],
     observed: &Result<S::State, String>,
 ) -> Result<(), Violation> {
-    let found = match observed {
-        Ok(state) => indent(state),
-        Err(error) => format!("  (the store did not start: {error})\n"),
-    };
-    let violation = |invariant, summary, expected| Violation { invariant, summary, expected, found: found.clone() };
-    let allowed = allowed(spec, history).map_err(|summary| violation(REPLIES, summary, String::new()))?;
-    let state =
-        observed.as_ref().map_err(|error| violation(LIVE, format!("recovery failed: {error}"), String::new()))?;
-    if allowed.contains(state) {
-        return Ok(());
+    Allowed::of(spec, history).judge(spec, observed)
+}
+
+/// The states a spec allows after a history (or the reply no order gives): replayed once, held
+/// against any number of observed states.
+#[derive(Clone, Debug)]
+pub struct Allowed<T> {
+    states: Result<Vec<T>, String>,
+}
+
+impl<T: Clone + Ord + Debug + Display> Allowed<T> {
+    /// Replays `spec` over `history`.
+    pub fn of<S: Spec<State = T>>(spec: &S, history: &[Record<S::Op, S::Reply>]) -> Self {
+        Self { states: allowed(spec, history) }
     }
-    let mut expected = String::new();
-    if allowed.len() > 1 {
-        let _ = writeln!(expected, "  (one of {} allowed states)", allowed.len());
-    }
-    expected.push_str(&indent(&allowed[0]));
-    for property in spec.properties() {
-        if let Some(summary) = (property.predicate)(state, &allowed) {
-            return Err(violation(property.name, format!("{summary} ({})", property.failure), expected));
+
+    /// Judges `observed` against these states and `spec`'s properties.
+    pub fn judge<S: Spec<State = T>>(&self, spec: &S, observed: &Result<T, String>) -> Result<(), Violation> {
+        let found = match observed {
+            Ok(state) => indent(state),
+            Err(error) => format!("  (the store did not start: {error})\n"),
+        };
+        let violation = |invariant, summary, expected| Violation { invariant, summary, expected, found: found.clone() };
+        let allowed = self.states.as_ref().map_err(|summary| violation(REPLIES, summary.clone(), String::new()))?;
+        let state =
+            observed.as_ref().map_err(|error| violation(LIVE, format!("recovery failed: {error}"), String::new()))?;
+        if allowed.contains(state) {
+            return Ok(());
         }
+        let mut expected = String::new();
+        if allowed.len() > 1 {
+            let _ = writeln!(expected, "  (one of {} allowed states)", allowed.len());
+        }
+        expected.push_str(&indent(&allowed[0]));
+        for property in spec.properties() {
+            if let Some(summary) = (property.predicate)(state, allowed) {
+                return Err(violation(property.name, format!("{summary} ({})", property.failure), expected));
+            }
+        }
+        let summary = "the store shows a state that no order of the operations leaves".to_string();
+        Err(violation(CONFORMS, summary, expected))
     }
-    let summary = "the store shows a state that no order of the operations leaves".to_string();
-    Err(violation(CONFORMS, summary, expected))
 }
 
 /// Every state the spec allows after `history`, in a deterministic order; `Err` names a reply

@@ -42,7 +42,7 @@ fn store_like_trace() -> SimFs {
 
 fn count_images(fs: &SimFs, model: Model, opts: &ImageOptions) -> usize {
     let mut total = 0;
-    fs.each_crash_point(model, opts, |_, set| total += set.images.len());
+    fs.each_crash_point(model, opts, |_, set| total += set.len());
     total
 }
 

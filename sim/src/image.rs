@@ -39,29 +39,13 @@ impl Image {
     /// halves of cross-directory renames persist independently) is walked once.
     pub(crate) fn of(disk: &Disk) -> Self {
         let mut nodes = BTreeMap::new();
-        let mut seen_dirs = BTreeSet::new();
-        let mut stack: Vec<(String, Ino)> = vec![(String::new(), ROOT)];
-        seen_dirs.insert(ROOT);
-        while let Some((prefix, dir)) = stack.pop() {
-            let Some(Inode::Dir(entries)) = disk.get(dir) else {
-                continue;
+        walk(disk, |path, inode| {
+            let node = match inode {
+                Inode::File(bytes) => Node::File(bytes.clone()),
+                Inode::Dir(_) => Node::Dir,
             };
-            for (name, ino) in entries {
-                let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
-                match disk.get(*ino) {
-                    Some(Inode::File(bytes)) => {
-                        nodes.insert(path, Node::File(bytes.clone()));
-                    }
-                    Some(Inode::Dir(_)) => {
-                        nodes.insert(path.clone(), Node::Dir);
-                        if seen_dirs.insert(*ino) {
-                            stack.push((path, *ino));
-                        }
-                    }
-                    None => {}
-                }
-            }
-        }
+            nodes.insert(path.to_string(), node);
+        });
         Self { nodes: Arc::new(nodes) }
     }
 
@@ -134,13 +118,18 @@ impl Image {
         self.nodes.is_empty()
     }
 
-    /// A 128-bit fingerprint that is the same on every machine and every run: one pass of
-    /// XXH3-128 with its fixed default secret, never a per-process random key. Two different
-    /// images collide with probability about 2^-128 per pair.
+    /// A 128-bit fingerprint that is the same on every machine and every run: the wrapping sum
+    /// of each node's XXH3-128 (fixed default secret, never a per-process random key), seeded
+    /// by its path. A sum does not depend on the order nodes are visited in, so a disk is
+    /// fingerprinted by walking it ([`Disk::fingerprint`]) without building its image.
     pub fn fingerprint(&self) -> u128 {
-        let mut hasher = xxhash_rust::xxh3::Xxh3Default::new();
-        self.hash(&mut hasher);
-        hasher.digest128()
+        self.nodes.iter().fold(0u128, |sum, (path, node)| {
+            let content = match node {
+                Node::File(bytes) => Some(bytes.as_slice()),
+                Node::Dir => None,
+            };
+            sum.wrapping_add(node_fingerprint(path, content))
+        })
     }
 }
 
@@ -168,5 +157,55 @@ pub fn preview(bytes: &[u8]) -> String {
         format!("\"{text}...\"")
     } else {
         format!("\"{text}\"")
+    }
+}
+
+/// The fingerprint of one node: its contents (`None`: a directory) hashed with a seed drawn from
+/// its path and kind.
+fn node_fingerprint(path: &str, content: Option<&[u8]>) -> u128 {
+    use xxhash_rust::xxh3::{xxh3_128_with_seed, xxh3_64_with_seed};
+    let kind = if content.is_some() { 2 } else { 1 };
+    xxh3_128_with_seed(content.unwrap_or_default(), xxh3_64_with_seed(path.as_bytes(), kind))
+}
+
+/// Calls `visit` with the path and inode of every node reachable from the root of `disk`,
+/// walking each directory once (by inode) even if two paths reach it.
+fn walk(disk: &Disk, mut visit: impl FnMut(&str, &Inode)) {
+    let mut seen_dirs = BTreeSet::new();
+    let mut stack: Vec<(String, Ino)> = vec![(String::new(), ROOT)];
+    seen_dirs.insert(ROOT);
+    let mut path = String::new();
+    while let Some((prefix, dir)) = stack.pop() {
+        let Some(Inode::Dir(entries)) = disk.get(dir) else {
+            continue;
+        };
+        for (name, ino) in entries {
+            path.clear();
+            if !prefix.is_empty() {
+                path.push_str(&prefix);
+                path.push('/');
+            }
+            path.push_str(name);
+            let Some(inode) = disk.get(*ino) else { continue };
+            visit(&path, inode);
+            if matches!(inode, Inode::Dir(_)) && seen_dirs.insert(*ino) {
+                stack.push((path.clone(), *ino));
+            }
+        }
+    }
+}
+
+impl Disk {
+    /// The [`Image::fingerprint`] of this disk's image, without building it.
+    pub(crate) fn fingerprint(&self) -> u128 {
+        let mut sum = 0u128;
+        walk(self, |path, inode| {
+            let content = match inode {
+                Inode::File(bytes) => Some(bytes.as_slice()),
+                Inode::Dir(_) => None,
+            };
+            sum = sum.wrapping_add(node_fingerprint(path, content));
+        });
+        sum
     }
 }

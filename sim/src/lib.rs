@@ -11,12 +11,12 @@
 //! futures_lite_block_on(write).unwrap();
 //! // kill -9: the page cache survives, so the note is whole.
 //! let killed = fs.crash_images(fs.steps(), Model::Process, &ImageOptions::default());
-//! assert!(killed.images.iter().all(|image| image.file("note") == Some(&b"hello"[..])));
+//! assert!(killed.images().iter().all(|image| image.file("note") == Some(&b"hello"[..])));
 //! // Power loss: nothing was fsynced, so the note may be missing, empty or whole.
 //! let lost = fs.crash_images(fs.steps(), Model::Posix, &ImageOptions::default());
-//! assert!(lost.images.iter().any(|image| image.file("note").is_none()));
-//! assert!(lost.images.iter().any(|image| image.file("note") == Some(&b""[..])));
-//! assert!(lost.images.iter().any(|image| image.file("note") == Some(&b"hello"[..])));
+//! assert!(lost.images().iter().any(|image| image.file("note").is_none()));
+//! assert!(lost.images().iter().any(|image| image.file("note") == Some(&b""[..])));
+//! assert!(lost.images().iter().any(|image| image.file("note") == Some(&b"hello"[..])));
 //! # fn futures_lite_block_on<T>(f: impl std::future::Future<Output = T>) -> T {
 //! #     // SimFs never waits, so one poll finishes any of its futures.
 //! #     let mut f = std::pin::pin!(f);

@@ -94,11 +94,12 @@ pub struct Survivor {
     pub torn: Option<usize>,
 }
 
-/// The images of one crash point.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// The images of one crash point. They are kept as disks and built on demand ([`ImageSet::image`]):
+/// a harness that already judged an image by its fingerprint never needs the tree.
+#[derive(Clone, Debug)]
 pub struct ImageSet {
     /// Distinct images, in a deterministic order (the first is always "nothing pending survived").
-    pub images: Vec<Image>,
+    disks: Vec<Disk>,
     /// For each image, the fewest pending events that produce it (empty under `process`, where
     /// nothing is pending: everything completed survives).
     pub survivors: Vec<Vec<Survivor>>,
@@ -108,6 +109,38 @@ pub struct ImageSet {
     pub exhaustive: bool,
     /// How many combinations of pending effects the model allows (saturating).
     pub combinations: u128,
+}
+
+impl ImageSet {
+    /// How many distinct images.
+    pub fn len(&self) -> usize {
+        self.disks.len()
+    }
+
+    /// Whether there is none (never: a crash leaves at least the durable state).
+    pub fn is_empty(&self) -> bool {
+        self.disks.is_empty()
+    }
+
+    /// Image `i` (0-based, below [`ImageSet::len`]).
+    pub fn image(&self, i: usize) -> Image {
+        Image::of(&self.disks[i])
+    }
+
+    /// Every image, in order.
+    pub fn images(&self) -> Vec<Image> {
+        self.disks.iter().map(Image::of).collect()
+    }
+}
+
+/// Two sets are equal when they hold the same images in the same order, with the same survivors.
+impl PartialEq for ImageSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.images() == other.images()
+            && self.survivors == other.survivors
+            && self.exhaustive == other.exhaustive
+            && self.combinations == other.combinations
+    }
 }
 
 /// A pending effect, with the directories whose half of it has not persisted yet.
@@ -213,16 +246,13 @@ impl Tracker {
     pub fn images(&self, opts: &ImageOptions) -> ImageSet {
         assert!(opts.sector_size > 0, "sector size must be positive");
         match self.model {
-            Model::Process => {
-                let image = self.durable_image();
-                ImageSet {
-                    fingerprints: vec![image.fingerprint()],
-                    images: vec![image],
-                    survivors: vec![Vec::new()],
-                    exhaustive: true,
-                    combinations: 1,
-                }
-            }
+            Model::Process => ImageSet {
+                fingerprints: vec![self.durable.fingerprint()],
+                disks: vec![self.durable.clone()],
+                survivors: vec![Vec::new()],
+                exhaustive: true,
+                combinations: 1,
+            },
             Model::Ordered => self.ordered_images(opts),
             Model::Posix => self.posix_images(opts),
         }
@@ -234,7 +264,7 @@ impl Tracker {
         let mut kept = Vec::new();
         let mut combinations = 0u128;
         for cut in 0..=self.pending.len() {
-            out.add(Image::of(&disk), kept.clone());
+            out.add(disk.clone(), kept.clone());
             combinations += 1;
             let Some(next) = self.pending.get(cut) else { break };
             for keep in torn_sizes(&next.effect, opts.sector_size) {
@@ -242,7 +272,7 @@ impl Tracker {
                 torn.apply_torn(&next.effect, keep);
                 let mut with_torn = kept.clone();
                 with_torn.push(Survivor { seq: next.seq, torn: Some(keep) });
-                out.add(Image::of(&torn), with_torn);
+                out.add(torn, with_torn);
                 combinations += 1;
             }
             disk.apply(&next.effect);
@@ -353,7 +383,7 @@ impl PosixSlots {
     }
 
     /// The image of one choice, and the pending events that survive in it.
-    fn image(&self, durable: &Disk, pending: &[Pending], choice: &[usize]) -> (Image, Vec<Survivor>) {
+    fn disk(&self, durable: &Disk, pending: &[Pending], choice: &[usize]) -> (Disk, Vec<Survivor>) {
         let mut disk = durable.clone();
         let mut survivors = Vec::new();
         for (index, p) in pending.iter().enumerate() {
@@ -384,7 +414,7 @@ impl PosixSlots {
                 survivors.push(Survivor { seq: p.seq, torn: None });
             }
         }
-        (Image::of(&disk), survivors)
+        (disk, survivors)
     }
 }
 
@@ -401,39 +431,42 @@ fn next_choice(choice: &mut [usize], radix: &[usize]) -> bool {
 }
 
 /// Images in first-seen order without repeats, each with the fewest survivors that make it.
-/// Most candidates repeat an image already seen, so membership is one 64-bit XXH3 of the image;
-/// the 128-bit fingerprint is computed for distinct images only. The map only answers membership
-/// and positions, so its hasher decides no order; it is fixed-key all the same.
+/// Most candidates repeat an image already seen, so membership is by fingerprint, taken by
+/// walking the candidate disk; no image is built. The map only answers membership and
+/// positions, so its hasher decides no order; it is fixed-key all the same.
 #[derive(Default)]
 struct Distinct {
-    images: Vec<Image>,
+    disks: Vec<Disk>,
     survivors: Vec<Vec<Survivor>>,
     fingerprints: Vec<u128>,
-    index: HashMap<Image, usize, xxhash_rust::xxh3::Xxh3Builder>,
+    index: HashMap<u128, usize, xxhash_rust::xxh3::Xxh3Builder>,
 }
 
 impl Distinct {
-    fn add(&mut self, image: Image, survivors: Vec<Survivor>) {
-        match self.index.get(&image) {
+    /// Adds the image of `disk`, reached by keeping `survivors`; of two ways to one image, the
+    /// one with fewer survivors is kept.
+    fn add(&mut self, disk: Disk, survivors: Vec<Survivor>) {
+        let fingerprint = disk.fingerprint();
+        match self.index.get(&fingerprint) {
             Some(&at) if survivors.len() < self.survivors[at].len() => self.survivors[at] = survivors,
             Some(_) => {}
             None => {
-                self.index.insert(image.clone(), self.images.len());
-                self.fingerprints.push(image.fingerprint());
-                self.images.push(image);
+                self.index.insert(fingerprint, self.disks.len());
+                self.fingerprints.push(fingerprint);
+                self.disks.push(disk);
                 self.survivors.push(survivors);
             }
         }
     }
 
     fn add_choice(&mut self, slots: &PosixSlots, durable: &Disk, pending: &[Pending], choice: &[usize]) {
-        let (image, survivors) = slots.image(durable, pending, choice);
-        self.add(image, survivors);
+        let (disk, survivors) = slots.disk(durable, pending, choice);
+        self.add(disk, survivors);
     }
 
     fn finish(self, exhaustive: bool, combinations: u128) -> ImageSet {
         ImageSet {
-            images: self.images,
+            disks: self.disks,
             survivors: self.survivors,
             fingerprints: self.fingerprints,
             exhaustive,

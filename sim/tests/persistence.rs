@@ -23,8 +23,8 @@ fn set(images: &[Image]) -> BTreeSet<Image> {
 fn final_images(fs: &SimFs, model: Model) -> BTreeSet<Image> {
     let result = fs.crash_images(fs.steps(), model, &ImageOptions::default());
     assert!(result.exhaustive);
-    let distinct = set(&result.images);
-    assert_eq!(distinct.len(), result.images.len(), "images are deduplicated");
+    let distinct = set(&result.images());
+    assert_eq!(distinct.len(), result.len(), "images are deduplicated");
     distinct
 }
 
@@ -163,7 +163,7 @@ fn a_write_spanning_sectors_may_persist_torn() {
     assert_eq!(final_images(&fs, Model::Posix), expected);
     let small = ImageOptions { sector_size: 4096, ..ImageOptions::default() };
     let whole = fs.crash_images(fs.steps(), Model::Posix, &small);
-    assert_eq!(set(&whole.images), set(&[image(&[("f", "")]), image(&[("f", &data)])]));
+    assert_eq!(set(&whole.images()), set(&[image(&[("f", "")]), image(&[("f", &data)])]));
 }
 
 #[test]
@@ -206,7 +206,7 @@ fn every_crash_point_is_covered_and_agrees_with_single_points() {
     }
     // A crash before anything ran leaves the initial image under every model.
     for model in Model::ALL {
-        let images = fs.crash_images(0, model, &ImageOptions::default()).images;
+        let images = fs.crash_images(0, model, &ImageOptions::default()).images();
         assert_eq!(images, vec![image(&[("target", "old")])]);
     }
 }
@@ -255,7 +255,7 @@ fn writes_to_files_whose_removal_is_durable_are_not_enumerated() {
     });
     let set = fs.crash_images(fs.steps(), Model::Posix, &ImageOptions::default());
     assert!(set.exhaustive, "{} combinations", set.combinations);
-    assert_eq!(set.images, vec![Image::empty()]);
+    assert_eq!(set.images(), vec![Image::empty()]);
 }
 
 #[test]

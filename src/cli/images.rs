@@ -26,8 +26,8 @@ pub fn run(scenario: Scenario, models: &[Model], after: Option<usize>, seed: u64
     for &model in models {
         let set = fs.crash_images(after, model, &opts);
         let how = if set.exhaustive { "exhaustive" } else { "sampled" };
-        println!("== {model}: {} distinct image(s), {how}", set.images.len());
-        for (i, image) in set.images.iter().enumerate() {
+        println!("== {model}: {} distinct image(s), {how}", set.len());
+        for (i, image) in set.images().iter().enumerate() {
             println!("-- image {i}\n{image}");
         }
     }

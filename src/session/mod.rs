@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crashsim_model::history::Outcome;
-use crashsim_model::{Observed, Op, Record, Reply, Violation};
+use crashsim_model::{Expected, Observed, Op, Record, Reply, Violation};
 use crashsim_sim::{Image, Model, SimFs};
 use crashsim_store::{OwnerAlive, Store, StoreError, StoreOptions, StoreResult, Variant};
 
@@ -27,6 +27,7 @@ impl Subject for Session {
     type Reply = Reply;
     type Store = Store<Gated>;
     type Observed = Observed;
+    type Expected = Expected;
 
     fn name(&self) -> String {
         self.0.to_string()
@@ -94,8 +95,12 @@ impl Subject for Session {
         Some(observe_running(image))
     }
 
-    fn check(&self, history: &[Record], observed: &Observed) -> Result<(), Violation> {
-        crashsim_model::check(history, observed)
+    fn expect(&self, history: &[Record]) -> Expected {
+        Expected::of(history)
+    }
+
+    fn check(&self, expected: &Expected, observed: &Observed) -> Result<(), Violation> {
+        expected.check(observed)
     }
 
     fn is_refusal(&self, reply: &Reply) -> bool {
