@@ -24,7 +24,7 @@ use std::time::Instant;
 use crashsim_faults::{Fault, Plan, ERRNOS};
 use crashsim_model::history::{Outcome, Record};
 use crashsim_model::Violation;
-use crashsim_sim::{ImageOptions, Model};
+use crashsim_sim::{ImageOptions, ImageSet, Model};
 use rayon::prelude::*;
 
 use crate::cache::RecoveryCache;
@@ -440,9 +440,15 @@ fn check_crash_points<S: Subject>(
             let mut partial = WorkloadResult::default();
             let expected = subject.expect(&run.history_at(*segment.start()));
             let mut judged: HashMap<u128, Option<Violation>> = HashMap::new();
+            let mut last: Option<(u64, ImageSet)> = None;
             for k in segment.clone() {
                 partial.crash_points += 1;
-                let set = trackers[k].images(&opts.images);
+                // A syscall that logged no event (a read, a stat) leaves the images it found.
+                let seen = trackers[k].events_seen();
+                if last.as_ref().is_none_or(|(at, _)| *at != seen) {
+                    last = Some((seen, trackers[k].images(&opts.images)));
+                }
+                let set = &last.as_ref().expect("just set").1;
                 for (i, &fingerprint) in set.fingerprints.iter().enumerate() {
                     partial.crash_states += 1;
                     partial.fingerprints.insert(fingerprint);

@@ -170,6 +170,12 @@ impl Tracker {
         Self { model, durable, pending: Vec::new(), events_seen: 0 }
     }
 
+    /// How many events were pushed. Two trackers of one run that saw as many events are in the
+    /// same state and give the same images: a harness enumerates them once.
+    pub fn events_seen(&self) -> u64 {
+        self.events_seen
+    }
+
     pub fn model(&self) -> Model {
         self.model
     }
