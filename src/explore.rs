@@ -65,10 +65,11 @@ pub struct ExploreOptions {
     pub preemptions_max: usize,
     /// Where clients may be preempted. Default: before each syscall that names a path.
     pub preempt: Preempt,
-    /// Stop after the first batch of [`STOP_BATCH`] workloads (in workload order) that holds a
-    /// violation: enough to know a variant is caught, and the counts stay deterministic. The
-    /// finding is then the smallest of the workloads run, not of all. Default: false.
-    pub stop_at_violation: bool,
+    /// Models under which exploring stops after the first batch of [`STOP_BATCH`] workloads (in
+    /// workload order) that holds a violation: enough to know a variant is caught there, and the
+    /// counts stay deterministic. The finding is then the smallest of the workloads run, not of
+    /// all. Default: none.
+    pub stop_under: Vec<Model>,
 }
 
 /// The invariant a call breaks when it acknowledges what a failed syscall kept from happening:
@@ -92,28 +93,46 @@ impl Default for ExploreOptions {
             processes_max: 2,
             preemptions_max: 2,
             preempt: Preempt::Paths,
-            stop_at_violation: false,
+            stop_under: Vec::new(),
         }
     }
 }
 
 impl ExploreOptions {
-    /// Every workload explored, in order: exhaustive, random, concurrent in one process,
-    /// concurrent in two.
+    /// Every workload explored, in order.
     pub fn workloads<S: Subject>(&self, subject: &S) -> Vec<Workload<S::Op>> {
-        let mut all = workload::exhaustive(&subject.alphabet(), self.max_ops);
+        self.planned(subject).into_iter().map(|p| p.workload).collect()
+    }
+
+    /// Every workload explored, fewest operations first (the order findings are ranked in), and
+    /// for equal lengths: exhaustive, random, concurrent in one process, concurrent in two.
+    /// So a two-client race of two operations is checked before any sequence of three.
+    pub(crate) fn planned<S: Subject>(&self, subject: &S) -> Vec<Planned<S::Op>> {
+        let planned = |random| move |workload| Planned { workload, random };
+        let mut all: Vec<Planned<S::Op>> =
+            workload::exhaustive(&subject.alphabet(), self.max_ops).into_iter().map(planned(false)).collect();
         let seeds = self.seed..self.seed + self.random_workloads as u64;
-        all.extend(seeds.map(|seed| Workload::sequential(subject.random_ops(seed, self.random_max_ops))));
+        all.extend(
+            seeds.map(|seed| planned(true)(Workload::sequential(subject.random_ops(seed, self.random_max_ops)))),
+        );
         assert!((1..=2).contains(&self.processes_max), "concurrent workloads run in one or two processes");
         let alphabet = subject.concurrent_alphabet();
         if self.client_ops_max > 0 && !alphabet.is_empty() {
             let setup = subject.concurrent_setup();
             for processes in 1..=self.processes_max {
-                all.extend(workload::concurrent(&alphabet, &setup, self.client_ops_max, processes));
+                let concurrent = workload::concurrent(&alphabet, &setup, self.client_ops_max, processes);
+                all.extend(concurrent.into_iter().map(planned(false)));
             }
         }
+        all.sort_by_key(|p| p.workload.len());
         all
     }
+}
+
+/// A workload in the explorer's plan, and whether it is random (its finding is shrunk).
+pub(crate) struct Planned<O> {
+    pub(crate) workload: Workload<O>,
+    pub(crate) random: bool,
 }
 
 /// The result of exploring one subject under one model.
@@ -258,41 +277,75 @@ pub fn explore<S: Subject>(
     cache: &RecoveryCache<S>,
     progress: &(dyn Fn() + Sync),
 ) -> ModelResult<S> {
+    explore_models(subject, &[model], opts, cache, progress).pop().expect("one result per model")
+}
+
+/// Explores `subject` under each of `models` in one pass: each run (interleaving, fault) is
+/// made once and checked under every model still exploring. One result per model, in order,
+/// each the same as [`explore`] under that model alone gives; `progress` is told after each
+/// workload under each model. A model's time is the wall time until its last workload.
+pub fn explore_models<S: Subject>(
+    subject: &S,
+    models: &[Model],
+    opts: &ExploreOptions,
+    cache: &RecoveryCache<S>,
+    progress: &(dyn Fn() + Sync),
+) -> Vec<ModelResult<S>> {
+    assert!(!models.is_empty(), "explore under at least one model");
     let started = Instant::now();
-    let all = opts.workloads(subject);
-    let exhaustive = workload::exhaustive(&subject.alphabet(), opts.max_ops).len();
-    let batch = if opts.stop_at_violation { STOP_BATCH } else { all.len().max(1) };
-    let mut merger = Merger::new(subject, model);
+    let all = opts.planned(subject);
+    let stops = |model: &Model| opts.stop_under.contains(model);
+    let batch = if models.iter().any(stops) { STOP_BATCH } else { all.len().max(1) };
+    let mut mergers: Vec<Merger<S>> = models.iter().map(|&model| Merger::new(subject, model)).collect();
+    let mut ended_ms: Vec<Option<u128>> = vec![None; models.len()];
     let mut index = 0;
     for workloads in all.chunks(batch) {
-        let results: Vec<(WorkloadResult<S>, u128)> = workloads
-            .par_iter()
-            .map(|w| {
-                let errno_runs = !w.is_concurrent() && w.len() <= opts.errno_max_ops;
-                let result = explore_workload(subject, model, w, errno_runs, opts, cache);
-                progress();
-                (result, started.elapsed().as_millis())
-            })
-            .collect();
-        let found = results.iter().any(|(r, _)| r.violations > 0);
-        for (result, finished_ms) in results {
-            merger.add(index, result, finished_ms);
-            index += 1;
-        }
-        if found && opts.stop_at_violation {
-            (index..all.len()).for_each(|_| progress());
+        let live: Vec<usize> = (0..models.len()).filter(|&m| ended_ms[m].is_none()).collect();
+        if live.is_empty() {
             break;
         }
+        let live_models: Vec<Model> = live.iter().map(|&m| models[m]).collect();
+        let results: Vec<(Vec<WorkloadResult<S>>, u128)> = workloads
+            .par_iter()
+            .map(|planned| {
+                let w = &planned.workload;
+                let errno_runs = !w.is_concurrent() && w.len() <= opts.errno_max_ops;
+                let results = explore_workload(subject, &live_models, w, errno_runs, opts, cache);
+                live.iter().for_each(|_| progress());
+                (results, started.elapsed().as_millis())
+            })
+            .collect();
+        let mut found = vec![false; live.len()];
+        for (per_model, finished_ms) in results {
+            for (j, result) in per_model.into_iter().enumerate() {
+                found[j] |= result.violations > 0;
+                mergers[live[j]].add(index, result, finished_ms);
+            }
+            index += 1;
+        }
+        for (j, &m) in live.iter().enumerate() {
+            if found[j] && stops(&models[m]) {
+                ended_ms[m] = Some(started.elapsed().as_millis());
+                (index..all.len()).for_each(|_| progress());
+            }
+        }
     }
-    let (mut merged, first_index) = merger.finish();
-    // Exhaustive workloads come shortest first, so their finding is as short as any; a random
-    // workload's finding, or one under an injected fault, is shrunk by dropping operations.
-    let shrink = |f: &Finding<S>| !f.case.faults.faults.is_empty() || first_index.is_some_and(|i| i >= exhaustive);
-    if let Some(finding) = merged.first.take_if(|f| shrink(f)) {
-        merged.first = Some(shrink_finding(subject, model, finding, opts, cache));
+    let all_done = started.elapsed().as_millis();
+    let mut results = Vec::new();
+    for (m, merger) in mergers.into_iter().enumerate() {
+        let shrinking = Instant::now();
+        let (mut merged, first_index) = merger.finish();
+        // Workloads come shortest first, so an exhaustive or concurrent finding is as short as
+        // any; a random workload's finding, or one under an injected fault, is shrunk by
+        // dropping operations.
+        let shrink = |f: &Finding<S>| !f.case.faults.faults.is_empty() || first_index.is_some_and(|i| all[i].random);
+        if let Some(finding) = merged.first.take_if(|f| shrink(f)) {
+            merged.first = Some(shrink_finding(subject, models[m], finding, opts, cache));
+        }
+        merged.elapsed_ms = ended_ms[m].unwrap_or(all_done) + shrinking.elapsed().as_millis();
+        results.push(merged);
     }
-    merged.elapsed_ms = started.elapsed().as_millis();
-    merged
+    results
 }
 
 /// Shrinks a lone client's finding: drops one operation at a time as long as the smaller
@@ -311,7 +364,7 @@ pub fn shrink_finding<S: Subject>(
         let shrunk = if best.case.faults.faults.is_empty() {
             (0..best.case.workload.len()).rev().find_map(|drop| {
                 let workload = best.case.workload.without(0, drop)?;
-                explore_workload(subject, model, &workload, false, opts, cache).first
+                explore_workload(subject, &[model], &workload, false, opts, cache).pop()?.first
             })
         } else {
             shrink_fault(subject, model, &best, opts, cache)
@@ -343,8 +396,9 @@ fn shrink_fault<S: Subject>(
         let clean = execute(subject, &workload, &Plan::none(), &Run::default());
         let Some(span) = clean.spans.get(target).filter(|s| s.start + offset < s.end) else { continue };
         let plan = Plan { faults: [(span.start + offset, fault)].into_iter().collect(), crash_after: None };
-        let mut result = WorkloadResult::default();
-        check_fault_run(subject, model, &workload, &plan, opts, cache, &mut result);
+        let mut result = [WorkloadResult::default()];
+        check_fault_run(subject, &[model], &workload, &plan, opts, cache, &mut result);
+        let [result] = result;
         if result.first.is_some() {
             return result.first;
         }
@@ -352,16 +406,17 @@ fn shrink_fault<S: Subject>(
     None
 }
 
-/// Explores one workload under one model: every interleaving within the preemption bound.
+/// Explores one workload under each of `models`: every interleaving within the preemption
+/// bound, each run once and checked under every model. One result per model, in order.
 pub(crate) fn explore_workload<S: Subject>(
     subject: &S,
-    model: Model,
+    models: &[Model],
     workload: &Workload<S::Op>,
     errno_runs: bool,
     opts: &ExploreOptions,
     cache: &RecoveryCache<S>,
-) -> WorkloadResult<S> {
-    let mut result = WorkloadResult::default();
+) -> Vec<WorkloadResult<S>> {
+    let mut results: Vec<WorkloadResult<S>> = models.iter().map(|_| WorkloadResult::default()).collect();
     let clean = Plan::none();
     let mut dfs = Dfs::new(opts.preemptions_max);
     while let Some(branch) = dfs.next_branch() {
@@ -380,17 +435,19 @@ pub(crate) fn explore_workload<S: Subject>(
             subject.name(),
             case.schedule
         );
-        result.interleavings += 1;
-        check_run(&run, &case, branch.from_step, subject, model, opts, cache, &mut result);
+        for (&model, result) in models.iter().zip(results.iter_mut()) {
+            result.interleavings += 1;
+            check_run(&run, &case, branch.from_step, subject, model, opts, cache, result);
+        }
         if errno_runs && branch.schedule.0.is_empty() {
             let trace = run.fs.trace();
             for plan in Plan::each_errno(&trace, &ERRNOS).iter().chain(&Plan::each_short_write(&trace, 1)) {
-                check_fault_run(subject, model, workload, plan, opts, cache, &mut result);
+                check_fault_run(subject, models, workload, plan, opts, cache, &mut results);
             }
         }
         dfs.explored(&branch, &run.interleaving);
     }
-    result
+    results
 }
 
 /// The checks of one run of `case` from syscall `from_step` on (earlier ones were checked with
@@ -542,13 +599,14 @@ fn check_restart<S: Subject>(
 /// filesystem after EIO, a store that saw an I/O error is consistent again once it recovers.
 pub(crate) fn check_fault_run<S: Subject>(
     subject: &S,
-    model: Model,
+    models: &[Model],
     workload: &Workload<S::Op>,
     plan: &Plan,
     opts: &ExploreOptions,
     cache: &RecoveryCache<S>,
-    result: &mut WorkloadResult<S>,
+    results: &mut [WorkloadResult<S>],
 ) {
+    assert_eq!(models.len(), results.len(), "one result per model");
     let run = execute(subject, workload, plan, &Run { schedule: Schedule::default(), preempt: opts.preempt });
     let case = Case {
         workload: workload.clone(),
@@ -558,7 +616,8 @@ pub(crate) fn check_fault_run<S: Subject>(
         check: Check::Restart,
     };
     let (&step, fault) = plan.faults.iter().next().expect("a fault plan has one fault");
-    if let Some(span) = run.spans.iter().position(|s| s.start <= step && step < s.end) {
+    let hit = run.spans.iter().position(|s| s.start <= step && step < s.end);
+    if let Some(span) = hit {
         let hit = &run.spans[span];
         if let (Outcome::Replied(reply), Fault::Fail(errno)) = (&hit.outcome, fault) {
             if !subject.is_refusal(reply) {
@@ -572,12 +631,17 @@ pub(crate) fn check_fault_run<S: Subject>(
                     found: format!("  the call returned {reply}\n"),
                 };
                 let case = Case { check: Check::Clean { op: span }, ..case };
-                result.found(Finding { case, violation, survivors: 0 });
+                for result in results.iter_mut() {
+                    result.found(Finding { case: case.clone(), violation: violation.clone(), survivors: 0 });
+                }
                 return;
             }
         }
-        let end = hit.end;
-        check_crash_points(&run, &case, step..=end, subject, model, opts, cache, result);
     }
-    check_restart(&run, &case, subject, cache, result);
+    for (&model, result) in models.iter().zip(results.iter_mut()) {
+        if let Some(span) = hit {
+            check_crash_points(&run, &case, step..=run.spans[span].end, subject, model, opts, cache, result);
+        }
+        check_restart(&run, &case, subject, cache, result);
+    }
 }

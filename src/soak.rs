@@ -150,9 +150,9 @@ pub fn soak<S: Subject>(
                     evaluate_race(subject, model, &race_case(subject, seed, opts), &opts.explore, cache)
                 } else {
                     let (workload, plan) = seed_case(subject, seed, opts.max_ops);
-                    let mut result = explore_workload(subject, model, &workload, false, &opts.explore, cache);
-                    check_fault_run(subject, model, &workload, &plan, &opts.explore, cache, &mut result);
-                    result
+                    let mut results = explore_workload(subject, &[model], &workload, false, &opts.explore, cache);
+                    check_fault_run(subject, &[model], &workload, &plan, &opts.explore, cache, &mut results);
+                    results.pop().expect("one result per model")
                 };
                 progress();
                 (result, started.elapsed().as_millis())
@@ -277,7 +277,8 @@ pub fn shrink_race_finding<S: Subject>(
                 // Another interleaving may still break it: the explorer's bounded search, for
                 // workloads small enough to search.
                 if smaller.is_concurrent() && smaller.len() <= SEARCH_OPS_MAX {
-                    if let Some(found) = explore_workload(subject, model, &smaller, false, opts, cache).first {
+                    let found = explore_workload(subject, &[model], &smaller, false, opts, cache).pop();
+                    if let Some(found) = found.and_then(|r| r.first) {
                         best = found;
                         continue 'shrink;
                     }

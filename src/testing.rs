@@ -16,7 +16,7 @@
 use crashsim_sim::Model;
 
 use crate::cache::RecoveryCache;
-use crate::explore::{explore, ExploreOptions, ModelResult};
+use crate::explore::{self, ExploreOptions, ModelResult};
 use crate::report::reproduce;
 use crate::subject::Subject;
 
@@ -45,8 +45,7 @@ pub fn options_from_env() -> ExploreOptions {
 
 /// Explores `subject` under each model in `models` with `opts`; one result per model.
 pub fn explore_models<S: Subject>(subject: &S, models: &[Model], opts: &ExploreOptions) -> Vec<ModelResult<S>> {
-    let cache = RecoveryCache::default();
-    models.iter().map(|&model| explore(subject, model, opts, &cache, &|| {})).collect()
+    explore::explore_models(subject, models, opts, &RecoveryCache::default(), &|| {})
 }
 
 /// Asserts that `subject` passes every check under every model, within the bounds of

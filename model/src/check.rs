@@ -256,19 +256,24 @@ fn note_uncertain(uncertain: &mut Uncertain, store: &Store, op: &Op, new_id: &st
 /// history never returned. Archives may hold more than the spec's: recovery archives the
 /// orphans of operations that never took effect, whose ids no acknowledged call returned.
 fn matches(spec: &View, observed: &View, known: &BTreeSet<String>) -> bool {
-    let wild: Vec<String> = spec.ids().into_iter().filter(|id| id.starts_with('?')).collect();
     let spec_ids = spec.ids();
+    let wild: Vec<String> = spec_ids.iter().filter(|id| id.starts_with('?')).cloned().collect();
+    if wild.is_empty() {
+        // Nothing to bind (the common case): compare as they stand, without renaming.
+        return same(spec, observed, known);
+    }
     let unknown: Vec<String> =
         observed.ids().into_iter().filter(|id| !known.contains(id) && !spec_ids.contains(id)).collect();
-    bindings(&wild, &unknown).into_iter().any(|names| {
-        let spec = spec.renamed(&names);
-        let extra_archives_unknown = observed.archived.difference(&spec.archived).all(|id| !known.contains(id));
-        spec.registry == observed.registry
-            && spec.transcripts == observed.transcripts
-            && spec.trajectories == observed.trajectories
-            && spec.archived.is_subset(&observed.archived)
-            && extra_archives_unknown
-    })
+    bindings(&wild, &unknown).into_iter().any(|names| same(&spec.renamed(&names), observed, known))
+}
+
+/// Whether the views are equal but for archives of sessions the history never returned.
+fn same(spec: &View, observed: &View, known: &BTreeSet<String>) -> bool {
+    spec.registry == observed.registry
+        && spec.transcripts == observed.transcripts
+        && spec.trajectories == observed.trajectories
+        && spec.archived.is_subset(&observed.archived)
+        && observed.archived.difference(&spec.archived).all(|id| !known.contains(id))
 }
 
 /// Every injective assignment of `wild` ids to `candidates` (a wildcard may also stay unbound,

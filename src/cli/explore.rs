@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::progress::Progress;
 use crate::cache::RecoveryCache;
-use crate::explore::{explore, ExploreOptions, ModelResult};
+use crate::explore::{explore_models, ExploreOptions, ModelResult};
 use crate::report::replay_command;
 use crate::session::workload;
 use crate::session::Session;
@@ -27,14 +27,10 @@ pub fn run_all(
     let cache = RecoveryCache::default();
     let mut results = Vec::new();
     for &variant in variants {
-        for &model in models {
-            progress.set_label(format!("{variant} / {model}"));
-            let mine = ExploreOptions {
-                stop_at_violation: stop_at_expected && variant.caught_under().contains(&model),
-                ..opts.clone()
-            };
-            results.push(explore(&Session(variant), model, &mine, &cache, &|| progress.inc()));
-        }
+        progress.set_label(format!("{variant} / {}", models.iter().map(|m| m.name()).collect::<Vec<_>>().join(",")));
+        let stop_under = if stop_at_expected { variant.caught_under().to_vec() } else { Vec::new() };
+        let mine = ExploreOptions { stop_under, ..opts.clone() };
+        results.extend(explore_models(&Session(variant), models, &mine, &cache, &|| progress.inc()));
     }
     progress.finish();
     results
@@ -219,7 +215,7 @@ pub fn self_check(models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCo
                 }
             };
             let states: u64 = mine.iter().map(|r| r.crash_states).sum();
-            let ms: u128 = mine.iter().map(|r| r.elapsed_ms).sum();
+            let ms: u128 = mine.iter().map(|r| r.elapsed_ms).max().unwrap_or(0);
             let invariant = if invariants.is_empty() { "-".to_string() } else { invariants.join(",") };
             // The slowest detection over the models that caught it.
             let worst = mine.iter().filter(|r| r.states_to_detection.is_some()).max_by_key(|r| r.states_to_detection);

@@ -293,7 +293,7 @@ impl Bounds {
             processes_max: 2,
             preemptions_max: self.preemptions,
             preempt: self.preempt,
-            stop_at_violation: false,
+            stop_under: Vec::new(),
         }
     }
 }
