@@ -24,7 +24,7 @@ use std::time::Instant;
 use crashsim_faults::{Fault, Plan, ERRNOS};
 use crashsim_model::history::{Outcome, Record};
 use crashsim_model::Violation;
-use crashsim_sim::{ImageOptions, ImageSet, Model};
+use crashsim_sim::{ImageOptions, ImageSet, Model, Tracker};
 use rayon::prelude::*;
 
 use crate::cache::RecoveryCache;
@@ -162,6 +162,7 @@ pub struct ModelResult<S: Subject> {
 }
 
 /// What one workload contributed.
+#[derive(Clone)]
 pub(crate) struct WorkloadResult<S: Subject> {
     pub(crate) interleavings: u64,
     crash_points: u64,
@@ -435,10 +436,10 @@ pub(crate) fn explore_workload<S: Subject>(
             subject.name(),
             case.schedule
         );
-        for (&model, result) in models.iter().zip(results.iter_mut()) {
+        for result in results.iter_mut() {
             result.interleavings += 1;
-            check_run(&run, &case, branch.from_step, subject, model, opts, cache, result);
         }
+        check_run(&run, &case, branch.from_step, subject, models, opts, cache, &mut results);
         if errno_runs && branch.schedule.0.is_empty() {
             let trace = run.fs.trace();
             for plan in Plan::each_errno(&trace, &ERRNOS).iter().chain(&Plan::each_short_write(&trace, 1)) {
@@ -451,82 +452,89 @@ pub(crate) fn explore_workload<S: Subject>(
 }
 
 /// The checks of one run of `case` from syscall `from_step` on (earlier ones were checked with
-/// the run it branched from): the clean points, a restart after the clean shutdown, and every
-/// image of every crash point.
+/// the run it branched from), under each of `models` into the matching result: the clean
+/// points and a restart after the clean shutdown (the same under every model, judged once),
+/// and every image of every crash point.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn check_run<S: Subject>(
     run: &Execution<S>,
     case: &Case<S>,
     from_step: usize,
     subject: &S,
-    model: Model,
+    models: &[Model],
     opts: &ExploreOptions,
     cache: &RecoveryCache<S>,
-    result: &mut WorkloadResult<S>,
+    results: &mut [WorkloadResult<S>],
 ) {
-    check_clean_points(run, case, from_step, subject, result);
-    check_restart(run, case, subject, cache, result);
-    check_crash_points(run, case, from_step..=run.fs.steps(), subject, model, opts, cache, result);
+    let mut shared = WorkloadResult::default();
+    check_clean_points(run, case, from_step, subject, &mut shared);
+    check_restart(run, case, subject, cache, &mut shared);
+    for result in results.iter_mut() {
+        result.absorb(shared.clone());
+    }
+    check_crash_points(run, case, from_step..=run.fs.steps(), subject, models, opts, cache, results);
 }
 
-/// Every image of every crash point in `points`, booted and checked. Crash points are spread
-/// over threads; their findings are merged in crash point order.
+/// Every image of every crash point in `points` under each of `models`, booted and checked.
+/// Crash points between two call boundaries share a history (its spec replay is made once for
+/// all models), and a crash inside one syscall usually leaves the images the previous one left:
+/// each (history, image) pair is judged once, though every state is counted. Segments of equal
+/// history are spread over threads; their findings are merged in crash point order.
 #[allow(clippy::too_many_arguments)]
 fn check_crash_points<S: Subject>(
     run: &Execution<S>,
     case: &Case<S>,
     points: std::ops::RangeInclusive<usize>,
     subject: &S,
-    model: Model,
+    models: &[Model],
     opts: &ExploreOptions,
     cache: &RecoveryCache<S>,
-    result: &mut WorkloadResult<S>,
+    results: &mut [WorkloadResult<S>],
 ) {
+    assert_eq!(models.len(), results.len(), "one result per model");
     if points.is_empty() {
         return;
     }
-    let trackers = run.fs.trackers(model);
-    // Crash points between two call boundaries share a history, and a crash inside one syscall
-    // usually leaves the images the previous one left: each (history, image) pair is judged
-    // once, though every state is counted. Segments of equal history are spread over threads;
-    // their findings are merged in crash point order.
+    let trackers: Vec<Vec<Tracker>> = models.iter().map(|&model| run.fs.trackers(model)).collect();
     let segments = history_segments(run, points);
-    let partials: Vec<WorkloadResult<S>> = segments
+    let partials: Vec<Vec<WorkloadResult<S>>> = segments
         .par_iter()
         .map(|segment| {
-            let mut partial = WorkloadResult::default();
             let expected = subject.expect(&run.history_at(*segment.start()));
             let mut judged: HashMap<u128, Option<Violation>> = HashMap::new();
-            let mut last: Option<(u64, ImageSet)> = None;
-            for k in segment.clone() {
-                partial.crash_points += 1;
-                // A syscall that logged no event (a read, a stat) leaves the images it found.
-                let seen = trackers[k].events_seen();
-                if last.as_ref().is_none_or(|(at, _)| *at != seen) {
-                    last = Some((seen, trackers[k].images(&opts.images)));
-                }
-                let set = &last.as_ref().expect("just set").1;
-                for (i, &fingerprint) in set.fingerprints.iter().enumerate() {
-                    partial.crash_states += 1;
-                    partial.fingerprints.insert(fingerprint);
-                    let verdict = judged.entry(fingerprint).or_insert_with(|| {
-                        subject.check(&expected, &cache.observe(subject, fingerprint, || set.image(i))).err()
-                    });
-                    if let Some(violation) = verdict {
-                        let case = Case { check: Check::Crash { after: k, image: i }, ..case.clone() };
-                        partial.found(Finding {
-                            case,
-                            violation: violation.clone(),
-                            survivors: set.survivors[i].len(),
+            let per_model = trackers.iter().map(|trackers| {
+                let mut partial = WorkloadResult::default();
+                let mut last: Option<(u64, ImageSet)> = None;
+                for k in segment.clone() {
+                    partial.crash_points += 1;
+                    // A syscall that logged no event (a read, a stat) leaves the images it found.
+                    let seen = trackers[k].events_seen();
+                    if last.as_ref().is_none_or(|(at, _)| *at != seen) {
+                        last = Some((seen, trackers[k].images(&opts.images)));
+                    }
+                    let set = &last.as_ref().expect("just set").1;
+                    for (i, &fingerprint) in set.fingerprints.iter().enumerate() {
+                        partial.crash_states += 1;
+                        partial.fingerprints.insert(fingerprint);
+                        let verdict = judged.entry(fingerprint).or_insert_with(|| {
+                            subject.check(&expected, &cache.observe(subject, fingerprint, || set.image(i))).err()
                         });
+                        if let Some(violation) = verdict {
+                            let case = Case { check: Check::Crash { after: k, image: i }, ..case.clone() };
+                            let survivors = set.survivors[i].len();
+                            partial.found(Finding { case, violation: violation.clone(), survivors });
+                        }
                     }
                 }
-            }
-            partial
+                partial
+            });
+            per_model.collect()
         })
         .collect();
-    for partial in partials {
-        result.absorb(partial);
+    for per_model in partials {
+        for (result, partial) in results.iter_mut().zip(per_model) {
+            result.absorb(partial);
+        }
     }
 }
 
@@ -638,10 +646,12 @@ pub(crate) fn check_fault_run<S: Subject>(
             }
         }
     }
-    for (&model, result) in models.iter().zip(results.iter_mut()) {
-        if let Some(span) = hit {
-            check_crash_points(&run, &case, step..=run.spans[span].end, subject, model, opts, cache, result);
-        }
-        check_restart(&run, &case, subject, cache, result);
+    if let Some(span) = hit {
+        check_crash_points(&run, &case, step..=run.spans[span].end, subject, models, opts, cache, results);
+    }
+    let mut restart = WorkloadResult::default();
+    check_restart(&run, &case, subject, cache, &mut restart);
+    for result in results.iter_mut() {
+        result.absorb(restart.clone());
     }
 }

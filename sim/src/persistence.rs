@@ -22,6 +22,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -147,7 +148,7 @@ impl PartialEq for ImageSet {
 #[derive(Clone, Debug)]
 struct Pending {
     seq: usize,
-    effect: Effect,
+    effect: Arc<Effect>,
     dirs_left: Vec<Ino>,
 }
 
@@ -185,9 +186,11 @@ impl Tracker {
         self.events_seen += 1;
         match (&event.kind, self.model) {
             (EventKind::Effect(effect), Model::Process) => self.durable.apply(effect),
-            (EventKind::Effect(effect), _) => {
-                self.pending.push(Pending { seq: event.seq, effect: effect.clone(), dirs_left: effect.dirs() })
-            }
+            (EventKind::Effect(effect), _) => self.pending.push(Pending {
+                seq: event.seq,
+                effect: Arc::new(effect.clone()),
+                dirs_left: effect.dirs(),
+            }),
             (EventKind::Sync { .. }, Model::Process) => {}
             (EventKind::Sync { ino, ok: false, .. }, _) => {
                 let ino = *ino;
@@ -230,7 +233,7 @@ impl Tracker {
     /// file whose removal is durable). Without this, every such write would double the posix
     /// combinations for the rest of the run, all of them the same image.
     fn drop_invisible_data(&mut self) {
-        let linked = self.pending.iter().filter_map(|p| match &p.effect {
+        let linked = self.pending.iter().filter_map(|p| match &*p.effect {
             Effect::Link { ino, .. } | Effect::Rename { ino, .. } => Some(*ino),
             _ => None,
         });
