@@ -64,15 +64,7 @@ impl<S: Subject> Finding<S> {
         };
         let case = &self.case;
         let clients = case.workload.clients.len();
-        (
-            !case.faults.faults.is_empty(),
-            case.workload.len(),
-            clients,
-            case.schedule.0.len(),
-            point,
-            self.survivors,
-            image,
-        )
+        (!case.faults.is_clean(), case.workload.len(), clients, case.schedule.0.len(), point, self.survivors, image)
     }
 }
 

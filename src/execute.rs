@@ -90,7 +90,7 @@ pub fn execute_case<S: Subject>(
         None => Ok(execute(subject, &case.workload, &case.faults, &case.run(preempt))),
         #[cfg(madsim)]
         Some(run) => {
-            assert!(case.faults.faults.is_empty(), "madsim runs inject no errno");
+            assert!(case.faults.is_clean(), "madsim runs inject no fault");
             Ok(crate::on_madsim::execute(subject, &case.workload, run))
         }
         #[cfg(not(madsim))]

@@ -21,7 +21,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use crashsim_faults::{Fault, Plan, ERRNOS};
+use crashsim_faults::{Corruption, Fault, Plan, ERRNOS};
 use crashsim_model::history::{Outcome, Record};
 use crashsim_model::Violation;
 use crashsim_sim::{ImageOptions, ImageSet, Model, Tracker};
@@ -46,8 +46,9 @@ pub struct ExploreOptions {
     pub random_workloads: usize,
     /// Most operations of a random workload. Default: 30.
     pub random_max_ops: usize,
-    /// Fault runs (every errno at every mutating syscall, a one-byte short write at every write)
-    /// for workloads of up to this many operations (0: none). Default: 2.
+    /// Fault runs (every errno at every mutating syscall, a one-byte short write at every write,
+    /// every damage to each file the subject reads at open on restart) for workloads of up to
+    /// this many operations (0: none). Default: 2.
     pub errno_max_ops: usize,
     /// How crash images are enumerated (posix cap, sector size, sampling seed).
     pub images: ImageOptions,
@@ -339,7 +340,7 @@ pub fn explore_models<S: Subject>(
         // Workloads come shortest first, so an exhaustive or concurrent finding is as short as
         // any; a random workload's finding, or one under an injected fault, is shrunk by
         // dropping operations.
-        let shrink = |f: &Finding<S>| !f.case.faults.faults.is_empty() || first_index.is_some_and(|i| all[i].random);
+        let shrink = |f: &Finding<S>| !f.case.faults.is_clean() || first_index.is_some_and(|i| all[i].random);
         if let Some(finding) = merged.first.take_if(|f| shrink(f)) {
             merged.first = Some(shrink_finding(subject, models[m], finding, opts, cache));
         }
@@ -362,9 +363,20 @@ pub fn shrink_finding<S: Subject>(
 ) -> Finding<S> {
     let mut best = finding;
     while !best.case.workload.is_concurrent() {
-        let shrunk = if best.case.faults.faults.is_empty() {
+        let smaller = |drop: usize| best.case.workload.without(0, drop);
+        let shrunk = if best.case.faults.corrupt.is_some() {
+            // A damaged file: any damage that still breaks the smaller workload's restart.
             (0..best.case.workload.len()).rev().find_map(|drop| {
-                let workload = best.case.workload.without(0, drop)?;
+                let workload = smaller(drop)?;
+                let run = execute(subject, &workload, &Plan::none(), &Run::default());
+                let case = Case { workload, faults: Plan::none(), ..best.case.clone() };
+                let mut result = WorkloadResult::default();
+                check_corruptions(&run, &case, subject, cache, &mut result);
+                result.first
+            })
+        } else if best.case.faults.is_clean() {
+            (0..best.case.workload.len()).rev().find_map(|drop| {
+                let workload = smaller(drop)?;
                 explore_workload(subject, &[model], &workload, false, opts, cache).pop()?.first
             })
         } else {
@@ -396,7 +408,7 @@ fn shrink_fault<S: Subject>(
         let target = if drop < hit { hit - 1 } else { hit };
         let clean = execute(subject, &workload, &Plan::none(), &Run::default());
         let Some(span) = clean.spans.get(target).filter(|s| s.start + offset < s.end) else { continue };
-        let plan = Plan { faults: [(span.start + offset, fault)].into_iter().collect(), crash_after: None };
+        let plan = Plan { faults: [(span.start + offset, fault)].into_iter().collect(), ..Plan::none() };
         let mut result = [WorkloadResult::default()];
         check_fault_run(subject, &[model], &workload, &plan, opts, cache, &mut result);
         let [result] = result;
@@ -441,6 +453,11 @@ pub(crate) fn explore_workload<S: Subject>(
         }
         check_run(&run, &case, branch.from_step, subject, models, opts, cache, &mut results);
         if errno_runs && branch.schedule.0.is_empty() {
+            let mut corruptions = WorkloadResult::default();
+            check_corruptions(&run, &case, subject, cache, &mut corruptions);
+            for result in results.iter_mut() {
+                result.absorb(corruptions.clone());
+            }
             let trace = run.fs.trace();
             for plan in Plan::each_errno(&trace, &ERRNOS).iter().chain(&Plan::each_short_write(&trace, 1)) {
                 check_fault_run(subject, models, workload, plan, opts, cache, &mut results);
@@ -597,6 +614,41 @@ fn check_restart<S: Subject>(
     if let Err(violation) = subject.check(&subject.expect(&history), &observed) {
         let case = Case { check: Check::Restart, ..case.clone() };
         result.found(Finding { case, violation, survivors: 0 });
+    }
+}
+
+/// The store restarted on the run's final disk with one file damaged, for every damage
+/// ([`Corruption::each`]) of every file the subject reads at open ([`Subject::corruptible`]):
+/// it may refuse to start, or start without losing anything acknowledged. The disk is the same
+/// under every model, so this is judged once.
+fn check_corruptions<S: Subject>(
+    run: &Execution<S>,
+    case: &Case<S>,
+    subject: &S,
+    cache: &RecoveryCache<S>,
+    result: &mut WorkloadResult<S>,
+) {
+    let files = subject.corruptible();
+    if files.is_empty() {
+        return;
+    }
+    let image = run.fs.volatile_image();
+    let mut history = run.history();
+    history.push(Record::Restart);
+    let expected = subject.expect(&history);
+    for path in files {
+        let Some(bytes) = image.file(&path) else { continue };
+        for corruption in Corruption::each(&path, bytes.len()) {
+            let damaged = image.with_file(&path, corruption.apply(bytes)).expect("the file is there");
+            let fingerprint = damaged.fingerprint();
+            let observed = cache.observe(subject, fingerprint, || damaged.clone());
+            result.crash_states += 1;
+            result.fingerprints.insert(fingerprint);
+            if let Err(violation) = subject.check_corrupted(&expected, &observed) {
+                let case = Case { faults: Plan::corrupting(corruption), check: Check::Restart, ..case.clone() };
+                result.found(Finding { case, violation, survivors: 0 });
+            }
+        }
     }
 }
 

@@ -66,7 +66,7 @@ pub fn replay_command(subject: &Session, model: Model, case: &Case<Session>, opt
     if opts.preempt != Preempt::default() {
         let _ = write!(command, " --preempt {}", opts.preempt);
     }
-    if !case.faults.faults.is_empty() {
+    if !case.faults.is_clean() {
         let _ = write!(command, " --plan '{}'", case.faults);
     }
     match case.check {
@@ -120,8 +120,11 @@ pub fn reproduce_with<S: Subject>(
             "{clients} clients in {processes} process(es) (client i runs in process i mod {processes}); {how}"
         );
     }
-    if !case.faults.faults.is_empty() {
+    if !case.faults.is_clean() {
         let _ = writeln!(text, "injected faults: {}", case.faults);
+    }
+    if case.faults.corrupt.is_some() && case.check != Check::Restart {
+        return Err("a damaged file (corrupt@) is checked on restart: replay it with --restart".to_string());
     }
     let (history, cut) = match case.check {
         Check::Crash { after, .. } => {
@@ -209,12 +212,24 @@ pub fn reproduce_with<S: Subject>(
             subject.inspect(disk).ok_or_else(|| format!("{} has no clean-point check", subject.name()))?
         }
         Check::Restart => {
-            let disk = run.fs.volatile_image();
+            let mut disk = run.fs.volatile_image();
             let _ = write!(text, "\nfiles after the clean shutdown:\n{disk}");
+            if let Some(corruption) = &case.faults.corrupt {
+                let bytes = disk.file(&corruption.path).ok_or_else(|| {
+                    format!("{corruption}: there is no file {} after the run to damage", corruption.path)
+                })?;
+                disk = disk.with_file(&corruption.path, corruption.apply(bytes)).expect("the file is there");
+                let _ = write!(text, "\nfiles after the damage ({corruption}):\n{disk}");
+            }
             recovered(&mut text, subject, &disk, "recovery on restart")
         }
     };
-    let violation = subject.check(&subject.expect(&history), &observed).err();
+    let expected = subject.expect(&history);
+    let violation = match case.faults.corrupt {
+        Some(_) => subject.check_corrupted(&expected, &observed),
+        None => subject.check(&expected, &observed),
+    }
+    .err();
     match &violation {
         Some(v) => {
             let _ = write!(text, "\n{v}");

@@ -141,6 +141,20 @@ pub trait Subject: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static
     /// Judges `observed` against what the spec expects.
     fn check(&self, expected: &Self::Expected, observed: &Self::Observed) -> Result<(), Violation>;
 
+    /// Files (root-relative paths) the store reads when it opens that a disk or an operator may
+    /// hand back damaged: emptied, cut short at any byte, garbage in the last sector. The
+    /// explorer restarts the store on such a disk after short workloads. Default: none.
+    fn corruptible(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Judges `observed` on a disk with one damaged file: the store may refuse to start with an
+    /// error, or start without losing anything acknowledged. Default: [`Subject::check`] (a
+    /// store must recover from the damage).
+    fn check_corrupted(&self, expected: &Self::Expected, observed: &Self::Observed) -> Result<(), Violation> {
+        self.check(expected, observed)
+    }
+
     /// Whether `reply` refuses with no effect (a call whose syscall failed may answer one;
     /// anything else acknowledges what did not happen). Default: no reply refuses.
     fn is_refusal(&self, reply: &Self::Reply) -> bool {

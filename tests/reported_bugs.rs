@@ -4,10 +4,11 @@
 //! reviewed. The reference store passes.
 
 use crashsim::cache::RecoveryCache;
-use crashsim::case::Check;
+use crashsim::case::{Case, Check};
 use crashsim::explore::{explore, ExploreOptions, ModelResult};
 use crashsim::report::reproduce;
 use crashsim::session::Session;
+use crashsim_faults::Plan;
 use crashsim_model::Invariant;
 use crashsim_sim::Model;
 use crashsim_store::Variant;
@@ -25,15 +26,18 @@ fn explore_all(variant: Variant, opts: &ExploreOptions) -> Vec<ModelResult<Sessi
 
 /// Asserts where `variant` is caught and with which invariant, and snapshots its reproducer.
 fn assert_reported_bug(variant: Variant, invariant: Invariant) {
-    let opts = bounds();
-    let results = explore_all(variant, &opts);
+    assert_reported_bug_within(variant, invariant, &bounds());
+}
+
+fn assert_reported_bug_within(variant: Variant, invariant: Invariant, opts: &ExploreOptions) {
+    let results = explore_all(variant, opts);
     let caught: Vec<Model> = results.iter().filter(|r| r.violations > 0).map(|r| r.model).collect();
     assert_eq!(caught, variant.caught_under(), "{variant} is caught exactly where it is documented to be");
     let first = results.iter().find(|r| r.first.is_some()).expect("caught under some model");
     let finding = first.first.as_ref().expect("has a finding");
     assert_eq!(finding.violation.invariant, invariant.name(), "{variant}: {}", finding.violation);
     assert!(finding.case.workload.len() <= 6, "reproducer too long: {:?}", finding.case.workload);
-    let reproduction = reproduce(&Session(variant), first.model, &finding.case, &opts).expect("the case replays");
+    let reproduction = reproduce(&Session(variant), first.model, &finding.case, opts).expect("the case replays");
     assert_eq!(
         reproduction.violation.as_ref().map(|v| v.invariant),
         Some(invariant.name()),
@@ -49,6 +53,14 @@ fn reference_store_passes_every_model() {
         assert_eq!(result.violations, 0, "{:?}", result.first.map(|f| f.violation.to_string()));
         assert!(result.crash_states > 1000, "{} crash states under {}", result.crash_states, result.model);
     }
+}
+
+/// The registry damaged on restart (emptied, cut at every byte, garbage in its last sector),
+/// which the fault runs of short workloads inject: read as empty, it loses every session.
+#[test]
+fn corrupt_registry_read_as_empty_loses_every_session() {
+    let opts = ExploreOptions { errno_max_ops: 1, ..bounds() };
+    assert_reported_bug_within(Variant::CorruptRegistryReadAsEmpty, Invariant::Durable, &opts);
 }
 
 #[test]
@@ -159,7 +171,7 @@ fn findings_under_faults_are_shrunk_to_the_operations_that_matter() {
         .iter()
         .find(|s| matches!(s.call, crashsim_sim::Call::Write { .. }))
         .expect("the create writes");
-    let faults = Plan { faults: [(write.step, Fault::ShortWrite(1))].into_iter().collect(), crash_after: None };
+    let faults = Plan { faults: [(write.step, Fault::ShortWrite(1))].into_iter().collect(), ..Plan::none() };
     let case = Case { workload, faults, schedule: Default::default(), madsim: None, check: Check::Restart };
     let violation = reproduce(&Session(variant), Model::Process, &case, &opts).unwrap().violation.expect("a violation");
     let finding = Finding { case, violation, survivors: 0 };
@@ -168,4 +180,28 @@ fn findings_under_faults_are_shrunk_to_the_operations_that_matter() {
     assert_eq!(shrunk.case.faults.faults.len(), 1);
     let replayed = reproduce(&Session(variant), Model::Process, &shrunk.case, &opts).unwrap();
     assert!(replayed.violation.is_some(), "{}", replayed.text);
+}
+
+/// The reference rebuilds a damaged registry from the transcripts' headers: after a reset, the
+/// newest transcript of the key is the one adopted (a reset's transcript was once archived as an
+/// unswitched reset whenever the registry could not say it had switched).
+#[test]
+fn reference_recovers_every_damage_of_its_registry_after_a_reset() {
+    let subject = Session(Variant::Reference);
+    let workload = crashsim::session::workload::parse("create a L; append a m; reset a; create b L", 1, "").unwrap();
+    let run = crashsim::execute::execute(&subject, &workload, &Plan::none(), &Default::default());
+    let registry = run.fs.volatile_image().file("sessions/sessions.json").expect("a registry").len();
+    let damages = crashsim_faults::Corruption::each("sessions/sessions.json", registry);
+    assert!(damages.len() > 100, "{} damages", damages.len());
+    for corruption in damages {
+        let case = Case {
+            workload: workload.clone(),
+            faults: Plan::corrupting(corruption.clone()),
+            schedule: Default::default(),
+            madsim: None,
+            check: Check::Restart,
+        };
+        let replay = reproduce(&subject, Model::Process, &case, &bounds()).unwrap();
+        assert!(replay.violation.is_none(), "{corruption}:\n{}", replay.text);
+    }
 }

@@ -6,9 +6,14 @@
 //! Linux does); write at most n bytes (a short write); or crash after k syscalls (the process
 //! dies; what the disk keeps is the persistence model's business, see `crashsim_sim::Model`).
 //!
+//! A plan may also damage one file of the disk a store restarts on, as a real disk or operator
+//! does: the file emptied, cut short at a byte, or its last sector (512 B) overwritten with
+//! garbage ([`Corruption`]).
+//!
 //! Plans come from exhaustive enumeration (every errno at every mutating syscall of a trace) or
 //! from a seed (a ChaCha8 stream) with a fault budget. A plan is plain data: it prints as text
-//! (`fail@12=EIO short@7=100 crash@20`), parses back, and replays exactly.
+//! (`fail@12=EIO short@7=100 crash@20 corrupt@sessions/sessions.json=truncate:17`), parses back,
+//! and replays exactly.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,12 +35,77 @@ pub enum Fault {
     ShortWrite(usize),
 }
 
-/// Faults by syscall step (0-based), and where the process crashes.
+/// What is done to a damaged file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Damage {
+    /// Zero bytes left.
+    Empty,
+    /// Only the first this many bytes left.
+    Truncate(usize),
+    /// Its last sector ([`SECTOR`] bytes, or the whole file if shorter) overwritten with garbage.
+    Garbage,
+}
+
+/// The sector a [`Damage::Garbage`] overwrites, in bytes.
+pub const SECTOR: usize = 512;
+
+/// The byte garbage is made of: not UTF-8, not JSON, not a line break.
+const GARBAGE: u8 = 0xA5;
+
+/// One damaged file of the disk a store restarts on.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Corruption {
+    /// Root-relative path of the file.
+    pub path: String,
+    pub damage: Damage,
+}
+
+impl Corruption {
+    /// Every damage to `path`, a file of `len` bytes: emptied, cut at each byte from 1 to
+    /// `len - 1`, garbage in its last sector.
+    pub fn each(path: &str, len: usize) -> Vec<Corruption> {
+        let damaged = |damage| Corruption { path: path.to_string(), damage };
+        let mut all = vec![damaged(Damage::Empty)];
+        all.extend((1..len).map(|n| damaged(Damage::Truncate(n))));
+        if len > 0 {
+            all.push(damaged(Damage::Garbage));
+        }
+        all
+    }
+
+    /// `bytes` after the damage.
+    pub fn apply(&self, bytes: &[u8]) -> Vec<u8> {
+        match self.damage {
+            Damage::Empty => Vec::new(),
+            Damage::Truncate(n) => bytes[..n.min(bytes.len())].to_vec(),
+            Damage::Garbage => {
+                let mut out = bytes.to_vec();
+                let from = out.len().saturating_sub(SECTOR);
+                out[from..].fill(GARBAGE);
+                out
+            }
+        }
+    }
+}
+
+impl fmt::Display for Corruption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.damage {
+            Damage::Empty => write!(f, "corrupt@{}=empty", self.path),
+            Damage::Truncate(n) => write!(f, "corrupt@{}=truncate:{n}", self.path),
+            Damage::Garbage => write!(f, "corrupt@{}=garbage", self.path),
+        }
+    }
+}
+
+/// Faults by syscall step (0-based), where the process crashes, and a file damaged on restart.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
     pub faults: BTreeMap<usize, Fault>,
     /// Crash after this many syscalls (none: run to the end).
     pub crash_after: Option<usize>,
+    /// A file damaged on the disk the store restarts on (none: every file as written).
+    pub corrupt: Option<Corruption>,
 }
 
 impl Plan {
@@ -44,9 +114,20 @@ impl Plan {
         Self::default()
     }
 
+    /// Whether the plan injects nothing: no syscall fault, no damaged file (a crash point alone
+    /// is no fault).
+    pub fn is_clean(&self) -> bool {
+        self.faults.is_empty() && self.corrupt.is_none()
+    }
+
+    /// Only `corruption`.
+    pub fn corrupting(corruption: Corruption) -> Self {
+        Self { corrupt: Some(corruption), ..Self::default() }
+    }
+
     /// One errno at one step.
     pub fn fail_at(step: usize, errno: Errno) -> Self {
-        Self { faults: [(step, Fault::Fail(errno))].into_iter().collect(), crash_after: None }
+        Self { faults: [(step, Fault::Fail(errno))].into_iter().collect(), ..Self::default() }
     }
 
     /// Every errno of `errnos` at every mutating syscall of `trace`, one fault per plan, in step
@@ -66,7 +147,7 @@ impl Plan {
             .steps
             .iter()
             .filter(|s| matches!(s.call, Call::Write { .. } | Call::Pwrite { .. }))
-            .map(|s| Plan { faults: [(s.step, Fault::ShortWrite(bytes))].into_iter().collect(), crash_after: None })
+            .map(|s| Plan { faults: [(s.step, Fault::ShortWrite(bytes))].into_iter().collect(), ..Plan::default() })
             .collect()
     }
 
@@ -149,6 +230,9 @@ impl fmt::Display for Plan {
         if let Some(k) = self.crash_after {
             parts.push(format!("crash@{k}"));
         }
+        if let Some(corruption) = &self.corrupt {
+            parts.push(corruption.to_string());
+        }
         if parts.is_empty() {
             return f.write_str("none");
         }
@@ -162,10 +246,29 @@ impl FromStr for Plan {
     fn from_str(text: &str) -> Result<Self, String> {
         let mut plan = Plan::none();
         for part in text.split_whitespace().filter(|p| *p != "none") {
-            let bad = || format!("bad fault {part:?}: expected fail@STEP=ERRNO, short@STEP=BYTES or crash@STEP");
+            let bad = || {
+                format!(
+                    "bad fault {part:?}: expected fail@STEP=ERRNO, short@STEP=BYTES, crash@STEP or \
+                     corrupt@PATH=empty|truncate:BYTES|garbage"
+                )
+            };
             let (kind, rest) = part.split_once('@').ok_or_else(bad)?;
             if kind == "crash" {
                 plan.crash_after = Some(rest.parse().map_err(|_| bad())?);
+                continue;
+            }
+            if kind == "corrupt" {
+                let (path, damage) = rest.rsplit_once('=').ok_or_else(bad)?;
+                let damage = match damage.split_once(':') {
+                    None if damage == "empty" => Damage::Empty,
+                    None if damage == "garbage" => Damage::Garbage,
+                    Some(("truncate", n)) => Damage::Truncate(n.parse().map_err(|_| bad())?),
+                    _ => return Err(bad()),
+                };
+                if path.is_empty() || plan.corrupt.is_some() {
+                    return Err(format!("{part:?}: a plan damages one file, named by its path"));
+                }
+                plan.corrupt = Some(Corruption { path: path.to_string(), damage });
                 continue;
             }
             let (step, value) = rest.split_once('=').ok_or_else(bad)?;
@@ -197,9 +300,30 @@ mod tests {
             assert_eq!(Plan::seeded(seed, 40, 3, true), plan, "same seed, same plan");
         }
         assert_eq!("none".parse::<Plan>().unwrap(), Plan::none());
+        for corruption in Corruption::each("d/registry.json", 3) {
+            let plan = Plan { crash_after: Some(4), ..Plan::corrupting(corruption) };
+            assert_eq!(plan.to_string().parse::<Plan>().unwrap(), plan);
+        }
+        assert!("corrupt@f=melt".parse::<Plan>().is_err());
+        assert!("corrupt@f=empty corrupt@g=empty".parse::<Plan>().unwrap_err().contains("one file"));
         assert_eq!(Plan::fail_at(3, Errno::EIO).to_string(), "fail@3=EIO");
         assert!("fail@3=EPERM".parse::<Plan>().unwrap_err().contains("unknown errno"));
         assert!("boom".parse::<Plan>().is_err());
+    }
+
+    #[test]
+    fn damage_empties_cuts_and_garbles_the_last_sector() {
+        let all = Corruption::each("f", 4);
+        assert_eq!(all.len(), 1 + 3 + 1, "empty, cut at 1, 2 and 3, garbage");
+        let bytes = b"{\"a\"}";
+        assert_eq!(all[0].apply(bytes), b"");
+        assert_eq!(all[2].apply(bytes), b"{\"");
+        assert_eq!(all[4].apply(bytes), vec![GARBAGE; bytes.len()]);
+        let long = vec![b'x'; SECTOR + 3];
+        let garbled = Corruption { path: "f".into(), damage: Damage::Garbage }.apply(&long);
+        assert_eq!(&garbled[..3], b"xxx", "only the last sector is overwritten");
+        assert!(garbled[3..].iter().all(|b| *b == GARBAGE));
+        assert!(Corruption::each("f", 0).len() == 1, "an empty file can only stay empty");
     }
 
     #[test]

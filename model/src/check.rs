@@ -102,6 +102,19 @@ impl Expected {
     }
 }
 
+impl Expected {
+    /// Checks a store restarted on a disk with a damaged registry: refusing to start with an
+    /// error is allowed; a store that starts must lose nothing acknowledged, though it may have
+    /// re-adopted sessions from their transcripts (the registry was what the damage took).
+    pub fn check_corrupted(&self, observed: &Observed) -> Result<(), Violation> {
+        match &observed.recovery {
+            Recovery::Failed(_) => Ok(()),
+            _ => self
+                .check(&Observed { view: observed.view.clone(), recovery: Recovery::Ok { adopted: BTreeSet::new() } }),
+        }
+    }
+}
+
 /// Checks `observed` against the spec replayed over `history`.
 pub fn check(history: &[Record], observed: &Observed) -> Result<(), Violation> {
     Expected::of(history).check(observed)

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crashsim_model::{check, Invariant, Observed, Op, Outcome, Record, Recovery, Reply, View, ViewEntry};
+use crashsim_model::{check, Expected, Invariant, Observed, Op, Outcome, Record, Recovery, Reply, View, ViewEntry};
 
 thread_local! {
     /// The time of the next call: histories built in one test are sequential.
@@ -322,4 +322,20 @@ fn an_in_flight_call_linearizes_anywhere_after_its_invocation() {
     check(&history, &observed(view.clone())).unwrap();
     view.transcripts.insert("s1".into(), vec!["y".into()]);
     check(&history, &observed(view)).unwrap();
+}
+
+/// On a disk with a damaged registry the store may refuse to start, or rebuild the registry from
+/// the transcripts (re-adopting acknowledged sessions); it may not lose a session.
+#[test]
+fn a_damaged_registry_may_stop_the_store_or_be_rebuilt_but_not_lose_a_session() {
+    let expected = Expected::of(&base_history());
+    let refused = Observed { view: View::default(), recovery: Recovery::Failed("registry does not parse".into()) };
+    assert_eq!(expected.check(&refused).unwrap_err().invariant, Invariant::Live.name());
+    expected.check_corrupted(&refused).unwrap();
+    let adopted: BTreeSet<String> = base_view().registry.values().map(|e| e.id.clone()).collect();
+    let rebuilt = Observed { view: base_view(), recovery: Recovery::Ok { adopted } };
+    assert_eq!(expected.check(&rebuilt).unwrap_err().invariant, Invariant::Durable.name());
+    expected.check_corrupted(&rebuilt).unwrap();
+    let emptied = Observed { view: View::default(), recovery: Recovery::Ok { adopted: BTreeSet::new() } };
+    assert_eq!(expected.check_corrupted(&emptied).unwrap_err().invariant, Invariant::Durable.name());
 }

@@ -114,6 +114,17 @@ impl Image {
         self.nodes.len()
     }
 
+    /// This image with the file at `path` holding `bytes` instead (a damaged disk); `None` if
+    /// there is no file at `path`.
+    pub fn with_file(&self, path: &str, bytes: Vec<u8>) -> Option<Image> {
+        if !matches!(self.nodes.get(path), Some(Node::File(_))) {
+            return None;
+        }
+        let mut nodes = (*self.nodes).clone();
+        nodes.insert(path.to_string(), Node::File(Arc::new(bytes)));
+        Some(Self { nodes: Arc::new(nodes) })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }

@@ -93,9 +93,9 @@ enum Command {
         /// Replay under madsim: kill process P at T microseconds of simulated time, as P@T.
         #[arg(long, requires = "madsim_seed", value_parser = parse_kill)]
         kill: Option<Kill>,
-        /// Faults injected in the replay ('fail@12=EIO').
-        #[arg(long, default_value = "none", requires = "workload")]
-        plan: Plan,
+        /// Faults injected in the replay ('fail@12=EIO'; 'corrupt@sessions/sessions.json=truncate:40' with --restart).
+        #[arg(long, default_value = "none", requires = "workload", value_parser = parse_plan)]
+        plan: Box<Plan>,
         /// Replay: crash after this many syscalls.
         #[arg(long, requires = "workload", conflicts_with_all = ["clean_after", "restart"])]
         crash_after: Option<usize>,
@@ -236,7 +236,8 @@ fn reference_help() -> String {
          client runs until it blocks or ends).\n\
          \nFault plans (--plan): space-separated fail@STEP=ERRNO (ENOSPC, EIO, EACCES, EDQUOT), short@STEP=BYTES\n  \
          (a write shorter than asked), crash@STEP; STEP is the 0-based syscall index of the trace. Each step at\n  \
-         most once; a replay refuses a fault its run would not carry out.\n\
+         most once; a replay refuses a fault its run would not carry out. corrupt@PATH=empty|truncate:BYTES|garbage\n  \
+         damages one file of the disk the store restarts on (garbage: its last 512 B), with --restart.\n\
          \nPersistence models (--model): process (kill -9: what the process wrote survives), ordered (ext4\n  \
          data=ordered: fsync is a barrier, any prefix of the rest), posix (only fsynced data and fsynced\n  \
          directory entries are sure; each pending write and each directory's entries independently).",
@@ -296,6 +297,11 @@ impl Bounds {
             stop_under: Vec::new(),
         }
     }
+}
+
+/// A fault plan (boxed: it is the largest argument of the command line).
+fn parse_plan(text: &str) -> Result<Box<Plan>, String> {
+    text.parse().map(Box::new)
 }
 
 /// A list of variants.
@@ -426,7 +432,7 @@ pub fn run() -> ExitCode {
                 );
                 return ExitCode::from(2);
             }
-            let case = Case { workload, faults: plan, schedule, madsim, check };
+            let case = Case { workload, faults: *plan, schedule, madsim, check };
             repro::replay(variant, model, case, &bounds.options(), full_trace)
         }
     }

@@ -12,11 +12,12 @@ use crashsim_model::{Expected, Observed, Op, Record, Reply, Violation};
 use crashsim_sim::{Image, Model, SimFs};
 use crashsim_store::{OwnerAlive, Store, StoreError, StoreOptions, StoreResult, Variant};
 
-use self::observe::{observe_running, recover};
+use self::observe::{observe_running, recover, DIR};
 use crate::case::Case;
 use crate::explore::ExploreOptions;
 use crate::report::replay_command;
 use crate::subject::{Gated, Process, Recovered, Subject};
+use crashsim_store::layout::REGISTRY;
 
 /// One variant of the session store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -101,6 +102,16 @@ impl Subject for Session {
 
     fn check(&self, expected: &Expected, observed: &Observed) -> Result<(), Violation> {
         expected.check(observed)
+    }
+
+    /// The registry: the one file whose damage could lose mappings (transcripts carry their
+    /// own headers).
+    fn corruptible(&self) -> Vec<String> {
+        vec![format!("{DIR}/{REGISTRY}")]
+    }
+
+    fn check_corrupted(&self, expected: &Expected, observed: &Observed) -> Result<(), Violation> {
+        expected.check_corrupted(observed)
     }
 
     fn is_refusal(&self, reply: &Reply) -> bool {

@@ -37,7 +37,7 @@ use crate::layout::{
 };
 use crate::registry::{self, Entry, Registry};
 use crate::transcript::Parsed;
-use crate::variant::{MissingRegistry, Variant};
+use crate::variant::{CorruptRegistry, MissingRegistry, Variant};
 
 /// One repair recovery made (or one thing it refused to touch).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,6 +138,12 @@ pub(crate) struct Recovery<'a, F: Fs> {
     dirty_dir: bool,
     /// Names recovery moved away since it listed the directory.
     gone: BTreeSet<String>,
+    /// Whether the registry did not parse: then it cannot say which of a key's transcripts a
+    /// reset switched to, and the newest is adopted.
+    registry_lost: bool,
+    /// Whether every orphan is archived, none adopted (the `corrupt-registry-empty` variant,
+    /// after it read a damaged registry as empty).
+    orphans_dropped: bool,
 }
 
 impl<'a, F: Fs> Recovery<'a, F> {
@@ -151,6 +157,8 @@ impl<'a, F: Fs> Recovery<'a, F> {
             report: RecoveryReport::default(),
             dirty_dir: false,
             gone: BTreeSet::new(),
+            registry_lost: false,
+            orphans_dropped: false,
         }
     }
 
@@ -217,9 +225,14 @@ impl<'a, F: Fs> Recovery<'a, F> {
             .map_or(1, |n| n + 1);
         let moved_to = corrupt_name(corrupt_slot);
         match registry::parse(&bytes) {
+            Err(_) if self.variant.corrupt_registry() == CorruptRegistry::ReadAsEmpty => {
+                self.orphans_dropped = true;
+                Ok((Registry::new(), true))
+            }
             Err(error) => {
                 rename(self.fs, &path, &self.path(&moved_to)).await?;
                 self.dirty_dir = true;
+                self.registry_lost = true;
                 self.repaired(Repair::RegistryCorrupt { error, moved_to });
                 Ok((Registry::new(), true))
             }
@@ -413,7 +426,10 @@ impl<'a, F: Fs> Recovery<'a, F> {
                         extra: BTreeMap::new(),
                     };
                     let orphan = Orphan { entry, len, complete_len };
-                    if header.reset_from.is_some() || replaced.contains(id) {
+                    // A reset's new transcript, or the transcript a reset replaced, is not
+                    // adopted while the registry can tell which one the reset switched to.
+                    let unswitched_reset = header.reset_from.is_some() || replaced.contains(id);
+                    if self.orphans_dropped || (!self.registry_lost && unswitched_reset) {
                         unswitched.push(orphan);
                     } else {
                         candidates.entry(canonical_key(&header.key)).or_default().push(orphan);

@@ -60,6 +60,11 @@ pub enum Variant {
     /// Durability: the temp file is renamed over the registry without being fsynced first, so a
     /// crash may leave a zero-length registry.
     ReplaceWithoutTempFsync,
+    /// Corruption: a registry that does not parse (emptied, cut short, garbage in its last
+    /// sector) is read as empty, as a loader that falls back to `{}` on a parse error does; the
+    /// transcripts it listed are archived as orphans instead of adopted from their headers, so
+    /// every session is silently gone.
+    CorruptRegistryReadAsEmpty,
 }
 
 /// What identifies a version of the registry file for the cache.
@@ -114,6 +119,15 @@ pub enum RotateProtocol {
     RenameAwayThenPlaceholder,
 }
 
+/// What recovery does with a registry that does not parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CorruptRegistry {
+    /// Move it aside (`sessions.json.corrupt.<n>`) and rebuild from the transcripts' headers.
+    MoveAsideAndRebuild,
+    /// Read it as empty and archive every transcript as an orphan.
+    ReadAsEmpty,
+}
+
 /// What recovery does when the registry file is missing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MissingRegistry {
@@ -124,7 +138,7 @@ pub enum MissingRegistry {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 15] = [
+    pub const ALL: [Variant; 16] = [
         Variant::Reference,
         Variant::CreateSkipsRegistry,
         Variant::CreateRegistersAfterAck,
@@ -140,6 +154,7 @@ impl Variant {
         Variant::ShutdownRemovesTrajectory,
         Variant::ReplaceWithoutDirFsync,
         Variant::ReplaceWithoutTempFsync,
+        Variant::CorruptRegistryReadAsEmpty,
     ];
 
     /// The name used on the command line and in reports.
@@ -160,6 +175,7 @@ impl Variant {
             Variant::ShutdownRemovesTrajectory => "shutdown-trajectory",
             Variant::ReplaceWithoutDirFsync => "no-dir-fsync",
             Variant::ReplaceWithoutTempFsync => "no-temp-fsync",
+            Variant::CorruptRegistryReadAsEmpty => "corrupt-registry-empty",
         }
     }
 
@@ -179,6 +195,7 @@ impl Variant {
             Variant::RotateBackupFallback => "openclaw PR #71328 rev. 3",
             Variant::ShutdownRemovesTrajectory => "openclaw #75571",
             Variant::ReplaceWithoutDirFsync | Variant::ReplaceWithoutTempFsync => "durability",
+            Variant::CorruptRegistryReadAsEmpty => "corruption",
         }
     }
 
@@ -186,7 +203,8 @@ impl Variant {
     /// crash (or, for bugs visible without one, a clean point) breaks an invariant.
     /// `no-temp-fsync` needs a rename to persist without its data (posix only); `no-dir-fsync`
     /// needs a lost rename (ordered and posix; a killed process loses nothing); the rest break
-    /// the registry or the startup path itself, which even a kill -9 exposes. The races
+    /// the registry or the startup path itself, which even a kill -9 exposes; a damaged registry
+    /// (`corrupt-registry-empty`) is a restart on a disk the model does not decide. The races
     /// (`unlocked-update`, `process-local-lock`) lose an update in the running store, under
     /// every model, once clients interleave (see [`Variant::needs_concurrency`]).
     pub fn caught_under(self) -> &'static [Model] {
@@ -252,6 +270,13 @@ impl Variant {
                 RotateProtocol::RenameAwayThenPlaceholder
             }
             _ => RotateProtocol::CopyToBackup,
+        }
+    }
+
+    pub fn corrupt_registry(self) -> CorruptRegistry {
+        match self {
+            Variant::CorruptRegistryReadAsEmpty => CorruptRegistry::ReadAsEmpty,
+            _ => CorruptRegistry::MoveAsideAndRebuild,
         }
     }
 
