@@ -148,3 +148,20 @@ fn spec_and_images_run() {
     assert_eq!(images.status.code(), Some(0));
     assert!(stdout(&images).contains("posix: 5 distinct image(s), exhaustive"));
 }
+
+#[test]
+fn real_disk_reproduces_rotate_rename_where_the_simulator_names_it() {
+    let output = crashsim(&["real-disk", "--variant", "rotate-rename", "--workload", "create a L; rotate", "--json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(value["command"], "real-disk");
+    assert_eq!(value["ok"], false);
+    assert_eq!(value["mismatches"], serde_json::json!([]), "every killed directory is the process image");
+    let violations = value["violations"].as_array().unwrap();
+    assert!(!violations.is_empty());
+    assert!(violations.iter().all(|v| v["invariant"] == "Durable" && v["simulated"] == "Durable"), "{violations:?}");
+    let clean = crashsim(&["real-disk", "--workload", "create a L; rotate"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
+    let bad = crashsim(&["real-disk", "--workload", "create a || create b"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -4,6 +4,7 @@ mod check_dir;
 mod explore;
 mod images;
 mod progress;
+mod real_disk;
 mod repro;
 mod soak;
 mod spec;
@@ -201,6 +202,24 @@ enum Command {
     /// Model-check the spec itself: breadth-first over Init/Next (with Crash and Recover) up to a
     /// depth; prints states explored and distinct states, and a counterexample path on a
     /// violation (exit 1).
+    /// Run a workload of the session store on a real directory, killed (fork + SIGKILL) after
+    /// every syscall in turn: compare each directory left with the simulator's `process` image,
+    /// boot a store on it and check it, and time both. Exit 0 when every directory matches and
+    /// none breaks an invariant, 1 otherwise (a bug that reproduces on the real disk, or a
+    /// simulator that disagrees with it).
+    RealDisk {
+        /// The variant.
+        #[arg(long, default_value = "reference")]
+        variant: Variant,
+        /// One client's operations, e.g. 'create a L; rotate' (see the syntax below).
+        #[arg(long)]
+        workload: String,
+        /// Print one JSON object: {"command":"real-disk","ok","variant","workload","syscalls",
+        /// "mismatches","violations":[{"crash_after","invariant","summary","simulated"}],
+        /// "real_ms","simulated_ms","real_states_per_s","simulated_states_per_s"}.
+        #[arg(long)]
+        json: bool,
+    },
     Spec {
         /// Steps of Next from Init.
         #[arg(long, default_value_t = 8)]
@@ -372,6 +391,7 @@ pub fn run() -> ExitCode {
             soak::run(variant, &model.0, &opts, json)
         }
         Command::CheckDir { path, fix, archive_orphans, json } => check_dir::run(&path, fix, archive_orphans, json),
+        Command::RealDisk { variant, workload, json } => real_disk::run(variant, &workload, json),
         Command::Spec { depth, keys, clients } => spec::run(depth, keys as usize, clients as usize),
         Command::Explore { variant: None, model, bounds, json } => {
             explore::self_check(&model.0, &bounds.options(), json)

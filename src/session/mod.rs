@@ -2,6 +2,7 @@
 //! as a [`Subject`]: one variant of `crashsim-store`, judged by the spec of `crashsim-model`.
 
 pub mod observe;
+pub mod real_disk;
 pub mod workload;
 
 use std::collections::BTreeSet;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 
 use crashsim_model::history::Outcome;
 use crashsim_model::{Expected, Observed, Op, Record, Reply, Violation};
-use crashsim_sim::{Image, Model, SimFs};
+use crashsim_sim::{Fs, Image, Model, SimFs};
 use crashsim_store::{OwnerAlive, Store, StoreError, StoreOptions, StoreResult, Variant};
 
 use self::observe::{observe_running, recover, DIR};
@@ -63,19 +64,7 @@ impl Subject for Session {
     }
 
     async fn call(&self, store: &Store<Gated>, op: &Op) -> Outcome<Reply> {
-        match op {
-            Op::Create { key, label } => reply(store.create_labeled(key, label.as_deref()).await.map(Reply::Session)),
-            Op::Append { key, message } => reply(store.append(key, message).await.map(|()| Reply::Unit)),
-            Op::Reset { key } => reply(store.reset(key).await.map(Reply::Session)),
-            Op::Delete { key } => reply(store.delete(key).await.map(|()| Reply::Unit)),
-            Op::Rotate => reply(store.rotate().await.map(|()| Reply::Unit)),
-            Op::Prune { max_entries } => reply(store.prune(*max_entries).await.map(Reply::Evicted)),
-            Op::Shutdown => reply(store.shutdown().await.map(|()| Reply::Unit)),
-            Op::Get { key } => reply(store.get(key).await.map(|found| match found {
-                Some(entry) => Reply::Session(entry.session_id),
-                None => Reply::NotFound,
-            })),
-        }
+        call(store, op).await
     }
 
     /// A server reads its registry when it starts; its cache then holds what the setup made.
@@ -116,6 +105,23 @@ impl Subject for Session {
 
     fn is_refusal(&self, reply: &Reply) -> bool {
         reply.is_refusal()
+    }
+}
+
+/// Calls `op` on `store` (on any filesystem) and maps the answer to the spec's terms.
+pub async fn call<F: Fs>(store: &Store<F>, op: &Op) -> Outcome<Reply> {
+    match op {
+        Op::Create { key, label } => reply(store.create_labeled(key, label.as_deref()).await.map(Reply::Session)),
+        Op::Append { key, message } => reply(store.append(key, message).await.map(|()| Reply::Unit)),
+        Op::Reset { key } => reply(store.reset(key).await.map(Reply::Session)),
+        Op::Delete { key } => reply(store.delete(key).await.map(|()| Reply::Unit)),
+        Op::Rotate => reply(store.rotate().await.map(|()| Reply::Unit)),
+        Op::Prune { max_entries } => reply(store.prune(*max_entries).await.map(Reply::Evicted)),
+        Op::Shutdown => reply(store.shutdown().await.map(|()| Reply::Unit)),
+        Op::Get { key } => reply(store.get(key).await.map(|found| match found {
+            Some(entry) => Reply::Session(entry.session_id),
+            None => Reply::NotFound,
+        })),
     }
 }
 

@@ -5,11 +5,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crashsim_model::{Observed, Recovery, View, ViewEntry};
-use crashsim_sim::{Image, SimFs};
+use crashsim_sim::{Clock, Fs, Image, SimFs};
 use crashsim_store::layout::{classify, FileKind, REGISTRY};
 use crashsim_store::registry::parse;
 use crashsim_store::transcript::{trajectory_events, Parsed};
-use crashsim_store::{Repair, Store, StoreOptions, Variant};
+use crashsim_store::{RecoveryReport, Repair, Store, StoreOptions, Variant};
 
 use crate::subject::Recovered;
 
@@ -58,15 +58,17 @@ pub fn observe_running(image: &Image) -> Observed {
 }
 
 /// Boots a fresh store of `variant` on `fs` (a crash image; a different client, so any lock
-/// found is a dead owner's) and observes the result; the report is the store's recovery report.
-pub async fn recover(fs: Arc<SimFs>, variant: Variant) -> Recovered<Observed> {
-    let image = fs.volatile_image();
-    let opts = StoreOptions { variant, owner: "client-1".to_string(), seed: 1, ..StoreOptions::default() };
-    let opened = Store::open(fs.clone(), opts).await;
-    let after = fs.volatile_image();
-    match opened {
-        Ok(store) => {
-            let report = store.recovery_report().clone();
+/// found is a dead owner's), its waits measured on `clock`: its recovery report, or why it did
+/// not start.
+pub async fn boot<F: Fs>(fs: Arc<F>, variant: Variant, clock: Arc<dyn Clock>) -> Result<RecoveryReport, String> {
+    let opts = StoreOptions { variant, owner: "client-1".to_string(), seed: 1, clock, ..StoreOptions::default() };
+    Store::open(fs, opts).await.map(|store| store.recovery_report().clone()).map_err(|e| e.to_string())
+}
+
+/// What a user sees after a boot that ended `booted`, on a disk that was `before` and is `after`.
+pub fn observed_after(booted: &Result<RecoveryReport, String>, before: &Image, after: &Image) -> Recovered<Observed> {
+    match booted {
+        Ok(report) => {
             let adopted: BTreeSet<String> = report
                 .repairs
                 .iter()
@@ -78,16 +80,23 @@ pub async fn recover(fs: Arc<SimFs>, variant: Variant) -> Recovered<Observed> {
                     _ => None,
                 })
                 .collect();
-            let observed = match view_of(&after) {
+            let observed = match view_of(after) {
                 Ok(view) => Observed { view, recovery: Recovery::Ok { adopted } },
                 Err(error) => Observed { view: View::default(), recovery: Recovery::Failed(error) },
             };
             Recovered { observed, report: report.to_string() }
         }
         Err(error) => {
-            let view = view_of(&image).unwrap_or_default();
-            let recovery = Recovery::Failed(error.to_string());
+            let view = view_of(before).unwrap_or_default();
+            let recovery = Recovery::Failed(error.clone());
             Recovered { report: format!("{recovery:?}\n"), observed: Observed { view, recovery } }
         }
     }
+}
+
+/// Boots a fresh store of `variant` on `fs` (a crash image) and observes the result.
+pub async fn recover(fs: Arc<SimFs>, variant: Variant) -> Recovered<Observed> {
+    let before = fs.volatile_image();
+    let booted = boot(fs.clone(), variant, StoreOptions::default().clock).await;
+    observed_after(&booted, &before, &fs.volatile_image())
 }
