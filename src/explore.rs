@@ -52,8 +52,11 @@ pub struct ExploreOptions {
     pub errno_max_ops: usize,
     /// How crash images are enumerated (posix cap, sector size, sampling seed).
     pub images: ImageOptions,
-    /// Seed of the random workloads. Default: 0.
+    /// Seed of the random workloads (and of the scale workloads). Default: 0.
     pub seed: u64,
+    /// Scale workloads ([`Subject::scale`], seeds `seed` to `seed + scale_workloads - 1`),
+    /// crash-checked after their setup. Default: 2.
+    pub scale_workloads: usize,
     /// Concurrent workloads: two clients (in one process, and in two), each with 1 to this many
     /// operations of the subject's concurrent alphabet (0, or an empty alphabet: none).
     /// Default: 1.
@@ -90,6 +93,7 @@ impl Default for ExploreOptions {
             errno_max_ops: 2,
             images: ImageOptions::default(),
             seed: 0,
+            scale_workloads: 2,
             client_ops_max: 1,
             processes_max: 2,
             preemptions_max: 2,
@@ -109,7 +113,7 @@ impl ExploreOptions {
     /// for equal lengths: exhaustive, random, concurrent in one process, concurrent in two.
     /// So a two-client race of two operations is checked before any sequence of three.
     pub(crate) fn planned<S: Subject>(&self, subject: &S) -> Vec<Planned<S::Op>> {
-        let planned = |random| move |workload| Planned { workload, random };
+        let planned = |random| move |workload| Planned { workload, random, scale: false };
         let mut all: Vec<Planned<S::Op>> =
             workload::exhaustive(&subject.alphabet(), self.max_ops).into_iter().map(planned(false)).collect();
         let seeds = self.seed..self.seed + self.random_workloads as u64;
@@ -125,15 +129,23 @@ impl ExploreOptions {
                 all.extend(concurrent.into_iter().map(planned(false)));
             }
         }
+        let scale = self.seed..self.seed + self.scale_workloads as u64;
+        all.extend(scale.filter_map(|seed| subject.scale(seed)).map(|workload| Planned {
+            workload,
+            random: false,
+            scale: true,
+        }));
         all.sort_by_key(|p| p.workload.len());
         all
     }
 }
 
-/// A workload in the explorer's plan, and whether it is random (its finding is shrunk).
+/// A workload in the explorer's plan: whether it is random (its finding is shrunk), and whether
+/// it is a scale workload (crash-checked after its setup only).
 pub(crate) struct Planned<O> {
     pub(crate) workload: Workload<O>,
     pub(crate) random: bool,
+    pub(crate) scale: bool,
 }
 
 /// The result of exploring one subject under one model.
@@ -311,8 +323,12 @@ pub fn explore_models<S: Subject>(
             .par_iter()
             .map(|planned| {
                 let w = &planned.workload;
-                let errno_runs = !w.is_concurrent() && w.len() <= opts.errno_max_ops;
-                let results = explore_workload(subject, &live_models, w, errno_runs, opts, cache);
+                let errno_runs = !w.is_concurrent() && w.len() <= opts.errno_max_ops && !planned.scale;
+                let results = if planned.scale {
+                    explore_after_setup(subject, &live_models, w, opts, cache)
+                } else {
+                    explore_workload(subject, &live_models, w, errno_runs, opts, cache)
+                };
                 live.iter().for_each(|_| progress());
                 (results, started.elapsed().as_millis())
             })
@@ -465,6 +481,33 @@ pub(crate) fn explore_workload<S: Subject>(
         }
         dfs.explored(&branch, &run.interleaving);
     }
+    results
+}
+
+/// Explores a scale workload under each of `models`: one run, crash-checked from the end of
+/// its setup on (the setup's crash points are those of shorter workloads, many times over).
+fn explore_after_setup<S: Subject>(
+    subject: &S,
+    models: &[Model],
+    workload: &Workload<S::Op>,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache<S>,
+) -> Vec<WorkloadResult<S>> {
+    assert!(!workload.is_concurrent(), "a scale workload has one client");
+    let mut results: Vec<WorkloadResult<S>> = models.iter().map(|_| WorkloadResult::default()).collect();
+    let case = Case {
+        workload: workload.clone(),
+        faults: Plan::none(),
+        schedule: Schedule::default(),
+        madsim: None,
+        check: Check::Restart,
+    };
+    let run = execute(subject, workload, &Plan::none(), &case.run(opts.preempt));
+    let setup_end = run.spans.iter().filter(|s| s.client.is_none()).take(workload.setup.len()).map(|s| s.end).max();
+    for result in results.iter_mut() {
+        result.interleavings += 1;
+    }
+    check_run(&run, &case, setup_end.unwrap_or(run.open_end), subject, models, opts, cache, &mut results);
     results
 }
 

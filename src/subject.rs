@@ -22,6 +22,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::case::Case;
 use crate::explore::ExploreOptions;
 pub use crate::schedule::gate::Gated;
+use crate::workload::Workload;
 
 /// Where a store instance runs: its process among the run's, and what it shares with them.
 #[derive(Clone)]
@@ -102,6 +103,14 @@ pub trait Subject: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let len = rng.random_range(1..=ops_max);
         (0..len).map(|_| alphabet[rng.random_range(0..alphabet.len())].clone()).collect()
+    }
+
+    /// A workload past the store's realistic limits for `seed`: a setup that fills it (more
+    /// items than its caps and backup counts allow), then one client's operations that hit
+    /// those limits. Crash points are checked after the setup only. Default: none.
+    fn scale(&self, seed: u64) -> Option<Workload<Self::Op>> {
+        let _ = seed;
+        None
     }
 
     /// Opens process `process`'s store on `fs` (a run starts on an empty disk). `Err`: why it

@@ -205,3 +205,29 @@ fn reference_recovers_every_damage_of_its_registry_after_a_reset() {
         assert!(replay.violation.is_none(), "{corruption}:\n{}", replay.text);
     }
 }
+
+/// Scale workloads run past the store's caps (more sessions than the prune keeps, more rotations
+/// than the 3 backups kept), crash-checked after their setup; the reference passes them.
+#[test]
+fn reference_passes_scale_workloads_past_its_caps() {
+    use crashsim::subject::Subject;
+    let subject = Session(Variant::Reference);
+    let workload = subject.scale(5).expect("the session store has scale workloads");
+    assert!(workload.setup.len() > 8, "{} sessions", workload.setup.len());
+    let run = crashsim::execute::execute(&subject, &workload, &Plan::none(), &Default::default());
+    let image = run.fs.volatile_image();
+    let backups = image.nodes().filter(|(path, _)| path.starts_with("sessions/sessions.json.bak.")).count();
+    assert_eq!(backups, 3, "five rotations keep the 3 newest backups:\n{image}");
+    let without = ExploreOptions { max_ops: 1, scale_workloads: 0, seed: 5, ..bounds() };
+    let with = ExploreOptions { scale_workloads: 1, ..without.clone() };
+    for (scaled, plain) in
+        explore_all(Variant::Reference, &with).into_iter().zip(explore_all(Variant::Reference, &without))
+    {
+        assert_eq!(scaled.violations, 0, "{:?}", scaled.first.map(|f| f.violation.to_string()));
+        let after_setup = scaled.crash_points - plain.crash_points;
+        assert!(
+            after_setup > 150 && after_setup < run.fs.steps() as u64 / 2,
+            "{after_setup} crash points after the setup"
+        );
+    }
+}

@@ -274,17 +274,21 @@ struct Bounds {
     /// Random workloads (up to 30 operations each) from the spec's state machine (0 or more).
     #[arg(long, default_value_t = 16)]
     random: usize,
-    /// Fault runs (every errno at every mutating syscall, a short write at every write) for
-    /// workloads of up to N operations (0: none).
+    /// Fault runs (every errno at every mutating syscall, a short write at every write, every
+    /// damage to the registry on restart) for workloads of up to N operations (0: none).
     #[arg(long, default_value_t = 2)]
     errno_ops: usize,
     /// Most posix crash images per crash point enumerated exhaustively; beyond, sampled (1 or
     /// more).
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
     max_images: u64,
-    /// Seed of random workloads and of posix sampling.
+    /// Seed of random workloads, scale workloads and posix sampling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Scale workloads (0 or more): 8 to 40 sessions created, then five rotations (past the 3
+    /// backups kept), a prune to half, a create and a delete; crash-checked after the creates.
+    #[arg(long, default_value_t = 2)]
+    scale: usize,
     /// Concurrent workloads: two clients (in one process, then in two), each with 1 to N
     /// operations over create, append, get, reset, delete of one key, a create of another, and
     /// rotate (0 to 3; 0: no concurrent workloads).
@@ -309,6 +313,7 @@ impl Bounds {
             errno_max_ops: self.errno_ops,
             images: ImageOptions { max_images: self.max_images as usize, seed: self.seed, ..ImageOptions::default() },
             seed: self.seed,
+            scale_workloads: self.scale,
             client_ops_max: self.client_ops as usize,
             processes_max: 2,
             preemptions_max: self.preemptions,

@@ -18,6 +18,7 @@ use crate::case::Case;
 use crate::explore::ExploreOptions;
 use crate::report::replay_command;
 use crate::subject::{Gated, Process, Recovered, Subject};
+use crate::workload::Workload;
 use crashsim_store::layout::REGISTRY;
 
 /// One variant of the session store.
@@ -57,6 +58,22 @@ impl Subject for Session {
 
     fn random_ops(&self, seed: u64, ops_max: usize) -> Vec<Op> {
         workload::random_ops(seed, ops_max)
+    }
+
+    /// 8 to 40 sessions (more than the prune cap below and the 3 backups rotate keeps), then
+    /// five rotations (the fourth and fifth drop the oldest backups), a prune to half the
+    /// sessions, a create and a delete.
+    fn scale(&self, seed: u64) -> Option<Workload> {
+        let sessions = 8 + (seed % 33) as usize;
+        let create = |key: String| Op::Create { key, label: Some("L".to_string()) };
+        let setup = (0..sessions).map(|i| create(format!("s{i}"))).collect();
+        let mut ops = vec![Op::Rotate; 5];
+        ops.extend([
+            Op::Prune { max_entries: sessions / 2 },
+            create("a".to_string()),
+            Op::Delete { key: "s0".to_string() },
+        ]);
+        Some(Workload { setup, clients: vec![ops], processes: 1 })
     }
 
     async fn open(&self, fs: Arc<Gated>, process: &Process) -> Result<Store<Gated>, String> {
