@@ -46,15 +46,14 @@ struct Branch {
     clients: BTreeMap<usize, Client>,
 }
 
-/// What the spec expects after a history: the outcomes it allows (or the reply it does not
-/// give), what uncertain calls may have touched, the session ids the history returned, and the
-/// views of the allowed outcomes. Replayed once per history, then held against any number of
-/// observed states ([`Expected::check`]).
+/// What the spec expects after a history: the views of the outcomes it allows (or the reply it
+/// does not give), what uncertain calls may have touched, and the session ids the history
+/// returned. Replayed once per history, then held against any number of observed states
+/// ([`Expected::check`]).
 pub struct Expected {
-    branches: Result<Vec<Branch>, (Invariant, String)>,
+    views: Result<Vec<View>, (Invariant, String)>,
     uncertain: Uncertain,
     known: BTreeSet<String>,
-    views: Vec<View>,
 }
 
 impl Expected {
@@ -62,8 +61,8 @@ impl Expected {
     pub fn of(history: &[Record]) -> Self {
         let replay = replay(history);
         let known = history.iter().flat_map(known_ids).collect();
-        let views = replay.branches.as_ref().map_or(Vec::new(), |b| b.iter().map(|b| b.store.view()).collect());
-        Self { branches: replay.branches, uncertain: replay.uncertain, known, views }
+        let views = replay.branches.map(|branches| branches.iter().map(|b| b.store.view()).collect());
+        Self { views, uncertain: replay.uncertain, known }
     }
 
     /// Checks `observed` against what the spec allows.
@@ -78,18 +77,18 @@ impl Expected {
             return Err(violation(Invariant::Live, format!("recovery failed: {error}"), String::new()));
         }
         let uncertain = &self.uncertain;
-        let branches = match &self.branches {
-            Ok(branches) => branches,
+        let views = match &self.views {
+            Ok(views) => views,
             Err((invariant, summary)) => return Err(violation(*invariant, summary.clone(), String::new())),
         };
-        if self.views.iter().any(|view| matches(view, &observed.view, &self.known)) {
-            return adoption(&observed.recovery, &self.views[0], uncertain)
+        if views.iter().any(|view| matches(view, &observed.view, &self.known)) {
+            return adoption(&observed.recovery, &views[0], uncertain)
                 .map_or(Ok(()), |summary| Err(violation(Invariant::Durable, summary, String::new())));
         }
         // Durable and NoPhantom compare against what every branch agrees on: the acknowledged part.
-        let expected = &self.views[0];
-        let shown = if branches.len() > 1 {
-            format!("  (one of {} allowed outcomes)\n{expected}", branches.len())
+        let expected = &views[0];
+        let shown = if views.len() > 1 {
+            format!("  (one of {} allowed outcomes)\n{expected}", views.len())
         } else {
             expected.to_string()
         };
@@ -100,9 +99,7 @@ impl Expected {
         ));
         Err(violation(invariant, summary, shown))
     }
-}
 
-impl Expected {
     /// Checks a store restarted on a disk with a damaged registry: refusing to start with an
     /// error is allowed; a store that starts must lose nothing acknowledged, though it may have
     /// re-adopted sessions from their transcripts (the registry was what the damage took).
