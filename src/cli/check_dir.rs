@@ -15,18 +15,18 @@ pub fn run(path: &Path, fix_it: bool, archive_orphans: bool, json: bool) -> Exit
         return match check(path) {
             Ok(report) => {
                 render(&report, None, json);
-                exit(report.problems.is_empty())
+                super::exit(report.problems.is_empty())
             }
-            Err(error) => unreadable(&error.0),
+            Err(error) => super::error(&error.0),
         };
     }
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     match fix(path, FixOptions { archive_orphans, now_ms }) {
         Ok(fixed) => {
             render(&fixed.before, Some(&fixed), json);
-            exit(fixed.left() == 0)
+            super::exit(fixed.left() == 0)
         }
-        Err(FixError::Unreadable(error)) => unreadable(&error.0),
+        Err(FixError::Unreadable(error)) => super::error(&error.0),
         Err(FixError::Refused { before, why }) => {
             render(&before, None, json);
             eprintln!("error: --fix refused, {why}");
@@ -37,19 +37,6 @@ pub fn run(path: &Path, fix_it: bool, archive_orphans: bool, json: bool) -> Exit
             ExitCode::from(1)
         }
     }
-}
-
-fn exit(clean: bool) -> ExitCode {
-    if clean {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
-}
-
-fn unreadable(why: &str) -> ExitCode {
-    eprintln!("error: {why}");
-    ExitCode::from(2)
 }
 
 fn render(report: &Report, fixed: Option<&Fixed>, json: bool) {

@@ -323,6 +323,21 @@ impl Bounds {
     }
 }
 
+/// Exit 0 when the command found nothing wrong, 1 when it did.
+fn exit(clean: bool) -> ExitCode {
+    if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Exit 2 after telling why the command could not run.
+fn error(why: &str) -> ExitCode {
+    eprintln!("error: {why}");
+    ExitCode::from(2)
+}
+
 /// A fault plan (boxed: it is the largest argument of the command line).
 fn parse_plan(text: &str) -> Result<Box<Plan>, String> {
     text.parse().map(Box::new)

@@ -12,15 +12,12 @@ use crate::session::workload;
 pub fn run(variant: Variant, text: &str, json: bool) -> ExitCode {
     let workload = match workload::parse(text, 1, "") {
         Ok(w) if !w.is_concurrent() => w,
-        Ok(_) => return usage("--workload: the real disk runs one client; drop the '||'"),
-        Err(error) => return usage(&format!("--workload: {error}")),
+        Ok(_) => return super::error("--workload: the real disk runs one client; drop the '||'"),
+        Err(error) => return super::error(&format!("--workload: {error}")),
     };
     let comparison = match compare(variant, &workload) {
         Ok(comparison) => comparison,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
+        Err(error) => return super::error(&error),
     };
     let points = comparison.steps as f64 + 1.0;
     let rate = |ms: u128| points * 1000.0 / (ms.max(1) as f64);
@@ -79,14 +76,5 @@ pub fn run(variant: Variant, text: &str, json: bool) -> ExitCode {
             rate(comparison.sim_ms) / rate(comparison.real_ms)
         );
     }
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
-}
-
-fn usage(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(2)
+    super::exit(ok)
 }
