@@ -5,7 +5,6 @@ pub mod observe;
 pub mod real_disk;
 pub mod workload;
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crashsim_model::history::Outcome;
@@ -146,11 +145,8 @@ pub async fn call<F: Fs>(store: &Store<F>, op: &Op) -> Outcome<Reply> {
 /// process of the run is waited for while that process lives, and broken once it is dead.
 fn process_options(variant: Variant, process: &Process) -> StoreOptions {
     let owner_alive = if process.count > 1 {
-        let alive = process.alive.clone();
-        let live: BTreeSet<String> = (0..process.count).map(owner).collect();
-        OwnerAlive(Arc::new(move |o| {
-            live.contains(o) && o.strip_prefix("client-").and_then(|n| n.parse().ok()).is_some_and(|p| alive(p))
-        }))
+        let (alive, count) = (process.alive.clone(), process.count);
+        OwnerAlive(Arc::new(move |o| (0..count).any(|p| owner(p) == o && alive(p))))
     } else {
         OwnerAlive::none()
     };

@@ -158,14 +158,20 @@ pub struct RealCrash {
 /// Crashes a lone client's workload of `variant` on the real disk after `k` syscalls, boots a
 /// store on the directory and judges it.
 pub fn crash_at(variant: Variant, workload: &Workload, k: usize) -> Result<RealCrash, String> {
-    if workload.is_concurrent() || !workload.setup.is_empty() {
-        return Err("the real disk runs one client with no setup".to_string());
-    }
+    let ops = lone_client(workload)?;
     let sim = execute(&Session(variant), workload, &Plan::none(), &Default::default());
     if k > sim.fs.steps() {
         return Err(format!("crash point {k} is past the end of the run ({} syscalls)", sim.fs.steps()));
     }
-    crash_after(variant, &workload.clients[0], &sim, k)
+    crash_after(variant, ops, &sim, k)
+}
+
+/// The operations of `workload`'s one client: the real disk runs no other shape.
+fn lone_client(workload: &Workload) -> Result<&[Op], String> {
+    match workload.clients.as_slice() {
+        [ops] if workload.setup.is_empty() => Ok(ops),
+        _ => Err("the real disk runs one client with no setup".to_string()),
+    }
 }
 
 /// [`crash_at`], with the simulated run of the same workload.
@@ -205,9 +211,7 @@ pub struct Comparison {
 
 /// Crashes `workload` of `variant` on the real disk at every syscall and compares.
 pub fn compare(variant: Variant, workload: &Workload) -> Result<Comparison, String> {
-    if workload.is_concurrent() || !workload.setup.is_empty() {
-        return Err("the real disk runs one client with no setup".to_string());
-    }
+    let ops = lone_client(workload)?;
     let started = Instant::now();
     let sim = execute(&Session(variant), workload, &Plan::none(), &Default::default());
     let steps = sim.fs.steps();
@@ -223,7 +227,7 @@ pub fn compare(variant: Variant, workload: &Workload) -> Result<Comparison, Stri
     let started = Instant::now();
     let (mut mismatches, mut violations) = (Vec::new(), Vec::new());
     for k in 0..=steps {
-        let crash = crash_after(variant, &workload.clients[0], &sim, k)?;
+        let crash = crash_after(variant, ops, &sim, k)?;
         if crash.image != crash.simulated {
             mismatches.push(k);
         }
