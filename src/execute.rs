@@ -323,6 +323,14 @@ impl<S: Subject> Execution<S> {
         self.history_at(self.fs.steps())
     }
 
+    /// The history of the whole run, then a restart: what a store booted on the final disk is
+    /// judged against.
+    pub fn history_then_restart(&self) -> History<S> {
+        let mut history = self.history();
+        history.push(Record::Restart);
+        history
+    }
+
     /// Whether no other call was in flight when span `i` answered: a point where the running
     /// store's files must be consistent as they stand.
     pub fn quiescent_after(&self, i: usize) -> bool {

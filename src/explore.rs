@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use crashsim_faults::{Corruption, Fault, Plan, ERRNOS};
-use crashsim_model::history::{Outcome, Record};
+use crashsim_model::history::Outcome;
 use crashsim_model::Violation;
 use crashsim_sim::{ImageOptions, ImageSet, Model, Tracker};
 use rayon::prelude::*;
@@ -80,8 +80,8 @@ pub struct ExploreOptions {
 /// the user is told it is saved when it is not.
 pub const FAILURE_REPORTED: &str = "Durable";
 
-/// Workloads run (in parallel) between two looks for a violation when `stop_at_violation` is
-/// set; fixed, so that where a run stops does not depend on the number of threads.
+/// Workloads run (in parallel) between two looks for a violation when a model is in
+/// `stop_under`; fixed, so that where a run stops does not depend on the number of threads.
 pub const STOP_BATCH: usize = 64;
 
 impl Default for ExploreOptions {
@@ -219,6 +219,14 @@ impl<S: Subject> WorkloadResult<S> {
         self.fingerprints.extend(part.fingerprints);
         self.violations += part.violations;
         keep_smallest(&mut self.first, part.first);
+    }
+}
+
+/// Adds `part`, checked the same under every model (it does not depend on one), to each
+/// model's result.
+fn absorb_each<S: Subject>(results: &mut [WorkloadResult<S>], part: &WorkloadResult<S>) {
+    for result in results.iter_mut() {
+        result.absorb(part.clone());
     }
 }
 
@@ -471,9 +479,7 @@ pub(crate) fn explore_workload<S: Subject>(
         if errno_runs && branch.schedule.0.is_empty() {
             let mut corruptions = WorkloadResult::default();
             check_corruptions(&run, &case, subject, cache, &mut corruptions);
-            for result in results.iter_mut() {
-                result.absorb(corruptions.clone());
-            }
+            absorb_each(&mut results, &corruptions);
             let trace = run.fs.trace();
             for plan in Plan::each_errno(&trace, &ERRNOS).iter().chain(&Plan::each_short_write(&trace, 1)) {
                 check_fault_run(subject, models, workload, plan, opts, cache, &mut results);
@@ -529,9 +535,7 @@ pub(crate) fn check_run<S: Subject>(
     let mut shared = WorkloadResult::default();
     check_clean_points(run, case, from_step, subject, &mut shared);
     check_restart(run, case, subject, cache, &mut shared);
-    for result in results.iter_mut() {
-        result.absorb(shared.clone());
-    }
+    absorb_each(results, &shared);
     check_crash_points(run, case, from_step..=run.fs.steps(), subject, models, opts, cache, results);
 }
 
@@ -555,7 +559,8 @@ fn check_crash_points<S: Subject>(
     if points.is_empty() {
         return;
     }
-    let trackers: Vec<Vec<Tracker>> = models.iter().map(|&model| run.fs.trackers(model)).collect();
+    let first = *points.start();
+    let trackers: Vec<Vec<Tracker>> = models.iter().map(|&model| run.fs.trackers(model, points.clone())).collect();
     let segments = history_segments(run, points);
     let partials: Vec<Vec<WorkloadResult<S>>> = segments
         .par_iter()
@@ -568,9 +573,10 @@ fn check_crash_points<S: Subject>(
                 for k in segment.clone() {
                     partial.crash_points += 1;
                     // A syscall that logged no event (a read, a stat) leaves the images it found.
-                    let seen = trackers[k].events_seen();
+                    let tracker = &trackers[k - first];
+                    let seen = tracker.events_seen();
                     if last.as_ref().is_none_or(|(at, _)| *at != seen) {
-                        last = Some((seen, trackers[k].images(&opts.images)));
+                        last = Some((seen, tracker.images(&opts.images)));
                     }
                     let set = &last.as_ref().expect("just set").1;
                     for (i, &fingerprint) in set.fingerprints.iter().enumerate() {
@@ -651,10 +657,8 @@ fn check_restart<S: Subject>(
 ) {
     let image = run.fs.volatile_image();
     let observed = cache.observe(subject, image.fingerprint(), || image.clone());
-    let mut history = run.history();
-    history.push(Record::Restart);
     result.crash_states += 1;
-    if let Err(violation) = subject.check(&subject.expect(&history), &observed) {
+    if let Err(violation) = subject.check(&subject.expect(&run.history_then_restart()), &observed) {
         let case = Case { check: Check::Restart, ..case.clone() };
         result.found(Finding { case, violation, survivors: 0 });
     }
@@ -676,9 +680,7 @@ fn check_corruptions<S: Subject>(
         return;
     }
     let image = run.fs.volatile_image();
-    let mut history = run.history();
-    history.push(Record::Restart);
-    let expected = subject.expect(&history);
+    let expected = subject.expect(&run.history_then_restart());
     for path in files {
         let Some(bytes) = image.file(&path) else { continue };
         for corruption in Corruption::each(&path, bytes.len()) {
@@ -746,7 +748,5 @@ pub(crate) fn check_fault_run<S: Subject>(
     }
     let mut restart = WorkloadResult::default();
     check_restart(&run, &case, subject, cache, &mut restart);
-    for result in results.iter_mut() {
-        result.absorb(restart.clone());
-    }
+    absorb_each(results, &restart);
 }

@@ -143,11 +143,7 @@ pub fn reproduce_with<S: Subject>(
             })?;
             (run.history_at(span.end), span.end)
         }
-        Check::Restart => {
-            let mut history = run.history();
-            history.push(Record::Restart);
-            (history, run.fs.steps())
-        }
+        Check::Restart => (run.history_then_restart(), run.fs.steps()),
     };
     if concurrent {
         render_calls(&mut text, &run, &history);

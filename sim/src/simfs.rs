@@ -172,24 +172,28 @@ impl SimFs {
 
     /// Calls `visit(k, images)` for every crash point k in `0..=steps()`, replaying the log once.
     pub fn each_crash_point(&self, model: Model, opts: &ImageOptions, mut visit: impl FnMut(usize, ImageSet)) {
-        for (k, tracker) in self.trackers(model).iter().enumerate() {
+        for (k, tracker) in self.trackers(model, 0..=self.steps()).iter().enumerate() {
             visit(k, tracker.images(opts));
         }
     }
 
-    /// The state of `model` at every crash point k in `0..=steps()` (index k), replaying the log
-    /// once. Each can list its images on its own, so crash points can be spread over threads.
-    pub fn trackers(&self, model: Model) -> Vec<Tracker> {
+    /// The state of `model` at every crash point k in `points` (index `k - points.start()`),
+    /// replaying the log once up to the last. Each can list its images on its own, so crash
+    /// points can be spread over threads.
+    pub fn trackers(&self, model: Model, points: std::ops::RangeInclusive<usize>) -> Vec<Tracker> {
         let state = self.lock();
         assert!(state.options.recording, "crash images need a recording SimFs");
+        assert!(*points.end() <= state.trace.len(), "crash point {} is past the trace end", points.end());
         let mut tracker = Tracker::new(model, &state.initial);
         let mut events = state.log.iter().peekable();
-        let mut out = Vec::with_capacity(state.trace.len() + 1);
-        for k in 0..=state.trace.len() {
+        let mut out = Vec::with_capacity(points.clone().count());
+        for k in 0..=*points.end() {
             while let Some(event) = events.next_if(|e| e.step < k) {
                 tracker.push(event);
             }
-            out.push(tracker.clone());
+            if points.contains(&k) {
+                out.push(tracker.clone());
+            }
         }
         out
     }
