@@ -213,6 +213,8 @@ pub trait Fs: Send + Sync {
     fn close(&self, fd: Fd) -> impl Future<Output = FsResult<()>> + Send;
     /// `rename(2)`.
     fn rename(&self, from: &str, to: &str) -> impl Future<Output = FsResult<()>> + Send;
+    /// `link(2)`: a second name `to` for the file at `from` (a directory is refused with `EPERM`).
+    fn link(&self, from: &str, to: &str) -> impl Future<Output = FsResult<()>> + Send;
     /// `unlink(2)` of a file.
     fn unlink(&self, path: &str) -> impl Future<Output = FsResult<()>> + Send;
     /// `mkdir(2)`.

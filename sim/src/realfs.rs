@@ -10,9 +10,10 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use nix::errno::Errno;
 use nix::fcntl::{openat2, renameat, AtFlags, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{fstat, fstatat, mkdirat, Mode, SFlag};
-use nix::unistd::{fdatasync, fsync, ftruncate, unlinkat, UnlinkatFlags};
+use nix::unistd::{fdatasync, fsync, ftruncate, linkat, unlinkat, UnlinkatFlags};
 
 use crate::fd::FdTable;
 use crate::path::{components, join, parent_and_leaf};
@@ -145,6 +146,24 @@ impl Fs for RealFs {
         let from_dir = self.open_dir(&from_parent)?;
         let to_dir = self.open_dir(&to_parent)?;
         renameat(from_dir.as_fd(), from_leaf, to_dir.as_fd(), to_leaf)
+    }
+
+    async fn link(&self, from: &str, to: &str) -> FsResult<()> {
+        // The root as the source is a directory like any other: link(2) refuses it with EPERM.
+        let (from_parent, from_leaf) = match parent_and_leaf(from) {
+            Err(Errno::EBUSY) => (Vec::new(), "."),
+            other => other?,
+        };
+        let to_parts = components(to)?;
+        // Linux looks the source up before the new name's parent.
+        self.stat(from).await?;
+        let Some((to_leaf, to_parent)) = to_parts.split_last() else {
+            return Err(Errno::EEXIST);
+        };
+        let to_parent = to_parent.to_vec();
+        let from_dir = self.open_dir(&from_parent)?;
+        let to_dir = self.open_dir(&to_parent)?;
+        linkat(from_dir.as_fd(), from_leaf, to_dir.as_fd(), *to_leaf, AtFlags::empty())
     }
 
     async fn unlink(&self, path: &str) -> FsResult<()> {

@@ -67,6 +67,8 @@ struct State {
     fds: FdTable<OpenFile>,
     /// Files with no name left, kept alive by an open descriptor.
     unlinked: BTreeSet<Ino>,
+    /// Files with more than one name (`link`): how many names beyond the first.
+    extra_names: BTreeMap<Ino, u32>,
     log: Vec<Event>,
     trace: Vec<TraceStep>,
     posix: Tracker,
@@ -102,6 +104,7 @@ impl SimFs {
             next_ino,
             fds: FdTable::default(),
             unlinked: BTreeSet::new(),
+            extra_names: BTreeMap::new(),
             log: Vec::new(),
             trace: Vec::new(),
             injector: None,
@@ -320,6 +323,13 @@ impl State {
         if self.kind(ino) != Kind::File {
             return;
         }
+        if let Some(extra) = self.extra_names.get_mut(&ino) {
+            *extra -= 1;
+            if *extra == 0 {
+                self.extra_names.remove(&ino);
+            }
+            return;
+        }
         if self.is_open(ino) {
             self.unlinked.insert(ino);
         } else {
@@ -505,6 +515,27 @@ impl State {
         Ok(())
     }
 
+    /// `link(2)` with the checks in Linux's order (`do_linkat`): both paths' syntax, the source,
+    /// then the new name's parent and the name itself (the root exists), then the source's kind.
+    fn link(&mut self, step: usize, from: &str, to: &str) -> FsResult<()> {
+        components(from)?;
+        let to_parts = components(to)?;
+        let ino = self.resolve(from)?;
+        let Some((to_leaf, to_parent)) = to_parts.split_last() else {
+            return Err(Errno::EEXIST);
+        };
+        let dir = self.resolve_dir(to_parent)?;
+        if self.volatile.lookup(dir, to_leaf).is_some() {
+            return Err(Errno::EEXIST);
+        }
+        if self.kind(ino) == Kind::Dir {
+            return Err(Errno::EPERM);
+        }
+        self.effect(step, Effect::Link { dir, name: to_leaf.to_string(), ino, kind: Kind::File });
+        *self.extra_names.entry(ino).or_default() += 1;
+        Ok(())
+    }
+
     fn is_empty_dir(&self, ino: Ino) -> bool {
         matches!(self.volatile.get(ino), Some(Inode::Dir(entries)) if entries.is_empty())
     }
@@ -597,6 +628,11 @@ impl Fs for SimFs {
     async fn rename(&self, from: &str, to: &str) -> FsResult<()> {
         let call = Call::Rename { from: from.to_string(), to: to.to_string() };
         self.syscall(call, |s, step, _| s.rename(step, from, to), |_| Outcome::Unit)
+    }
+
+    async fn link(&self, from: &str, to: &str) -> FsResult<()> {
+        let call = Call::Link { from: from.to_string(), to: to.to_string() };
+        self.syscall(call, |s, step, _| s.link(step, from, to), |_| Outcome::Unit)
     }
 
     async fn unlink(&self, path: &str) -> FsResult<()> {

@@ -193,6 +193,34 @@ fn cross_directory_rename_halves_persist_independently_under_posix() {
     );
 }
 
+/// A hard link then an unlink of the old name (how git publishes an object): two entry
+/// operations of one directory, kept in order under ordered, each on its own under posix.
+#[test]
+fn link_then_unlink_persists_as_entry_operations_of_the_directory() {
+    let start = image(&[("tmp", "obj")]);
+    let fs = SimFs::from_image(&start, SimOptions::default());
+    block_on(async {
+        fs.link("tmp", "final").await.unwrap();
+        fs.unlink("tmp").await.unwrap();
+    });
+    let linked = image(&[("tmp", "obj"), ("final", "obj")]);
+    let done = image(&[("final", "obj")]);
+    assert_eq!(final_images(&fs, Model::Process), set(&[done.clone()]));
+    assert_eq!(final_images(&fs, Model::Ordered), set(&[start.clone(), linked.clone(), done.clone()]));
+    // Posix keeps each directory's entry operations as a prefix: the unlink never without the link.
+    assert_eq!(final_images(&fs, Model::Posix), set(&[start, linked, done]));
+    // Both names reach one inode: a write through either shows under the other.
+    let fs = SimFs::from_image(&image(&[("a", "1")]), SimOptions::default());
+    let both = block_on(async {
+        fs.link("a", "b").await.unwrap();
+        let fd = fs.open("b", OpenOptions::write()).await.unwrap();
+        fs.write(fd, b"2").await.unwrap();
+        fs.close(fd).await.unwrap();
+        fs.volatile_image()
+    });
+    assert_eq!(both, image(&[("a", "2"), ("b", "2")]));
+}
+
 #[test]
 fn every_crash_point_is_covered_and_agrees_with_single_points() {
     let fs = replace_without_sync();

@@ -205,6 +205,10 @@ impl Fs for Gated {
         self.enter(true).await;
         self.fs.rename(from, to).await
     }
+    async fn link(&self, from: &str, to: &str) -> FsResult<()> {
+        self.enter(true).await;
+        self.fs.link(from, to).await
+    }
     async fn unlink(&self, path: &str) -> FsResult<()> {
         self.enter(true).await;
         self.fs.unlink(path).await

@@ -88,6 +88,10 @@ impl Fs for KillAfter {
         self.gate();
         self.inner.rename(from, to).await
     }
+    async fn link(&self, from: &str, to: &str) -> FsResult<()> {
+        self.gate();
+        self.inner.link(from, to).await
+    }
     async fn unlink(&self, path: &str) -> FsResult<()> {
         self.gate();
         self.inner.unlink(path).await
