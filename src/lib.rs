@@ -44,6 +44,7 @@ pub mod scenario;
 pub mod schedule;
 pub mod session;
 pub mod soak;
+pub mod strace;
 pub mod subject;
 pub mod testing;
 pub mod workload;

@@ -136,6 +136,18 @@ impl SimFs {
         state.trace.len() + state.unrecorded_steps
     }
 
+    /// How many log events (effects and syncs) were recorded so far.
+    pub fn events(&self) -> usize {
+        self.lock().log.len()
+    }
+
+    /// The size of the file open as `fd` (`fstat`), without a step of the trace.
+    pub fn size(&self, fd: Fd) -> FsResult<u64> {
+        let state = self.lock();
+        let ino = state.fds.get(fd)?.ino;
+        Ok(state.volatile.file_len(ino))
+    }
+
     /// The recorded trace.
     pub fn trace(&self) -> Trace {
         Trace { steps: self.lock().trace.clone() }

@@ -1,0 +1,214 @@
+//! Rendering a trace-mode run: a table per model, then each model's first failing crash point
+//! with the calls up to it, what survived, what the program had printed and what the checker
+//! said; or one JSON object.
+
+use std::fmt::Write;
+
+use crashsim_sim::{preview, Survivor};
+use serde_json::{json, Value};
+
+use super::check::{Failure, ModelResult};
+use super::replay::{Reason, Replay};
+use super::TraceRun;
+
+/// Calls shown before a crash point.
+const CALLS_SHOWN: usize = 12;
+
+/// The run as text.
+pub fn text(run: &TraceRun) -> String {
+    let replay = &run.replay;
+    let mut out = String::new();
+    let _ = writeln!(out, "crashsim trace: `{}` on {} ({})", run.program.join(" "), run.dir.display(), run.exit);
+    let _ = writeln!(
+        out,
+        "{} syscalls from {} process(es); {} replayed inside DIR; {} crash points",
+        replay.syscalls,
+        replay.processes,
+        replay.calls.len(),
+        replay.points.len()
+    );
+    if !run.replay_matches() {
+        let _ = writeln!(
+            out,
+            "WARNING: the replay ends with a different tree than the program left in DIR: the results below \
+             may miss states (see the calls not simulated)"
+        );
+    }
+    let _ = writeln!(out, "not simulated:");
+    for ((reason, name), skipped) in &replay.skipped {
+        if matches!(reason, Reason::Outside | Reason::ReadOnly | Reason::Failed) {
+            continue;
+        }
+        let detail = if skipped.detail.is_empty() { String::new() } else { format!(" ({})", skipped.detail) };
+        let _ = writeln!(
+            out,
+            "  {name} x{}: {}{detail}; first at line {}: {}",
+            skipped.count,
+            reason.describe(),
+            skipped.line,
+            skipped.example
+        );
+    }
+    for reason in [Reason::ReadOnly, Reason::Failed, Reason::Outside] {
+        let counts: Vec<String> = replay
+            .skipped
+            .iter()
+            .filter(|((r, _), _)| *r == reason)
+            .map(|((_, name), s)| format!("{name} {}", s.count))
+            .collect();
+        if !counts.is_empty() {
+            let _ = writeln!(out, "  {}: {}", reason.describe(), counts.join(", "));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<8} {:>12} {:>8} {:>8} {:>15}",
+        "model", "crash points", "images", "checked", "failing points"
+    );
+    for result in &run.results {
+        let sampled = if result.sampled { " (sampled)" } else { "" };
+        let _ = writeln!(
+            out,
+            "{:<8} {:>12} {:>8} {:>8} {:>15}{sampled}",
+            result.model.name(),
+            result.points,
+            result.images,
+            result.distinct,
+            result.failures.len()
+        );
+    }
+    for result in &run.results {
+        if let Some(first) = result.failures.first() {
+            out.push('\n');
+            failure(&mut out, replay, result, first);
+        }
+    }
+    let verdict = if run.passed() {
+        "every crash image passed the checker"
+    } else {
+        "FAILED: some crash images fail the checker"
+    };
+    let _ = writeln!(out, "\n{verdict}");
+    out
+}
+
+fn after_text(replay: &Replay, point: usize) -> String {
+    match replay.points[point].after {
+        None => "before the program's first call".to_string(),
+        Some(call) => format!("after call {} of {}", call + 1, replay.calls.len()),
+    }
+}
+
+fn failure(out: &mut String, replay: &Replay, result: &ModelResult, failure: &Failure) {
+    let point = replay.points[failure.point];
+    let _ = writeln!(out, "FAIL under {}: crash {}", result.model.name(), after_text(replay, failure.point));
+    if point.after.is_none() {
+        let _ = writeln!(out, "  the checker fails on DIR as it was before the program ran: check the checker");
+    }
+    let shown = point.after.map_or(0, |c| c + 1);
+    if shown > 0 {
+        let _ = writeln!(out, "  calls up to the crash (log line, pid):");
+    }
+    let first = shown.saturating_sub(CALLS_SHOWN);
+    if first > 0 {
+        let _ = writeln!(out, "      ... {first} earlier calls");
+    }
+    for (i, call) in replay.calls.iter().enumerate().take(shown).skip(first) {
+        let mark = if i + 1 == shown { '>' } else { ' ' };
+        let _ = writeln!(out, "    {mark}{:>3}  {}  (line {}, pid {})", i + 1, call.text, call.line, call.pid);
+    }
+    let _ =
+        writeln!(out, "  image {} of {}: {}", failure.image + 1, failure.images, survivors(replay, &failure.survivors));
+    let files: Vec<String> = failure.files.iter().map(|(path, len)| format!("{path} ({len} B)")).collect();
+    let _ = writeln!(out, "  files: {}", if files.is_empty() { "none".to_string() } else { files.join(", ") });
+    let _ = writeln!(out, "  stdout before the crash: {}", preview(&replay.stdout[..point.stdout]));
+    let _ = writeln!(out, "  checker: {}", failure.verdict.status);
+    for line in failure.verdict.output.lines().take(20) {
+        let _ = writeln!(out, "    | {line}");
+    }
+    let others: Vec<String> = result.failures[1..]
+        .iter()
+        .map(|f| replay.points[f.point].after.map_or("start".to_string(), |c| (c + 1).to_string()))
+        .collect();
+    if !others.is_empty() {
+        let _ = writeln!(out, "  also failing under {} after calls: {}", result.model.name(), others.join(", "));
+    }
+}
+
+/// Which pending events reached the disk in an image.
+fn survivors(replay: &Replay, survivors: &[Survivor]) -> String {
+    if survivors.is_empty() {
+        return "nothing pending survived (only what was durable, or everything under process)".to_string();
+    }
+    let log = replay.fs.log();
+    let parts: Vec<String> = survivors
+        .iter()
+        .map(|s| {
+            let event = &log[s.seq];
+            let call = replay.call_of_step(event.step).map_or("?".to_string(), |c| (c + 1).to_string());
+            let torn = s.torn.map_or(String::new(), |n| format!(", torn after {n} B"));
+            format!("{} (call {call}{torn})", describe(&event.kind))
+        })
+        .collect();
+    format!("survived: {}", parts.join("; "))
+}
+
+fn describe(kind: &crashsim_sim::EventKind) -> String {
+    match kind {
+        crashsim_sim::EventKind::Effect(effect) => effect.to_string(),
+        crashsim_sim::EventKind::Sync { ino, .. } => format!("sync of ino {ino}"),
+    }
+}
+
+/// The run as one JSON object.
+pub fn json(run: &TraceRun) -> Value {
+    let replay = &run.replay;
+    let skipped: Vec<Value> = replay
+        .skipped
+        .iter()
+        .map(|((reason, name), s)| {
+            json!({ "syscall": name, "reason": format!("{reason:?}"), "concern": reason.is_concern(), "count": s.count,
+                    "first_line": s.line, "example": s.example, "detail": s.detail })
+        })
+        .collect();
+    let results: Vec<Value> = run
+        .results
+        .iter()
+        .map(|r| {
+            let failures: Vec<Value> = r
+                .failures
+                .iter()
+                .map(|f| {
+                    let point = replay.points[f.point];
+                    json!({
+                        "crash_after_call": point.after.map(|c| c + 1),
+                        "call": point.after.map(|c| &replay.calls[c].text),
+                        "log_line": point.after.map(|c| replay.calls[c].line),
+                        "image": f.image + 1,
+                        "images": f.images,
+                        "survived": survivors(replay, &f.survivors),
+                        "files": f.files.iter().map(|(p, n)| json!({"path": p, "bytes": n})).collect::<Vec<_>>(),
+                        "stdout": String::from_utf8_lossy(&replay.stdout[..point.stdout]),
+                        "checker_status": f.verdict.status,
+                        "checker_output": f.verdict.output,
+                    })
+                })
+                .collect();
+            json!({ "model": r.model.name(), "crash_points": r.points, "images": r.images, "checked": r.distinct,
+                    "sampled": r.sampled, "failing_points": r.failures.len(), "failures": failures })
+        })
+        .collect();
+    json!({
+        "command": "trace",
+        "ok": run.passed(),
+        "program": run.program,
+        "dir": run.dir.display().to_string(),
+        "exit": run.exit,
+        "syscalls": replay.syscalls,
+        "processes": replay.processes,
+        "replayed": replay.calls.iter().map(|c| json!({"line": c.line, "pid": c.pid, "call": c.text})).collect::<Vec<_>>(),
+        "replay_matches_real_disk": run.replay_matches(),
+        "not_simulated": skipped,
+        "results": results,
+    })
+}
