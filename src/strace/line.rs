@@ -232,15 +232,7 @@ fn parse_ret(text: &str) -> Result<Ret, String> {
         let errno = rest.split_whitespace().next().unwrap_or("EUNKNOWN");
         return Ok(Ret::Error(errno.to_string()));
     }
-    // A path may hold spaces (escaped as \x20 with -xx, so not here), and ends with '>'.
-    let path = match path {
-        Some(p) => {
-            let whole = if p.ends_with('>') { p.to_string() } else { format!("{p} {rest}") };
-            let inner = whole.split('>').next().unwrap_or_default();
-            Some(unescape(inner)?)
-        }
-        None => None,
-    };
+    let path = path.map(annotation).transpose()?;
     Ok(Ret::Value { value, path })
 }
 
@@ -288,12 +280,23 @@ pub fn string(arg: &str) -> Result<Vec<u8>, String> {
 /// A descriptor argument: its number (`AT_FDCWD` is -100) and the path `-y` resolved it to.
 pub fn fd(arg: &str) -> Result<(i64, Option<Vec<u8>>), String> {
     let (number, path) = match arg.split_once('<') {
-        Some((n, p)) => (n, Some(unescape(p.strip_suffix('>').ok_or("unterminated descriptor path")?)?)),
+        Some((n, p)) => (n, Some(annotation(p)?)),
         None => (arg, None),
     };
     let number =
         if number == "AT_FDCWD" { -100 } else { int(number).ok_or_else(|| format!("not a descriptor: {arg:.40}"))? };
     Ok((number, path))
+}
+
+/// The path of a `-y` annotation (after its `<`): `\x..>`, or `\x..>(deleted)` for a file
+/// with no name left, whose path then ends with ` (deleted)` as /proc shows it.
+fn annotation(text: &str) -> Result<Vec<u8>, String> {
+    let (inner, suffix) = text.split_once('>').ok_or("unterminated descriptor path")?;
+    let mut path = unescape(inner)?;
+    if suffix.starts_with("(deleted)") {
+        path.extend_from_slice(b" (deleted)");
+    }
+    Ok(path)
 }
 
 /// The names of a flags argument (`O_WRONLY|O_CREAT`); a bare number yields no names.
@@ -326,8 +329,10 @@ pub fn field<'a>(arg: &'a str, name: &str) -> Option<&'a str> {
 
 /// The call as a person reads it: strings decoded (cut at 60 bytes), descriptor paths decoded.
 pub fn readable(text: &str) -> String {
+    // With -xx, spaces outside strings and paths are strace's own padding.
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut out = String::with_capacity(text.len() / 3);
-    let mut rest = text;
+    let mut rest = text.as_str();
     while let Some(start) = rest.find(['"', '<']) {
         out.push_str(&rest[..start]);
         let close = if rest.as_bytes()[start] == b'"' { '"' } else { '>' };
@@ -403,6 +408,7 @@ mod tests {
         assert!(matches!(&broken[1], Entry::Unreadable { line: 2, why, .. } if why.contains("never started")));
         assert_eq!(field("{flags=O_RDONLY|O_CLOEXEC, resolve=0}", "flags"), Some("O_RDONLY|O_CLOEXEC"));
         assert_eq!(int("0644"), Some(420));
+        assert_eq!(fd("3<\\x2f\\x66>(deleted)").unwrap(), (3, Some(b"/f (deleted)".to_vec())));
         assert_eq!(int("-1"), Some(-1));
     }
 }

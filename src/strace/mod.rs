@@ -24,7 +24,7 @@ pub mod report;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crashsim_sim::{image_of, Image, RealFs};
+use crashsim_sim::{image_of, preview, Image, Node, RealFs};
 use pollster::block_on;
 
 use check::{CheckOptions, ModelResult};
@@ -50,6 +50,26 @@ impl TraceRun {
     /// Whether the replay ended with the tree the program left.
     pub fn replay_matches(&self) -> bool {
         self.replay.fs.volatile_image() == self.real_after
+    }
+
+    /// Where the replay's final tree and the real one differ: one line per path, empty when
+    /// they are equal.
+    pub fn replay_differences(&self) -> Vec<String> {
+        let simulated = self.replay.fs.volatile_image();
+        let describe = |image: &Image, path: &str| match image.nodes().find(|(p, _)| *p == path).map(|(_, n)| n) {
+            None => "missing".to_string(),
+            Some(Node::Dir) => "a directory".to_string(),
+            Some(Node::File(bytes)) => format!("{} B {}", bytes.len(), preview(bytes)),
+        };
+        let paths: std::collections::BTreeSet<&str> =
+            simulated.nodes().chain(self.real_after.nodes()).map(|(path, _)| path).collect();
+        paths
+            .into_iter()
+            .filter(|path| describe(&simulated, path) != describe(&self.real_after, path))
+            .map(|path| {
+                format!("{path}: replay {}, real disk {}", describe(&simulated, path), describe(&self.real_after, path))
+            })
+            .collect()
     }
 
     /// Whether every image passed the checker.

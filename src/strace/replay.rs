@@ -131,6 +131,7 @@ pub fn replay(log: &str, snapshot: &Image, setup: &Setup) -> Result<Replay, Stri
         descs: BTreeMap::new(),
         next_id: 0,
         spawning: Vec::new(),
+        seen: Default::default(),
         out: Replay {
             fs: SimFs::default(),
             calls: Vec::new(),
@@ -205,6 +206,8 @@ struct Replayer {
     next_id: usize,
     /// Processes inside a clone-like call, oldest first, with the arguments printed so far.
     spawning: Vec<(u32, String)>,
+    /// Every pid registered so far (a child may exit before its parent's clone returns).
+    seen: std::collections::BTreeSet<u32>,
     out: Replay,
 }
 
@@ -291,6 +294,7 @@ impl Replayer {
         if self.procs.contains_key(&pid) {
             return;
         }
+        self.seen.insert(pid);
         self.out.processes += 1;
         let parent = (!self.spawning.is_empty()).then(|| self.spawning.remove(0));
         let proc = match parent.and_then(|(ppid, head)| self.procs.get(&ppid).map(|p| (p.table, p.cwd.clone(), head))) {
@@ -944,7 +948,9 @@ impl Replayer {
         let pointer = |arg: Option<usize>| -> Result<Option<u64>, String> {
             let Some(i) = arg else { return Ok(None) };
             let text = call.arg(i)?;
-            Ok(text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).and_then(line::int).map(|v| v as u64))
+            // `[0]`, or `[0] => [4]` (the value before and after the call): the first is used.
+            let first = text.strip_prefix('[').and_then(|t| t.split(']').next());
+            Ok(first.and_then(line::int).map(|v| v as u64))
         };
         let (source, _) = self.target(call, in_arg)?;
         let (sink, _) = self.target(call, out_arg)?;
@@ -995,7 +1001,7 @@ impl Replayer {
     fn cloned(&mut self, call: &Syscall) -> bool {
         if let Some(child) = call.ok().filter(|c| *c > 0) {
             let child = child as u32;
-            if !self.procs.contains_key(&child) {
+            if !self.seen.contains(&child) {
                 self.spawning.retain(|(pid, _)| *pid != call.pid);
                 self.spawning.insert(0, (call.pid, call.text.clone()));
                 self.process(child);
@@ -1023,4 +1029,61 @@ impl Replayer {
 fn bytes_of(path: &Path) -> Vec<u8> {
     use std::os::unix::ffi::OsStrExt;
     path.as_os_str().as_bytes().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `-xx` escaping, as strace prints strings and paths.
+    fn x(text: &str) -> String {
+        text.bytes().map(|b| format!("\\x{b:02x}")).collect()
+    }
+
+    fn run(log: &str, snapshot: &Image) -> Result<Replay, String> {
+        let setup = Setup { dir: Path::new("/d"), cwd: Path::new("/d"), stdout: Path::new("/out") };
+        replay(log, snapshot, &setup)
+    }
+
+    #[test]
+    fn a_forked_child_writes_through_the_descriptor_it_inherited_before_the_fork_returned() {
+        let (a, d, out) = (x("/d/a"), x("/d"), x("/out"));
+        let log = [
+            format!("10 openat(AT_FDCWD<{d}>, \"{}\", O_WRONLY|O_CREAT|O_APPEND, 0644) = 3<{a}>", x("a")),
+            format!("10 write(3<{a}>, \"{}\", 3) = 3", x("one")),
+            "10 clone(child_stack=NULL, flags=SIGCHLD <unfinished ...>".to_string(),
+            format!("11 write(3<{a}>, \"{}\", 3) = 3", x("two")),
+            "11 exit_group(0) = ?".to_string(),
+            "11 +++ exited with 0 +++".to_string(),
+            "10 <... clone resumed>) = 11".to_string(),
+            format!("10 write(3<{a}>, \"{}\", 5) = 5", x("three")),
+            format!("10 write(1<{out}>, \"{}\", 5) = 5", x("done\n")),
+            format!("10 rename(\"{}\", \"{}\") = 0", x("a"), x("/elsewhere/a")),
+            "10 +++ exited with 0 +++".to_string(),
+        ]
+        .join("\n");
+        let replay = run(&log, &Image::empty()).unwrap();
+        assert_eq!(replay.processes, 2);
+        assert_eq!(replay.stdout, b"done\n");
+        let pids: Vec<u32> = replay.calls.iter().map(|c| c.pid).collect();
+        assert_eq!(pids, [10, 10, 11, 10, 10, 10]);
+        // Before the rename out of DIR, `a` held all three writes, appended in order.
+        let before_rename = replay.points[replay.points.len() - 2];
+        let images = replay.fs.crash_images(before_rename.steps, crashsim_sim::Model::Process, &Default::default());
+        assert_eq!(images.image(0).file("a"), Some(&b"onetwothree"[..]));
+        assert_eq!(before_rename.stdout, 5, "the crash point after the stdout write");
+        // Moved out of DIR: gone from it.
+        assert!(!replay.fs.volatile_image().contains("a"));
+        assert!(replay.skipped.keys().all(|(reason, _)| !reason.is_concern()), "{:?}", replay.skipped);
+    }
+
+    #[test]
+    fn a_replay_the_simulated_disk_refuses_stops_with_the_line_that_diverged() {
+        let log = format!("10 unlink(\"{}\") = 0", x("/d/missing"));
+        let error = run(&log, &Image::empty()).err().expect("the file was never there");
+        assert!(
+            error.contains("line 1") && error.contains("refused") && error.contains("unlink(\"/d/missing\")"),
+            "{error}"
+        );
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crashsim_sim::{preview, Survivor};
+use crashsim_sim::{preview, Model, Survivor};
 use serde_json::{json, Value};
 
 use super::check::{Failure, ModelResult};
@@ -33,6 +33,9 @@ pub fn text(run: &TraceRun) -> String {
             "WARNING: the replay ends with a different tree than the program left in DIR: the results below \
              may miss states (see the calls not simulated)"
         );
+        for difference in run.replay_differences() {
+            let _ = writeln!(out, "  {difference}");
+        }
     }
     let _ = writeln!(out, "not simulated:");
     for ((reason, name), skipped) in &replay.skipped {
@@ -117,8 +120,8 @@ fn failure(out: &mut String, replay: &Replay, result: &ModelResult, failure: &Fa
         let mark = if i + 1 == shown { '>' } else { ' ' };
         let _ = writeln!(out, "    {mark}{:>3}  {}  (line {}, pid {})", i + 1, call.text, call.line, call.pid);
     }
-    let _ =
-        writeln!(out, "  image {} of {}: {}", failure.image + 1, failure.images, survivors(replay, &failure.survivors));
+    let survived = survivors(replay, result.model, &failure.survivors);
+    let _ = writeln!(out, "  image {} of {}: {survived}", failure.image + 1, failure.images);
     let files: Vec<String> = failure.files.iter().map(|(path, len)| format!("{path} ({len} B)")).collect();
     let _ = writeln!(out, "  files: {}", if files.is_empty() { "none".to_string() } else { files.join(", ") });
     let _ = writeln!(out, "  stdout before the crash: {}", preview(&replay.stdout[..point.stdout]));
@@ -136,9 +139,12 @@ fn failure(out: &mut String, replay: &Replay, result: &ModelResult, failure: &Fa
 }
 
 /// Which pending events reached the disk in an image.
-fn survivors(replay: &Replay, survivors: &[Survivor]) -> String {
+fn survivors(replay: &Replay, model: Model, survivors: &[Survivor]) -> String {
+    if model == Model::Process {
+        return "kill -9: everything the program wrote survives".to_string();
+    }
     if survivors.is_empty() {
-        return "nothing pending survived (only what was durable, or everything under process)".to_string();
+        return "nothing pending survived: only what was fsynced".to_string();
     }
     let log = replay.fs.log();
     let parts: Vec<String> = survivors
@@ -186,7 +192,7 @@ pub fn json(run: &TraceRun) -> Value {
                         "log_line": point.after.map(|c| replay.calls[c].line),
                         "image": f.image + 1,
                         "images": f.images,
-                        "survived": survivors(replay, &f.survivors),
+                        "survived": survivors(replay, r.model, &f.survivors),
                         "files": f.files.iter().map(|(p, n)| json!({"path": p, "bytes": n})).collect::<Vec<_>>(),
                         "stdout": String::from_utf8_lossy(&replay.stdout[..point.stdout]),
                         "checker_status": f.verdict.status,
@@ -208,6 +214,7 @@ pub fn json(run: &TraceRun) -> Value {
         "processes": replay.processes,
         "replayed": replay.calls.iter().map(|c| json!({"line": c.line, "pid": c.pid, "call": c.text})).collect::<Vec<_>>(),
         "replay_matches_real_disk": run.replay_matches(),
+        "replay_differences": run.replay_differences(),
         "not_simulated": skipped,
         "results": results,
     })
