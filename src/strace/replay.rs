@@ -357,15 +357,21 @@ impl Replayer {
         entry.count += 1;
     }
 
-    /// DIR-relative path of an absolute one, if it is inside DIR.
-    fn inside(&self, abs: &[u8]) -> Option<String> {
-        let rest = abs.strip_prefix(self.dir.as_slice())?;
+    /// DIR-relative path of an absolute one, if it is inside DIR. Names inside DIR that are not
+    /// UTF-8 are an error: the simulated disk names files in UTF-8.
+    fn inside(&self, abs: &[u8]) -> Result<Option<String>, String> {
+        let Some(rest) = abs.strip_prefix(self.dir.as_slice()) else { return Ok(None) };
         let rel = match rest {
             [] => &[][..],
             [b'/', rel @ ..] => rel,
-            _ => return None,
+            _ => return Ok(None),
         };
-        String::from_utf8(rel.to_vec()).ok()
+        String::from_utf8(rel.to_vec()).map(Some).map_err(|_| {
+            format!(
+                "a name inside DIR that is not UTF-8 ({}): the simulated disk names files in UTF-8",
+                String::from_utf8_lossy(rel)
+            )
+        })
     }
 
     /// The absolute, lexically normalized path of `path` as `pid` names it, relative to the
@@ -410,13 +416,13 @@ impl Replayer {
         let dirfd = dirfd.map(|i| call.arg(i)).transpose()?;
         let bytes = line::string(call.arg(path)?)?;
         let abs = self.absolute(call.pid, dirfd, &bytes)?;
-        Ok(self.inside(&abs))
+        self.inside(&abs)
     }
 
     fn target(&mut self, call: &Syscall, arg: usize) -> Result<(Target, i64), String> {
         let (fd, path) = line::fd(call.arg(arg)?)?;
         let table = self.table_of(call.pid);
-        let inside = path.as_deref().map(|p| self.inside(p).is_some());
+        let inside = path.as_deref().map(|p| self.inside(p)).transpose()?.map(|rel| rel.is_some());
         if let Some(slot) = self.tables[&table].get(&fd).copied() {
             // A slot whose descriptor now names something outside DIR went stale through a call
             // the replay could not see (close_range with a filter, a close in a vfork child).
@@ -453,7 +459,7 @@ impl Replayer {
         if let Ret::Value { path: Some(path), .. } = &call.ret {
             named.push(path.clone());
         }
-        named.iter().any(|p| self.inside(p).is_some())
+        named.iter().any(|p| !matches!(self.inside(p), Ok(None)))
     }
 
     fn call(&mut self, call: &Syscall) -> Result<(), String> {
