@@ -20,6 +20,9 @@ pub enum Check {
     Clean { op: usize },
     /// A restart after the run's clean shutdown.
     Restart,
+    /// Work after recovery: a store booted on image `image` of a crash after `after` syscalls
+    /// runs the calls not yet invoked, shuts down, and is restarted.
+    Continue { after: usize, image: usize },
 }
 
 /// One replayable check: the workload, the injected faults, the interleaving, what is looked at.
@@ -58,7 +61,7 @@ impl<S: Subject> Finding<S> {
     /// first image.
     pub(crate) fn rank(&self) -> (bool, usize, usize, usize, usize, usize, usize) {
         let (point, image) = match self.case.check {
-            Check::Crash { after, image } => (after, image),
+            Check::Crash { after, image } | Check::Continue { after, image } => (after, image),
             Check::Clean { op } => (op, 0),
             Check::Restart => (usize::MAX, 0),
         };

@@ -121,8 +121,31 @@ pub fn execute_with<S: Subject>(
     preempt: Preempt,
     strategy: &mut dyn Strategy,
 ) -> Execution<S> {
+    execute_on(subject, SimFs::new(SimOptions::default()), workload, plan, preempt, strategy)
+}
+
+/// Runs `workload` (with its default schedule, no fault) on a disk that starts as `image`: work
+/// after recovery, on a crash image.
+pub fn execute_from<S: Subject>(
+    subject: &S,
+    image: &Image,
+    workload: &Workload<S::Op>,
+    preempt: Preempt,
+) -> Execution<S> {
+    let fs = SimFs::from_image(image, SimOptions::default());
+    execute_on(subject, fs, workload, &Plan::none(), preempt, &mut Replay::new(Schedule::default()))
+}
+
+fn execute_on<S: Subject>(
+    subject: &S,
+    fs: SimFs,
+    workload: &Workload<S::Op>,
+    plan: &Plan,
+    preempt: Preempt,
+    strategy: &mut dyn Strategy,
+) -> Execution<S> {
     workload.validate().expect("a valid workload");
-    let fs = Arc::new(SimFs::new(SimOptions::default()));
+    let fs = Arc::new(fs);
     if !plan.faults.is_empty() {
         fs.set_injector(plan.injector());
     }

@@ -10,7 +10,10 @@
 //! 3. check the clean points: the running store's files after each call that answered while no
 //!    other call ran (no recovery), and a restart after the clean shutdown;
 //! 4. for short workloads, rerun with each errno at each mutating syscall: the failing operation
-//!    must return an error, and the store must pass the checks after it and after a crash.
+//!    must return an error, and the store must pass the checks after it and after a crash;
+//! 5. for the same short workloads (one client), work after recovery: on every crash image whose
+//!    recovery passed, run the operations not yet invoked, shut down, restart, and judge from
+//!    the state recovery showed ([`continuation`]).
 //!
 //! An interleaving shares its first syscalls with the one it branched from; crash points in that
 //! common part are checked once, by the first. Recovery depends on the image alone, so
@@ -24,11 +27,12 @@ use std::time::Instant;
 use crashsim_faults::{Corruption, Fault, Plan, ERRNOS};
 use crashsim_model::history::Outcome;
 use crashsim_model::Violation;
-use crashsim_sim::{ImageOptions, ImageSet, Model, Tracker};
+use crashsim_sim::{Image, ImageOptions, ImageSet, Model, Tracker};
 use rayon::prelude::*;
 
 use crate::cache::RecoveryCache;
 use crate::case::{keep_smallest, Case, Check, Finding};
+use crate::continuation;
 use crate::execute::{execute, Execution, Run};
 use crate::schedule::dfs::Dfs;
 use crate::schedule::gate::Preempt;
@@ -47,8 +51,9 @@ pub struct ExploreOptions {
     /// Most operations of a random workload. Default: 30.
     pub random_max_ops: usize,
     /// Fault runs (every errno at every mutating syscall, a one-byte short write at every write,
-    /// every damage to each file the subject reads at open on restart) for workloads of up to
-    /// this many operations (0: none). Default: 2.
+    /// every damage to each file the subject reads at open on restart) and work after recovery
+    /// (every crash image continued with the operations left) for workloads of up to this many
+    /// operations (0: none). Default: 2.
     pub errno_max_ops: usize,
     /// How crash images are enumerated (posix cap, sector size, sampling seed).
     pub images: ImageOptions,
@@ -57,6 +62,9 @@ pub struct ExploreOptions {
     /// Scale workloads ([`Subject::scale`], seeds `seed` to `seed + scale_workloads - 1`),
     /// crash-checked after their setup. Default: 2.
     pub scale_workloads: usize,
+    /// Most items a scale workload creates (its count is seeded below this). Default: 40;
+    /// thousands make a soak of size-triggered paths.
+    pub scale_size_max: usize,
     /// Concurrent workloads: two clients (in one process, and in two), each with 1 to this many
     /// operations of the subject's concurrent alphabet (0, or an empty alphabet: none).
     /// Default: 1.
@@ -94,6 +102,7 @@ impl Default for ExploreOptions {
             images: ImageOptions::default(),
             seed: 0,
             scale_workloads: 2,
+            scale_size_max: 40,
             client_ops_max: 1,
             processes_max: 2,
             preemptions_max: 2,
@@ -130,7 +139,7 @@ impl ExploreOptions {
             }
         }
         let scale = self.seed..self.seed + self.scale_workloads as u64;
-        all.extend(scale.filter_map(|seed| subject.scale(seed)).map(|workload| Planned {
+        all.extend(scale.filter_map(|seed| subject.scale(seed, self.scale_size_max)).map(|workload| Planned {
             workload,
             random: false,
             scale: true,
@@ -477,6 +486,10 @@ pub(crate) fn explore_workload<S: Subject>(
         }
         check_run(&run, &case, branch.from_step, subject, models, opts, cache, &mut results);
         if errno_runs && branch.schedule.0.is_empty() {
+            if !workload.is_concurrent() {
+                let points = run.open_end..=run.fs.steps();
+                check_crash_points(&run, &case, points, true, subject, models, opts, cache, &mut results);
+            }
             let mut corruptions = WorkloadResult::default();
             check_corruptions(&run, &case, subject, cache, &mut corruptions);
             absorb_each(&mut results, &corruptions);
@@ -536,7 +549,7 @@ pub(crate) fn check_run<S: Subject>(
     check_clean_points(run, case, from_step, subject, &mut shared);
     check_restart(run, case, subject, cache, &mut shared);
     absorb_each(results, &shared);
-    check_crash_points(run, case, from_step..=run.fs.steps(), subject, models, opts, cache, results);
+    check_crash_points(run, case, from_step..=run.fs.steps(), false, subject, models, opts, cache, results);
 }
 
 /// Every image of every crash point in `points` under each of `models`, booted and checked.
@@ -544,11 +557,16 @@ pub(crate) fn check_run<S: Subject>(
 /// all models), and a crash inside one syscall usually leaves the images the previous one left:
 /// each (history, image) pair is judged once, though every state is counted. Segments of equal
 /// history are spread over threads; their findings are merged in crash point order.
+///
+/// With `work_after`, each image whose recovery passes is also continued
+/// ([`continuation::continue_after`]): the calls not yet invoked run on it, and the restart after
+/// them is judged. Segments with no call left are skipped.
 #[allow(clippy::too_many_arguments)]
 fn check_crash_points<S: Subject>(
     run: &Execution<S>,
     case: &Case<S>,
     points: std::ops::RangeInclusive<usize>,
+    work_after: bool,
     subject: &S,
     models: &[Model],
     opts: &ExploreOptions,
@@ -561,11 +579,30 @@ fn check_crash_points<S: Subject>(
     }
     let first = *points.start();
     let trackers: Vec<Vec<Tracker>> = models.iter().map(|&model| run.fs.trackers(model, points.clone())).collect();
-    let segments = history_segments(run, points);
+    let mut segments = history_segments(run, points);
+    if work_after {
+        segments.retain(|segment| !continuation::remaining(run, *segment.start()).is_empty());
+    }
     let partials: Vec<Vec<WorkloadResult<S>>> = segments
         .par_iter()
         .map(|segment| {
-            let expected = subject.expect(&run.history_at(*segment.start()));
+            let before = run.history_at(*segment.start());
+            let expected = subject.expect(&before);
+            let left = if work_after { continuation::remaining(run, *segment.start()) } else { Vec::new() };
+            let judge = |image: &dyn Fn() -> Image, fingerprint: u128| {
+                let recovered = cache.observe(subject, fingerprint, image);
+                match (work_after, subject.check(&expected, &recovered).err()) {
+                    (false, verdict) => verdict,
+                    // A bad recovery is the crash check's finding, not the continuation's.
+                    (true, Some(_)) => None,
+                    (true, None) => {
+                        let ops = left.clone();
+                        continuation::continue_after(subject, &before, &image(), &recovered, ops, opts.preempt, cache)
+                            .verdict
+                            .err()
+                    }
+                }
+            };
             let mut judged: HashMap<u128, Option<Violation>> = HashMap::new();
             let per_model = trackers.iter().map(|trackers| {
                 let mut partial = WorkloadResult::default();
@@ -582,11 +619,14 @@ fn check_crash_points<S: Subject>(
                     for (i, &fingerprint) in set.fingerprints.iter().enumerate() {
                         partial.crash_states += 1;
                         partial.fingerprints.insert(fingerprint);
-                        let verdict = judged.entry(fingerprint).or_insert_with(|| {
-                            subject.check(&expected, &cache.observe(subject, fingerprint, || set.image(i))).err()
-                        });
+                        let verdict = judged.entry(fingerprint).or_insert_with(|| judge(&|| set.image(i), fingerprint));
                         if let Some(violation) = verdict {
-                            let case = Case { check: Check::Crash { after: k, image: i }, ..case.clone() };
+                            let check = if work_after {
+                                Check::Continue { after: k, image: i }
+                            } else {
+                                Check::Crash { after: k, image: i }
+                            };
+                            let case = Case { check, ..case.clone() };
                             let survivors = set.survivors[i].len();
                             partial.found(Finding { case, violation: violation.clone(), survivors });
                         }
@@ -744,7 +784,7 @@ pub(crate) fn check_fault_run<S: Subject>(
         }
     }
     if let Some(span) = hit {
-        check_crash_points(&run, &case, step..=run.spans[span].end, subject, models, opts, cache, results);
+        check_crash_points(&run, &case, step..=run.spans[span].end, false, subject, models, opts, cache, results);
     }
     let mut restart = WorkloadResult::default();
     check_restart(&run, &case, subject, cache, &mut restart);

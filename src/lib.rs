@@ -35,6 +35,7 @@ pub mod cache;
 pub mod case;
 pub mod check_dir;
 pub mod cli;
+pub mod continuation;
 pub mod execute;
 pub mod explore;
 #[cfg(madsim)]

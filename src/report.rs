@@ -6,7 +6,9 @@ use crashsim_model::history::{Outcome, Record};
 use crashsim_model::Violation;
 use crashsim_sim::{Model, Trace};
 
+use crate::cache::RecoveryCache;
 use crate::case::{Case, Check};
+use crate::continuation::{continue_after, remaining};
 use crate::execute::{execute_case, Execution, Span};
 use crate::explore::ExploreOptions;
 use crate::schedule::gate::Preempt;
@@ -77,6 +79,9 @@ pub fn replay_command(subject: &Session, model: Model, case: &Case<Session>, opt
             let _ = write!(command, " --clean-after {}", op + 1);
         }
         Check::Restart => command.push_str(" --restart"),
+        Check::Continue { after, image } => {
+            let _ = write!(command, " --crash-after {after} --image {image} --continue");
+        }
     }
     command
 }
@@ -127,7 +132,7 @@ pub fn reproduce_with<S: Subject>(
         return Err("a damaged file (corrupt@) is checked on restart: replay it with --restart".to_string());
     }
     let (history, cut) = match case.check {
-        Check::Crash { after, .. } => {
+        Check::Crash { after, .. } | Check::Continue { after, .. } => {
             if after > run.fs.steps() {
                 return Err(format!("--crash-after {after} is past the end of the run ({} syscalls)", run.fs.steps()));
             }
@@ -177,8 +182,8 @@ pub fn reproduce_with<S: Subject>(
     } else {
         let _ = write!(text, "{}", Trace { steps: trace.steps[from..cut].to_vec() });
     }
-    let observed = match case.check {
-        Check::Crash { after, image } => {
+    let (observed, expected) = match case.check {
+        Check::Crash { after, image } | Check::Continue { after, image } => {
             let set = run.fs.crash_images(after, model, images);
             if image >= set.len() {
                 return Err(format!(
@@ -200,12 +205,19 @@ pub fn reproduce_with<S: Subject>(
                 }
             }
             let _ = write!(text, "\nfiles before recovery:\n{disk}");
-            recovered(&mut text, subject, disk, "recovery")
+            let observed = recovered(&mut text, subject, disk, "recovery");
+            if let Check::Continue { .. } = case.check {
+                continued(&mut text, subject, &run, after, disk, observed, &history, opts)?
+            } else {
+                (observed, subject.expect(&history))
+            }
         }
         Check::Clean { op } => {
             let disk = &run.spans[op].after;
             let _ = write!(text, "\nfiles of the running store (no crash, no recovery):\n{disk}");
-            subject.inspect(disk).ok_or_else(|| format!("{} has no clean-point check", subject.name()))?
+            let observed =
+                subject.inspect(disk).ok_or_else(|| format!("{} has no clean-point check", subject.name()))?;
+            (observed, subject.expect(&history))
         }
         Check::Restart => {
             let mut disk = run.fs.volatile_image();
@@ -217,10 +229,9 @@ pub fn reproduce_with<S: Subject>(
                 disk = disk.with_file(&corruption.path, corruption.apply(bytes)).expect("the file is there");
                 let _ = write!(text, "\nfiles after the damage ({corruption}):\n{disk}");
             }
-            recovered(&mut text, subject, &disk, "recovery on restart")
+            (recovered(&mut text, subject, &disk, "recovery on restart"), subject.expect(&history))
         }
     };
-    let expected = subject.expect(&history);
     let violation = match case.faults.corrupt {
         Some(_) => subject.check_corrupted(&expected, &observed),
         None => subject.check(&expected, &observed),
@@ -249,6 +260,37 @@ fn recovered<S: Subject>(text: &mut String, subject: &S, disk: &crashsim_sim::Im
     }
     let _ = write!(text, "\nfiles after recovery:\n{after}");
     recovered.observed
+}
+
+/// Work after recovery, told: the calls not yet invoked at the crash run on the recovered store
+/// (the same [`continue_after`] the explorer judges with), the files after its clean shutdown,
+/// and the restart. Returns what the restart showed and what the spec allows after what
+/// recovery showed.
+#[allow(clippy::too_many_arguments)]
+fn continued<S: Subject>(
+    text: &mut String,
+    subject: &S,
+    run: &Execution<S>,
+    after: usize,
+    disk: &crashsim_sim::Image,
+    first: S::Observed,
+    history: &History<S>,
+    opts: &ExploreOptions,
+) -> Result<(S::Observed, S::Expected), String> {
+    let ops = remaining(run, after);
+    if ops.is_empty() {
+        return Err(format!("--continue: no call is left after a crash after {after} syscalls"));
+    }
+    let continued = continue_after(subject, history, disk, &first, ops, opts.preempt, &RecoveryCache::default());
+    let _ = writeln!(text, "\nwork after recovery: the calls not yet invoked run on the recovered store:");
+    let continuation = continued.run.history_then_restart();
+    for span in &continued.run.spans {
+        let _ = writeln!(text, "  {:<34} {}", span.op.to_string(), span.outcome);
+    }
+    let final_disk = continued.run.fs.volatile_image();
+    let _ = write!(text, "\nfiles after its clean shutdown:\n{final_disk}");
+    let observed = recovered(text, subject, &final_disk, "recovery on restart");
+    Ok((observed, subject.expect_after_recovery(history, &first, &continuation)))
 }
 
 /// Who calls what: each call with its client, its syscalls and how it ended at the check.
@@ -352,5 +394,6 @@ fn describe(check: &Check) -> String {
         Check::Crash { after, .. } => format!("the crash (after syscall {after})"),
         Check::Clean { op } => format!("the end of operation {}", op + 1),
         Check::Restart => "the clean shutdown".to_string(),
+        Check::Continue { after, .. } => format!("the crash (after syscall {after}), then work after recovery"),
     }
 }

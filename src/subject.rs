@@ -105,11 +105,12 @@ pub trait Subject: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static
         (0..len).map(|_| alphabet[rng.random_range(0..alphabet.len())].clone()).collect()
     }
 
-    /// A workload past the store's realistic limits for `seed`: a setup that fills it (more
-    /// items than its caps and backup counts allow), then one client's operations that hit
-    /// those limits. Crash points are checked after the setup only. Default: none.
-    fn scale(&self, seed: u64) -> Option<Workload<Self::Op>> {
-        let _ = seed;
+    /// A workload past the store's realistic limits for `seed`: a setup that fills it with a
+    /// seeded number of items, at most `size_max` (more than its caps and backup counts allow),
+    /// then one client's operations that hit those limits. Crash points are checked after the
+    /// setup only. Default: none.
+    fn scale(&self, seed: u64, size_max: usize) -> Option<Workload<Self::Op>> {
+        let _ = (seed, size_max);
         None
     }
 
@@ -149,6 +150,25 @@ pub trait Subject: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static
 
     /// Judges `observed` against what the spec expects.
     fn check(&self, expected: &Self::Expected, observed: &Self::Observed) -> Result<(), Violation>;
+
+    /// Work after recovery: what the spec allows of a store that, booted on a crash image that
+    /// showed `recovered` (the run's history `before` the crash), ran the calls of `after` (it
+    /// ends with a restart). Default: [`Subject::expect`] over `before`, a restart and `after`,
+    /// in which a call uncertain at the crash may still take effect late. A subject whose
+    /// observed state is its spec's state should start from `recovered` instead
+    /// (`crashsim_model::Allowed::after`), so that what recovery showed is what happened.
+    fn expect_after_recovery(
+        &self,
+        before: &[Record<Self::Op, Self::Reply>],
+        recovered: &Self::Observed,
+        after: &[Record<Self::Op, Self::Reply>],
+    ) -> Self::Expected {
+        let _ = recovered;
+        let mut history = before.to_vec();
+        history.push(Record::Restart);
+        history.extend_from_slice(after);
+        self.expect(&history)
+    }
 
     /// Files (root-relative paths) the store reads when it opens that a disk or an operator may
     /// hand back damaged: emptied, cut short at any byte, garbage in the last sector. The

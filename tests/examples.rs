@@ -2,8 +2,10 @@
 //! under every persistence model, and each bug variant is caught under exactly the models its
 //! documentation names, with the invariant a user would notice.
 
+use crashsim::case::Check;
+use crashsim::explore::ExploreOptions;
 use crashsim::report::reproduce;
-use crashsim::testing::{assert_caught_under, assert_consistent, options_from_env};
+use crashsim::testing::{assert_caught_under, assert_consistent, explore_models, options_from_env};
 use crashsim_sim::Model;
 
 // Each example is a program; its `main` is unused here.
@@ -54,12 +56,33 @@ fn kv_manifest_is_consistent_and_its_unsynced_data_is_caught_under_posix_only() 
 
 #[test]
 fn append_log_is_consistent_and_its_in_place_checkpoint_is_caught_under_every_model() {
-    assert_consistent(&append_log::AppendLog { in_place: false });
-    let buggy = append_log::AppendLog { in_place: true };
+    assert_consistent(&append_log::AppendLog { bug: None });
+    let buggy = append_log::AppendLog { bug: Some(append_log::LogBug::CheckpointInPlace) };
     for result in assert_caught_under(&buggy, &Model::ALL) {
         let finding = result.first.expect("caught");
         assert_eq!(finding.violation.invariant, "Durable", "{}", finding.violation);
         // Two appends: the first acknowledged, the second truncating the checkpoint.
         assert_eq!(finding.case.workload.len(), 2, "{}", finding.case.workload);
+    }
+}
+
+/// A recovery that shows the right entries but leaves the uncommitted tail in place: only work
+/// after recovery sees it (the next append commits the tail), and only when the spec starts from
+/// what recovery showed.
+#[test]
+fn append_log_keeping_its_uncommitted_tail_is_caught_by_work_after_recovery_only() {
+    let buggy = append_log::AppendLog { bug: Some(append_log::LogBug::TailKept) };
+    for result in assert_caught_under(&buggy, &Model::ALL) {
+        let finding = result.first.expect("caught");
+        assert_eq!(finding.violation.invariant, "NoResurrection", "{}", finding.violation);
+        assert!(matches!(finding.case.check, Check::Continue { .. }), "{:?}", finding.case.check);
+        let replay = reproduce(&buggy, result.model, &finding.case, &options_from_env()).expect("the case replays");
+        assert_eq!(replay.violation.as_ref(), Some(&finding.violation), "the replay shows it again");
+        assert!(replay.text.contains("work after recovery"), "{}", replay.text);
+    }
+    // Without work after recovery (no fault runs), the same bug passes.
+    let opts = ExploreOptions { errno_max_ops: 0, ..options_from_env() };
+    for result in explore_models(&buggy, &Model::ALL, &opts) {
+        assert!(result.first.is_none(), "{:?}", result.first.map(|f| f.violation));
     }
 }

@@ -212,7 +212,7 @@ fn reference_recovers_every_damage_of_its_registry_after_a_reset() {
 fn reference_passes_scale_workloads_past_its_caps() {
     use crashsim::subject::Subject;
     let subject = Session(Variant::Reference);
-    let workload = subject.scale(5).expect("the session store has scale workloads");
+    let workload = subject.scale(5, 40).expect("the session store has scale workloads");
     assert!(workload.setup.len() > 8, "{} sessions", workload.setup.len());
     let run = crashsim::execute::execute(&subject, &workload, &Plan::none(), &Default::default());
     let image = run.fs.volatile_image();

@@ -74,6 +74,13 @@ impl<T: Clone + Ord + Debug + Display> Allowed<T> {
         Self { states: allowed(spec, history) }
     }
 
+    /// Replays `spec` over `history` from `start` instead of the initial state: what may follow
+    /// the state a recovered store showed. An uncertain call before the crash was resolved by
+    /// that state; it cannot take effect later.
+    pub fn after<S: Spec<State = T>>(spec: &S, start: &T, history: &[Record<S::Op, S::Reply>]) -> Self {
+        Self { states: allowed_from(spec, vec![start.clone()], history) }
+    }
+
     /// Judges `observed` against these states and `spec`'s properties.
     pub fn judge<S: Spec<State = T>>(&self, spec: &S, observed: &Result<T, String>) -> Result<(), Violation> {
         let found = match observed {
@@ -105,7 +112,14 @@ impl<T: Clone + Ord + Debug + Display> Allowed<T> {
 /// Every state the spec allows after `history`, in a deterministic order; `Err` names a reply
 /// that no order gives.
 pub fn allowed<S: Spec>(spec: &S, history: &[Record<S::Op, S::Reply>]) -> Result<Vec<S::State>, String> {
-    let mut branches = vec![spec.init()];
+    allowed_from(spec, vec![spec.init()], history)
+}
+
+fn allowed_from<S: Spec>(
+    spec: &S,
+    mut branches: Vec<S::State>,
+    history: &[Record<S::Op, S::Reply>],
+) -> Result<Vec<S::State>, String> {
     for segment in history.split(|r| matches!(r, Record::Restart)) {
         let calls: Vec<&Record<S::Op, S::Reply>> = segment.iter().collect();
         let intervals: Vec<Interval> = calls

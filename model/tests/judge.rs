@@ -105,3 +105,22 @@ fn a_restart_ends_every_call_before_it() {
     // a never happened (b's reply says the list was empty), so only "b" is allowed.
     assert_eq!(allowed(&ListSpec, &history).unwrap(), vec![List(vec!['b'])]);
 }
+
+/// Work after recovery: a call in flight at the crash may take effect or not, but once recovery
+/// showed it gone, it may not take effect later. `Allowed::after` starts from what recovery
+/// showed; the whole history (with the restart) would let it come back. (The call after
+/// recovery failed, so no reply tells the states apart.)
+#[test]
+fn a_call_recovery_showed_gone_cannot_take_effect_after_it() {
+    let before = vec![call('x', Outcome::InFlight, 0, NEVER)];
+    let after = vec![call('y', Outcome::Failed("EIO".to_string()), 0, 1), Record::Restart];
+    let resurrected = Ok(List(vec!['x', 'y']));
+    let mut whole = before.clone();
+    whole.push(Record::Restart);
+    whole.extend(after.clone());
+    assert_eq!(judge(&ListSpec, &whole, &resurrected), Ok(()), "without pinning the in-flight x may land late");
+    let pinned = crashsim_model::Allowed::after(&ListSpec, &List(Vec::new()), &after);
+    assert_eq!(pinned.judge(&ListSpec, &Ok(List(vec!['y']))), Ok(()));
+    let verdict = pinned.judge(&ListSpec, &resurrected).expect_err("x came back after recovery showed it gone");
+    assert_eq!(verdict.invariant, CONFORMS, "{verdict}");
+}

@@ -55,7 +55,9 @@ pub fn to_json(results: &[ModelResult<Session>], opts: &ExploreOptions) -> serde
         .map(|r| {
             let first = r.first.as_ref().map(|f| {
                 let crash_point = match f.case.check {
-                    crate::case::Check::Crash { after, .. } => json!(after),
+                    crate::case::Check::Crash { after, .. } | crate::case::Check::Continue { after, .. } => {
+                        json!(after)
+                    }
                     _ => serde_json::Value::Null,
                 };
                 json!({

@@ -104,6 +104,10 @@ enum Command {
         /// Replay: which crash image (index in the model's deterministic order).
         #[arg(long, default_value_t = 0, requires = "crash_after")]
         image: usize,
+        /// Replay: work after recovery. The store booted on the crash image runs the operations
+        /// not yet invoked at the crash, shuts down, and is restarted and checked.
+        #[arg(long = "continue", requires = "crash_after")]
+        continue_after: bool,
         /// Replay: look at the running store after this operation (1-based), no crash.
         #[arg(long, requires = "workload", conflicts_with = "restart")]
         clean_after: Option<usize>,
@@ -336,7 +340,8 @@ struct Bounds {
     #[arg(long, default_value_t = 16)]
     random: usize,
     /// Fault runs (every errno at every mutating syscall, a short write at every write, every
-    /// damage to the registry on restart) for workloads of up to N operations (0: none).
+    /// damage to the registry on restart) and work after recovery (the operations left run on
+    /// every crash image, then a restart) for workloads of up to N operations (0: none).
     #[arg(long, default_value_t = 2)]
     errno_ops: usize,
     /// Most posix crash images per crash point enumerated exhaustively; beyond, sampled (1 or
@@ -346,10 +351,14 @@ struct Bounds {
     /// Seed of random workloads, scale workloads and posix sampling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Scale workloads (0 or more): 8 to 40 sessions created, then five rotations (past the 3
+    /// Scale workloads (0 or more): 8 to --scale-size sessions created, then five rotations (past the 3
     /// backups kept), a prune to half, a create and a delete; crash-checked after the creates.
     #[arg(long, default_value_t = 2)]
     scale: usize,
+    /// Most sessions a scale workload creates (8 or more; its count is seeded below this):
+    /// thousands run the store's size-triggered paths, at a cost of minutes.
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u64).range(8..))]
+    scale_size: u64,
     /// Concurrent workloads: two clients (in one process, then in two), each with 1 to N
     /// operations over create, append, get, reset, delete of one key, a create of another, and
     /// rotate (0 to 3; 0: no concurrent workloads).
@@ -375,6 +384,7 @@ impl Bounds {
             images: ImageOptions { max_images: self.max_images as usize, seed: self.seed, ..ImageOptions::default() },
             seed: self.seed,
             scale_workloads: self.scale,
+            scale_size_max: self.scale_size as usize,
             client_ops_max: self.client_ops as usize,
             processes_max: 2,
             preemptions_max: self.preemptions,
@@ -511,12 +521,14 @@ pub fn run() -> ExitCode {
             plan,
             crash_after,
             image,
+            continue_after,
             clean_after,
             restart,
             full_trace,
             ..
         } => {
             let check = match (crash_after, clean_after, restart) {
+                (Some(after), _, _) if continue_after => Check::Continue { after, image },
                 (Some(after), _, _) => Check::Crash { after, image },
                 (None, Some(0), _) => {
                     eprintln!("error: --clean-after counts operations from 1");

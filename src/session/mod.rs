@@ -62,8 +62,10 @@ impl Subject for Session {
     /// 8 to 40 sessions (more than the prune cap below and the 3 backups rotate keeps), then
     /// five rotations (the fourth and fifth drop the oldest backups), a prune to half the
     /// sessions, a create and a delete.
-    fn scale(&self, seed: u64) -> Option<Workload> {
-        let sessions = 8 + (seed % 33) as usize;
+    /// 8 to `size_max` sessions (at least 8: the prune cap and the backups need them).
+    fn scale(&self, seed: u64, size_max: usize) -> Option<Workload> {
+        assert!(size_max >= 8, "a scale workload creates at least 8 sessions");
+        let sessions = 8 + (seed % (size_max as u64 - 7)) as usize;
         let create = |key: String| Op::Create { key, label: Some("L".to_string()) };
         let setup = (0..sessions).map(|i| create(format!("s{i}"))).collect();
         let mut ops = vec![Op::Rotate; 5];

@@ -1,0 +1,54 @@
+//! Work after recovery: a store booted on a crash image runs the operations the crashed run had
+//! not yet invoked, shuts down cleanly and is restarted; the restart is judged against the spec
+//! from the state recovery showed. Several reported bugs lose data only at the first write after
+//! a recovery that looked right (a torn or uncommitted tail left in place, which the next write
+//! makes live); the recovered state alone cannot show them.
+//!
+//! [`continue_after`] evaluates one continuation for the explorer and the reporter alike.
+
+use std::sync::Arc;
+
+use crashsim_model::Violation;
+use crashsim_sim::Image;
+
+use crate::cache::RecoveryCache;
+use crate::execute::{execute_from, Execution};
+use crate::schedule::gate::Preempt;
+use crate::subject::{History, Subject};
+use crate::workload::Workload;
+
+/// A continuation and its verdict.
+pub struct Continued<S: Subject> {
+    /// The run on the recovered disk: the store's open (recovery), the operations, the shutdown.
+    pub run: Execution<S>,
+    /// What a store booted after that shutdown shows.
+    pub observed: Arc<S::Observed>,
+    pub verdict: Result<(), Violation>,
+}
+
+/// The calls of `run`'s clients not yet invoked at a crash after `k` syscalls, in order.
+pub fn remaining<S: Subject>(run: &Execution<S>, k: usize) -> Vec<S::Op> {
+    assert!(run.spans.iter().all(|s| s.client.is_none_or(|c| c == 0)), "work after recovery follows one client");
+    run.spans.iter().filter(|s| s.client.is_some() && s.start >= k && s.end > k).map(|s| s.op.clone()).collect()
+}
+
+/// Boots a store on `image` (whose recovery showed `recovered`; `before` is the history of the
+/// crashed run), runs `ops` on it with the default schedule, shuts it down, restarts it, and
+/// judges the restart with [`Subject::expect_after_recovery`].
+pub fn continue_after<S: Subject>(
+    subject: &S,
+    before: &History<S>,
+    image: &Image,
+    recovered: &S::Observed,
+    ops: Vec<S::Op>,
+    preempt: Preempt,
+    cache: &RecoveryCache<S>,
+) -> Continued<S> {
+    assert!(!ops.is_empty(), "a continuation runs at least one operation");
+    let run = execute_from(subject, image, &Workload::sequential(ops), preempt);
+    let after = run.fs.volatile_image();
+    let observed = cache.observe(subject, after.fingerprint(), || after.clone());
+    let expected = subject.expect_after_recovery(before, recovered, &run.history_then_restart());
+    let verdict = subject.check(&expected, &observed);
+    Continued { run, observed, verdict }
+}
