@@ -504,7 +504,9 @@ pub(crate) fn explore_workload<S: Subject>(
 }
 
 /// Explores a scale workload under each of `models`: one run, crash-checked from the end of
-/// its setup on (the setup's crash points are those of shorter workloads, many times over).
+/// its setup to the start of the final clean shutdown. The setup's crash points are those of
+/// shorter workloads, many times over; so are the shutdown's, and a crash inside a shutdown
+/// that ends thousands of sessions would have the spec enumerate every subset of them.
 fn explore_after_setup<S: Subject>(
     subject: &S,
     models: &[Model],
@@ -526,7 +528,14 @@ fn explore_after_setup<S: Subject>(
     for result in results.iter_mut() {
         result.interleavings += 1;
     }
-    check_run(&run, &case, setup_end.unwrap_or(run.open_end), subject, models, opts, cache, &mut results);
+    let from = setup_end.unwrap_or(run.open_end);
+    let shutdown = run.spans.last().filter(|s| s.client.is_none() && s.start >= from).map(|s| s.start);
+    let mut shared = WorkloadResult::default();
+    check_clean_points(&run, &case, from, subject, &mut shared);
+    check_restart(&run, &case, subject, cache, &mut shared);
+    absorb_each(&mut results, &shared);
+    let points = from..=shutdown.unwrap_or(run.fs.steps());
+    check_crash_points(&run, &case, points, false, subject, models, opts, cache, &mut results);
     results
 }
 

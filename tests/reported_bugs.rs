@@ -206,6 +206,30 @@ fn reference_recovers_every_damage_of_its_registry_after_a_reset() {
     }
 }
 
+/// A scale workload of hundreds of sessions (a registry of tens of KiB, torn at every sector
+/// under posix): the linearizability check chunks a sequential history instead of bounding it,
+/// and the reference passes.
+#[test]
+fn reference_passes_a_scale_workload_of_hundreds_of_sessions() {
+    use crashsim::subject::Subject;
+    let subject = Session(Variant::Reference);
+    let size_max = 300;
+    let seed = (0..).find(|&seed| subject.scale(seed, size_max).unwrap().setup.len() > 200).unwrap();
+    let sessions = subject.scale(seed, size_max).unwrap().setup.len();
+    let opts = ExploreOptions {
+        max_ops: 1,
+        scale_workloads: 1,
+        scale_size_max: size_max,
+        seed,
+        images: crashsim_sim::ImageOptions { max_images: 64, ..Default::default() },
+        ..bounds()
+    };
+    for result in crashsim::testing::explore_models(&subject, &Model::ALL, &opts) {
+        assert_eq!(result.violations, 0, "{sessions} sessions: {:?}", result.first.map(|f| f.violation.to_string()));
+        assert!(result.crash_states > 500, "{} crash states", result.crash_states);
+    }
+}
+
 /// Scale workloads run past the store's caps (more sessions than the prune keeps, more rotations
 /// than the 3 backups kept), crash-checked after their setup; the reference passes them.
 #[test]

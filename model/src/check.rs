@@ -266,12 +266,12 @@ fn note_uncertain(uncertain: &mut Uncertain, store: &Store, op: &Op, new_id: &st
 /// history never returned. Archives may hold more than the spec's: recovery archives the
 /// orphans of operations that never took effect, whose ids no acknowledged call returned.
 fn matches(spec: &View, observed: &View, known: &BTreeSet<String>) -> bool {
-    let spec_ids = spec.ids();
-    let wild: Vec<String> = spec_ids.iter().filter(|id| id.starts_with('?')).cloned().collect();
-    if wild.is_empty() {
-        // Nothing to bind (the common case): compare as they stand, without renaming.
+    if !spec.each_id().any(|id| id.starts_with('?')) {
+        // Nothing to bind (the common case): compare as they stand, without collecting ids.
         return same(spec, observed, known);
     }
+    let spec_ids = spec.ids();
+    let wild: Vec<String> = spec_ids.iter().filter(|id| id.starts_with('?')).cloned().collect();
     let unknown: Vec<String> =
         observed.ids().into_iter().filter(|id| !known.contains(id) && !spec_ids.contains(id)).collect();
     bindings(&wild, &unknown).into_iter().any(|names| same(&spec.renamed(&names), observed, known))

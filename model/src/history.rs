@@ -48,7 +48,8 @@ pub enum Record<O, R> {
 /// The answer time of a call that never answered.
 pub const NEVER: u64 = u64::MAX;
 
-/// Most calls between two restarts that the search handles (the width of its set of calls).
+/// Most calls that overlap in real time (between two restarts) the search handles: the width
+/// of its set of calls.
 pub const CALLS_MAX: usize = 128;
 
 impl<O, R> Record<O, R> {
@@ -99,15 +100,48 @@ pub struct Interval {
 /// order of them. `extend(branch, i, out)` places call `i` next on `branch`, pushing the
 /// branches it leads to into `out`, or returns why it cannot (a reply the spec does not give).
 /// `Err` holds the first such reason when no order works.
+///
+/// Real time cuts the calls into chunks searched one after the other: a call invoked after
+/// every earlier-invoked call answered starts a new chunk (a sequential client's calls are
+/// chunks of one). A chunk holds at most [`CALLS_MAX`] calls.
 pub fn linearize<B: Clone + Ord, M>(
     start: Vec<B>,
     calls: &[Interval],
     mut extend: impl FnMut(B, usize, &mut Vec<B>) -> Option<M>,
 ) -> Result<Vec<B>, M> {
-    assert!(calls.len() <= CALLS_MAX, "{} calls between restarts; the check handles {CALLS_MAX}", calls.len());
     for (i, call) in calls.iter().enumerate() {
         assert!(call.invoked <= call.returned, "call {} answered before it was invoked", i + 1);
     }
+    let mut order: Vec<usize> = (0..calls.len()).collect();
+    order.sort_by_key(|&i| (calls[i].invoked, i));
+    let mut branches = start;
+    let mut chunk: Vec<usize> = Vec::new();
+    let mut answered_by = 0;
+    for i in order {
+        if !chunk.is_empty() && answered_by < calls[i].invoked {
+            branches = linearize_chunk(branches, calls, &chunk, &mut extend)?;
+            chunk.clear();
+        }
+        chunk.push(i);
+        answered_by = answered_by.max(calls[i].returned);
+    }
+    if chunk.is_empty() {
+        return Ok(branches);
+    }
+    linearize_chunk(branches, calls, &chunk, &mut extend)
+}
+
+/// [`linearize`] over the calls `chunk` (indices into `calls`), which real time does not order
+/// against one another.
+fn linearize_chunk<B: Clone + Ord, M>(
+    start: Vec<B>,
+    all: &[Interval],
+    chunk: &[usize],
+    extend: &mut impl FnMut(B, usize, &mut Vec<B>) -> Option<M>,
+) -> Result<Vec<B>, M> {
+    assert!(chunk.len() <= CALLS_MAX, "{} overlapping calls; the check handles {CALLS_MAX}", chunk.len());
+    let calls: Vec<Interval> = chunk.iter().map(|&i| all[i]).collect();
+    let calls = calls.as_slice();
     let mut level: BTreeMap<u128, Vec<B>> = BTreeMap::from([(0, start)]);
     for _ in 0..calls.len() {
         let mut next: BTreeMap<u128, Vec<B>> = BTreeMap::new();
@@ -124,7 +158,7 @@ pub fn linearize<B: Clone + Ord, M>(
                     owned.as_ref().expect("not taken yet").clone()
                 };
                 for branch in branches {
-                    if let Some(why) = extend(branch, i, slot) {
+                    if let Some(why) = extend(branch, chunk[i], slot) {
                         mismatch.get_or_insert(why);
                     }
                 }

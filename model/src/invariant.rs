@@ -147,6 +147,12 @@ pub struct View {
 }
 
 impl View {
+    /// Every session id it names, without collecting them (some more than once).
+    pub fn each_id(&self) -> impl Iterator<Item = &String> {
+        let registry = self.registry.values().map(|e| &e.id);
+        registry.chain(self.transcripts.keys()).chain(self.trajectories.keys()).chain(self.archived.iter())
+    }
+
     /// Every session id the view mentions.
     pub fn ids(&self) -> BTreeSet<String> {
         let mut ids: BTreeSet<String> = self.registry.values().map(|e| e.id.clone()).collect();

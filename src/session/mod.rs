@@ -59,18 +59,19 @@ impl Subject for Session {
         workload::random_ops(seed, ops_max)
     }
 
-    /// 8 to 40 sessions (more than the prune cap below and the 3 backups rotate keeps), then
-    /// five rotations (the fourth and fifth drop the oldest backups), a prune to half the
-    /// sessions, a create and a delete.
-    /// 8 to `size_max` sessions (at least 8: the prune cap and the backups need them).
+    /// 8 to `size_max` sessions, a count drawn from the seed's ChaCha stream (more than the
+    /// prune cap below and the 3 backups rotate keeps), then five rotations (the fourth and fifth
+    /// drop the oldest backups), a prune of half the sessions (at most 6), a create and a delete.
     fn scale(&self, seed: u64, size_max: usize) -> Option<Workload> {
+        use rand::{RngExt, SeedableRng};
         assert!(size_max >= 8, "a scale workload creates at least 8 sessions");
-        let sessions = 8 + (seed % (size_max as u64 - 7)) as usize;
+        let sessions = rand_chacha::ChaCha8Rng::seed_from_u64(seed).random_range(8..=size_max);
         let create = |key: String| Op::Create { key, label: Some("L".to_string()) };
         let setup = (0..sessions).map(|i| create(format!("s{i}"))).collect();
         let mut ops = vec![Op::Rotate; 5];
         ops.extend([
-            Op::Prune { max_entries: sessions / 2 },
+            // Half of them, at most 6: the spec enumerates every subset a crash in a prune may leave.
+            Op::Prune { max_entries: sessions - (sessions / 2).min(6) },
             create("a".to_string()),
             Op::Delete { key: "s0".to_string() },
         ]);
