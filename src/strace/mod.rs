@@ -18,8 +18,10 @@
 
 pub mod check;
 pub mod line;
+mod processes;
 pub mod replay;
 pub mod report;
+pub mod skipped;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -1,9 +1,8 @@
 //! Replaying a program's syscalls inside DIR on a `SimFs` started from DIR's snapshot.
 //!
-//! Descriptors are tracked per descriptor table (threads share one, a fork copies it, exec
-//! closes the close-on-exec ones, the last process to leave closes the rest), and each open
-//! file description keeps its own offset, so `write` becomes a `pwrite` at the offset the
-//! program had. A crash point is the end of a replayed syscall that logged an event (an effect
+//! Descriptors are tracked as the kernel keeps them ([`super::processes`]), and each open file
+//! description keeps its own offset, so `write` becomes a `pwrite` at the offset the program
+//! had. What is not simulated is counted by reason ([`super::skipped`]). A crash point is the end of a replayed syscall that logged an event (an effect
 //! or a sync), or of a write to the program's stdout. A call that does not touch DIR, or that
 //! failed for real, is counted, not simulated; a call that touches DIR and cannot be mapped is
 //! counted as a concern the report shows first. If the simulated disk refuses what the real one
@@ -16,55 +15,9 @@ use crashsim_sim::{Fd, Fs, Image, Kind, OpenOptions, SimFs, SimOptions};
 use pollster::block_on;
 
 use super::line::{self, Entry, Ret, Syscall};
-
-/// Why a syscall was not simulated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Reason {
-    /// It touched DIR and cannot be mapped onto the simulated disk: the result may miss states.
-    Unsupported,
-    /// A syscall or a line the replay does not know, touching DIR.
-    NotUnderstood,
-    /// Modes, owners, times or extended attributes: outside the disk model.
-    Metadata,
-    /// `sync_file_range`: starts writeback, flushes neither the disk cache nor metadata.
-    NoDurability,
-    /// It touched DIR and changed nothing there (a read, a stat, a lock).
-    ReadOnly,
-    /// It failed for real, so it had no effect.
-    Failed,
-    /// It did not touch DIR.
-    Outside,
-}
-
-impl Reason {
-    pub fn describe(self) -> &'static str {
-        match self {
-            Reason::Unsupported => "touches DIR, cannot be simulated: crash states may be missing",
-            Reason::NotUnderstood => "touches DIR, not understood: crash states may be missing",
-            Reason::Metadata => "metadata only (modes, owners, times, xattrs): outside the disk model",
-            Reason::NoDurability => "no durability promised (sync_file_range): replayed as nothing",
-            Reason::ReadOnly => "read-only inside DIR",
-            Reason::Failed => "failed for real: no effect",
-            Reason::Outside => "outside DIR: recorded, not simulated",
-        }
-    }
-
-    /// Whether the result may be incomplete because of it.
-    pub fn is_concern(self) -> bool {
-        matches!(self, Reason::Unsupported | Reason::NotUnderstood)
-    }
-}
-
-/// The calls skipped for one reason and syscall name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Skipped {
-    pub count: usize,
-    /// The first one: its log line and text (readable).
-    pub line: usize,
-    pub example: String,
-    /// Why, when more can be said than the reason.
-    pub detail: String,
-}
+use super::processes::{Desc, Processes};
+pub use super::skipped::{Reason, Skipped};
+use super::skipped::{METADATA, READ_ONLY, UNSUPPORTED};
 
 /// A syscall that touched DIR (or wrote to stdout), replayed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,13 +78,7 @@ pub fn replay(log: &str, snapshot: &Image, setup: &Setup) -> Result<Replay, Stri
         fs: SimFs::from_image(snapshot, SimOptions::default()),
         dir: bytes_of(setup.dir),
         stdout_path: bytes_of(setup.stdout),
-        first_cwd: bytes_of(setup.cwd),
-        procs: BTreeMap::new(),
-        tables: BTreeMap::new(),
-        descs: BTreeMap::new(),
-        next_id: 0,
-        spawning: Vec::new(),
-        seen: Default::default(),
+        processes: Processes::new(bytes_of(setup.cwd)),
         out: Replay {
             fs: SimFs::default(),
             calls: Vec::new(),
@@ -146,13 +93,18 @@ pub fn replay(log: &str, snapshot: &Image, setup: &Setup) -> Result<Replay, Stri
         match entry {
             Entry::Call(call) => {
                 replayer.out.syscalls += 1;
-                replayer.process(call.pid);
+                if replayer.processes.register(call.pid) {
+                    replayer.out.processes += 1;
+                }
                 replayer
                     .call(&call)
                     .map_err(|why| format!("strace log line {}: {why}\n  {}", call.line, line::readable(&call.text)))?;
             }
-            Entry::Gone { pid } => replayer.gone(pid),
-            Entry::Spawning { pid, head } => replayer.spawning.push((pid, head)),
+            Entry::Gone { pid } => {
+                let closing = replayer.processes.gone(pid);
+                replayer.close_sim(closing);
+            }
+            Entry::Spawning { pid, head } => replayer.processes.spawning(pid, head),
             Entry::Unreadable { line, text, why } => {
                 let detail = format!("unreadable line: {why}");
                 replayer.skip_at(Reason::NotUnderstood, "(log line)", line, &text, &detail);
@@ -162,28 +114,6 @@ pub fn replay(log: &str, snapshot: &Image, setup: &Setup) -> Result<Replay, Stri
     let Replayer { fs, mut out, .. } = replayer;
     out.fs = fs;
     Ok(out)
-}
-
-/// A descriptor table slot.
-#[derive(Clone, Copy)]
-struct Slot {
-    desc: usize,
-    cloexec: bool,
-}
-
-/// An open file description inside DIR.
-struct Desc {
-    sim: Fd,
-    offset: u64,
-    append: bool,
-    /// `O_SYNC`/`O_DSYNC`: every write is followed by an fdatasync.
-    sync: bool,
-    refs: usize,
-}
-
-struct Proc {
-    table: usize,
-    cwd: Vec<u8>,
 }
 
 /// What a descriptor argument names.
@@ -199,147 +129,17 @@ struct Replayer {
     fs: SimFs,
     dir: Vec<u8>,
     stdout_path: Vec<u8>,
-    first_cwd: Vec<u8>,
-    procs: BTreeMap<u32, Proc>,
-    tables: BTreeMap<usize, BTreeMap<i64, Slot>>,
-    descs: BTreeMap<usize, Desc>,
-    next_id: usize,
-    /// Processes inside a clone-like call, oldest first, with the arguments printed so far.
-    spawning: Vec<(u32, String)>,
-    /// Every pid registered so far (a child may exit before its parent's clone returns).
-    seen: std::collections::BTreeSet<u32>,
+    processes: Processes,
     out: Replay,
 }
 
 const AT_FDCWD: i64 = -100;
 
-const READ_ONLY: &[&str] = &[
-    "access",
-    "faccessat",
-    "faccessat2",
-    "stat",
-    "lstat",
-    "fstat",
-    "newfstatat",
-    "statx",
-    "statfs",
-    "fstatfs",
-    "getdents",
-    "getdents64",
-    "readlink",
-    "readlinkat",
-    "getxattr",
-    "lgetxattr",
-    "fgetxattr",
-    "listxattr",
-    "llistxattr",
-    "flistxattr",
-    "flock",
-    "fadvise64",
-    "ioctl",
-    "pread64",
-    "preadv",
-    "preadv2",
-    "getcwd",
-    "inotify_add_watch",
-    "fanotify_mark",
-    "mmap",
-    "munmap",
-    "poll",
-    "ppoll",
-    "select",
-    "pselect6",
-    "epoll_ctl",
-    "epoll_wait",
-    "epoll_pwait",
-    "chroot",
-    "name_to_handle_at",
-    "statmount",
-    "utime_noop",
-];
-
-const METADATA: &[&str] = &[
-    "chmod",
-    "fchmod",
-    "fchmodat",
-    "fchmodat2",
-    "chown",
-    "lchown",
-    "fchown",
-    "fchownat",
-    "utime",
-    "utimes",
-    "utimensat",
-    "futimesat",
-    "setxattr",
-    "lsetxattr",
-    "fsetxattr",
-    "removexattr",
-    "lremovexattr",
-    "fremovexattr",
-];
-
-const UNSUPPORTED: &[&str] =
-    &["symlink", "symlinkat", "mknod", "mknodat", "msync", "io_uring_enter", "splice", "tee", "vmsplice"];
-
 impl Replayer {
-    fn id(&mut self) -> usize {
-        self.next_id += 1;
-        self.next_id
-    }
-
-    /// Registers `pid` on its first call: a child of the oldest process inside a clone-like
-    /// call, or (none pending) a process of its own, as the traced program is.
-    fn process(&mut self, pid: u32) {
-        if self.procs.contains_key(&pid) {
-            return;
-        }
-        self.seen.insert(pid);
-        self.out.processes += 1;
-        let parent = (!self.spawning.is_empty()).then(|| self.spawning.remove(0));
-        let proc = match parent.and_then(|(ppid, head)| self.procs.get(&ppid).map(|p| (p.table, p.cwd.clone(), head))) {
-            Some((table, cwd, head)) if head.contains("CLONE_FILES") => Proc { table, cwd },
-            Some((table, cwd, _)) => {
-                let copy = self.tables[&table].clone();
-                for slot in copy.values() {
-                    self.descs.get_mut(&slot.desc).expect("a slot names a live description").refs += 1;
-                }
-                let id = self.id();
-                self.tables.insert(id, copy);
-                Proc { table: id, cwd }
-            }
-            None => {
-                let id = self.id();
-                self.tables.insert(id, BTreeMap::new());
-                Proc { table: id, cwd: self.first_cwd.clone() }
-            }
-        };
-        self.procs.insert(pid, proc);
-    }
-
-    fn gone(&mut self, pid: u32) {
-        let Some(proc) = self.procs.remove(&pid) else { return };
-        if self.procs.values().all(|p| p.table != proc.table) {
-            let slots: Vec<i64> = self.tables[&proc.table].keys().copied().collect();
-            for fd in slots {
-                self.close_slot(proc.table, fd);
-            }
-            self.tables.remove(&proc.table);
-        }
-    }
-
-    fn table_of(&self, pid: u32) -> usize {
-        self.procs[&pid].table
-    }
-
-    fn close_slot(&mut self, table: usize, fd: i64) {
-        let Some(slot) = self.tables.get_mut(&table).and_then(|t| t.remove(&fd)) else { return };
-        let desc = self.descs.get_mut(&slot.desc).expect("a slot names a live description");
-        desc.refs -= 1;
-        if desc.refs == 0 {
-            let sim = desc.sim;
-            self.descs.remove(&slot.desc);
-            block_on(self.fs.close(sim)).expect("a simulated descriptor closes once");
+    /// Closes simulated descriptors whose last reference went.
+    fn close_sim(&self, fds: impl IntoIterator<Item = Fd>) {
+        for fd in fds {
+            block_on(self.fs.close(fd)).expect("a simulated descriptor closes once");
         }
     }
 
@@ -382,10 +182,10 @@ impl Replayer {
         } else {
             match dirfd.map(line::fd).transpose()? {
                 Some((AT_FDCWD, Some(cwd))) => {
-                    self.procs.get_mut(&pid).expect("registered").cwd = cwd.clone();
+                    self.processes.set_cwd(pid, cwd.clone());
                     cwd
                 }
-                Some((AT_FDCWD, None)) | None => self.procs[&pid].cwd.clone(),
+                Some((AT_FDCWD, None)) | None => self.processes.cwd(pid).to_vec(),
                 Some((_, Some(dir))) => dir,
                 Some((fd, None)) => return Err(format!("descriptor {fd} without a path (strace -y missing?)")),
             }
@@ -421,13 +221,13 @@ impl Replayer {
 
     fn target(&mut self, call: &Syscall, arg: usize) -> Result<(Target, i64), String> {
         let (fd, path) = line::fd(call.arg(arg)?)?;
-        let table = self.table_of(call.pid);
         let inside = path.as_deref().map(|p| self.inside(p)).transpose()?.map(|rel| rel.is_some());
-        if let Some(slot) = self.tables[&table].get(&fd).copied() {
+        if let Some(slot) = self.processes.slot(call.pid, fd) {
             // A slot whose descriptor now names something outside DIR went stale through a call
             // the replay could not see (close_range with a filter, a close in a vfork child).
             if inside == Some(false) {
-                self.close_slot(table, fd);
+                let closing = self.processes.close(call.pid, fd);
+                self.close_sim(closing);
             } else {
                 return Ok((Target::Sim(slot.desc), fd));
             }
@@ -581,21 +381,17 @@ impl Replayer {
         }
         let fd = call.ok().expect("a successful call has a value");
         let sim = block_on(self.fs.open(&rel, opts)).map_err(|e| self.sim_err(&format!("open {rel:?}"), e))?;
-        let desc = self.id();
-        let sync = has("O_SYNC") || has("O_DSYNC");
-        self.descs.insert(desc, Desc { sim, offset: 0, append: opts.append, sync, refs: 1 });
-        let table = self.table_of(call.pid);
-        self.close_slot(table, fd);
-        let cloexec = has("O_CLOEXEC");
-        self.tables.get_mut(&table).expect("live table").insert(fd, Slot { desc, cloexec });
+        let desc = Desc::new(sim, opts.append, has("O_SYNC") || has("O_DSYNC"));
+        let closing = self.processes.open(call.pid, fd, desc, has("O_CLOEXEC"));
+        self.close_sim(closing);
         Ok(true)
     }
 
     fn close(&mut self, call: &Syscall) -> Result<bool, String> {
         let (fd, _) = line::fd(call.arg(0)?)?;
-        let table = self.table_of(call.pid);
-        let known = self.tables[&table].contains_key(&fd);
-        self.close_slot(table, fd);
+        let known = self.processes.slot(call.pid, fd).is_some();
+        let closing = self.processes.close(call.pid, fd);
+        self.close_sim(closing);
         if !known {
             self.skip(Reason::Outside, call, "");
         }
@@ -606,13 +402,13 @@ impl Replayer {
         let first = line::int(call.arg(0)?).ok_or("close_range: unreadable first")?;
         let last = line::int(call.arg(1)?).unwrap_or(i64::MAX);
         let cloexec = call.arg(2).map(|f| f.contains("CLOSE_RANGE_CLOEXEC")).unwrap_or(false);
-        let table = self.table_of(call.pid);
-        let fds: Vec<i64> = self.tables[&table].range(first..=last).map(|(fd, _)| *fd).collect();
-        for fd in &fds {
+        let fds = self.processes.fds_in(call.pid, first..=last);
+        for &fd in &fds {
             if cloexec {
-                self.tables.get_mut(&table).expect("live table").get_mut(fd).expect("listed").cloexec = true;
+                self.processes.set_cloexec(call.pid, fd, true);
             } else {
-                self.close_slot(table, *fd);
+                let closing = self.processes.close(call.pid, fd);
+                self.close_sim(closing);
             }
         }
         if fds.is_empty() {
@@ -625,15 +421,15 @@ impl Replayer {
     fn dup(&mut self, call: &Syscall) -> Result<bool, String> {
         let (target, _) = self.target(call, 0)?;
         let new = call.ok().expect("a successful call has a value");
-        let table = self.table_of(call.pid);
-        self.close_slot(table, new);
         let Target::Sim(desc) = target else {
+            let closing = self.processes.close(call.pid, new);
+            self.close_sim(closing);
             self.skip(Reason::Outside, call, "");
             return Ok(false);
         };
         let cloexec = call.args.iter().any(|a| a.contains("O_CLOEXEC")) || call.text.contains("F_DUPFD_CLOEXEC");
-        self.descs.get_mut(&desc).expect("live description").refs += 1;
-        self.tables.get_mut(&table).expect("live table").insert(new, Slot { desc, cloexec });
+        let closing = self.processes.dup(call.pid, new, desc, cloexec);
+        self.close_sim(closing);
         Ok(true)
     }
 
@@ -649,13 +445,12 @@ impl Replayer {
         };
         match command {
             "F_SETFD" => {
-                let table = self.table_of(call.pid);
                 let cloexec = call.arg(2)?.contains("FD_CLOEXEC");
-                self.tables.get_mut(&table).expect("live table").get_mut(&fd).expect("a target slot").cloexec = cloexec;
+                self.processes.set_cloexec(call.pid, fd, cloexec);
             }
             "F_SETFL" => {
                 let flags = call.arg(2)?;
-                self.descs.get_mut(&desc).expect("live description").append = flags.contains("O_APPEND");
+                self.processes.desc_mut(desc).append = flags.contains("O_APPEND");
             }
             _ => self.skip(Reason::ReadOnly, call, ""),
         }
@@ -691,7 +486,7 @@ impl Replayer {
     ) -> Result<bool, String> {
         match target {
             Target::Sim(id) => {
-                let desc = &self.descs[&id];
+                let desc = self.processes.desc(id);
                 let (sim, at, append, sync) = (desc.sim, offset.unwrap_or(desc.offset), desc.append, sync || desc.sync);
                 let written = block_on(self.fs.pwrite(sim, at, data)).map_err(|e| self.sim_err("a write", e))?;
                 if written != data.len() {
@@ -703,7 +498,7 @@ impl Replayer {
                     } else {
                         at + written as u64
                     };
-                    self.descs.get_mut(&id).expect("live description").offset = end;
+                    self.processes.desc_mut(id).offset = end;
                 }
                 if sync {
                     block_on(self.fs.fdatasync(sim)).map_err(|e| self.sim_err("O_SYNC's fdatasync", e))?;
@@ -728,7 +523,7 @@ impl Replayer {
     fn read(&mut self, call: &Syscall) -> Result<bool, String> {
         let n = call.ok().expect("a successful call has a value") as u64;
         if let (Target::Sim(id), _) = self.target(call, 0)? {
-            self.descs.get_mut(&id).expect("live description").offset += n;
+            self.processes.desc_mut(id).offset += n;
             self.skip(Reason::ReadOnly, call, "");
         } else {
             self.skip(Reason::Outside, call, "");
@@ -739,7 +534,7 @@ impl Replayer {
     fn lseek(&mut self, call: &Syscall) -> Result<bool, String> {
         let at = call.ok().expect("a successful call has a value") as u64;
         if let (Target::Sim(id), _) = self.target(call, 0)? {
-            self.descs.get_mut(&id).expect("live description").offset = at;
+            self.processes.desc_mut(id).offset = at;
             self.skip(Reason::ReadOnly, call, "");
         } else {
             self.skip(Reason::Outside, call, "");
@@ -750,7 +545,7 @@ impl Replayer {
     fn fsync(&mut self, call: &Syscall) -> Result<bool, String> {
         match self.target(call, 0)?.0 {
             Target::Sim(id) => {
-                let sim = self.descs[&id].sim;
+                let sim = self.processes.desc(id).sim;
                 let result =
                     if call.name == "fsync" { block_on(self.fs.fsync(sim)) } else { block_on(self.fs.fdatasync(sim)) };
                 result.map_err(|e| self.sim_err(&call.name, e))?;
@@ -887,7 +682,7 @@ impl Replayer {
         if call.name == "ftruncate" {
             return match self.target(call, 0)?.0 {
                 Target::Sim(id) => {
-                    let sim = self.descs[&id].sim;
+                    let sim = self.processes.desc(id).sim;
                     block_on(self.fs.truncate(sim, len)).map_err(|e| self.sim_err("ftruncate", e))?;
                     Ok(true)
                 }
@@ -921,7 +716,7 @@ impl Replayer {
             Target::Sim(id) => id,
             other => return self.not_in_dir(call, other),
         };
-        let sim = self.descs[&id].sim;
+        let sim = self.processes.desc(id).sim;
         let size = self.fs.size(sim).map_err(|e| self.sim_err("fstat", e))?;
         let keep_size = mode.contains("FALLOC_FL_KEEP_SIZE");
         let zeros = mode.contains("FALLOC_FL_PUNCH_HOLE") || mode.contains("FALLOC_FL_ZERO_RANGE");
@@ -969,11 +764,11 @@ impl Replayer {
             }
             return Ok(false);
         };
-        let desc = &self.descs[&from];
+        let desc = self.processes.desc(from);
         let (sim, at) = (desc.sim, from_off.unwrap_or(desc.offset));
         let data = block_on(self.fs.pread(sim, at, n)).map_err(|e| self.sim_err("the copy's read", e))?;
         if from_off.is_none() {
-            self.descs.get_mut(&from).expect("live description").offset += data.len() as u64;
+            self.processes.desc_mut(from).offset += data.len() as u64;
         }
         if data.len() != n {
             return Err(format!("{}: the simulated source holds {} of the {n} bytes copied", call.name, data.len()));
@@ -988,16 +783,15 @@ impl Replayer {
             let path = line::string(call.arg(0)?)?;
             self.absolute(call.pid, None, &path)?
         };
-        self.procs.get_mut(&call.pid).expect("registered").cwd = cwd;
+        self.processes.set_cwd(call.pid, cwd);
         self.skip(Reason::Outside, call, "");
         Ok(false)
     }
 
     fn exec(&mut self, call: &Syscall) -> bool {
-        let table = self.table_of(call.pid);
-        let closing: Vec<i64> = self.tables[&table].iter().filter(|(_, s)| s.cloexec).map(|(fd, _)| *fd).collect();
-        for fd in closing {
-            self.close_slot(table, fd);
+        for fd in self.processes.cloexec_fds(call.pid) {
+            let closing = self.processes.close(call.pid, fd);
+            self.close_sim(closing);
         }
         self.skip(Reason::Outside, call, "");
         false
@@ -1007,12 +801,8 @@ impl Replayer {
     fn cloned(&mut self, call: &Syscall) -> bool {
         if let Some(child) = call.ok().filter(|c| *c > 0) {
             let child = child as u32;
-            if !self.seen.contains(&child) {
-                self.spawning.retain(|(pid, _)| *pid != call.pid);
-                self.spawning.insert(0, (call.pid, call.text.clone()));
-                self.process(child);
-            } else if let Some(at) = self.spawning.iter().position(|(pid, _)| *pid == call.pid) {
-                self.spawning.remove(at);
+            if self.processes.cloned(call.pid, child, &call.text) {
+                self.out.processes += 1;
             }
         }
         self.skip(Reason::Outside, call, "");
