@@ -1,6 +1,6 @@
-//! Rendering a trace-mode run: a table per model, then each model's first failing crash point
-//! with the calls up to it, what survived, what the program had printed and what the checker
-//! said; or one JSON object.
+//! Rendering a trace-mode run: a table per model, then every failing crash point with the calls
+//! up to it (the first of each model with more of them), what survived, what the program had
+//! printed and what the checker said; or one JSON object.
 
 use std::fmt::Write;
 
@@ -80,10 +80,13 @@ pub fn text(run: &TraceRun) -> String {
             result.failures.len()
         );
     }
+    // Every failing crash point: the first of each model with the calls before it, the
+    // others with the call they follow.
     for result in &run.results {
-        if let Some(first) = result.failures.first() {
+        for (n, each) in result.failures.iter().enumerate() {
             out.push('\n');
-            failure(&mut out, replay, result, first);
+            let calls = if n == 0 { CALLS_SHOWN } else { 1 };
+            failure(&mut out, replay, result, each, calls);
         }
     }
     let verdict = if run.passed() {
@@ -102,7 +105,8 @@ fn after_text(replay: &Replay, point: usize) -> String {
     }
 }
 
-fn failure(out: &mut String, replay: &Replay, result: &ModelResult, failure: &Failure) {
+/// One failing crash point, with the last `calls` replayed calls before it.
+fn failure(out: &mut String, replay: &Replay, result: &ModelResult, failure: &Failure, calls: usize) {
     let point = replay.points[failure.point];
     let _ = writeln!(out, "FAIL under {}: crash {}", result.model.name(), after_text(replay, failure.point));
     if point.after.is_none() {
@@ -112,7 +116,7 @@ fn failure(out: &mut String, replay: &Replay, result: &ModelResult, failure: &Fa
     if shown > 0 {
         let _ = writeln!(out, "  calls up to the crash (log line, pid):");
     }
-    let first = shown.saturating_sub(CALLS_SHOWN);
+    let first = shown.saturating_sub(calls);
     if first > 0 {
         let _ = writeln!(out, "      ... {first} earlier calls");
     }
@@ -128,13 +132,6 @@ fn failure(out: &mut String, replay: &Replay, result: &ModelResult, failure: &Fa
     let _ = writeln!(out, "  checker: {}", failure.verdict.status);
     for line in failure.verdict.output.lines().take(20) {
         let _ = writeln!(out, "    | {line}");
-    }
-    let others: Vec<String> = result.failures[1..]
-        .iter()
-        .map(|f| replay.points[f.point].after.map_or("start".to_string(), |c| (c + 1).to_string()))
-        .collect();
-    if !others.is_empty() {
-        let _ = writeln!(out, "  also failing under {} after calls: {}", result.model.name(), others.join(", "));
     }
 }
 
