@@ -40,7 +40,7 @@ pub struct Observed {
 }
 
 /// One branch of the replay.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 struct Branch {
     store: Store,
     clients: BTreeMap<usize, Client>,
@@ -59,8 +59,32 @@ pub struct Expected {
 impl Expected {
     /// Replays the spec over `history`.
     pub fn of(history: &[Record]) -> Self {
-        let replay = replay(history);
+        let replay = replay_from(vec![Branch::default()], history, 0);
         let known = history.iter().flat_map(known_ids).collect();
+        let views = replay.branches.map(|branches| branches.iter().map(|b| b.store.view()).collect());
+        Self { views, uncertain: replay.uncertain, known }
+    }
+
+    /// Work after recovery: replays `before` (the history at a crash), keeps only the branches
+    /// recovery showed (their view is `recovered`'s, wildcard ids bound to the ids it shows),
+    /// then replays `after` (the calls made on the recovered store, ending with a restart) from
+    /// them: what recovery showed is what happened, and a call in flight at the crash that it
+    /// showed gone cannot take effect later. If no branch is what recovery showed (the crash
+    /// check's finding), the whole history is judged instead.
+    pub fn after_recovery(before: &[Record], recovered: &Observed, after: &[Record]) -> Self {
+        let mut whole = before.to_vec();
+        whole.push(Record::Restart);
+        whole.extend_from_slice(after);
+        let known: BTreeSet<String> = whole.iter().flat_map(known_ids).collect();
+        let start = replay_from(vec![Branch::default()], before, 0);
+        let pinned: Vec<Branch> = match start.branches {
+            Ok(branches) => branches.into_iter().filter_map(|b| bound(b, &recovered.view, &known)).collect(),
+            Err(_) => Vec::new(),
+        };
+        if pinned.is_empty() {
+            return Self::of(&whole);
+        }
+        let replay = replay_from(pinned, after, start.wildcards);
         let views = replay.branches.map(|branches| branches.iter().map(|b| b.store.view()).collect());
         Self { views, uncertain: replay.uncertain, known }
     }
@@ -128,6 +152,8 @@ fn known_ids(record: &Record) -> Option<String> {
 struct Replay {
     branches: Result<Vec<Branch>, (Invariant, String)>,
     uncertain: Uncertain,
+    /// Wildcard ids (`?n`) handed out, the last being `?{wildcards}`.
+    wildcards: usize,
 }
 
 /// A call as the search sees it: its place in the history (for messages), the id a new session
@@ -142,17 +168,16 @@ struct Placed<'a> {
     returned: u64,
 }
 
-fn replay(history: &[Record]) -> Replay {
-    let mut branches = vec![Branch { store: Store::default(), clients: BTreeMap::new() }];
+/// Replays `history` from `branches`; new wildcards are numbered after `wildcards`.
+fn replay_from(mut branches: Vec<Branch>, history: &[Record], mut wildcards: usize) -> Replay {
     let mut uncertain = Uncertain::default();
-    let mut wildcards = 0;
     let mut segment = Vec::new();
     for (index, record) in history.iter().enumerate() {
         match record {
             Record::Restart => {
                 branches = match linearize_segment(branches, &segment, &mut uncertain) {
                     Ok(branches) => branches,
-                    Err(failure) => return Replay { branches: Err(failure), uncertain },
+                    Err(failure) => return Replay { branches: Err(failure), uncertain, wildcards },
                 };
                 segment.clear();
                 for branch in &mut branches {
@@ -173,7 +198,7 @@ fn replay(history: &[Record]) -> Replay {
         }
     }
     let branches = linearize_segment(branches, &segment, &mut uncertain);
-    Replay { branches, uncertain }
+    Replay { branches, uncertain, wildcards }
 }
 
 /// Every spec state the calls of one segment can leave, over every real-time order of them.
@@ -266,15 +291,31 @@ fn note_uncertain(uncertain: &mut Uncertain, store: &Store, op: &Op, new_id: &st
 /// history never returned. Archives may hold more than the spec's: recovery archives the
 /// orphans of operations that never took effect, whose ids no acknowledged call returned.
 fn matches(spec: &View, observed: &View, known: &BTreeSet<String>) -> bool {
+    binding(spec, observed, known).is_some()
+}
+
+/// The names that make `spec` equal to `observed` (wildcard ids bound to ids it shows), if any.
+fn binding(spec: &View, observed: &View, known: &BTreeSet<String>) -> Option<BTreeMap<String, String>> {
     if !spec.each_id().any(|id| id.starts_with('?')) {
         // Nothing to bind (the common case): compare as they stand, without collecting ids.
-        return same(spec, observed, known);
+        return same(spec, observed, known).then(BTreeMap::new);
     }
     let spec_ids = spec.ids();
     let wild: Vec<String> = spec_ids.iter().filter(|id| id.starts_with('?')).cloned().collect();
     let unknown: Vec<String> =
         observed.ids().into_iter().filter(|id| !known.contains(id) && !spec_ids.contains(id)).collect();
-    bindings(&wild, &unknown).into_iter().any(|names| same(&spec.renamed(&names), observed, known))
+    bindings(&wild, &unknown).into_iter().find(|names| same(&spec.renamed(names), observed, known))
+}
+
+/// `branch` as recovery showed it (`view`), its wildcard ids renamed to the ids the view
+/// shows, with its clients gone (a restart); `None` if the view is not this branch's.
+fn bound(branch: Branch, view: &View, known: &BTreeSet<String>) -> Option<Branch> {
+    let names = binding(&branch.store.view(), view, known)?;
+    let mut store = branch.store;
+    for (wild, real) in &names {
+        store.rename_id(wild, real);
+    }
+    Some(Branch { store, clients: BTreeMap::new() })
 }
 
 /// Whether the views are equal but for archives of sessions the history never returned.

@@ -339,3 +339,39 @@ fn a_damaged_registry_may_stop_the_store_or_be_rebuilt_but_not_lose_a_session() 
     let emptied = Observed { view: View::default(), recovery: Recovery::Ok { adopted: BTreeSet::new() } };
     assert_eq!(expected.check_corrupted(&emptied).unwrap_err().invariant, Invariant::Durable.name());
 }
+
+/// A created session as the view shows it: its entry, an empty transcript, a live trajectory.
+fn with_session(mut view: View, key: &str, id: &str) -> View {
+    view.registry.insert(format!("agent:main:{key}"), entry(id, None));
+    view.transcripts.insert(id.into(), vec![]);
+    view.trajectories.insert(id.into(), false);
+    view
+}
+
+/// Work after recovery: a create in flight at the crash may have happened or not, but once
+/// recovery showed which, the store must go on from there. The whole history (with a restart)
+/// would let a create that recovery showed gone land later; `Expected::after_recovery` does not.
+#[test]
+fn after_recovery_the_spec_goes_on_from_what_recovery_showed() {
+    let before = vec![call(create("a", None), Outcome::InFlight)];
+    let after = vec![ok(create("b", None), Reply::Session("idb".into())), Record::Restart];
+    let mut whole = before.clone();
+    whole.push(Record::Restart);
+    whole.extend(after.clone());
+    let only_b = with_session(View::default(), "b", "idb");
+    let both = with_session(only_b.clone(), "a", "ida");
+
+    // Recovery showed no session a: it may not come back.
+    let gone = observed(View::default());
+    assert_eq!(check(&whole, &observed(both.clone())), Ok(()), "the whole history lets the create land late");
+    let pinned = Expected::after_recovery(&before, &gone, &after);
+    assert_eq!(pinned.check(&observed(only_b.clone())), Ok(()));
+    assert!(pinned.check(&observed(both.clone())).is_err(), "a, which recovery showed gone, came back");
+
+    // Recovery showed session a (its id unknown to the history, bound to the wildcard): it stays.
+    let shown = observed(with_session(View::default(), "a", "ida"));
+    let pinned = Expected::after_recovery(&before, &shown, &after);
+    assert_eq!(pinned.check(&observed(both)), Ok(()));
+    let lost = pinned.check(&observed(only_b)).expect_err("a, which recovery showed, is gone");
+    assert_eq!(lost.invariant, Invariant::Durable.name(), "{lost}");
+}

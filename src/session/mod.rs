@@ -112,6 +112,11 @@ impl Subject for Session {
         expected.check(observed)
     }
 
+    /// What recovery showed is what happened: the spec continues from its branches that match.
+    fn expect_after_recovery(&self, before: &[Record], recovered: &Observed, after: &[Record]) -> Expected {
+        Expected::after_recovery(before, recovered, after)
+    }
+
     /// The registry: the one file whose damage could lose mappings (transcripts carry their
     /// own headers).
     fn corruptible(&self) -> Vec<String> {
