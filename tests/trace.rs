@@ -260,3 +260,42 @@ fn the_command_line_exits_1_on_a_failing_image_with_json_and_2_when_it_cannot_tr
     assert!(failure["call"].as_str().unwrap().starts_with("rename("), "{failure}");
     assert_eq!(failure["checker_status"], "exit 1");
 }
+
+/// A recording saved with `--save` is re-checked exactly: the analysis of a run depends on its
+/// recording alone, byte for byte, whatever ran it, and `--from` reports what the live run did.
+#[test]
+fn a_saved_recording_is_rechecked_exactly_without_running_the_program() {
+    use crashsim::strace::analyze;
+    use crashsim::strace::recording::Recording;
+    if !have(&["strace", "python3"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("registry.json"), b"{}").unwrap();
+    let program = [
+        "python3".to_string(),
+        fixtures().join("unsynced_temp.py").display().to_string(),
+        dir.path().display().to_string(),
+    ];
+    let recording = Recording::record(&program, dir.path(), "strace").unwrap();
+    let kept = tempfile::tempdir().unwrap();
+    let to = kept.path().join("run");
+    recording.save(&to).unwrap();
+    assert!(recording.save(&to).unwrap_err().contains("not empty"), "a recording never overwrites another");
+    let checker = format!("python3 {}", fixtures().join("check_registry.py").display());
+    let options = CheckOptions::new(&checker);
+    let live = serde_json::to_string(&report::json(&analyze(&recording, &options).unwrap())).unwrap();
+    let loaded = Recording::load(&to).unwrap();
+    let again = serde_json::to_string(&report::json(&analyze(&loaded, &options).unwrap())).unwrap();
+    assert_eq!(live, again, "the same recording gives the same report");
+    assert!(live.contains("\"failing_points\":0") && live.contains("\"ok\":false"), "posix fails, the others pass");
+
+    let out = crashsim(&["trace", "--from", to.to_str().unwrap(), "--checker", &checker, "--model", "posix", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let library: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(json["results"][0]["failures"], library["results"][2]["failures"], "the command line reports the same");
+    let broken = crashsim(&["trace", "--from", kept.path().to_str().unwrap(), "--checker", "true"]);
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("written by --save"));
+}

@@ -234,8 +234,8 @@ enum Command {
     #[command(after_long_help = TRACE_HELP)]
     Trace {
         /// The directory the program keeps its data in (snapshotted before the run).
-        #[arg(long)]
-        dir: std::path::PathBuf,
+        #[arg(long, required_unless_present = "from", conflicts_with = "from")]
+        dir: Option<std::path::PathBuf>,
         /// Shell command run in each crash image's directory (sh -c), e.g.
         /// 'python3 /abs/check.py' or 'sqlite3 db "PRAGMA integrity_check" | grep -qx ok'.
         #[arg(long)]
@@ -261,6 +261,14 @@ enum Command {
         /// The strace binary.
         #[arg(long, default_value = "strace")]
         strace: String,
+        /// Keep the run in this new directory (its strace log, DIR before and after, where it
+        /// ran), to re-check it later with --from.
+        #[arg(long, conflicts_with = "from")]
+        save: Option<std::path::PathBuf>,
+        /// Re-check a run kept with --save, exactly, without running the program again (any
+        /// checker, model or bound).
+        #[arg(long)]
+        from: Option<std::path::PathBuf>,
         /// Print one JSON object: {"command":"trace","ok","program","dir","exit","syscalls",
         /// "processes","replayed","replay_matches_real_disk","not_simulated":[{"syscall","reason",
         /// "concern","count","first_line","example","detail"}],"results":[{"model","crash_points",
@@ -269,7 +277,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// The program and its arguments, after `--`.
-        #[arg(last = true, required = true, num_args = 1..)]
+        #[arg(last = true, required_unless_present = "from", conflicts_with = "from", num_args = 1..)]
         program: Vec<String>,
     },
     Spec {
@@ -484,9 +492,28 @@ pub fn run() -> ExitCode {
         }
         Command::CheckDir { path, fix, archive_orphans, json } => check_dir::run(&path, fix, archive_orphans, json),
         Command::RealDisk { variant, workload, json } => real_disk::run(variant, &workload, json),
-        Command::Trace { dir, checker, model, timeout, jobs, max_images, seed, keep, strace, json, program } => {
+        Command::Trace {
+            dir,
+            checker,
+            model,
+            timeout,
+            jobs,
+            max_images,
+            seed,
+            keep,
+            strace,
+            save,
+            from,
+            json,
+            program,
+        } => {
+            let source = match (from, dir) {
+                (Some(from), _) => trace::Source::Saved(from),
+                (None, Some(dir)) => trace::Source::Run { dir, program, strace, save },
+                (None, None) => unreachable!("clap requires --dir or --from"),
+            };
             trace::run(trace::Request {
-                dir,
+                source,
                 checker,
                 models: model.0,
                 timeout_s: timeout,
@@ -494,8 +521,6 @@ pub fn run() -> ExitCode {
                 max_images: max_images as usize,
                 seed,
                 keep,
-                strace,
-                program,
                 json,
             })
         }

@@ -11,6 +11,8 @@
 //!   checker runs there (`sh -c`, `CRASHSIM_STDOUT` names the stdout file); exit 0 = consistent.
 //! - The replay's final tree must equal what the program left on the real disk: a built-in
 //!   check that the replay understood the program.
+//! - The run is a [`recording::Recording`]; the analysis depends on it alone, so a recording
+//!   kept with `--save` is re-checked exactly with `--from`.
 //!
 //! What it cannot see: writes through shared memory maps, programs that change DIR before the
 //! trace starts, and anything outside DIR (recorded and counted, not simulated). Symlinks are
@@ -19,17 +21,17 @@
 pub mod check;
 pub mod line;
 mod processes;
+pub mod recording;
 pub mod replay;
 pub mod report;
 pub mod skipped;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-use crashsim_sim::{image_of, preview, Image, Node, RealFs};
-use pollster::block_on;
+use crashsim_sim::{preview, Image, Node};
 
 use check::{CheckOptions, ModelResult};
+use recording::Recording;
 use replay::{Replay, Setup};
 
 /// The syscalls strace is asked for: everything with a path or a descriptor, the process
@@ -82,54 +84,20 @@ impl TraceRun {
 
 /// Runs `program` on `dir` under strace (the binary `strace`), replays it and checks it.
 pub fn trace(program: &[String], dir: &Path, strace: &str, options: &CheckOptions) -> Result<TraceRun, String> {
-    assert!(!program.is_empty(), "a program to run");
-    let dir = dir.canonicalize().map_err(|e| format!("--dir {}: {e}", dir.display()))?;
-    if !dir.is_dir() {
-        return Err(format!("--dir {}: not a directory", dir.display()));
-    }
-    let snapshot = snapshot_of(&dir)?;
-    let work = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
-    let log_path = work.path().join("strace.log");
-    let stdout_path = work.path().join("stdout");
-    let stdout = std::fs::File::create(&stdout_path).map_err(|e| format!("the stdout file: {e}"))?;
-    let status = Command::new(strace)
-        .args(STRACE_ARGS)
-        .arg("-o")
-        .arg(&log_path)
-        .arg("--")
-        .args(program)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .status()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                format!("strace not found (`{strace}`): install it (Debian: apt-get install strace)")
-            }
-            _ => format!("starting {strace}: {e}"),
-        })?;
-    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-    if log.trim().is_empty() {
-        return Err(format!(
-            "{strace} wrote no trace ({status}): can this machine ptrace (a container without CAP_SYS_PTRACE cannot)?"
-        ));
-    }
-    let exit = match status.code() {
-        Some(code) => format!("exit {code}"),
-        None => format!("{status}"),
-    };
-    let cwd =
-        std::env::current_dir().and_then(|c| c.canonicalize()).map_err(|e| format!("the working directory: {e}"))?;
-    let stdout_canonical = stdout_path.canonicalize().map_err(|e| e.to_string())?;
-    let setup = Setup { dir: &dir, cwd: &cwd, stdout: &stdout_canonical };
-    let replay = replay::replay(&log, &snapshot, &setup)?;
-    let real_after = snapshot_of(&dir)?;
-    let results = check::check(&replay, options)?;
-    Ok(TraceRun { program: program.to_vec(), dir, exit, replay, real_after, results })
+    analyze(&Recording::record(program, dir, strace)?, options)
 }
 
-/// DIR as it is now, through `RealFs` (so a symlink or a special file is an error).
-fn snapshot_of(dir: &Path) -> Result<Image, String> {
-    let fs = RealFs::new(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    block_on(image_of(&fs))
-        .map_err(|e| format!("reading {}: {e} (trace mode reads plain files and directories)", dir.display()))
+/// Replays a recording and checks every crash image of it.
+pub fn analyze(recording: &Recording, options: &CheckOptions) -> Result<TraceRun, String> {
+    let setup = Setup { dir: &recording.dir, cwd: &recording.cwd, stdout: &recording.stdout };
+    let replay = replay::replay(&recording.log, &recording.before, &setup)?;
+    let results = check::check(&replay, options)?;
+    Ok(TraceRun {
+        program: recording.program.clone(),
+        dir: recording.dir.clone(),
+        exit: recording.exit.clone(),
+        replay,
+        real_after: recording.after.clone(),
+        results,
+    })
 }
