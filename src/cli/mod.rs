@@ -270,7 +270,7 @@ enum Command {
         #[arg(long)]
         from: Option<std::path::PathBuf>,
         /// Print one JSON object: {"command":"trace","ok","program","dir","exit","syscalls",
-        /// "processes","replayed","replay_matches_real_disk","not_simulated":[{"syscall","reason",
+        /// "processes","replayed","replay_matches_real_disk","replay_differences","not_simulated":[{"syscall","reason",
         /// "concern","count","first_line","example","detail"}],"results":[{"model","crash_points",
         /// "images","checked","sampled","failing_points","failures":[{"crash_after_call","call",
         /// "log_line","image","images","survived","files","stdout","checker_status","checker_output"}]}]}.
@@ -325,17 +325,23 @@ fn reference_help() -> String {
 }
 
 /// What `crashsim trace --help` ends with.
-const TRACE_HELP: &str = "Example:\n  \
-    crashsim trace --dir data --checker 'python3 /abs/check.py' -- python3 app.py\n\n\
-    Replayed inside DIR: open/openat/openat2/creat, write/pwrite64/writev/pwritev, fsync/fdatasync,\n  \
-    sync/syncfs (every file and directory of DIR), rename/renameat/renameat2, link/linkat, unlink/unlinkat,\n  \
-    mkdir/mkdirat, rmdir, truncate/ftruncate, fallocate, copy_file_range and sendfile (as writes), close,\n  \
-    dup/dup2/dup3/fcntl(F_DUPFD), lseek and reads (for offsets); threads, forks and exec follow their\n  \
-    descriptor tables. sync_file_range promises no durability and is replayed as nothing. Reported and not\n  \
-    simulated: calls outside DIR, metadata (chmod, chown, utimensat, xattrs), and calls inside DIR that\n  \
-    cannot be mapped (symlinks, O_TMPFILE, shared writable mmap, renames into DIR from outside).\n\n\
-    The program's stdout goes to a file (flush after saying something is done); its stderr passes through.\n\
-    The replay's final tree is compared with what the program left: a warning says when they differ.";
+const TRACE_HELP: &str = "Example:
+  crashsim trace --dir data --checker 'python3 /abs/check.py' -- python3 app.py
+
+Replayed inside DIR: open, openat, openat2, creat; write, pwrite64, writev, pwritev;
+  fsync, fdatasync; sync, syncfs (every file and directory of DIR); rename, renameat,
+  renameat2; link, linkat; unlink, unlinkat; mkdir, mkdirat, rmdir; truncate, ftruncate;
+  fallocate; copy_file_range and sendfile (as writes); close; dup, dup2, dup3,
+  fcntl(F_DUPFD); lseek and reads (for offsets). Threads, forks and exec follow their
+  descriptor tables. sync_file_range promises no durability and is replayed as nothing.
+
+Reported, not simulated: calls outside DIR; metadata (chmod, chown, utimensat, xattrs);
+  calls inside DIR that cannot be mapped (symlinks, O_TMPFILE, shared writable mmap,
+  renames into DIR from outside).
+
+The program's stdout goes to a file: flush after saying something is done. Its stderr
+  passes through. The replay's final tree is compared with what the program left; a
+  warning says where they differ.";
 
 /// Bounds of an exploration.
 #[derive(Args, Clone, Debug)]
