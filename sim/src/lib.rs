@@ -83,7 +83,7 @@ pub use nix::errno::Errno;
 pub use persistence::{crash_images, ImageOptions, ImageSet, Model, Survivor, Tracker};
 pub use realfs::RealFs;
 pub use simfs::{SimFs, SimOptions};
-pub use snapshot::image_of;
+pub use snapshot::{image_of, image_of_dir};
 pub use trace::{Call, Outcome, Trace, TraceStep};
 
 /// Result of every filesystem call: a value or a Linux errno.

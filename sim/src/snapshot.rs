@@ -1,9 +1,10 @@
 //! Reading a whole tree through the `Fs` trait into an [`Image`]: what tests compare a real
 //! directory (through `RealFs`) and a simulated one with.
 
+use std::path::Path;
 use std::sync::Arc;
 
-use crate::{Fs, FsResult, Image, Kind, Node, OpenOptions};
+use crate::{Fs, FsResult, Image, Kind, Node, OpenOptions, RealFs};
 
 /// Bytes asked for per read while copying a file.
 const CHUNK: usize = 1 << 16;
@@ -34,4 +35,11 @@ pub async fn image_of<F: Fs>(fs: &F) -> FsResult<Image> {
         }
     }
     Ok(Image::from_nodes(nodes))
+}
+
+/// The tree under the real directory `dir`, through `RealFs` (so a symlink or a special file is
+/// an error).
+pub fn image_of_dir(dir: &Path) -> FsResult<Image> {
+    // RealFs never waits: one block_on runs the whole walk.
+    pollster::block_on(image_of(&RealFs::new(dir)?))
 }

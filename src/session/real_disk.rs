@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use crashsim_faults::Plan;
 use crashsim_model::{Expected, Op, Violation};
-use crashsim_sim::{image_of, Fd, Fs, FsResult, Image, ImageOptions, Model, OpenOptions, RealFs, SimClock, Stat};
+use crashsim_sim::{image_of_dir, Fd, Fs, FsResult, Image, ImageOptions, Model, OpenOptions, RealFs, SimClock, Stat};
 use crashsim_store::{Store, StoreOptions, Variant};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -144,8 +144,7 @@ pub fn run_killed(variant: Variant, ops: &[Op], k: usize, dir: &Path) -> Result<
 
 /// The tree under a real directory, as an image.
 pub fn read_back(dir: &Path) -> Result<Image, String> {
-    let fs = RealFs::new(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    pollster::block_on(image_of(&fs)).map_err(|e| format!("reading {} back: {e}", dir.display()))
+    image_of_dir(dir).map_err(|e| format!("reading {} back: {e}", dir.display()))
 }
 
 /// What a kill after k syscalls left on the real disk, and what a store booted there showed.

@@ -6,8 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crashsim_sim::{image_of, Image, RealFs};
-use pollster::block_on;
+use crashsim_sim::{image_of_dir, Image};
 use serde_json::json;
 
 use super::check::write_image;
@@ -124,9 +123,8 @@ impl Recording {
     }
 }
 
-/// A directory as it is now, through `RealFs` (so a symlink or a special file is an error).
+/// A directory as it is now.
 fn snapshot_of(dir: &Path) -> Result<Image, String> {
-    let fs = RealFs::new(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    block_on(image_of(&fs))
+    image_of_dir(dir)
         .map_err(|e| format!("reading {}: {e} (trace mode reads plain files and directories)", dir.display()))
 }
