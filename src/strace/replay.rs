@@ -283,8 +283,7 @@ impl Replayer {
             "dup" | "dup2" | "dup3" => self.dup(call)?,
             "fcntl" | "fcntl64" => self.fcntl(call)?,
             "write" | "writev" | "pwrite64" | "pwritev" | "pwritev2" => self.write(call)?,
-            "read" | "readv" => self.read(call)?,
-            "lseek" => self.lseek(call)?,
+            "read" | "readv" | "lseek" => self.move_offset(call)?,
             "fsync" | "fdatasync" => self.fsync(call)?,
             "sync_file_range" | "sync_file_range2" => self.on_fd(call, 0, Reason::NoDurability)?,
             "sync" | "syncfs" => self.sync_all()?,
@@ -509,32 +508,17 @@ impl Replayer {
                 self.out.stdout.extend_from_slice(data);
                 Ok(true)
             }
-            Target::Unknown => {
-                self.skip(Reason::Unsupported, call, "a descriptor inside DIR opened before the trace began");
-                Ok(false)
-            }
-            Target::Stdout | Target::Outside => {
-                self.skip(Reason::Outside, call, "");
-                Ok(false)
-            }
+            other => self.not_in_dir(call, other),
         }
     }
 
-    fn read(&mut self, call: &Syscall) -> Result<bool, String> {
-        let n = call.ok().expect("a successful call has a value") as u64;
+    /// `read`, `readv` and `lseek`: nothing changes on the disk but the description's offset,
+    /// moved by what the call returned (bytes read, or the new offset).
+    fn move_offset(&mut self, call: &Syscall) -> Result<bool, String> {
+        let value = call.ok().expect("a successful call has a value") as u64;
         if let (Target::Sim(id), _) = self.target(call, 0)? {
-            self.processes.desc_mut(id).offset += n;
-            self.skip(Reason::ReadOnly, call, "");
-        } else {
-            self.skip(Reason::Outside, call, "");
-        }
-        Ok(false)
-    }
-
-    fn lseek(&mut self, call: &Syscall) -> Result<bool, String> {
-        let at = call.ok().expect("a successful call has a value") as u64;
-        if let (Target::Sim(id), _) = self.target(call, 0)? {
-            self.processes.desc_mut(id).offset = at;
+            let desc = self.processes.desc_mut(id);
+            desc.offset = if call.name == "lseek" { value } else { desc.offset + value };
             self.skip(Reason::ReadOnly, call, "");
         } else {
             self.skip(Reason::Outside, call, "");
@@ -551,14 +535,7 @@ impl Replayer {
                 result.map_err(|e| self.sim_err(&call.name, e))?;
                 Ok(true)
             }
-            Target::Unknown => {
-                self.skip(Reason::Unsupported, call, "a descriptor inside DIR opened before the trace began");
-                Ok(false)
-            }
-            Target::Stdout | Target::Outside => {
-                self.skip(Reason::Outside, call, "");
-                Ok(false)
-            }
+            other => self.not_in_dir(call, other),
         }
     }
 
@@ -701,8 +678,12 @@ impl Replayer {
 
     /// A descriptor call whose descriptor is not a replayed one inside DIR.
     fn not_in_dir(&mut self, call: &Syscall, target: Target) -> Result<bool, String> {
-        let reason = if matches!(target, Target::Unknown) { Reason::Unsupported } else { Reason::Outside };
-        self.skip(reason, call, "");
+        match target {
+            Target::Unknown => {
+                self.skip(Reason::Unsupported, call, "a descriptor inside DIR opened before the trace began")
+            }
+            _ => self.skip(Reason::Outside, call, ""),
+        }
         Ok(false)
     }
 
