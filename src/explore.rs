@@ -484,7 +484,8 @@ pub(crate) fn explore_workload<S: Subject>(
         for result in results.iter_mut() {
             result.interleavings += 1;
         }
-        check_run(&run, &case, branch.from_step, subject, models, opts, cache, &mut results);
+        let points = branch.from_step..=run.fs.steps();
+        check_run(&run, &case, points, subject, models, opts, cache, &mut results);
         if errno_runs && branch.schedule.0.is_empty() {
             if !workload.is_concurrent() {
                 let points = run.open_end..=run.fs.steps();
@@ -530,24 +531,20 @@ fn explore_after_setup<S: Subject>(
     }
     let from = setup_end.unwrap_or(run.open_end);
     let shutdown = run.spans.last().filter(|s| s.client.is_none() && s.start >= from).map(|s| s.start);
-    let mut shared = WorkloadResult::default();
-    check_clean_points(&run, &case, from, subject, &mut shared);
-    check_restart(&run, &case, subject, cache, &mut shared);
-    absorb_each(&mut results, &shared);
-    let points = from..=shutdown.unwrap_or(run.fs.steps());
-    check_crash_points(&run, &case, points, false, subject, models, opts, cache, &mut results);
+    check_run(&run, &case, from..=shutdown.unwrap_or(run.fs.steps()), subject, models, opts, cache, &mut results);
     results
 }
 
-/// The checks of one run of `case` from syscall `from_step` on (earlier ones were checked with
-/// the run it branched from), under each of `models` into the matching result: the clean
-/// points and a restart after the clean shutdown (the same under every model, judged once),
-/// and every image of every crash point.
+/// The checks of one run of `case` at the crash points `points` (earlier ones were checked with
+/// the run it branched from; a scale workload stops before its final shutdown), under each of
+/// `models` into the matching result: the clean points from the first of them on and a restart
+/// after the clean shutdown (the same under every model, judged once), and every image of every
+/// crash point.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn check_run<S: Subject>(
     run: &Execution<S>,
     case: &Case<S>,
-    from_step: usize,
+    points: std::ops::RangeInclusive<usize>,
     subject: &S,
     models: &[Model],
     opts: &ExploreOptions,
@@ -555,10 +552,10 @@ pub(crate) fn check_run<S: Subject>(
     results: &mut [WorkloadResult<S>],
 ) {
     let mut shared = WorkloadResult::default();
-    check_clean_points(run, case, from_step, subject, &mut shared);
+    check_clean_points(run, case, *points.start(), subject, &mut shared);
     check_restart(run, case, subject, cache, &mut shared);
     absorb_each(results, &shared);
-    check_crash_points(run, case, from_step..=run.fs.steps(), false, subject, models, opts, cache, results);
+    check_crash_points(run, case, points, false, subject, models, opts, cache, results);
 }
 
 /// Every image of every crash point in `points` under each of `models`, booted and checked.
@@ -588,16 +585,20 @@ fn check_crash_points<S: Subject>(
     }
     let first = *points.start();
     let trackers: Vec<Vec<Tracker>> = models.iter().map(|&model| run.fs.trackers(model, points.clone())).collect();
-    let mut segments = history_segments(run, points);
-    if work_after {
-        segments.retain(|segment| !continuation::remaining(run, *segment.start()).is_empty());
-    }
+    // Each segment with the calls left to run after a crash in it (work after recovery only).
+    let segments: Vec<(std::ops::RangeInclusive<usize>, Vec<S::Op>)> = history_segments(run, points)
+        .into_iter()
+        .map(|segment| {
+            let left = if work_after { continuation::remaining(run, *segment.start()) } else { Vec::new() };
+            (segment, left)
+        })
+        .filter(|(_, left)| !work_after || !left.is_empty())
+        .collect();
     let partials: Vec<Vec<WorkloadResult<S>>> = segments
         .par_iter()
-        .map(|segment| {
+        .map(|(segment, left)| {
             let before = run.history_at(*segment.start());
             let expected = subject.expect(&before);
-            let left = if work_after { continuation::remaining(run, *segment.start()) } else { Vec::new() };
             let judge = |image: &dyn Fn() -> Image, fingerprint: u128| {
                 let recovered = cache.observe(subject, fingerprint, image);
                 match (work_after, subject.check(&expected, &recovered).err()) {
