@@ -96,10 +96,13 @@ pub fn check(replay: &Replay, options: &CheckOptions) -> Result<Vec<ModelResult>
     let mut keys: BTreeMap<(u128, usize), usize> = BTreeMap::new();
     let mut jobs: Vec<(Image, usize)> = Vec::new();
     let mut listed = Vec::new();
+    let last = replay.points.last().map_or(0, |p| p.steps);
     for &model in &options.models {
+        // The log replayed once per model, not once per crash point.
+        let trackers = replay.fs.trackers(model, 0..=last);
         let mut per_point = Vec::new();
         for point in &replay.points {
-            let set = replay.fs.crash_images(point.steps, model, &options.images);
+            let set = trackers[point.steps].images(&options.images);
             let mut checks = Vec::new();
             for (i, fingerprint) in set.fingerprints.iter().enumerate() {
                 let job = *keys.entry((*fingerprint, point.stdout)).or_insert_with(|| {
