@@ -2,8 +2,9 @@
 //!
 //! A lock whose owner is not alive (a crashed process) is broken once it is older than the
 //! stale age (by its mtime on the store's clock), as OpenClaw breaks a lock whose pid is gone
-//! after 30 s; one whose owner cannot be read (the owner crashed between creating it and writing
-//! its id) at once. A lock held by a live
+//! after 30 s. So is one whose owner cannot be read: its owner crashed between creating it and
+//! writing its id, or is still between the two, which is why it is not broken at once. A lock
+//! held by a live
 //! owner is retried a bounded number of times, sleeping on the store's clock in between, then
 //! reported as busy: never waited on forever.
 
@@ -69,7 +70,10 @@ pub async fn acquire<F: Fs>(fs: &F, path: &str, owner: &str, alive: &OwnerAlive,
             Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             None => continue, // released meanwhile
         };
-        let dead = !holder.is_empty() && holder != owner && !alive.is_alive(&holder);
+        // An empty lock is one being taken (its owner created it and has yet to write its id)
+        // or one whose owner crashed in between: it is broken only once it is stale, like a
+        // dead owner's, never at once (a live owner preempted there would lose its lock).
+        let dead = holder.is_empty() || (holder != owner && !alive.is_alive(&holder));
         if dead {
             let stamped = match fs.stat(path).await {
                 Ok(stat) => stat.mtime_ms,
@@ -82,7 +86,7 @@ pub async fn acquire<F: Fs>(fs: &F, path: &str, owner: &str, alive: &OwnerAlive,
                 continue;
             }
         }
-        if holder.is_empty() || holder == owner || dead {
+        if holder == owner || dead {
             match unlink(fs, path).await {
                 Ok(()) | Err(StoreError::Fs { errno: Errno::ENOENT, .. }) => {}
                 Err(other) => return Err(other),
