@@ -443,7 +443,7 @@ fn shrink_fault<S: Subject>(
         let Some(span) = clean.spans.get(target).filter(|s| s.start + offset < s.end) else { continue };
         let plan = Plan { faults: [(span.start + offset, fault)].into_iter().collect(), ..Plan::none() };
         let mut result = [WorkloadResult::default()];
-        check_fault_run(subject, &[model], &workload, &plan, opts, cache, &mut result);
+        check_fault_run(subject, &[model], &workload, &plan, false, opts, cache, &mut result);
         let [result] = result;
         if result.first.is_some() {
             return result.first;
@@ -496,7 +496,7 @@ pub(crate) fn explore_workload<S: Subject>(
             absorb_each(&mut results, &corruptions);
             let trace = run.fs.trace();
             for plan in Plan::each_errno(&trace, &ERRNOS).iter().chain(&Plan::each_short_write(&trace, 1)) {
-                check_fault_run(subject, models, workload, plan, opts, cache, &mut results);
+                check_fault_run(subject, models, workload, plan, true, opts, cache, &mut results);
             }
         }
         dfs.explored(&branch, &run.interleaving);
@@ -752,11 +752,18 @@ fn check_corruptions<S: Subject>(
 /// checks after it: at every crash point from the fault to the end of that operation, and after
 /// a clean restart. The running store's own files are not checked after a failure: like a
 /// filesystem after EIO, a store that saw an I/O error is consistent again once it recovers.
+///
+/// With `prefixes_explored` (every prefix of the workload has its own fault runs), the crash
+/// points of a fault in an operation before the last are not checked again: the run is the
+/// prefix's up to the end of that operation, and so are those crash states. The restart after
+/// the operations that follow the fault is what this run adds.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn check_fault_run<S: Subject>(
     subject: &S,
     models: &[Model],
     workload: &Workload<S::Op>,
     plan: &Plan,
+    prefixes_explored: bool,
     opts: &ExploreOptions,
     cache: &RecoveryCache<S>,
     results: &mut [WorkloadResult<S>],
@@ -793,7 +800,7 @@ pub(crate) fn check_fault_run<S: Subject>(
             }
         }
     }
-    if let Some(span) = hit {
+    if let Some(span) = hit.filter(|&span| !prefixes_explored || span + 1 >= workload.len()) {
         check_crash_points(&run, &case, step..=run.spans[span].end, false, subject, models, opts, cache, results);
     }
     let mut restart = WorkloadResult::default();

@@ -151,7 +151,7 @@ pub fn soak<S: Subject>(
                 } else {
                     let (workload, plan) = seed_case(subject, seed, opts.max_ops);
                     let mut results = explore_workload(subject, &[model], &workload, false, &opts.explore, cache);
-                    check_fault_run(subject, &[model], &workload, &plan, &opts.explore, cache, &mut results);
+                    check_fault_run(subject, &[model], &workload, &plan, false, &opts.explore, cache, &mut results);
                     results.pop().expect("one result per model")
                 };
                 progress();

@@ -16,6 +16,7 @@ use crate::history::{self, linearize, Interval, Violation};
 use crate::invariant::{adoption, Invariant, Judged, Uncertain, View, ViewEntry};
 use crate::keys::canonical;
 use crate::op::{Op, Outcome, Reply};
+use crate::served::Served;
 use crate::store::{crash_resolutions, Client, Store};
 
 /// One step of a recorded run of the session store.
@@ -35,8 +36,20 @@ pub enum Recovery {
 /// What the harness found on a disk image.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Observed {
+    /// What a user sees: the registry the booted store serves (the files' when it was not
+    /// asked), the transcripts, trajectories and archives its files hold.
     pub view: View,
     pub recovery: Recovery,
+    /// What the booted store answered a client, when one was asked (after a recovery that
+    /// started the store); `None` at a clean point or when the store did not start.
+    pub served: Option<Served>,
+}
+
+impl Observed {
+    /// A view taken from the files alone, with no store asked.
+    pub fn of_files(view: View, recovery: Recovery) -> Self {
+        Self { view, recovery, served: None }
+    }
 }
 
 /// One branch of the replay.
@@ -100,14 +113,20 @@ impl Expected {
         if let Recovery::Failed(error) = &observed.recovery {
             return Err(violation(Invariant::Live, format!("recovery failed: {error}"), String::new()));
         }
+        // What the store's answers and its files say of each other is judged after the spec:
+        // a user's first finding is what the store serves.
+        let disagreement = observed.served.as_ref().and_then(|served| served.disagreement.clone());
         let uncertain = &self.uncertain;
         let views = match &self.views {
             Ok(views) => views,
             Err((invariant, summary)) => return Err(violation(*invariant, summary.clone(), String::new())),
         };
         if views.iter().any(|view| matches(view, &observed.view, &self.known)) {
-            return adoption(&observed.recovery, &views[0], uncertain)
-                .map_or(Ok(()), |summary| Err(violation(Invariant::Durable, summary, String::new())));
+            if let Some(summary) = adoption(&observed.recovery, &views[0], uncertain) {
+                return Err(violation(Invariant::Durable, summary, String::new()));
+            }
+            return disagreement
+                .map_or(Ok(()), |(invariant, summary)| Err(violation(invariant, summary, String::new())));
         }
         // Durable and NoPhantom compare against what every branch agrees on: the acknowledged part.
         let expected = &views[0];
@@ -130,8 +149,11 @@ impl Expected {
     pub fn check_corrupted(&self, observed: &Observed) -> Result<(), Violation> {
         match &observed.recovery {
             Recovery::Failed(_) => Ok(()),
-            _ => self
-                .check(&Observed { view: observed.view.clone(), recovery: Recovery::Ok { adopted: BTreeSet::new() } }),
+            _ => self.check(&Observed {
+                view: observed.view.clone(),
+                recovery: Recovery::Ok { adopted: BTreeSet::new() },
+                served: observed.served.clone(),
+            }),
         }
     }
 }

@@ -14,6 +14,7 @@
 //! - [`invariant`]: Live, Canonical, NoOrphan, NoDangling, Durable, NoPhantom, Atomic, in the
 //!   order a verdict names them, each with the failure it rules out and a predicate over a
 //!   [`View`] that both the spec and an observed disk produce.
+//! - [`served`]: what a store booted on a crash image answers a client, judged with its files.
 //! - [`check()`]: conformance of an observed store with the spec replayed over a recorded history.
 //! - [`bfs`]: a bounded breadth-first check of the spec itself, with counterexample paths.
 //! - [`machine`]: a proptest-state-machine reference machine for random workloads.
@@ -28,6 +29,7 @@ pub mod judge;
 pub mod keys;
 pub mod machine;
 pub mod op;
+pub mod served;
 pub mod spec;
 pub mod store;
 
@@ -37,4 +39,5 @@ pub use history::{Interval, Violation, CALLS_MAX, NEVER};
 pub use invariant::{Invariant, View, ViewEntry};
 pub use judge::{judge, Allowed, Property, Spec};
 pub use op::{Op, Outcome, Reply};
+pub use served::Served;
 pub use spec::{Action, Mutation, SpecConfig, SpecState};

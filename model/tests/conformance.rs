@@ -56,7 +56,7 @@ fn base_view() -> View {
 }
 
 fn observed(view: View) -> Observed {
-    Observed { view, recovery: Recovery::Ok { adopted: BTreeSet::new() } }
+    Observed { view, recovery: Recovery::Ok { adopted: BTreeSet::new() }, served: None }
 }
 
 fn violated(history: &[Record], view: View) -> Invariant {
@@ -110,7 +110,8 @@ fn lost_label_breaks_durable() {
 #[test]
 fn re_adopted_acknowledged_session_breaks_durable() {
     let adopted = ["id1".to_string()].into_iter().collect();
-    let result = check(&base_history(), &Observed { view: base_view(), recovery: Recovery::Ok { adopted } });
+    let result =
+        check(&base_history(), &Observed { view: base_view(), recovery: Recovery::Ok { adopted }, served: None });
     assert_eq!(result.unwrap_err().invariant, Invariant::Durable.name());
 }
 
@@ -134,7 +135,10 @@ fn raw_key_breaks_canonical() {
 
 #[test]
 fn failed_recovery_breaks_live() {
-    let result = check(&base_history(), &Observed { view: base_view(), recovery: Recovery::Failed("stuck".into()) });
+    let result = check(
+        &base_history(),
+        &Observed { view: base_view(), recovery: Recovery::Failed("stuck".into()), served: None },
+    );
     let violation = result.unwrap_err();
     assert_eq!(violation.invariant, Invariant::Live.name());
     assert!(violation.summary.contains("stuck"));
@@ -329,14 +333,15 @@ fn an_in_flight_call_linearizes_anywhere_after_its_invocation() {
 #[test]
 fn a_damaged_registry_may_stop_the_store_or_be_rebuilt_but_not_lose_a_session() {
     let expected = Expected::of(&base_history());
-    let refused = Observed { view: View::default(), recovery: Recovery::Failed("registry does not parse".into()) };
+    let refused =
+        Observed { view: View::default(), recovery: Recovery::Failed("registry does not parse".into()), served: None };
     assert_eq!(expected.check(&refused).unwrap_err().invariant, Invariant::Live.name());
     expected.check_corrupted(&refused).unwrap();
     let adopted: BTreeSet<String> = base_view().registry.values().map(|e| e.id.clone()).collect();
-    let rebuilt = Observed { view: base_view(), recovery: Recovery::Ok { adopted } };
+    let rebuilt = Observed { view: base_view(), recovery: Recovery::Ok { adopted }, served: None };
     assert_eq!(expected.check(&rebuilt).unwrap_err().invariant, Invariant::Durable.name());
     expected.check_corrupted(&rebuilt).unwrap();
-    let emptied = Observed { view: View::default(), recovery: Recovery::Ok { adopted: BTreeSet::new() } };
+    let emptied = Observed { view: View::default(), recovery: Recovery::Ok { adopted: BTreeSet::new() }, served: None };
     assert_eq!(expected.check_corrupted(&emptied).unwrap_err().invariant, Invariant::Durable.name());
 }
 

@@ -44,7 +44,7 @@ proptest! {
             state = WorkloadState { ..state };
         }
         let history = Record::sequential(calls);
-        let observed = Observed { view: state.store.view(), recovery: Recovery::Ok { adopted: Default::default() } };
+        let observed = Observed { view: state.store.view(), recovery: Recovery::Ok { adopted: Default::default() }, served: None };
         prop_assert_eq!(check(&history, &observed), Ok(()));
         prop_assert!(crashsim_model::invariant::structural(&observed.view).is_none());
     }

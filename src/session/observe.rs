@@ -1,15 +1,19 @@
 //! From a disk image to what the spec compares: the view a user would see, after recovery
-//! (a store booted on the image) or as the running store left it (a clean point).
+//! (a store booted on the image, then asked what a client would: its listing and a `get` of
+//! every key it may hold) or as the running store left it (a clean point, files only).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crashsim_model::{Observed, Recovery, View, ViewEntry};
+use crashsim_model::{Observed, Recovery, Served, View, ViewEntry};
 use crashsim_sim::{Clock, Fs, Image, SimFs};
 use crashsim_store::layout::{classify, FileKind, REGISTRY};
 use crashsim_store::registry::parse;
+use crashsim_store::registry::Entry;
 use crashsim_store::transcript::{trajectory_events, Parsed};
 use crashsim_store::{RecoveryReport, Repair, Store, StoreOptions, Variant};
+
+use super::workload::KEYS;
 
 use crate::subject::Recovered;
 
@@ -19,18 +23,27 @@ pub const DIR: &str = "sessions";
 /// The view of the sessions directory in `image`, as the files stand (no repair).
 /// `Err` if the registry does not parse.
 pub fn view_of(image: &Image) -> Result<View, String> {
+    let (view, registry) = files_view(image);
+    registry.map(|()| view)
+}
+
+/// The view of the files in `image`, its registry empty if it does not parse, and why not.
+fn files_view(image: &Image) -> (View, Result<(), String>) {
     let mut view = View::default();
+    let mut registry = Ok(());
     let prefix = format!("{DIR}/");
     for (path, _) in image.nodes() {
         let Some(name) = path.strip_prefix(&prefix) else { continue };
         let bytes = image.file(path).unwrap_or_default();
         match classify(name) {
-            FileKind::Registry => {
-                let parsed = parse(bytes).map_err(|e| format!("{REGISTRY} does not parse: {e}"))?;
-                for (key, entry) in parsed.entries {
-                    view.registry.insert(key, ViewEntry { id: entry.session_id, label: entry.label });
+            FileKind::Registry => match parse(bytes) {
+                Ok(parsed) => {
+                    for (key, entry) in parsed.entries {
+                        view.registry.insert(key, ViewEntry { id: entry.session_id, label: entry.label });
+                    }
                 }
-            }
+                Err(e) => registry = Err(format!("{REGISTRY} does not parse: {e}")),
+            },
             FileKind::Transcript(id) if image.file(path).is_some() => {
                 view.transcripts.insert(id, Parsed::of(bytes).messages);
             }
@@ -46,29 +59,60 @@ pub fn view_of(image: &Image) -> Result<View, String> {
             _ => {}
         }
     }
-    Ok(view)
+    (view, registry)
 }
 
 /// What a clean point shows: the running store's files, no recovery.
 pub fn observe_running(image: &Image) -> Observed {
     match view_of(image) {
-        Ok(view) => Observed { view, recovery: Recovery::NotRun },
-        Err(error) => Observed { view: View::default(), recovery: Recovery::Failed(error) },
+        Ok(view) => Observed::of_files(view, Recovery::NotRun),
+        Err(error) => Observed::of_files(View::default(), Recovery::Failed(error)),
     }
 }
 
-/// Boots a fresh store of `variant` on `fs` (a crash image; a different client, so any lock
-/// found is a dead owner's), its waits measured on `clock`: its recovery report, or why it did
-/// not start.
-pub async fn boot<F: Fs>(fs: Arc<F>, variant: Variant, clock: Arc<dyn Clock>) -> Result<RecoveryReport, String> {
-    let opts = StoreOptions { variant, owner: "client-1".to_string(), seed: 1, clock, ..StoreOptions::default() };
-    Store::open(fs, opts).await.map(|store| store.recovery_report().clone()).map_err(|e| e.to_string())
+/// A store booted on a crash image: its recovery report and what it answered a client.
+pub struct Booted {
+    pub report: RecoveryReport,
+    pub answers: Answers,
 }
 
-/// What a user sees after a boot that ended `booted`, on a disk that was `before` and is `after`.
-pub fn observed_after(booted: &Result<RecoveryReport, String>, before: &Image, after: &Image) -> Recovered<Observed> {
+/// A booted store's listing and its answer to a `get` of each key asked.
+pub type Answers = (Result<BTreeMap<String, ViewEntry>, String>, BTreeMap<String, Result<Option<String>, String>>);
+
+/// Boots a fresh store of `variant` on `fs` (a crash image; a different client, so any lock
+/// found is a dead owner's), its waits measured on `clock`, and asks it what a client would:
+/// what it served, or why it did not start.
+pub async fn boot<F: Fs>(fs: Arc<F>, variant: Variant, clock: Arc<dyn Clock>) -> Result<Booted, String> {
+    let opts = StoreOptions { variant, owner: "client-1".to_string(), seed: 1, clock, ..StoreOptions::default() };
+    let store = Store::open(fs, opts).await.map_err(|e| e.to_string())?;
+    let answers = ask(&store).await;
+    Ok(Booted { report: store.recovery_report().clone(), answers })
+}
+
+/// What a client asks a store that just booted: its listing, then a `get` of every key it may
+/// hold (the workloads' keys and the listed ones), as a client spells them.
+async fn ask<F: Fs>(store: &Store<F>) -> Answers {
+    let entry = |e: Entry| ViewEntry { id: e.session_id, label: e.label };
+    let listing = store.list().await.map(|r| r.into_iter().map(|(k, e)| (k, entry(e))).collect::<BTreeMap<_, _>>());
+    let mut keys: BTreeSet<String> = KEYS.iter().map(|k| k.to_string()).collect();
+    keys.extend(listing.iter().flat_map(|l| l.keys().cloned()));
+    let mut gets = BTreeMap::new();
+    for key in keys {
+        let answer = match store.get(&key).await {
+            Ok(found) => Ok(found.map(|e| e.session_id)),
+            Err(error) => Err(error.to_string()),
+        };
+        gets.insert(key, answer);
+    }
+    (listing.map_err(|e| e.to_string()), gets)
+}
+
+/// What a user sees after a boot that ended `booted`, on a disk that was `before` and is
+/// `after`: the registry the store serves, and the rest of the files. A boot that succeeded is
+/// never taken for a refusal, whatever its files hold.
+pub fn observed_after(booted: &Result<Booted, String>, before: &Image, after: &Image) -> Recovered<Observed> {
     match booted {
-        Ok(report) => {
+        Ok(Booted { report, answers: (listing, gets) }) => {
             let adopted: BTreeSet<String> = report
                 .repairs
                 .iter()
@@ -80,16 +124,19 @@ pub fn observed_after(booted: &Result<RecoveryReport, String>, before: &Image, a
                     _ => None,
                 })
                 .collect();
-            let observed = match view_of(after) {
-                Ok(view) => Observed { view, recovery: Recovery::Ok { adopted } },
-                Err(error) => Observed { view: View::default(), recovery: Recovery::Failed(error) },
-            };
-            Recovered { observed, report: report.to_string() }
+            let (mut view, registry) = files_view(after);
+            let served = Served::new(listing.clone(), gets.clone(), registry.map(|()| view.registry.clone()));
+            if let Ok(listing) = &served.listing {
+                view.registry = listing.clone();
+            }
+            let report = format!("{report}the booted store answers:\n{served}");
+            let observed = Observed { view, recovery: Recovery::Ok { adopted }, served: Some(served) };
+            Recovered { observed, report }
         }
         Err(error) => {
             let view = view_of(before).unwrap_or_default();
             let recovery = Recovery::Failed(error.clone());
-            Recovered { report: format!("{recovery:?}\n"), observed: Observed { view, recovery } }
+            Recovered { report: format!("{recovery:?}\n"), observed: Observed::of_files(view, recovery) }
         }
     }
 }

@@ -52,7 +52,7 @@ pub use recovery::{RecoveryReport, Repair};
 pub use registry::{Entry, Registry};
 use transcript::Header;
 pub use variant::{Concurrency, Variant};
-use variant::{Registration, RotateProtocol};
+use variant::{CorruptRegistry, Registration, RotateProtocol};
 
 /// Options of a [`Store`].
 #[derive(Clone)]
@@ -323,9 +323,13 @@ impl<F: Fs> Store<F> {
         let path = self.path(REGISTRY);
         match read_file(&*self.fs, &path).await? {
             None => Ok(Registry::new()),
-            Some(bytes) => registry::parse(&bytes).map(|parsed| parsed.entries).map_err(|e| {
-                StoreError::Recovery(format!("{path} does not parse ({e}); reopen the store to recover it"))
-            }),
+            Some(bytes) => match registry::parse(&bytes) {
+                Ok(parsed) => Ok(parsed.entries),
+                Err(_) if self.opts.variant.corrupt_registry() == CorruptRegistry::ServeEmpty => Ok(Registry::new()),
+                Err(e) => {
+                    Err(StoreError::Recovery(format!("{path} does not parse ({e}); reopen the store to recover it")))
+                }
+            },
         }
     }
 

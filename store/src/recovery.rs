@@ -144,6 +144,8 @@ pub(crate) struct Recovery<'a, F: Fs> {
     /// Whether every orphan is archived, none adopted (the `corrupt-registry-empty` variant,
     /// after it read a damaged registry as empty).
     orphans_dropped: bool,
+    /// The registry did not parse and is served as empty, left as it was found (a variant).
+    serving_empty: bool,
 }
 
 impl<'a, F: Fs> Recovery<'a, F> {
@@ -159,6 +161,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
             gone: BTreeSet::new(),
             registry_lost: false,
             orphans_dropped: false,
+            serving_empty: false,
         }
     }
 
@@ -183,6 +186,10 @@ impl<'a, F: Fs> Recovery<'a, F> {
             }
         }
         let (loaded, mut must_write) = self.load_registry(&files).await?;
+        if self.serving_empty {
+            // The variant's loader took the damaged registry for `{}`: nothing else is repaired.
+            return Ok(self.report);
+        }
         let (mut registry, migrated) = self.canonicalize(loaded, &files).await?;
         must_write |= migrated;
         must_write |= self.check_entries(&mut registry, &files).await?;
@@ -225,6 +232,10 @@ impl<'a, F: Fs> Recovery<'a, F> {
             .map_or(1, |n| n + 1);
         let moved_to = corrupt_name(corrupt_slot);
         match registry::parse(&bytes) {
+            Err(_) if self.variant.corrupt_registry() == CorruptRegistry::ServeEmpty => {
+                self.serving_empty = true;
+                Ok((Registry::new(), false))
+            }
             Err(_) if self.variant.corrupt_registry() == CorruptRegistry::ReadAsEmpty => {
                 self.orphans_dropped = true;
                 Ok((Registry::new(), true))
@@ -412,7 +423,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
             let Some((len, parsed)) = self.read_jsonl(name).await? else {
                 continue;
             };
-            let complete_len = parsed.complete_len;
+            let complete_len = self.variant.torn_tail_cut().cut_to(&parsed, len);
             match parsed.header.filter(|h| h.id == *id) {
                 Some(header) => {
                     // A session made after this boot must sort after every one found on disk,
@@ -562,7 +573,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
         let Some((len, parsed)) = self.read_jsonl(name).await? else {
             return Ok(None);
         };
-        self.cut_torn(name, len, parsed.complete_len).await?;
+        self.cut_torn(name, len, self.variant.torn_tail_cut().cut_to(&parsed, len)).await?;
         Ok(Some(parsed))
     }
 

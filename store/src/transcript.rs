@@ -78,6 +78,9 @@ pub struct Parsed {
     pub messages: Vec<String>,
     /// Length of the file up to its last complete line (`\n`-terminated).
     pub complete_len: usize,
+    /// Length of the file up to the complete line before the last one, never less than the end
+    /// of line 1 (its header): where a repair that drops one line too many cuts.
+    pub before_last_len: usize,
 }
 
 impl Parsed {
@@ -91,7 +94,12 @@ impl Parsed {
             .filter(|v| v["type"] == "message")
             .filter_map(|v| v["text"].as_str().map(str::to_string))
             .collect();
-        Self { header, messages, complete_len }
+        let header_len = bytes.iter().position(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let before_last_len = match complete_len {
+            0 => 0,
+            n => bytes[..n - 1].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1).max(header_len),
+        };
+        Self { header, messages, complete_len, before_last_len }
     }
 }
 

@@ -8,6 +8,8 @@ use std::str::FromStr;
 
 use crashsim_sim::Model;
 
+use crate::transcript::Parsed;
+
 /// Which store code path runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Variant {
@@ -65,6 +67,12 @@ pub enum Variant {
     /// transcripts it listed are archived as orphans instead of adopted from their headers, so
     /// every session is silently gone.
     CorruptRegistryReadAsEmpty,
+    /// Corruption, served: a registry that does not parse is taken for `{}` by the loader, at
+    /// start and on every read, and left as it was found. The store starts, answers every `get`
+    /// with "no such session", and the next update writes `{}` plus its own entry over what the
+    /// damage left. Its files alone look like a store that refused to start; only asking the
+    /// booted store shows every session gone.
+    CorruptRegistryServedEmpty,
 }
 
 /// What identifies a version of the registry file for the cache.
@@ -126,6 +134,30 @@ pub enum CorruptRegistry {
     MoveAsideAndRebuild,
     /// Read it as empty and archive every transcript as an orphan.
     ReadAsEmpty,
+    /// Take it for `{}` at start and on every read, and leave it as it is.
+    ServeEmpty,
+}
+
+/// Where recovery cuts a transcript whose last line is torn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TornTailCut {
+    /// At the end of its last complete line.
+    LastCompleteLine,
+    /// At the end of the complete line before that one (never into the header).
+    OneLineTooMany,
+}
+
+impl TornTailCut {
+    /// The length a file of `len` bytes read as `parsed` is cut to (`len`: not torn, no cut).
+    pub fn cut_to(self, parsed: &Parsed, len: usize) -> usize {
+        if parsed.complete_len == len {
+            return len;
+        }
+        match self {
+            TornTailCut::LastCompleteLine => parsed.complete_len,
+            TornTailCut::OneLineTooMany => parsed.before_last_len,
+        }
+    }
 }
 
 /// What recovery does when the registry file is missing.
@@ -138,7 +170,7 @@ pub enum MissingRegistry {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 16] = [
+    pub const ALL: [Variant; 17] = [
         Variant::Reference,
         Variant::CreateSkipsRegistry,
         Variant::CreateRegistersAfterAck,
@@ -155,6 +187,7 @@ impl Variant {
         Variant::ReplaceWithoutDirFsync,
         Variant::ReplaceWithoutTempFsync,
         Variant::CorruptRegistryReadAsEmpty,
+        Variant::CorruptRegistryServedEmpty,
     ];
 
     /// The name used on the command line and in reports.
@@ -176,6 +209,7 @@ impl Variant {
             Variant::ReplaceWithoutDirFsync => "no-dir-fsync",
             Variant::ReplaceWithoutTempFsync => "no-temp-fsync",
             Variant::CorruptRegistryReadAsEmpty => "corrupt-registry-empty",
+            Variant::CorruptRegistryServedEmpty => "corrupt-registry-served",
         }
     }
 
@@ -195,7 +229,7 @@ impl Variant {
             Variant::RotateBackupFallback => "openclaw PR #71328 rev. 3",
             Variant::ShutdownRemovesTrajectory => "openclaw #75571",
             Variant::ReplaceWithoutDirFsync | Variant::ReplaceWithoutTempFsync => "durability",
-            Variant::CorruptRegistryReadAsEmpty => "corruption",
+            Variant::CorruptRegistryReadAsEmpty | Variant::CorruptRegistryServedEmpty => "corruption",
         }
     }
 
@@ -276,10 +310,17 @@ impl Variant {
     pub fn corrupt_registry(self) -> CorruptRegistry {
         match self {
             Variant::CorruptRegistryReadAsEmpty => CorruptRegistry::ReadAsEmpty,
+            Variant::CorruptRegistryServedEmpty => CorruptRegistry::ServeEmpty,
             _ => CorruptRegistry::MoveAsideAndRebuild,
         }
     }
 
+    /// Every variant cuts at the last complete line today. `OneLineTooMany` is the repair bug
+    /// of issue 21, found with a short write in a third operation: its variant waits for fault
+    /// runs that deep in the default explore.
+    pub fn torn_tail_cut(self) -> TornTailCut {
+        TornTailCut::LastCompleteLine
+    }
     pub fn missing_registry(self) -> MissingRegistry {
         match self {
             Variant::RotateBackupFallback => MissingRegistry::RestoreNewestBackup,
