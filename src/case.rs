@@ -23,6 +23,10 @@ pub enum Check {
     /// Work after recovery: a store booted on image `image` of a crash after `after` syscalls
     /// runs the calls not yet invoked, shuts down, and is restarted.
     Continue { after: usize, image: usize },
+    /// Work after a restart on a damaged disk: the store booted after the run's clean shutdown
+    /// (on the file the plan's `corrupt@` damages) runs the workload's calls again, shuts down,
+    /// and is restarted.
+    WorkAfterRestart,
 }
 
 /// One replayable check: the workload, the injected faults, the interleaving, what is looked at.
@@ -63,7 +67,7 @@ impl<S: Subject> Finding<S> {
         let (point, image) = match self.case.check {
             Check::Crash { after, image } | Check::Continue { after, image } => (after, image),
             Check::Clean { op } => (op, 0),
-            Check::Restart => (usize::MAX, 0),
+            Check::Restart | Check::WorkAfterRestart => (usize::MAX, 0),
         };
         let case = &self.case;
         let clients = case.workload.clients.len();

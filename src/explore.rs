@@ -404,7 +404,7 @@ pub fn shrink_finding<S: Subject>(
                 let run = execute(subject, &workload, &Plan::none(), &Run::default());
                 let case = Case { workload, faults: Plan::none(), ..best.case.clone() };
                 let mut result = WorkloadResult::default();
-                check_corruptions(&run, &case, subject, cache, &mut result);
+                check_corruptions(&run, &case, subject, opts, cache, &mut result);
                 result.first
             })
         } else if best.case.faults.is_clean() {
@@ -492,7 +492,7 @@ pub(crate) fn explore_workload<S: Subject>(
                 check_crash_points(&run, &case, points, true, subject, models, opts, cache, &mut results);
             }
             let mut corruptions = WorkloadResult::default();
-            check_corruptions(&run, &case, subject, cache, &mut corruptions);
+            check_corruptions(&run, &case, subject, opts, cache, &mut corruptions);
             absorb_each(&mut results, &corruptions);
             let trace = run.fs.trace();
             for plan in Plan::each_errno(&trace, &ERRNOS).iter().chain(&Plan::each_short_write(&trace, 1)) {
@@ -718,10 +718,16 @@ fn check_restart<S: Subject>(
 /// ([`Corruption::each`]) of every file the subject reads at open ([`Subject::corruptible`]):
 /// it may refuse to start, or start without losing anything acknowledged. The disk is the same
 /// under every model, so this is judged once.
+///
+/// Where the store started (and lost nothing), a lone client's workload also does work after that
+/// restart ([`continuation::continue_after`]): its calls run again on the store booted on the
+/// damaged disk, which then shuts down and restarts. A damage recovery left in place and the
+/// next write makes live (a torn tail appended after, say) shows there.
 fn check_corruptions<S: Subject>(
     run: &Execution<S>,
     case: &Case<S>,
     subject: &S,
+    opts: &ExploreOptions,
     cache: &RecoveryCache<S>,
     result: &mut WorkloadResult<S>,
 ) {
@@ -730,7 +736,9 @@ fn check_corruptions<S: Subject>(
         return;
     }
     let image = run.fs.volatile_image();
-    let expected = subject.expect(&run.history_then_restart());
+    let before = run.history_then_restart();
+    let expected = subject.expect(&before);
+    let work = if case.workload.is_concurrent() { Vec::new() } else { continuation::remaining(run, 0) };
     for path in files {
         let Some(bytes) = image.file(&path) else { continue };
         for corruption in Corruption::each(&path, bytes.len()) {
@@ -741,6 +749,18 @@ fn check_corruptions<S: Subject>(
             result.fingerprints.insert(fingerprint);
             if let Err(violation) = subject.check_corrupted(&expected, &observed) {
                 let case = Case { faults: Plan::corrupting(corruption), check: Check::Restart, ..case.clone() };
+                result.found(Finding { case, violation, survivors: 0 });
+                continue;
+            }
+            if work.is_empty() || !subject.started(&observed) {
+                continue;
+            }
+            let continued =
+                continuation::continue_after(subject, &before, &damaged, &observed, work.clone(), opts.preempt, cache);
+            result.crash_states += 1;
+            if let Err(violation) = continued.verdict {
+                let case =
+                    Case { faults: Plan::corrupting(corruption), check: Check::WorkAfterRestart, ..case.clone() };
                 result.found(Finding { case, violation, survivors: 0 });
             }
         }

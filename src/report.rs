@@ -79,6 +79,7 @@ pub fn replay_command(subject: &Session, model: Model, case: &Case<Session>, opt
             let _ = write!(command, " --clean-after {}", op + 1);
         }
         Check::Restart => command.push_str(" --restart"),
+        Check::WorkAfterRestart => command.push_str(" --restart --continue"),
         Check::Continue { after, image } => {
             let _ = write!(command, " --crash-after {after} --image {image} --continue");
         }
@@ -128,8 +129,13 @@ pub fn reproduce_with<S: Subject>(
     if !case.faults.is_clean() {
         let _ = writeln!(text, "injected faults: {}", case.faults);
     }
-    if case.faults.corrupt.is_some() && case.check != Check::Restart {
+    if case.faults.corrupt.is_some() && !matches!(case.check, Check::Restart | Check::WorkAfterRestart) {
         return Err("a damaged file (corrupt@) is checked on restart: replay it with --restart".to_string());
+    }
+    if case.faults.corrupt.is_none() && case.check == Check::WorkAfterRestart {
+        return Err(
+            "--restart --continue runs work after a restart on a damaged file: add --plan 'corrupt@...'".to_string()
+        );
     }
     let (history, cut) = match case.check {
         Check::Crash { after, .. } | Check::Continue { after, .. } => {
@@ -146,9 +152,28 @@ pub fn reproduce_with<S: Subject>(
                     run.spans.len()
                 )
             })?;
+            if span.returned == crashsim_model::NEVER {
+                return Err(format!("--clean-after {}: that call never returned (its process was killed)", op + 1));
+            }
+            if !run.quiescent_after(op) {
+                let running: Vec<String> = run
+                    .spans
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, s)| j != op && s.invoked < span.returned && s.returned > span.returned)
+                    .map(|(j, s)| format!("{}. {}", j + 1, s.op))
+                    .collect();
+                return Err(format!(
+                    "--clean-after {}: call(s) {} still run when it returns; a clean point needs no call in \
+                     flight (judge a crash there with --crash-after {})",
+                    op + 1,
+                    running.join(", "),
+                    span.end
+                ));
+            }
             (run.history_at(span.end), span.end)
         }
-        Check::Restart => (run.history_then_restart(), run.fs.steps()),
+        Check::Restart | Check::WorkAfterRestart => (run.history_then_restart(), run.fs.steps()),
     };
     if concurrent {
         render_calls(&mut text, &run, &history);
@@ -161,14 +186,7 @@ pub fn reproduce_with<S: Subject>(
                 Some(Record::Call { outcome, .. }) => outcome.to_string(),
                 _ => "not reached".to_string(),
             };
-            let _ = writeln!(
-                text,
-                "  {}. {:<34} syscalls {:>3}..{:<3} {status}",
-                i + 1,
-                span.op.to_string(),
-                span.start,
-                span.end
-            );
+            let _ = writeln!(text, "  {}. {:<34} syscalls {} {status}", i + 1, span.op.to_string(), syscalls(span));
         }
     }
     if let Some(error) = &run.open_error {
@@ -207,7 +225,11 @@ pub fn reproduce_with<S: Subject>(
             let _ = write!(text, "\nfiles before recovery:\n{disk}");
             let observed = recovered(&mut text, subject, disk, "recovery");
             if let Check::Continue { .. } = case.check {
-                continued(&mut text, subject, &run, after, disk, observed, &history, opts)?
+                let ops = remaining(&run, after);
+                if ops.is_empty() {
+                    return Err(format!("--continue: no call is left after a crash after {after} syscalls"));
+                }
+                continued(&mut text, subject, "the calls not yet invoked", ops, disk, observed, &history, opts)
             } else {
                 (observed, subject.expect(&history))
             }
@@ -219,7 +241,7 @@ pub fn reproduce_with<S: Subject>(
                 subject.inspect(disk).ok_or_else(|| format!("{} has no clean-point check", subject.name()))?;
             (observed, subject.expect(&history))
         }
-        Check::Restart => {
+        Check::Restart | Check::WorkAfterRestart => {
             let mut disk = run.fs.volatile_image();
             let _ = write!(text, "\nfiles after the clean shutdown:\n{disk}");
             if let Some(corruption) = &case.faults.corrupt {
@@ -229,12 +251,32 @@ pub fn reproduce_with<S: Subject>(
                 disk = disk.with_file(&corruption.path, corruption.apply(bytes)).expect("the file is there");
                 let _ = write!(text, "\nfiles after the damage ({corruption}):\n{disk}");
             }
-            (recovered(&mut text, subject, &disk, "recovery on restart"), subject.expect(&history))
+            let observed = recovered(&mut text, subject, &disk, "recovery on restart");
+            if case.check == Check::WorkAfterRestart {
+                if !subject.started(&observed) {
+                    return Err(
+                        "--continue: the store refused to start on the damaged disk: no work follows".to_string()
+                    );
+                }
+                continued(
+                    &mut text,
+                    subject,
+                    "the workload's calls again",
+                    remaining(&run, 0),
+                    &disk,
+                    observed,
+                    &history,
+                    opts,
+                )
+            } else {
+                (observed, subject.expect(&history))
+            }
         }
     };
-    let violation = match case.faults.corrupt {
-        Some(_) => subject.check_corrupted(&expected, &observed),
-        None => subject.check(&expected, &observed),
+    // Work after a recovery is judged strictly: the store started, so it may no longer refuse.
+    let violation = match (&case.faults.corrupt, &case.check) {
+        (Some(_), Check::Restart) => subject.check_corrupted(&expected, &observed),
+        _ => subject.check(&expected, &observed),
     }
     .err();
     match &violation {
@@ -262,27 +304,22 @@ fn recovered<S: Subject>(text: &mut String, subject: &S, disk: &crashsim_sim::Im
     recovered.observed
 }
 
-/// Work after recovery, told: the calls not yet invoked at the crash run on the recovered store
-/// (the same [`continue_after`] the explorer judges with), the files after its clean shutdown,
-/// and the restart. Returns what the restart showed and what the spec allows after what
-/// recovery showed.
+/// Work after recovery, told: `ops` (`which` calls they are) run on the recovered store (the same [`continue_after`] the
+/// explorer judges with), the files after its clean shutdown, and the restart. Returns what the
+/// restart showed and what the spec allows after what recovery showed.
 #[allow(clippy::too_many_arguments)]
 fn continued<S: Subject>(
     text: &mut String,
     subject: &S,
-    run: &Execution<S>,
-    after: usize,
+    which: &str,
+    ops: Vec<S::Op>,
     disk: &crashsim_sim::Image,
     first: S::Observed,
     history: &History<S>,
     opts: &ExploreOptions,
-) -> Result<(S::Observed, S::Expected), String> {
-    let ops = remaining(run, after);
-    if ops.is_empty() {
-        return Err(format!("--continue: no call is left after a crash after {after} syscalls"));
-    }
+) -> (S::Observed, S::Expected) {
     let continued = continue_after(subject, history, disk, &first, ops, opts.preempt, &RecoveryCache::default());
-    let _ = writeln!(text, "\nwork after recovery: the calls not yet invoked run on the recovered store:");
+    let _ = writeln!(text, "\nwork after recovery: {which} run on the recovered store:");
     let continuation = continued.run.history_then_restart();
     for span in &continued.run.spans {
         let _ = writeln!(text, "  {:<34} {}", span.op.to_string(), span.outcome);
@@ -290,7 +327,7 @@ fn continued<S: Subject>(
     let final_disk = continued.run.fs.volatile_image();
     let _ = write!(text, "\nfiles after its clean shutdown:\n{final_disk}");
     let observed = recovered(text, subject, &final_disk, "recovery on restart");
-    Ok((observed, subject.expect_after_recovery(history, &first, &continuation)))
+    (observed, subject.expect_after_recovery(history, &first, &continuation))
 }
 
 /// Who calls what: each call with its client, its syscalls and how it ended at the check.
@@ -313,15 +350,19 @@ fn render_calls<S: Subject>(text: &mut String, run: &Execution<S>, history: &His
                     o
                 }
             });
+        let status = if span.end == usize::MAX { "never answered: its process was killed".to_string() } else { status };
         let who = span.client.map_or(format!("harness (p{})", span.process), |c| format!("c{c} (p{})", span.process));
-        let _ = writeln!(
-            text,
-            "  {}. {who:<13} {:<30} syscalls {:>3}..{:<3} {status}",
-            i + 1,
-            span.op.to_string(),
-            span.start,
-            span.end
-        );
+        let _ =
+            writeln!(text, "  {}. {who:<13} {:<30} syscalls {} {status}", i + 1, span.op.to_string(), syscalls(span));
+    }
+}
+
+/// A call's syscalls, `start..end`; a call whose process was killed has no end.
+fn syscalls<S: Subject>(span: &crate::execute::Span<S>) -> String {
+    if span.end == usize::MAX {
+        format!("{:>3}..(killed)", span.start)
+    } else {
+        format!("{:>3}..{:<3}", span.start, span.end)
     }
 }
 
@@ -394,6 +435,7 @@ fn describe(check: &Check) -> String {
         Check::Crash { after, .. } => format!("the crash (after syscall {after})"),
         Check::Clean { op } => format!("the end of operation {}", op + 1),
         Check::Restart => "the clean shutdown".to_string(),
+        Check::WorkAfterRestart => "the clean shutdown, then work after the restart".to_string(),
         Check::Continue { after, .. } => format!("the crash (after syscall {after}), then work after recovery"),
     }
 }

@@ -135,6 +135,14 @@ pub trait Subject: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static
     }
 
     /// Boots a fresh store on `fs` (a crash image, unrecorded) and tells what a user sees.
+    ///
+    /// The contract: what a user sees is what the booted store *answers*, not only what its
+    /// files hold. Once the boot succeeds, ask the store what a client would (the session store
+    /// lists its sessions and gets every key the spec may know) and put those answers in
+    /// `observed`, beside the files if the subject reads them too, so that [`Subject::check`]
+    /// judges a store that serves less than its disk holds (a damaged registry served as empty,
+    /// say). A boot that succeeded must never be observed as a refusal; a refusal is a boot that
+    /// returned an error.
     fn recover(&self, fs: Arc<SimFs>) -> impl Future<Output = Recovered<Self::Observed>> + Send;
 
     /// What a user sees of the running store's files in `image`, with no recovery (checked
@@ -182,6 +190,15 @@ pub trait Subject: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static
     /// store must recover from the damage).
     fn check_corrupted(&self, expected: &Self::Expected, observed: &Self::Observed) -> Result<(), Violation> {
         self.check(expected, observed)
+    }
+
+    /// Whether the store booted in `observed` (false: it refused to start with an error, which
+    /// only a damaged file allows). Work after a restart on a damaged disk runs only where the
+    /// store started. Default: true (a subject whose `check_corrupted` rejects every refusal
+    /// needs nothing more).
+    fn started(&self, observed: &Self::Observed) -> bool {
+        let _ = observed;
+        true
     }
 
     /// Whether `reply` refuses with no effect (a call whose syscall failed may answer one;

@@ -35,7 +35,14 @@ fn bad_usage_exits_2_with_a_message() {
     let replay = "repro --variant reference --model process --workload create_a_L --restart --plan";
     let plans = ["fail@3=EIO fail@3=EIO", "fail@3000=EIO", "short@0=3"]
         .map(|plan| replay.split(' ').map(|w| w.replace('_', " ")).chain([plan.to_string()]).collect::<Vec<String>>());
-    let plans: Vec<Vec<&str>> = plans.iter().map(|args| args.iter().map(String::as_str).collect()).collect();
+    // --image and --continue are never silently ignored: an image needs a crash, work after a
+    // restart needs a damaged file, and a clean point is no place for either.
+    let mut lines: Vec<Vec<String>> = plans.to_vec();
+    for flags in ["--restart --image 2", "--clean-after 1 --continue", "--restart --continue"] {
+        let line = format!("repro --variant reference --model process --workload create_a_L {flags}");
+        lines.push(line.split(' ').map(|w| w.replace('_', " ")).collect());
+    }
+    let plans: Vec<Vec<&str>> = lines.iter().map(|args| args.iter().map(String::as_str).collect()).collect();
     for args in plans.iter().map(Vec::as_slice).chain([
         &["explore", "--bogus"][..],
         &["explore", "--variant", "nope"],
@@ -164,4 +171,49 @@ fn real_disk_reproduces_rotate_rename_where_the_simulator_names_it() {
     assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
     let bad = crashsim(&["real-disk", "--workload", "create a || create b"]);
     assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn work_after_a_restart_on_a_damaged_registry_replays_and_says_so() {
+    // The reference rebuilds an emptied registry from the transcripts' headers, so the store
+    // starts; the workload's calls then run again on it and the restart after them is judged.
+    let args = [
+        "--workload",
+        "create a L; append a m",
+        "--restart",
+        "--continue",
+        "--plan",
+        "corrupt@sessions/sessions.json=empty",
+    ];
+    let output = repro_reference_process(&args);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(text.contains("work after recovery: the workload's calls again run on the recovered store"), "{text}");
+    assert!(text.contains("no violation"), "{text}");
+    assert!(text.contains("--restart --continue"), "the replay keeps --continue: {text}");
+}
+
+#[test]
+fn a_call_of_a_killed_process_is_told_as_killed() {
+    let output = repro_reference_process(&[
+        "--workload",
+        "create a L || create b L",
+        "--processes",
+        "2",
+        "--madsim-seed",
+        "1",
+        "--kill",
+        "1@100",
+        "--crash-after",
+        "40",
+    ]);
+    let text = stdout(&output);
+    assert!(text.contains("29..(killed) never answered: its process was killed"), "{text}");
+    assert!(!text.contains(&usize::MAX.to_string()), "no sentinel printed as a syscall number: {text}");
+}
+
+/// `crashsim repro --variant reference --model process` with `args`.
+fn repro_reference_process(args: &[&str]) -> std::process::Output {
+    let common = ["repro", "--variant", "reference", "--model", "process"];
+    crashsim(&common.iter().chain(args).copied().collect::<Vec<&str>>())
 }

@@ -101,12 +101,15 @@ enum Command {
         /// Replay: crash after this many syscalls.
         #[arg(long, requires = "workload", conflicts_with_all = ["clean_after", "restart"])]
         crash_after: Option<usize>,
-        /// Replay: which crash image (index in the model's deterministic order).
-        #[arg(long, default_value_t = 0, requires = "crash_after")]
-        image: usize,
-        /// Replay: work after recovery. The store booted on the crash image runs the operations
-        /// not yet invoked at the crash, shuts down, and is restarted and checked.
-        #[arg(long = "continue", requires = "crash_after")]
+        /// Replay: which crash image (index in the model's deterministic order; default 0). Needs
+        /// --crash-after.
+        #[arg(long)]
+        image: Option<usize>,
+        /// Replay: work after recovery. With --crash-after, the store booted on the crash image
+        /// runs the operations not yet invoked at the crash; with --restart and a damaged file
+        /// (--plan 'corrupt@...'), the store booted on it runs the workload's calls again. Either
+        /// way it then shuts down, and is restarted and checked.
+        #[arg(long = "continue")]
         continue_after: bool,
         /// Replay: look at the running store after this operation (1-based), no crash.
         #[arg(long, requires = "workload", conflicts_with = "restart")]
@@ -559,6 +562,21 @@ pub fn run() -> ExitCode {
             full_trace,
             ..
         } => {
+            if image.is_some() && crash_after.is_none() {
+                eprintln!("error: --image picks an image of a crash: it needs --crash-after K");
+                return ExitCode::from(2);
+            }
+            if continue_after && crash_after.is_none() && !restart {
+                eprintln!(
+                    "error: --continue needs --crash-after K (work after a crash) or --restart (after a damaged file)"
+                );
+                return ExitCode::from(2);
+            }
+            if continue_after && restart && plan.corrupt.is_none() {
+                eprintln!("error: --restart --continue runs work after a restart on a damaged file: add --plan 'corrupt@PATH=...'");
+                return ExitCode::from(2);
+            }
+            let image = image.unwrap_or(0);
             let check = match (crash_after, clean_after, restart) {
                 (Some(after), _, _) if continue_after => Check::Continue { after, image },
                 (Some(after), _, _) => Check::Crash { after, image },
@@ -567,6 +585,7 @@ pub fn run() -> ExitCode {
                     return ExitCode::from(2);
                 }
                 (None, Some(op), _) => Check::Clean { op: op - 1 },
+                (None, None, true) if continue_after => Check::WorkAfterRestart,
                 (None, None, true) => Check::Restart,
                 (None, None, false) => {
                     eprintln!("error: a replay needs --crash-after K, --clean-after N or --restart");

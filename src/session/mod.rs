@@ -127,6 +127,10 @@ impl Subject for Session {
         expected.check_corrupted(observed)
     }
 
+    fn started(&self, observed: &Observed) -> bool {
+        !matches!(observed.recovery, crashsim_model::Recovery::Failed(_))
+    }
+
     fn is_refusal(&self, reply: &Reply) -> bool {
         reply.is_refusal()
     }
