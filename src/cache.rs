@@ -1,6 +1,12 @@
 //! The recovery cache: what a store booted on a crash image observed, by image fingerprint.
 //! Recovery depends on the image alone, so identical images are booted once per subject,
-//! whichever workload, crash point or model produced them.
+//! whichever workload, crash point or model produced them, as long as the cache holds them.
+//!
+//! It is bounded: two generations of at most [`GENERATION`] entries each. When the current one
+//! is full, it becomes the old one and the older is dropped; an entry found in the old one moves
+//! back to the current. So memory stays flat however long a run is, while the images one
+//! workload's crash points share (the hits that matter) stay. What the cache holds never
+//! changes a verdict: a miss boots the store again, and a boot depends on the image alone.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,15 +15,42 @@ use crashsim_sim::Image;
 
 use crate::subject::{recover_on, Subject};
 
+/// Most entries of one generation of the cache.
+pub const GENERATION: usize = 20_000;
+
 /// Observed states of booted images, by subject and image fingerprint.
 pub struct RecoveryCache<S: Subject> {
-    #[allow(clippy::type_complexity)]
-    map: Mutex<HashMap<(S, u128), Arc<S::Observed>>>,
+    generations: Mutex<Generations<S>>,
+}
+
+type Entries<S> = HashMap<(S, u128), Arc<<S as Subject>::Observed>>;
+
+struct Generations<S: Subject> {
+    current: Entries<S>,
+    old: Entries<S>,
 }
 
 impl<S: Subject> Default for RecoveryCache<S> {
     fn default() -> Self {
-        Self { map: Mutex::new(HashMap::new()) }
+        Self { generations: Mutex::new(Generations { current: HashMap::new(), old: HashMap::new() }) }
+    }
+}
+
+impl<S: Subject> Generations<S> {
+    fn get(&mut self, key: &(S, u128)) -> Option<Arc<S::Observed>> {
+        if let Some(found) = self.current.get(key) {
+            return Some(found.clone());
+        }
+        let found = self.old.remove(key)?;
+        self.insert(key.clone(), found.clone());
+        Some(found)
+    }
+
+    fn insert(&mut self, key: (S, u128), observed: Arc<S::Observed>) {
+        if self.current.len() >= GENERATION {
+            self.old = std::mem::take(&mut self.current);
+        }
+        self.current.insert(key, observed);
     }
 }
 
@@ -26,11 +59,11 @@ impl<S: Subject> RecoveryCache<S> {
     /// `image` builds it, called only when no store was booted on it yet.
     pub(crate) fn observe(&self, subject: &S, fingerprint: u128, image: impl FnOnce() -> Image) -> Arc<S::Observed> {
         let key = (subject.clone(), fingerprint);
-        if let Some(found) = self.map.lock().expect("cache lock").get(&key) {
-            return found.clone();
+        if let Some(found) = self.generations.lock().expect("cache lock").get(&key) {
+            return found;
         }
         let observed = Arc::new(recover_on(subject, &image()).0.observed);
-        self.map.lock().expect("cache lock").insert(key, observed.clone());
+        self.generations.lock().expect("cache lock").insert(key, observed.clone());
         observed
     }
 }

@@ -34,6 +34,10 @@ pub struct Span<S: Subject> {
     pub invoked: u64,
     pub returned: u64,
     pub after: Image,
+    /// The whole state right after the call answered: the filesystem under every model and the
+    /// store's memory ([`Subject::memory`]). Recorded only by a run asked to
+    /// ([`Run::fingerprint`]), for a subject that tells its memory, between calls.
+    pub state: Option<u128>,
 }
 
 /// A recorded run of a workload.
@@ -105,11 +109,14 @@ pub fn execute_case<S: Subject>(
 pub struct Run {
     pub schedule: Schedule,
     pub preempt: Preempt,
+    /// Record each call's [`Span::state`] (state caching). Default: false.
+    pub fingerprint: bool,
 }
 
 /// Runs `workload` with the faults of `plan`, the schedule of `run` (then the default choice).
 pub fn execute<S: Subject>(subject: &S, workload: &Workload<S::Op>, plan: &Plan, run: &Run) -> Execution<S> {
-    execute_with(subject, workload, plan, run.preempt, &mut Replay::new(run.schedule.clone()))
+    let fs = SimFs::new(SimOptions::default());
+    execute_on(subject, fs, workload, plan, run.preempt, run.fingerprint, &mut Replay::new(run.schedule.clone()))
 }
 
 /// Runs `workload` with the faults of `plan`, `strategy` choosing the interleaving. The plan's
@@ -121,7 +128,7 @@ pub fn execute_with<S: Subject>(
     preempt: Preempt,
     strategy: &mut dyn Strategy,
 ) -> Execution<S> {
-    execute_on(subject, SimFs::new(SimOptions::default()), workload, plan, preempt, strategy)
+    execute_on(subject, SimFs::new(SimOptions::default()), workload, plan, preempt, false, strategy)
 }
 
 /// Runs `workload` (with its default schedule, no fault) on a disk that starts as `image`: work
@@ -133,7 +140,7 @@ pub fn execute_from<S: Subject>(
     preempt: Preempt,
 ) -> Execution<S> {
     let fs = SimFs::from_image(image, SimOptions::default());
-    execute_on(subject, fs, workload, &Plan::none(), preempt, &mut Replay::new(Schedule::default()))
+    execute_on(subject, fs, workload, &Plan::none(), preempt, false, &mut Replay::new(Schedule::default()))
 }
 
 fn execute_on<S: Subject>(
@@ -142,6 +149,7 @@ fn execute_on<S: Subject>(
     workload: &Workload<S::Op>,
     plan: &Plan,
     preempt: Preempt,
+    fingerprint: bool,
     strategy: &mut dyn Strategy,
 ) -> Execution<S> {
     workload.validate().expect("a valid workload");
@@ -177,7 +185,7 @@ fn execute_on<S: Subject>(
         }
     }
     let open_end = fs.steps();
-    let recorder = Recorder::new(fs.clone());
+    let recorder = Recorder { fingerprint, ..Recorder::new(fs.clone()) };
     let mut interleaving = Interleaving::default();
     if open_error.is_none() {
         let stores: Vec<Arc<S::Store>> = stores.into_iter().map(Arc::new).collect();
@@ -217,17 +225,19 @@ pub struct Recorder<S: Subject> {
     fs: Arc<SimFs>,
     #[allow(clippy::type_complexity)]
     state: Arc<std::sync::Mutex<(Vec<Span<S>>, u64)>>,
+    /// Whether each answer records [`Span::state`].
+    fingerprint: bool,
 }
 
 impl<S: Subject> Clone for Recorder<S> {
     fn clone(&self) -> Self {
-        Self { fs: self.fs.clone(), state: self.state.clone() }
+        Self { fs: self.fs.clone(), state: self.state.clone(), fingerprint: self.fingerprint }
     }
 }
 
 impl<S: Subject> Recorder<S> {
     pub fn new(fs: Arc<SimFs>) -> Self {
-        Self { fs, state: Arc::default() }
+        Self { fs, state: Arc::default(), fingerprint: false }
     }
 
     /// A call invoked now; in flight until [`Recorder::answered`].
@@ -246,6 +256,7 @@ impl<S: Subject> Recorder<S> {
             invoked,
             returned: NEVER,
             after,
+            state: None,
         };
         state.0.push(span);
         state.0.len() - 1
@@ -258,6 +269,14 @@ impl<S: Subject> Recorder<S> {
         state.1 += 1;
         let span = &mut state.0[index];
         (span.outcome, span.end, span.returned, span.after) = (outcome, end, returned, after);
+    }
+
+    /// Records the state after call `index` answered, `memory` being the store's
+    /// ([`Subject::memory`]); nothing unless both it and the filesystem's are known.
+    fn record_state(&self, index: usize, memory: Option<u128>) {
+        let Some((fs, memory)) = self.fs.state_fingerprint().zip(memory) else { return };
+        let state = xxhash_rust::xxh3::xxh3_128_with_seed(&memory.to_le_bytes(), fs as u64 ^ (fs >> 64) as u64);
+        self.state.lock().expect("recorder").0[index].state = Some(state);
     }
 
     /// Every call, in order of invocation.
@@ -283,6 +302,9 @@ pub async fn client_task<S: Subject>(
         let index = recorder.invoked(Some(client), process, op);
         let outcome = subject.call(&store, op).await;
         recorder.answered(index, outcome);
+        if recorder.fingerprint {
+            recorder.record_state(index, subject.memory(&store));
+        }
     }
 }
 

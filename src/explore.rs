@@ -53,8 +53,16 @@ pub struct ExploreOptions {
     /// Fault runs (every errno at every mutating syscall, a one-byte short write at every write,
     /// every damage to each file the subject reads at open on restart) and work after recovery
     /// (every crash image continued with the operations left) for workloads of up to this many
-    /// operations (0: none). Default: 2.
+    /// operations (0: none, and no fault run at all). Default: 2.
     pub errno_max_ops: usize,
+    /// Fault runs in the last operation for longer workloads, up to this many operations: every
+    /// errno at each of its mutating syscalls and a short write at each of its writes (with the
+    /// crash points to its end and the restart), and every damage on restart. A fault in an
+    /// earlier operation is the last-operation fault of a shorter workload. They run once per
+    /// distinct state before the last operation and operation (state caching: the disk under
+    /// every model, [`Subject::memory`], [`Subject::expected_fingerprint`]); a subject that does
+    /// not tell its memory runs them for every workload. Default: 4 (as `max_ops`).
+    pub fault_max_ops: usize,
     /// How crash images are enumerated (posix cap, sector size, sampling seed).
     pub images: ImageOptions,
     /// Seed of the random workloads (and of the scale workloads). Default: 0.
@@ -99,6 +107,7 @@ impl Default for ExploreOptions {
             random_workloads: 16,
             random_max_ops: 30,
             errno_max_ops: 2,
+            fault_max_ops: 4,
             images: ImageOptions::default(),
             seed: 0,
             scale_workloads: 2,
@@ -181,6 +190,9 @@ pub struct ModelResult<S: Subject> {
     /// Milliseconds from the start until the first workload that found a violation finished.
     pub ms_to_detection: Option<u128>,
     pub elapsed_ms: u128,
+    /// Workloads whose last-operation fault runs ([`ExploreOptions::fault_max_ops`]) were
+    /// skipped: the state before that operation, and the operation, were already explored.
+    pub seen_skipped: u64,
 }
 
 /// What one workload contributed.
@@ -269,6 +281,7 @@ impl<S: Subject> Merger<S> {
             states_to_detection: None,
             ms_to_detection: None,
             elapsed_ms: 0,
+            seen_skipped: 0,
         };
         Self { result, distinct: HashSet::new(), first_index: None }
     }
@@ -330,22 +343,54 @@ pub fn explore_models<S: Subject>(
     let mut mergers: Vec<Merger<S>> = models.iter().map(|&model| Merger::new(subject, model)).collect();
     let mut ended_ms: Vec<Option<u128>> = vec![None; models.len()];
     let mut index = 0;
+    // The states before a last operation (with it) whose fault runs ran, and how many
+    // workloads asked.
+    let mut seen_before_last: HashSet<u128> = HashSet::new();
+    // The states after a run (with what the spec expects of them) whose damages were checked.
+    let mut seen_after: HashSet<u128> = HashSet::new();
+    let mut seen_checked: u64 = 0;
     for workloads in all.chunks(batch) {
         let live: Vec<usize> = (0..models.len()).filter(|&m| ended_ms[m].is_none()).collect();
         if live.is_empty() {
             break;
         }
         let live_models: Vec<Model> = live.iter().map(|&m| models[m]).collect();
-        let results: Vec<(Vec<WorkloadResult<S>>, u128)> = workloads
+        let explored: Vec<(Vec<WorkloadResult<S>>, Option<Keys>)> = workloads
             .par_iter()
             .map(|planned| {
                 let w = &planned.workload;
                 let errno_runs = !w.is_concurrent() && w.len() <= opts.errno_max_ops && !planned.scale;
-                let results = if planned.scale {
-                    explore_after_setup(subject, &live_models, w, opts, cache)
+                if planned.scale {
+                    (explore_after_setup(subject, &live_models, w, opts, cache), None)
                 } else {
-                    explore_workload(subject, &live_models, w, errno_runs, opts, cache)
-                };
+                    let deep = last_op_faults(opts, planned);
+                    explore_workload_keyed(subject, &live_models, w, errno_runs, deep, opts, cache)
+                }
+            })
+            .collect();
+        // State caching, decided in workload order so that which workload runs a state's fault
+        // runs does not depend on the threads: the first with that state before its last op.
+        let deep: Vec<(bool, bool)> = workloads
+            .iter()
+            .zip(&explored)
+            .map(|(planned, (_, keys))| match keys {
+                Some(keys) => (seen_before_last.insert(keys.before_last), seen_after.insert(keys.after)),
+                None => (last_op_faults(opts, planned), last_op_faults(opts, planned)),
+            })
+            .collect();
+        seen_checked += explored.iter().filter(|(_, keys)| keys.is_some()).count() as u64;
+        let results: Vec<(Vec<WorkloadResult<S>>, u128)> = workloads
+            .par_iter()
+            .zip(explored)
+            .zip(deep)
+            .map(|((planned, (mut results, _)), (faults, damage))| {
+                if faults || damage {
+                    let w = &planned.workload;
+                    let faults = check_last_op_faults(subject, &live_models, w, faults, damage, opts, cache);
+                    for (result, part) in results.iter_mut().zip(faults) {
+                        result.absorb(part);
+                    }
+                }
                 live.iter().for_each(|_| progress());
                 (results, started.elapsed().as_millis())
             })
@@ -378,6 +423,7 @@ pub fn explore_models<S: Subject>(
             merged.first = Some(shrink_finding(subject, models[m], finding, opts, cache));
         }
         merged.elapsed_ms = ended_ms[m].unwrap_or(all_done) + shrinking.elapsed().as_millis();
+        merged.seen_skipped = seen_checked - seen_before_last.len() as u64;
         results.push(merged);
     }
     results
@@ -404,7 +450,7 @@ pub fn shrink_finding<S: Subject>(
                 let run = execute(subject, &workload, &Plan::none(), &Run::default());
                 let case = Case { workload, faults: Plan::none(), ..best.case.clone() };
                 let mut result = WorkloadResult::default();
-                check_corruptions(&run, &case, subject, opts, cache, &mut result);
+                check_corruptions(&run, &case, true, subject, opts, cache, &mut result);
                 result.first
             })
         } else if best.case.faults.is_clean() {
@@ -462,6 +508,34 @@ pub(crate) fn explore_workload<S: Subject>(
     opts: &ExploreOptions,
     cache: &RecoveryCache<S>,
 ) -> Vec<WorkloadResult<S>> {
+    explore_workload_keyed(subject, models, workload, errno_runs, false, opts, cache).0
+}
+
+/// Whether `planned` gets fault runs in its last operation only ([`ExploreOptions::fault_max_ops`]).
+fn last_op_faults<O: Clone>(opts: &ExploreOptions, planned: &Planned<O>) -> bool {
+    let w = &planned.workload;
+    let len = w.len();
+    opts.errno_max_ops > 0
+        && opts.errno_max_ops < len
+        && len <= opts.fault_max_ops
+        && !w.is_concurrent()
+        && w.setup.is_empty()
+        && !planned.scale
+        && !planned.random
+}
+
+/// [`explore_workload`]; with `keyed` (a lone client's workload of two or more operations), also
+/// its state caching [`Keys`], when the subject tells them ([`state_keys`]).
+fn explore_workload_keyed<S: Subject>(
+    subject: &S,
+    models: &[Model],
+    workload: &Workload<S::Op>,
+    errno_runs: bool,
+    keyed: bool,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache<S>,
+) -> (Vec<WorkloadResult<S>>, Option<Keys>) {
+    let mut key = None;
     let mut results: Vec<WorkloadResult<S>> = models.iter().map(|_| WorkloadResult::default()).collect();
     let clean = Plan::none();
     let mut dfs = Dfs::new(opts.preemptions_max);
@@ -473,7 +547,10 @@ pub(crate) fn explore_workload<S: Subject>(
             madsim: None,
             check: Check::Restart,
         };
-        let run = execute(subject, workload, &clean, &case.run(opts.preempt));
+        let run = execute(subject, workload, &clean, &Run { fingerprint: keyed, ..case.run(opts.preempt) });
+        if keyed {
+            key = state_keys(subject, &run);
+        }
         assert!(
             run.interleaving.deadlocked.is_empty(),
             "clients {:?} of {} deadlocked on workload {workload} with schedule {}: a store must never wait forever",
@@ -492,7 +569,7 @@ pub(crate) fn explore_workload<S: Subject>(
                 check_crash_points(&run, &case, points, true, subject, models, opts, cache, &mut results);
             }
             let mut corruptions = WorkloadResult::default();
-            check_corruptions(&run, &case, subject, opts, cache, &mut corruptions);
+            check_corruptions(&run, &case, true, subject, opts, cache, &mut corruptions);
             absorb_each(&mut results, &corruptions);
             let trace = run.fs.trace();
             for plan in Plan::each_errno(&trace, &ERRNOS).iter().chain(&Plan::each_short_write(&trace, 1)) {
@@ -500,6 +577,75 @@ pub(crate) fn explore_workload<S: Subject>(
             }
         }
         dfs.explored(&branch, &run.interleaving);
+    }
+    (results, key)
+}
+
+/// What state caching knows of a lone client's run ([`state_keys`]).
+struct Keys {
+    /// The state before the last call, with that call: the disk under every model and the
+    /// store's memory after the call before it ([`Span::state`]), the spec's expectation there,
+    /// and the last call.
+    before_last: u128,
+    /// The disk after the run's clean shutdown, with the spec's expectation of a restart there:
+    /// all that a damage on restart is judged by.
+    after: u128,
+}
+
+/// The [`Keys`] of `run`; `None` when the subject does not tell its memory and expectation.
+fn state_keys<S: Subject>(subject: &S, run: &Execution<S>) -> Option<Keys> {
+    use std::hash::{Hash, Hasher};
+    let calls: Vec<&crate::execute::Span<S>> = run.spans.iter().filter(|s| s.client.is_some()).collect();
+    let [.., before, last] = calls[..] else { return None };
+    let state = before.state?;
+    let expected = subject.expected_fingerprint(&subject.expect(&run.history_at(before.end)))?;
+    let mut hasher = std::hash::DefaultHasher::new();
+    last.op.hash(&mut hasher);
+    let op = hasher.finish();
+    let restart = subject.expected_fingerprint(&subject.expect(&run.history_then_restart()))?;
+    Some(Keys {
+        before_last: state ^ expected.rotate_left(32) ^ u128::from(op).rotate_left(80),
+        after: run.fs.volatile_image().fingerprint() ^ restart.rotate_left(64),
+    })
+}
+
+/// The fault runs of a lone client's workload's last operation (with `faults`): every errno at
+/// each of its mutating syscalls and a one-byte short write at each of its writes, each checked
+/// at the crash points to the end of that operation and after a restart ([`check_fault_run`]);
+/// and (with `damage`) every damage on restart after the run ([`check_corruptions`]; work after
+/// that restart reruns the whole workload, so it stays with the workloads of `errno_max_ops`).
+fn check_last_op_faults<S: Subject>(
+    subject: &S,
+    models: &[Model],
+    workload: &Workload<S::Op>,
+    faults: bool,
+    damage: bool,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache<S>,
+) -> Vec<WorkloadResult<S>> {
+    let mut results: Vec<WorkloadResult<S>> = models.iter().map(|_| WorkloadResult::default()).collect();
+    let run = execute(subject, workload, &Plan::none(), &Run { preempt: opts.preempt, ..Run::default() });
+    let Some(last) = run.spans.iter().filter(|s| s.client.is_some()).last() else { return results };
+    let in_last = |plan: &&Plan| plan.faults.keys().all(|&step| last.start <= step && step < last.end);
+    let case = Case {
+        workload: workload.clone(),
+        faults: Plan::none(),
+        schedule: Schedule::default(),
+        madsim: None,
+        check: Check::Restart,
+    };
+    if damage {
+        let mut corruptions = WorkloadResult::default();
+        check_corruptions(&run, &case, false, subject, opts, cache, &mut corruptions);
+        absorb_each(&mut results, &corruptions);
+    }
+    if !faults {
+        return results;
+    }
+    let trace = run.fs.trace();
+    let plans = Plan::each_errno(&trace, &ERRNOS).into_iter().chain(Plan::each_short_write(&trace, 1));
+    for plan in plans.collect::<Vec<Plan>>().iter().filter(in_last) {
+        check_fault_run(subject, models, workload, plan, true, opts, cache, &mut results);
     }
     results
 }
@@ -719,13 +865,14 @@ fn check_restart<S: Subject>(
 /// it may refuse to start, or start without losing anything acknowledged. The disk is the same
 /// under every model, so this is judged once.
 ///
-/// Where the store started (and lost nothing), a lone client's workload also does work after that
-/// restart ([`continuation::continue_after`]): its calls run again on the store booted on the
-/// damaged disk, which then shuts down and restarts. A damage recovery left in place and the
-/// next write makes live (a torn tail appended after, say) shows there.
+/// With `work_after`, where the store started (and lost nothing), a lone client's workload also
+/// does work after that restart ([`continuation::continue_after`]): its calls run again on the
+/// store booted on the damaged disk, which then shuts down and restarts. A damage recovery left
+/// in place and the next write makes live (a torn tail appended after, say) shows there.
 fn check_corruptions<S: Subject>(
     run: &Execution<S>,
     case: &Case<S>,
+    work_after: bool,
     subject: &S,
     opts: &ExploreOptions,
     cache: &RecoveryCache<S>,
@@ -738,7 +885,7 @@ fn check_corruptions<S: Subject>(
     let image = run.fs.volatile_image();
     let before = run.history_then_restart();
     let expected = subject.expect(&before);
-    let work = if case.workload.is_concurrent() { Vec::new() } else { continuation::remaining(run, 0) };
+    let work = if work_after && !case.workload.is_concurrent() { continuation::remaining(run, 0) } else { Vec::new() };
     for path in files {
         let Some(bytes) = image.file(&path) else { continue };
         for corruption in Corruption::each(&path, bytes.len()) {
@@ -789,7 +936,7 @@ pub(crate) fn check_fault_run<S: Subject>(
     results: &mut [WorkloadResult<S>],
 ) {
     assert_eq!(models.len(), results.len(), "one result per model");
-    let run = execute(subject, workload, plan, &Run { schedule: Schedule::default(), preempt: opts.preempt });
+    let run = execute(subject, workload, plan, &Run { preempt: opts.preempt, ..Run::default() });
     let case = Case {
         workload: workload.clone(),
         faults: plan.clone(),

@@ -192,6 +192,22 @@ pub trait Subject: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static
         self.check(expected, observed)
     }
 
+    /// State caching: a fingerprint of what `store` remembers between calls (caches, counters,
+    /// the time it last read), equal for two stores that, on equal disks, answer alike from
+    /// here on. `None` (the default): unknown, and no state of this subject is ever taken for
+    /// one already explored.
+    fn memory(&self, store: &Self::Store) -> Option<u128> {
+        let _ = store;
+        None
+    }
+
+    /// State caching: a fingerprint of what the spec expects, equal for two expectations that
+    /// judge every observation alike. `None` (the default): no state caching.
+    fn expected_fingerprint(&self, expected: &Self::Expected) -> Option<u128> {
+        let _ = expected;
+        None
+    }
+
     /// Whether the store booted in `observed` (false: it refused to start with an error, which
     /// only a damaged file allows). Work after a restart on a damaged disk runs only where the
     /// store started. Default: true (a subject whose `check_corrupted` rejects every refusal

@@ -255,3 +255,27 @@ fn reference_passes_scale_workloads_past_its_caps() {
         );
     }
 }
+
+/// A registry that does not parse, served as `{}`: the store starts and answers "no such
+/// session" for every key while its files still hold them. Only asking the booted store shows it.
+#[test]
+fn corrupt_registry_served_empty_is_seen_through_the_store() {
+    let opts = ExploreOptions { errno_max_ops: 1, ..bounds() };
+    assert_reported_bug_within(Variant::CorruptRegistryServedEmpty, Invariant::NoOrphan, &opts);
+}
+
+/// A torn-tail repair that cuts one complete line too many: it takes a short write in the last
+/// of three operations (`create a L; append a m; append a m`), which only the last-operation
+/// fault runs of longer workloads reach. They run once per state before the last operation, and
+/// state caching must not hide it.
+#[test]
+fn torn_tail_overcut_needs_a_short_write_in_a_third_operation() {
+    let deep = ExploreOptions { max_ops: 3, errno_max_ops: 1, fault_max_ops: 3, ..bounds() };
+    let shallow = ExploreOptions { fault_max_ops: 2, ..deep.clone() };
+    for result in explore_all(Variant::TornTailOvercut, &shallow) {
+        assert_eq!(result.violations, 0, "{}: caught without faults in a third operation", result.model);
+    }
+    let results = explore_all(Variant::TornTailOvercut, &deep);
+    assert!(results.iter().all(|r| r.seen_skipped > 0), "state caching skipped states already seen");
+    assert_reported_bug_within(Variant::TornTailOvercut, Invariant::Durable, &deep);
+}

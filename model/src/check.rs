@@ -70,6 +70,15 @@ pub struct Expected {
 }
 
 impl Expected {
+    /// A fingerprint of everything this expectation judges by (the views the spec allows, what
+    /// is uncertain, the ids ever known), for state caching.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        format!("{:?} {:?} {:?}", self.views, self.uncertain, self.known).hash(&mut hasher);
+        hasher.finish()
+    }
+
     /// Replays the spec over `history`.
     pub fn of(history: &[Record]) -> Self {
         let replay = replay_from(vec![Branch::default()], history, 0);
@@ -136,10 +145,13 @@ impl Expected {
             expected.to_string()
         };
         let judged = Judged { view: &observed.view, acked: expected, uncertain, recovery: &observed.recovery };
-        let (invariant, summary) = judged.first_broken().unwrap_or((
-            Invariant::Atomic,
-            "an uncertain operation is neither fully applied nor fully absent".to_string(),
-        ));
+        let (invariant, summary) = judged
+            .first_broken()
+            .or_else(|| crate::invariant::durable_in_every(&observed.view, views).map(|s| (Invariant::Durable, s)))
+            .unwrap_or((
+                Invariant::Atomic,
+                "an uncertain operation is neither fully applied nor fully absent".to_string(),
+            ));
         Err(violation(invariant, summary, shown))
     }
 

@@ -294,6 +294,40 @@ pub fn durable(view: &View, acked: &View, uncertain: &Uncertain) -> Option<Strin
     None
 }
 
+/// Durable, judged against every allowed outcome at once: what all of `views` hold (an entry
+/// each maps to one session, the messages each one's transcript of it begins with) is
+/// acknowledged whatever the uncertain calls did, and must be in `view`. This names the loss
+/// [`durable`] passes over when an uncertain call touched the key (an acknowledged message
+/// dropped with the torn tail of one in flight).
+pub fn durable_in_every(view: &View, views: &[View]) -> Option<String> {
+    let (first, rest) = views.split_first()?;
+    for (key, entry) in &first.registry {
+        if entry.id.starts_with('?') || rest.iter().any(|v| v.registry.get(key).is_none_or(|e| e.id != entry.id)) {
+            continue;
+        }
+        if view.registry.get(key).is_none_or(|found| found.id != entry.id) {
+            return Some(format!("acknowledged session {key} -> {} is gone from the registry", entry.id));
+        }
+        let Some(mut common) = first.transcripts.get(&entry.id).cloned() else { continue };
+        for other in rest {
+            let theirs = other.transcripts.get(&entry.id).map_or(&[][..], Vec::as_slice);
+            let same = common.iter().zip(theirs).take_while(|(a, b)| a == b).count();
+            common.truncate(same);
+        }
+        match view.transcripts.get(&entry.id) {
+            Some(found) if found.starts_with(&common) => {}
+            found => {
+                let found = found.map_or("no transcript".to_string(), |f| format!("{f:?}"));
+                return Some(format!(
+                    "transcript {} lost acknowledged messages: every allowed outcome begins with {common:?}, found {found}",
+                    entry.id
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// NoPhantom: nothing in `view` beyond what `acked` and the uncertain operations explain.
 pub fn no_phantom(view: &View, acked: &View, uncertain: &Uncertain) -> Option<String> {
     for (key, entry) in &view.registry {

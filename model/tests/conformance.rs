@@ -380,3 +380,19 @@ fn after_recovery_the_spec_goes_on_from_what_recovery_showed() {
     let lost = pinned.check(&observed(only_b)).expect_err("a, which recovery showed, is gone");
     assert_eq!(lost.invariant, Invariant::Durable.name(), "{lost}");
 }
+
+#[test]
+fn an_acknowledged_message_lost_beside_an_append_in_flight_breaks_durable_not_atomic() {
+    // "hi" was acknowledged; a second append to the same session is in flight at the crash.
+    // Every allowed outcome begins with "hi", so a transcript without it lost what was
+    // acknowledged, though an uncertain call touched the key.
+    let mut history = base_history();
+    history.push(call(append("a", "more"), Outcome::InFlight));
+    let mut view = base_view();
+    view.transcripts.insert("id1".into(), vec![]);
+    assert_eq!(violated(&history, view), Invariant::Durable);
+    // The in-flight message itself may be there or not.
+    let mut view = base_view();
+    view.transcripts.insert("id1".into(), vec!["hi".into(), "more".into()]);
+    assert!(check(&history, &observed(view)).is_ok());
+}

@@ -71,6 +71,7 @@ pub mod persistence;
 mod realfs;
 mod simfs;
 mod snapshot;
+mod state;
 mod trace;
 
 use std::future::Future;

@@ -241,6 +241,14 @@ impl Tracker {
         self.pending.retain(|p| p.effect.data_ino().is_none_or(|ino| visible.contains(&ino)));
     }
 
+    /// Adds this tracker's durable tree and pending effects to a state fingerprint.
+    pub(crate) fn canonical(&self, canon: &mut crate::state::Canon) {
+        canon.disk(&self.durable, None);
+        for pending in &self.pending {
+            canon.pending(&pending.effect, &pending.dirs_left);
+        }
+    }
+
     /// Sequence numbers of the events still pending.
     pub fn pending_seqs(&self) -> Vec<usize> {
         self.pending.iter().map(|p| p.seq).collect()

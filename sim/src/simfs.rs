@@ -168,6 +168,29 @@ impl SimFs {
         Image::of(&self.lock().volatile)
     }
 
+    /// A fingerprint of the whole state now ([`crate::state`]): equal for two filesystems that
+    /// do the same from here on and leave the same crash images under every model. `None` while
+    /// a descriptor is open (a state between calls has none) or without recording.
+    pub fn state_fingerprint(&self) -> Option<u128> {
+        let k = self.steps();
+        {
+            let state = self.lock();
+            if !state.options.recording || state.fds.values().next().is_some() {
+                return None;
+            }
+        }
+        let durable: Vec<Tracker> =
+            [Model::Ordered, Model::Posix].into_iter().filter_map(|model| self.trackers(model, k..=k).pop()).collect();
+        let state = self.lock();
+        let mut canon = crate::state::Canon::default();
+        canon.disk(&state.volatile, Some(&state.mtimes));
+        for (tag, tracker) in [b'o', b'p'].into_iter().zip(&durable) {
+            canon.section(tag);
+            tracker.canonical(&mut canon);
+        }
+        Some(canon.finish())
+    }
+
     /// D under the `posix` model: what is surely on the platter now.
     pub fn durable_image(&self) -> Image {
         self.lock().posix.durable_image()

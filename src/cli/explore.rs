@@ -82,6 +82,7 @@ pub fn to_json(results: &[ModelResult<Session>], opts: &ExploreOptions) -> serde
                 "states_to_detection": r.states_to_detection,
                 "ms_to_detection": r.ms_to_detection,
                 "elapsed_ms": r.elapsed_ms,
+                "seen_skipped": r.seen_skipped,
             })
         })
         .collect();

@@ -361,6 +361,13 @@ struct Bounds {
     /// every crash image, then a restart) for workloads of up to N operations (0: none).
     #[arg(long, default_value_t = 2)]
     errno_ops: usize,
+    /// Fault runs in the last operation of longer workloads, up to N operations: every errno at
+    /// each of its mutating syscalls, a short write at each of its writes, every damage to the
+    /// registry on restart; once per distinct state before that operation (state caching). A
+    /// fault in an earlier operation is the last-operation fault of a shorter workload. Ignored
+    /// with --errno-ops 0.
+    #[arg(long, default_value_t = 4)]
+    fault_ops: usize,
     /// Most posix crash images per crash point enumerated exhaustively; beyond, sampled (1 or
     /// more).
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
@@ -399,6 +406,7 @@ impl Bounds {
             random_workloads: self.random,
             random_max_ops: 30,
             errno_max_ops: self.errno_ops,
+            fault_max_ops: self.fault_ops,
             images: ImageOptions { max_images: self.max_images as usize, seed: self.seed, ..ImageOptions::default() },
             seed: self.seed,
             scale_workloads: self.scale,

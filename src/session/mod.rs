@@ -127,6 +127,14 @@ impl Subject for Session {
         expected.check_corrupted(observed)
     }
 
+    fn memory(&self, store: &Store<Gated>) -> Option<u128> {
+        Some(store.memory_fingerprint().into())
+    }
+
+    fn expected_fingerprint(&self, expected: &Expected) -> Option<u128> {
+        Some(expected.fingerprint().into())
+    }
+
     fn started(&self, observed: &Observed) -> bool {
         !matches!(observed.recovery, crashsim_model::Recovery::Failed(_))
     }

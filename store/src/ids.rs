@@ -29,6 +29,12 @@ impl IdSource {
         self.now_ms
     }
 
+    /// Where the source is: ids drawn (as a position in the stream) and the clock. Two sources
+    /// of one seed at one position give the same ids and timestamps from here on.
+    pub fn position(&self) -> (u128, u64) {
+        (self.rng.get_word_pos(), self.now_ms)
+    }
+
     /// Moves the clock past a timestamp seen on disk.
     pub fn observe(&mut self, ts: u64) {
         self.now_ms = self.now_ms.max(ts);

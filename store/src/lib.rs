@@ -155,6 +155,20 @@ struct Cached {
 }
 
 impl<F: Fs> Store<F> {
+    /// A fingerprint of what this store remembers between calls (ids drawn, its clock, the
+    /// sessions it used, its registry cache, what recovery found), for state caching: two
+    /// stores of one options with equal fingerprints on equal disks answer alike from here on.
+    pub fn memory_fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let memory = self.memory();
+        let cache = memory.cache.as_ref().map(|c| (c.key, c.loaded_ms, format!("{:?}", c.registry)));
+        let mut hasher = std::hash::DefaultHasher::new();
+        (memory.ids.position(), memory.temp_seq, &memory.used, memory.closed, cache).hash(&mut hasher);
+        format!("{:?} {:?} {:?}", memory.deferred, memory.unarchived, self.recovery).hash(&mut hasher);
+        self.opts.clock.now_ms().hash(&mut hasher);
+        hasher.finish()
+    }
+
     /// Opens the store: creates the sessions dir if missing, takes the lock (breaking a stale
     /// one), runs recovery, releases the lock.
     pub async fn open(fs: Arc<F>, opts: StoreOptions) -> StoreResult<Self> {

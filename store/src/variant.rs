@@ -73,6 +73,12 @@ pub enum Variant {
     /// damage left. Its files alone look like a store that refused to start; only asking the
     /// booted store shows every session gone.
     CorruptRegistryServedEmpty,
+    /// Repair: recovery cuts a transcript whose last line is torn one complete line too early,
+    /// dropping an acknowledged message with the torn one. A torn line needs a write cut short:
+    /// a short write the store did not finish, then a crash before it appends the rest (a killed
+    /// process leaves it too, so every model catches it). Found with a short write in the third
+    /// operation of `create a L; append a m; append a m`.
+    TornTailOvercut,
 }
 
 /// What identifies a version of the registry file for the cache.
@@ -170,7 +176,7 @@ pub enum MissingRegistry {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 17] = [
+    pub const ALL: [Variant; 18] = [
         Variant::Reference,
         Variant::CreateSkipsRegistry,
         Variant::CreateRegistersAfterAck,
@@ -188,6 +194,7 @@ impl Variant {
         Variant::ReplaceWithoutTempFsync,
         Variant::CorruptRegistryReadAsEmpty,
         Variant::CorruptRegistryServedEmpty,
+        Variant::TornTailOvercut,
     ];
 
     /// The name used on the command line and in reports.
@@ -210,6 +217,7 @@ impl Variant {
             Variant::ReplaceWithoutTempFsync => "no-temp-fsync",
             Variant::CorruptRegistryReadAsEmpty => "corrupt-registry-empty",
             Variant::CorruptRegistryServedEmpty => "corrupt-registry-served",
+            Variant::TornTailOvercut => "torn-tail-overcut",
         }
     }
 
@@ -230,6 +238,7 @@ impl Variant {
             Variant::ShutdownRemovesTrajectory => "openclaw #75571",
             Variant::ReplaceWithoutDirFsync | Variant::ReplaceWithoutTempFsync => "durability",
             Variant::CorruptRegistryReadAsEmpty | Variant::CorruptRegistryServedEmpty => "corruption",
+            Variant::TornTailOvercut => "repair",
         }
     }
 
@@ -315,11 +324,11 @@ impl Variant {
         }
     }
 
-    /// Every variant cuts at the last complete line today. `OneLineTooMany` is the repair bug
-    /// of issue 21, found with a short write in a third operation: its variant waits for fault
-    /// runs that deep in the default explore.
     pub fn torn_tail_cut(self) -> TornTailCut {
-        TornTailCut::LastCompleteLine
+        match self {
+            Variant::TornTailOvercut => TornTailCut::OneLineTooMany,
+            _ => TornTailCut::LastCompleteLine,
+        }
     }
     pub fn missing_registry(self) -> MissingRegistry {
         match self {
