@@ -83,7 +83,7 @@ pub struct ExploreOptions {
     /// Most preemptions in an interleaving of concurrent clients. Default: 2 (CHESS found that
     /// two catch most concurrency bugs).
     pub preemptions_max: usize,
-    /// Where clients may be preempted. Default: before each syscall that names a path.
+    /// Where clients may be preempted. Default: before every syscall.
     pub preempt: Preempt,
     /// Models under which exploring stops after the first batch of [`STOP_BATCH`] workloads (in
     /// workload order) that holds a violation: enough to know a variant is caught there, and the
@@ -115,7 +115,7 @@ impl Default for ExploreOptions {
             client_ops_max: 1,
             processes_max: 2,
             preemptions_max: 2,
-            preempt: Preempt::Paths,
+            preempt: Preempt::Every,
             stop_under: Vec::new(),
         }
     }

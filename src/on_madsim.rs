@@ -52,7 +52,7 @@ pub async fn execute_here<S: Subject>(subject: S, workload: Workload<S::Op>, kil
     let handle = madsim::runtime::Handle::current();
     let fs = Arc::new(SimFs::new(SimOptions::default()));
     let attribution = Attribution::default();
-    let gated = Arc::new(Gated::new(fs.clone(), Preempt::Paths, attribution.clone()).paced(Pace::Latency));
+    let gated = Arc::new(Gated::new(fs.clone(), Preempt::Every, attribution.clone()).paced(Pace::Latency));
     let recorder = Recorder::new(fs.clone());
     let alive: Arc<Mutex<BTreeSet<usize>>> = Arc::new(Mutex::new((0..workload.processes).collect()));
     let subject = Arc::new(subject);

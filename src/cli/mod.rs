@@ -395,7 +395,7 @@ struct Bounds {
     preemptions: usize,
     /// Where a client may be preempted: 'paths' (before each syscall that names a path) or
     /// 'every' (before every syscall).
-    #[arg(long, default_value = "paths")]
+    #[arg(long, default_value = "every")]
     preempt: Preempt,
 }
 

@@ -17,10 +17,12 @@ use crashsim_sim::{Fd, Fs, FsResult, OpenOptions, SimFs, Stat};
 /// Where a client may be preempted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Preempt {
-    /// Before each syscall that names a path. The default.
-    #[default]
+    /// Before each syscall that names a path: blind to a race between two calls on one open
+    /// descriptor (a lock file created, then written).
     Paths,
-    /// Before every syscall.
+    /// Before every syscall. The default: the reference's own lock race (an empty lock broken
+    /// while its owner was between creating and writing it) showed only here.
+    #[default]
     Every,
 }
 
