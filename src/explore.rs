@@ -418,7 +418,8 @@ pub fn explore_models<S: Subject>(
         // Workloads come shortest first, so an exhaustive or concurrent finding is as short as
         // any; a random workload's finding, or one under an injected fault, is shrunk by
         // dropping operations.
-        let shrink = |f: &Finding<S>| !f.case.faults.is_clean() || first_index.is_some_and(|i| all[i].random);
+        let shrink =
+            |f: &Finding<S>| !f.case.faults.is_clean() || first_index.is_some_and(|i| all[i].random || all[i].scale);
         if let Some(finding) = merged.first.take_if(|f| shrink(f)) {
             merged.first = Some(shrink_finding(subject, models[m], finding, opts, cache));
         }
@@ -441,6 +442,9 @@ pub fn shrink_finding<S: Subject>(
     cache: &RecoveryCache<S>,
 ) -> Finding<S> {
     let mut best = finding;
+    if !best.case.workload.is_concurrent() && !best.case.workload.setup.is_empty() && best.case.faults.is_clean() {
+        best = shrink_setup(subject, model, best, opts, cache);
+    }
     while !best.case.workload.is_concurrent() {
         let smaller = |drop: usize| best.case.workload.without(0, drop);
         let shrunk = if best.case.faults.corrupt.is_some() {
@@ -456,7 +460,13 @@ pub fn shrink_finding<S: Subject>(
         } else if best.case.faults.is_clean() {
             (0..best.case.workload.len()).rev().find_map(|drop| {
                 let workload = smaller(drop)?;
-                explore_workload(subject, &[model], &workload, false, opts, cache).pop()?.first
+                let mut explored = if workload.setup.is_empty() {
+                    explore_workload(subject, &[model], &workload, false, opts, cache)
+                } else {
+                    // A scale workload: checked after its setup, as it was explored.
+                    explore_after_setup(subject, &[model], &workload, opts, cache)
+                };
+                explored.pop()?.first
             })
         } else {
             shrink_fault(subject, model, &best, opts, cache)
@@ -464,6 +474,34 @@ pub fn shrink_finding<S: Subject>(
         match shrunk {
             Some(found) => best = found,
             None => break,
+        }
+    }
+    best
+}
+
+/// Shrinks the setup of a scale workload's finding (a store filled past its caps): the shortest
+/// prefix of the setup that still breaks an invariant after it, by bisection (a store's limits
+/// are counts, so fewer items rarely break what more did not; the smallest prefix found that
+/// breaks is kept either way).
+fn shrink_setup<S: Subject>(
+    subject: &S,
+    model: Model,
+    finding: Finding<S>,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache<S>,
+) -> Finding<S> {
+    let mut best = finding;
+    let (mut holds, mut breaks) = (0, best.case.workload.setup.len());
+    while holds + 1 < breaks {
+        let mid = (holds + breaks) / 2;
+        let mut workload = best.case.workload.clone();
+        workload.setup.truncate(mid);
+        match explore_after_setup(subject, &[model], &workload, opts, cache).pop().and_then(|r| r.first) {
+            Some(found) => {
+                best = found;
+                breaks = mid;
+            }
+            None => holds = mid,
         }
     }
     best

@@ -217,3 +217,17 @@ fn repro_reference_process(args: &[&str]) -> std::process::Output {
     let common = ["repro", "--variant", "reference", "--model", "process"];
     crashsim(&common.iter().chain(args).copied().collect::<Vec<&str>>())
 }
+
+#[test]
+fn a_clean_point_with_another_call_still_running_is_refused() {
+    // Under this schedule create b is still running when get a returns (operation 2): judging
+    // the files there as a clean point took a half-made session for an orphan.
+    let args = ["--workload", "get a || create b L", "--schedule", "1.1.1.1.1.1.1.1.0", "--clean-after", "2"];
+    let output = repro_reference_process(&args);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("still run when it returns"), "{stderr}");
+    // Where no call is in flight the clean point is judged, and the reference passes.
+    let args = ["--workload", "get a || create b L", "--schedule", "1.1.1.1.1.1.1.1.0", "--clean-after", "1"];
+    assert_eq!(repro_reference_process(&args).status.code(), Some(0));
+}

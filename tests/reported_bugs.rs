@@ -279,3 +279,18 @@ fn torn_tail_overcut_needs_a_short_write_in_a_third_operation() {
     assert!(results.iter().all(|r| r.seen_skipped > 0), "state caching skipped states already seen");
     assert_reported_bug_within(Variant::TornTailOvercut, Invariant::Durable, &deep);
 }
+
+/// A finding in a scale workload (a store filled with 8 to 40 sessions, then rotations and a
+/// prune) is shrunk like any other: its setup bisected to the fewest sessions that still break
+/// it, then its calls dropped one at a time.
+#[test]
+fn a_scale_finding_is_shrunk_to_its_few_sessions_and_calls() {
+    let opts = ExploreOptions { max_ops: 1, scale_workloads: 2, ..bounds() };
+    let cache = RecoveryCache::default();
+    let result = explore(&Session(Variant::RotateBackupFallback), Model::Ordered, &opts, &cache, &|| {});
+    let finding = result.first.expect("the scale workloads catch it (one operation alone cannot)");
+    let workload = &finding.case.workload;
+    assert!(!workload.setup.is_empty(), "it came from a scale workload: {workload}");
+    assert!(workload.setup.len() < 8, "fewer sessions than any scale workload creates: {workload}");
+    assert!(workload.len() <= 2, "the calls after the setup dropped to what breaks it: {workload}");
+}
