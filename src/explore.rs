@@ -342,19 +342,38 @@ pub fn explore_models<S: Subject>(
     let batch = if models.iter().any(stops) { STOP_BATCH } else { all.len().max(1) };
     let mut mergers: Vec<Merger<S>> = models.iter().map(|&model| Merger::new(subject, model)).collect();
     let mut ended_ms: Vec<Option<u128>> = vec![None; models.len()];
-    let mut index = 0;
     // The states before a last operation (with it) whose fault runs ran, and how many
     // workloads asked.
     let mut seen_before_last: HashSet<u128> = HashSet::new();
     // The states after a run (with what the spec expects of them) whose damages were checked.
     let mut seen_after: HashSet<u128> = HashSet::new();
-    let mut seen_checked: u64 = 0;
-    for workloads in all.chunks(batch) {
+    // State caching of the exhaustive workloads: the states after a workload's last call (with
+    // the spec's expectation) reached so far, and the workloads whose state was reached first by
+    // an earlier one (their extensions are skipped).
+    let mut seen_after_last: HashSet<u128> = HashSet::new();
+    let mut pruned: HashSet<Vec<S::Op>> = HashSet::new();
+    let mut skipped: u64 = 0;
+    for range in batches(&all, batch) {
         let live: Vec<usize> = (0..models.len()).filter(|&m| ended_ms[m].is_none()).collect();
         if live.is_empty() {
             break;
         }
         let live_models: Vec<Model> = live.iter().map(|&m| models[m]).collect();
+        let end = range.end;
+        let mut indexes: Vec<usize> = Vec::new();
+        for i in range {
+            let planned = &all[i];
+            let ops = &planned.workload.clients[0];
+            let prunable = prunable(opts, planned) && planned.workload.len() > opts.errno_max_ops.max(1);
+            if prunable && pruned.contains(&ops[..ops.len() - 1]) {
+                pruned.insert(ops.clone());
+                skipped += 1;
+                live.iter().for_each(|_| progress());
+            } else {
+                indexes.push(i);
+            }
+        }
+        let workloads: Vec<&Planned<S::Op>> = indexes.iter().map(|&i| &all[i]).collect();
         let explored: Vec<(Vec<WorkloadResult<S>>, Option<Keys>)> = workloads
             .par_iter()
             .map(|planned| {
@@ -363,8 +382,8 @@ pub fn explore_models<S: Subject>(
                 if planned.scale {
                     (explore_after_setup(subject, &live_models, w, opts, cache), None)
                 } else {
-                    let deep = last_op_faults(opts, planned);
-                    explore_workload_keyed(subject, &live_models, w, errno_runs, deep, opts, cache)
+                    let keyed = prunable(opts, planned);
+                    explore_workload_keyed(subject, &live_models, w, errno_runs, keyed, opts, cache)
                 }
             })
             .collect();
@@ -373,12 +392,23 @@ pub fn explore_models<S: Subject>(
         let deep: Vec<(bool, bool)> = workloads
             .iter()
             .zip(&explored)
-            .map(|(planned, (_, keys))| match keys {
-                Some(keys) => (seen_before_last.insert(keys.before_last), seen_after.insert(keys.after)),
-                None => (last_op_faults(opts, planned), last_op_faults(opts, planned)),
+            .map(|(planned, (_, keys))| {
+                let deep = last_op_faults(opts, planned);
+                match keys.as_ref().and_then(|k| k.before_last.map(|before| (before, k.after))) {
+                    Some((before, after)) if deep => (seen_before_last.insert(before), seen_after.insert(after)),
+                    _ => (deep, deep),
+                }
             })
             .collect();
-        seen_checked += explored.iter().filter(|(_, keys)| keys.is_some()).count() as u64;
+        for (planned, (_, keys)) in workloads.iter().zip(&explored) {
+            // A state already reached by an earlier workload: this one's extensions are that
+            // one's, and are not run.
+            if let Some(keys) = keys {
+                if !seen_after_last.insert(keys.after_last) {
+                    pruned.insert(planned.workload.clients[0].clone());
+                }
+            }
+        }
         let results: Vec<(Vec<WorkloadResult<S>>, u128)> = workloads
             .par_iter()
             .zip(explored)
@@ -396,17 +426,16 @@ pub fn explore_models<S: Subject>(
             })
             .collect();
         let mut found = vec![false; live.len()];
-        for (per_model, finished_ms) in results {
+        for ((per_model, finished_ms), &i) in results.into_iter().zip(&indexes) {
             for (j, result) in per_model.into_iter().enumerate() {
                 found[j] |= result.violations > 0;
-                mergers[live[j]].add(index, result, finished_ms);
+                mergers[live[j]].add(i, result, finished_ms);
             }
-            index += 1;
         }
         for (j, &m) in live.iter().enumerate() {
             if found[j] && stops(&models[m]) {
                 ended_ms[m] = Some(started.elapsed().as_millis());
-                (index..all.len()).for_each(|_| progress());
+                (end..all.len()).for_each(|_| progress());
             }
         }
     }
@@ -424,7 +453,7 @@ pub fn explore_models<S: Subject>(
             merged.first = Some(shrink_finding(subject, models[m], finding, opts, cache));
         }
         merged.elapsed_ms = ended_ms[m].unwrap_or(all_done) + shrinking.elapsed().as_millis();
-        merged.seen_skipped = seen_checked - seen_before_last.len() as u64;
+        merged.seen_skipped = skipped;
         results.push(merged);
     }
     results
@@ -549,6 +578,28 @@ pub(crate) fn explore_workload<S: Subject>(
     explore_workload_keyed(subject, models, workload, errno_runs, false, opts, cache).0
 }
 
+/// Whether `planned` is an exhaustive workload (a lone client's sequence, all of whose prefixes
+/// are explored too), whose state after its last call state caching records.
+fn prunable<O: Clone>(opts: &ExploreOptions, planned: &Planned<O>) -> bool {
+    let w = &planned.workload;
+    !w.is_concurrent() && w.setup.is_empty() && !planned.scale && !planned.random && w.len() < opts.max_ops.max(1) + 1
+}
+
+/// The batches `all` is explored in: at most `batch` workloads, never two lengths in one, so
+/// that a workload's prefix is always explored (and its state recorded) before it.
+fn batches<O: Clone>(all: &[Planned<O>], batch: usize) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    while start < all.len() {
+        let len = all[start].workload.len();
+        let end =
+            (start..all.len()).take(batch).take_while(|&i| all[i].workload.len() == len).last().unwrap_or(start) + 1;
+        ranges.push(start..end);
+        start = end;
+    }
+    ranges
+}
+
 /// Whether `planned` gets fault runs in its last operation only ([`ExploreOptions::fault_max_ops`]).
 fn last_op_faults<O: Clone>(opts: &ExploreOptions, planned: &Planned<O>) -> bool {
     let w = &planned.workload;
@@ -623,8 +674,11 @@ fn explore_workload_keyed<S: Subject>(
 struct Keys {
     /// The state before the last call, with that call: the disk under every model and the
     /// store's memory after the call before it ([`Span::state`]), the spec's expectation there,
-    /// and the last call.
-    before_last: u128,
+    /// and the last call. `None` for a one-call run.
+    before_last: Option<u128>,
+    /// The state after the last call (before the clean shutdown), with the spec's expectation
+    /// there: what every extension of the workload starts from.
+    after_last: u128,
     /// The disk after the run's clean shutdown, with the spec's expectation of a restart there:
     /// all that a damage on restart is judged by.
     after: u128,
@@ -634,15 +688,23 @@ struct Keys {
 fn state_keys<S: Subject>(subject: &S, run: &Execution<S>) -> Option<Keys> {
     use std::hash::{Hash, Hasher};
     let calls: Vec<&crate::execute::Span<S>> = run.spans.iter().filter(|s| s.client.is_some()).collect();
-    let [.., before, last] = calls[..] else { return None };
-    let state = before.state?;
-    let expected = subject.expected_fingerprint(&subject.expect(&run.history_at(before.end)))?;
-    let mut hasher = std::hash::DefaultHasher::new();
-    last.op.hash(&mut hasher);
-    let op = hasher.finish();
+    let after_call = |span: &crate::execute::Span<S>| -> Option<u128> {
+        let expected = subject.expected_fingerprint(&subject.expect(&run.history_at(span.end)))?;
+        Some(span.state? ^ expected.rotate_left(32))
+    };
+    let last = calls.last()?;
+    let before_last = match calls[..] {
+        [.., before, _] => {
+            let mut hasher = std::hash::DefaultHasher::new();
+            last.op.hash(&mut hasher);
+            Some(after_call(before)? ^ u128::from(hasher.finish()).rotate_left(80))
+        }
+        _ => None,
+    };
     let restart = subject.expected_fingerprint(&subject.expect(&run.history_then_restart()))?;
     Some(Keys {
-        before_last: state ^ expected.rotate_left(32) ^ u128::from(op).rotate_left(80),
+        before_last,
+        after_last: after_call(last)?,
         after: run.fs.volatile_image().fingerprint() ^ restart.rotate_left(64),
     })
 }
