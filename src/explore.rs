@@ -711,7 +711,8 @@ fn state_keys<S: Subject>(subject: &S, run: &Execution<S>) -> Option<Keys> {
 
 /// The fault runs of a lone client's workload's last operation (with `faults`): every errno at
 /// each of its mutating syscalls and a one-byte short write at each of its writes, each checked
-/// at the crash points to the end of that operation and after a restart ([`check_fault_run`]);
+/// at the crash points to the end of that operation and after a restart ([`check_fault_run`]),
+/// and work after recovery from every crash image of the operations before it;
 /// and (with `damage`) every damage on restart after the run ([`check_corruptions`]; work after
 /// that restart reruns the whole workload, so it stays with the workloads of `errno_max_ops`).
 fn check_last_op_faults<S: Subject>(
@@ -741,6 +742,13 @@ fn check_last_op_faults<S: Subject>(
     }
     if !faults {
         return results;
+    }
+    // Work after recovery: a crash in any operation before the last, then the calls left on
+    // the recovered store.
+    let calls: Vec<&crate::execute::Span<S>> = run.spans.iter().filter(|s| s.client.is_some()).collect();
+    if let [.., before, _] = calls[..] {
+        let points = run.open_end..=before.end;
+        check_crash_points(&run, &case, points, true, subject, models, opts, cache, &mut results);
     }
     let trace = run.fs.trace();
     let plans = Plan::each_errno(&trace, &ERRNOS).into_iter().chain(Plan::each_short_write(&trace, 1));

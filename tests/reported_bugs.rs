@@ -270,14 +270,21 @@ fn corrupt_registry_served_empty_is_seen_through_the_store() {
 /// state caching must not hide it.
 #[test]
 fn torn_tail_overcut_needs_a_short_write_in_a_third_operation() {
-    let deep = ExploreOptions { max_ops: 3, errno_max_ops: 1, fault_max_ops: 3, ..bounds() };
-    let shallow = ExploreOptions { fault_max_ops: 2, ..deep.clone() };
-    for result in explore_all(Variant::TornTailOvercut, &shallow) {
-        assert_eq!(result.violations, 0, "{}: caught without faults in a third operation", result.model);
-    }
+    let deep = assert_missed_in_two_operations_caught_in_three(Variant::TornTailOvercut, Invariant::Durable);
     let results = explore_all(Variant::TornTailOvercut, &deep);
     assert!(results.iter().all(|r| r.seen_skipped > 0), "state caching skipped states already seen");
-    assert_reported_bug_within(Variant::TornTailOvercut, Invariant::Durable, &deep);
+}
+
+/// Asserts that `variant` is missed when the last-operation tier stops at two operations and
+/// caught (with `invariant`) when it reaches three; returns the deeper bounds.
+fn assert_missed_in_two_operations_caught_in_three(variant: Variant, invariant: Invariant) -> ExploreOptions {
+    let deep = ExploreOptions { max_ops: 3, errno_max_ops: 1, fault_max_ops: 3, ..bounds() };
+    let shallow = ExploreOptions { fault_max_ops: 2, ..deep.clone() };
+    for result in explore_all(variant, &shallow) {
+        assert_eq!(result.violations, 0, "{variant} / {}: caught with the tier two operations deep", result.model);
+    }
+    assert_reported_bug_within(variant, invariant, &deep);
+    deep
 }
 
 /// A finding in a scale workload (a store filled with 8 to 40 sessions, then rotations and a
@@ -293,4 +300,12 @@ fn a_scale_finding_is_shrunk_to_its_few_sessions_and_calls() {
     assert!(!workload.setup.is_empty(), "it came from a scale workload: {workload}");
     assert!(workload.setup.len() < 8, "fewer sessions than any scale workload creates: {workload}");
     assert!(workload.len() <= 2, "the calls after the setup dropped to what breaks it: {workload}");
+}
+
+/// The reference's own adoption-clock bug, kept as a variant: a crash in a create, then a create
+/// and a prune on the recovered store. Only work after recovery three operations deep sees it,
+/// which the last-operation tier of longer workloads runs.
+#[test]
+fn adoption_clock_needs_work_after_a_crash_three_operations_deep() {
+    assert_missed_in_two_operations_caught_in_three(Variant::AdoptionClock, Invariant::NoPhantom);
 }

@@ -428,7 +428,9 @@ impl<'a, F: Fs> Recovery<'a, F> {
                 Some(header) => {
                     // A session made after this boot must sort after every one found on disk,
                     // adopted or archived, or prune could take the newer one for the older.
-                    self.ids.observe(header.created_at);
+                    if self.variant.adoption_moves_clock() {
+                        self.ids.observe(header.created_at);
+                    }
                     let trajectory = trajectory_name(id);
                     let entry = Entry {
                         session_id: id.clone(),

@@ -79,6 +79,12 @@ pub enum Variant {
     /// process leaves it too, so every model catches it). Found with a short write in the third
     /// operation of `create a L; append a m; append a m`.
     TornTailOvercut,
+    /// Repair: recovery adopts an orphan transcript without moving its clock past the
+    /// transcript's creation time, so a session created afterwards may sort as older than it and
+    /// prune evicts the newer one. The reference's own bug until issue 21: it needs a crash in a
+    /// create, then a create and a prune on the recovered store (`create b L; create a L; prune
+    /// 1`, crash in the first create, work after recovery), so every model catches it.
+    AdoptionClock,
 }
 
 /// What identifies a version of the registry file for the cache.
@@ -176,7 +182,7 @@ pub enum MissingRegistry {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 18] = [
+    pub const ALL: [Variant; 19] = [
         Variant::Reference,
         Variant::CreateSkipsRegistry,
         Variant::CreateRegistersAfterAck,
@@ -195,6 +201,7 @@ impl Variant {
         Variant::CorruptRegistryReadAsEmpty,
         Variant::CorruptRegistryServedEmpty,
         Variant::TornTailOvercut,
+        Variant::AdoptionClock,
     ];
 
     /// The name used on the command line and in reports.
@@ -218,6 +225,7 @@ impl Variant {
             Variant::CorruptRegistryReadAsEmpty => "corrupt-registry-empty",
             Variant::CorruptRegistryServedEmpty => "corrupt-registry-served",
             Variant::TornTailOvercut => "torn-tail-overcut",
+            Variant::AdoptionClock => "adoption-clock",
         }
     }
 
@@ -238,7 +246,7 @@ impl Variant {
             Variant::ShutdownRemovesTrajectory => "openclaw #75571",
             Variant::ReplaceWithoutDirFsync | Variant::ReplaceWithoutTempFsync => "durability",
             Variant::CorruptRegistryReadAsEmpty | Variant::CorruptRegistryServedEmpty => "corruption",
-            Variant::TornTailOvercut => "repair",
+            Variant::TornTailOvercut | Variant::AdoptionClock => "repair",
         }
     }
 
@@ -322,6 +330,11 @@ impl Variant {
             Variant::CorruptRegistryServedEmpty => CorruptRegistry::ServeEmpty,
             _ => CorruptRegistry::MoveAsideAndRebuild,
         }
+    }
+
+    /// Whether recovery moves its clock past the creation time of each orphan it adopts.
+    pub fn adoption_moves_clock(self) -> bool {
+        self != Variant::AdoptionClock
     }
 
     pub fn torn_tail_cut(self) -> TornTailCut {
