@@ -9,7 +9,7 @@
 //! (`crashsim soak --seeds N --shard i/n` does the same from the command line.)
 
 use crashsim::cache::RecoveryCache;
-use crashsim::report::replay_command;
+use crashsim::session::replay::replay_command;
 use crashsim::session::Session;
 use crashsim::soak::{soak, SoakOptions};
 use crashsim_sim::Model;

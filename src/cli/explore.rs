@@ -9,7 +9,7 @@ use serde_json::json;
 use super::progress::Progress;
 use crate::cache::RecoveryCache;
 use crate::explore::{explore_models, ExploreOptions, ModelResult};
-use crate::report::replay_command;
+use crate::session::replay::replay_command;
 use crate::session::workload;
 use crate::session::Session;
 

@@ -11,7 +11,8 @@ use crate::cache::RecoveryCache;
 use crate::case::Case;
 use crate::execute::execute_case;
 use crate::explore::{explore, ExploreOptions};
-use crate::report::{replay_command, reproduce_with};
+use crate::report::reproduce_with;
+use crate::session::replay::replay_command;
 use crate::session::Session;
 
 /// Finds, shrinks and prints the minimal reproducer of `variant` under each model; exit 0 when

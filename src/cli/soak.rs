@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::progress::Progress;
 use crate::cache::RecoveryCache;
-use crate::report::replay_command;
+use crate::session::replay::replay_command;
 use crate::session::Session;
 use crate::soak::{shard_seeds_planned, soak, SoakOptions, SoakResult};
 

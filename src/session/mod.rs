@@ -3,6 +3,7 @@
 
 pub mod observe;
 pub mod real_disk;
+pub mod replay;
 pub mod workload;
 
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use crashsim_store::{OwnerAlive, Store, StoreError, StoreOptions, StoreResult, V
 use self::observe::{observe_running, recover, DIR};
 use crate::case::Case;
 use crate::explore::ExploreOptions;
-use crate::report::replay_command;
+use crate::session::replay::replay_command;
 use crate::subject::{Gated, Process, Recovered, Subject};
 use crate::workload::Workload;
 use crashsim_store::layout::REGISTRY;
