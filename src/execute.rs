@@ -34,9 +34,10 @@ pub struct Span<S: Subject> {
     pub invoked: u64,
     pub returned: u64,
     pub after: Image,
-    /// The whole state right after the call answered: the filesystem under every model and the
-    /// store's memory ([`Subject::memory`]). Recorded only by a run asked to
-    /// ([`Run::fingerprint`]), for a subject that tells its memory, between calls.
+    /// The whole state right after the call answered: the filesystem under every model, every
+    /// process's store memory ([`Subject::memory`]) and the clock. Recorded only by a run asked
+    /// to ([`Run::fingerprint`]), for a subject that tells its memory, and only when no other
+    /// call was in flight (a call in flight holds state no fingerprint sees).
     pub state: Option<u128>,
 }
 
@@ -185,10 +186,12 @@ fn execute_on<S: Subject>(
         }
     }
     let open_end = fs.steps();
-    let recorder = Recorder { fingerprint, ..Recorder::new(fs.clone()) };
+    let stores: Vec<Arc<S::Store>> = stores.into_iter().map(Arc::new).collect();
+    let whole =
+        fingerprint.then(|| Arc::new(Whole { subject: subject.clone(), stores: stores.clone(), clock: clock.clone() }));
+    let recorder = Recorder { whole, ..Recorder::new(fs.clone()) };
     let mut interleaving = Interleaving::default();
     if open_error.is_none() {
-        let stores: Vec<Arc<S::Store>> = stores.into_iter().map(Arc::new).collect();
         alone(Box::pin(setup_task(subject, workload.clone(), stores.clone(), recorder.clone())));
         let tasks: Vec<Task<'_>> = workload
             .clients
@@ -225,19 +228,27 @@ pub struct Recorder<S: Subject> {
     fs: Arc<SimFs>,
     #[allow(clippy::type_complexity)]
     state: Arc<std::sync::Mutex<(Vec<Span<S>>, u64)>>,
-    /// Whether each answer records [`Span::state`].
-    fingerprint: bool,
+    /// What the whole state holds beside the disk; `Some` when each answer records
+    /// [`Span::state`].
+    whole: Option<Arc<Whole<S>>>,
+}
+
+/// The parts of a run's state outside the filesystem: every process's store, and the clock.
+struct Whole<S: Subject> {
+    subject: S,
+    stores: Vec<Arc<S::Store>>,
+    clock: Arc<SimClock>,
 }
 
 impl<S: Subject> Clone for Recorder<S> {
     fn clone(&self) -> Self {
-        Self { fs: self.fs.clone(), state: self.state.clone(), fingerprint: self.fingerprint }
+        Self { fs: self.fs.clone(), state: self.state.clone(), whole: self.whole.clone() }
     }
 }
 
 impl<S: Subject> Recorder<S> {
     pub fn new(fs: Arc<SimFs>) -> Self {
-        Self { fs, state: Arc::default(), fingerprint: false }
+        Self { fs, state: Arc::default(), whole: None }
     }
 
     /// A call invoked now; in flight until [`Recorder::answered`].
@@ -271,11 +282,22 @@ impl<S: Subject> Recorder<S> {
         (span.outcome, span.end, span.returned, span.after) = (outcome, end, returned, after);
     }
 
-    /// Records the state after call `index` answered, `memory` being the store's
-    /// ([`Subject::memory`]); nothing unless both it and the filesystem's are known.
-    fn record_state(&self, index: usize, memory: Option<u128>) {
-        let Some((fs, memory)) = self.fs.state_fingerprint().zip(memory) else { return };
-        let state = xxhash_rust::xxh3::xxh3_128_with_seed(&memory.to_le_bytes(), fs as u64 ^ (fs >> 64) as u64);
+    /// Records the state after call `index` answered, when the run records states, no other
+    /// call is in flight, and every store tells its memory.
+    fn record_state(&self, index: usize) {
+        let Some(whole) = &self.whole else { return };
+        let in_flight = self.state.lock().expect("recorder").0.iter().any(|span| span.returned == NEVER);
+        if in_flight {
+            return;
+        }
+        let mut memory = Vec::with_capacity(16 * whole.stores.len() + 8);
+        for store in &whole.stores {
+            let Some(fingerprint) = whole.subject.memory(store) else { return };
+            memory.extend_from_slice(&fingerprint.to_le_bytes());
+        }
+        memory.extend_from_slice(&whole.clock.now_ms().to_le_bytes());
+        let Some(fs) = self.fs.state_fingerprint() else { return };
+        let state = xxhash_rust::xxh3::xxh3_128_with_seed(&memory, fs as u64 ^ (fs >> 64) as u64);
         self.state.lock().expect("recorder").0[index].state = Some(state);
     }
 
@@ -302,9 +324,7 @@ pub async fn client_task<S: Subject>(
         let index = recorder.invoked(Some(client), process, op);
         let outcome = subject.call(&store, op).await;
         recorder.answered(index, outcome);
-        if recorder.fingerprint {
-            recorder.record_state(index, subject.memory(&store));
-        }
+        recorder.record_state(index);
     }
 }
 
@@ -358,6 +378,27 @@ impl<S: Subject> Execution<S> {
                 outcome,
                 invoked: span.invoked,
                 returned,
+            });
+        }
+        history
+    }
+
+    /// The history when the answer numbered `returned` ([`Span::returned`]) was given: the
+    /// calls answered by then, and those invoked but not answered (in flight).
+    pub fn history_at_answer(&self, returned: u64) -> History<S> {
+        let mut history = Vec::new();
+        for span in self.spans.iter().filter(|span| span.invoked < returned) {
+            let (outcome, answered) = if span.returned <= returned {
+                (span.outcome.clone(), span.returned)
+            } else {
+                (Outcome::InFlight, NEVER)
+            };
+            history.push(Record::Call {
+                process: span.process,
+                op: span.op.clone(),
+                outcome,
+                invoked: span.invoked,
+                returned: answered,
             });
         }
         history

@@ -33,6 +33,7 @@ use rayon::prelude::*;
 use crate::cache::RecoveryCache;
 use crate::case::{keep_smallest, Case, Check, Finding};
 use crate::continuation;
+use crate::distinct::DistinctCount;
 use crate::execute::{execute, Execution, Run};
 use crate::schedule::dfs::Dfs;
 use crate::schedule::gate::Preempt;
@@ -85,6 +86,12 @@ pub struct ExploreOptions {
     pub preemptions_max: usize,
     /// Where clients may be preempted. Default: before every syscall.
     pub preempt: Preempt,
+    /// State caching: a workload whose prefix ended in a state already explored is not run, a
+    /// last-operation fault tier runs once per distinct state ([`ExploreOptions::fault_max_ops`]),
+    /// and an interleaving is checked only up to a state an earlier interleaving of its workload
+    /// explored ([`SeenStates`]). Only for subjects that tell their memory. False: everything in
+    /// full. Default: true.
+    pub state_caching: bool,
     /// Models under which exploring stops after the first batch of [`STOP_BATCH`] workloads (in
     /// workload order) that holds a violation: enough to know a variant is caught there, and the
     /// counts stay deterministic. The finding is then the smallest of the workloads run, not of
@@ -116,6 +123,7 @@ impl Default for ExploreOptions {
             processes_max: 2,
             preemptions_max: 2,
             preempt: Preempt::Every,
+            state_caching: true,
             stop_under: Vec::new(),
         }
     }
@@ -174,12 +182,18 @@ pub struct ModelResult<S: Subject> {
     pub workloads: usize,
     /// Interleavings run (one per workload of a lone client).
     pub interleavings: u64,
+    /// Interleavings among them cut short at a state an earlier one of the same workload had
+    /// explored (interleaving state caching; checked up to that state only).
+    pub interleavings_cut: u64,
     /// Crash points visited (k over all runs).
     pub crash_points: u64,
     /// Crash images checked (each booted or taken from the cache), plus clean checks.
     pub crash_states: u64,
-    /// Distinct crash images among them.
+    /// Distinct crash images among them: exact up to [`crate::distinct::EXACT_UP_TO`], then
+    /// estimated ([`ModelResult::distinct_exact`] says which).
     pub distinct_states: usize,
+    /// Whether `distinct_states` is exact rather than an estimate (0.81% standard error).
+    pub distinct_exact: bool,
     /// Checks that found a violation.
     pub violations: u64,
     /// The minimal violation: fewest operations, earliest crash point, fewest survivors.
@@ -199,6 +213,8 @@ pub struct ModelResult<S: Subject> {
 #[derive(Clone)]
 pub(crate) struct WorkloadResult<S: Subject> {
     pub(crate) interleavings: u64,
+    /// Interleavings cut short at a state already explored ([`SeenStates`]).
+    interleavings_cut: u64,
     crash_points: u64,
     crash_states: u64,
     /// Fingerprints of the images checked (only counted, never iterated).
@@ -213,6 +229,7 @@ impl<S: Subject> Default for WorkloadResult<S> {
     fn default() -> Self {
         Self {
             interleavings: 0,
+            interleavings_cut: 0,
             crash_points: 0,
             crash_states: 0,
             fingerprints: HashSet::new(),
@@ -235,6 +252,7 @@ impl<S: Subject> WorkloadResult<S> {
     fn absorb(&mut self, part: WorkloadResult<S>) {
         detected_after(&mut self.states_to_detection, self.crash_states, part.states_to_detection);
         self.interleavings += part.interleavings;
+        self.interleavings_cut += part.interleavings_cut;
         self.crash_points += part.crash_points;
         self.crash_states += part.crash_states;
         self.fingerprints.extend(part.fingerprints);
@@ -262,7 +280,7 @@ fn detected_after(first: &mut Option<u64>, before: u64, later: Option<u64>) {
 /// Sums workload results in workload order into a [`ModelResult`], keeping the smallest finding.
 pub(crate) struct Merger<S: Subject> {
     result: ModelResult<S>,
-    distinct: HashSet<u128>,
+    distinct: DistinctCount,
     first_index: Option<usize>,
 }
 
@@ -273,9 +291,11 @@ impl<S: Subject> Merger<S> {
             model,
             workloads: 0,
             interleavings: 0,
+            interleavings_cut: 0,
             crash_points: 0,
             crash_states: 0,
             distinct_states: 0,
+            distinct_exact: true,
             violations: 0,
             first: None,
             states_to_detection: None,
@@ -283,7 +303,7 @@ impl<S: Subject> Merger<S> {
             elapsed_ms: 0,
             seen_skipped: 0,
         };
-        Self { result, distinct: HashSet::new(), first_index: None }
+        Self { result, distinct: DistinctCount::default(), first_index: None }
     }
 
     /// Adds the result of workload `index`, which finished `finished_ms` after the start;
@@ -296,6 +316,7 @@ impl<S: Subject> Merger<S> {
         }
         merged.workloads += 1;
         merged.interleavings += result.interleavings;
+        merged.interleavings_cut += result.interleavings_cut;
         merged.crash_points += result.crash_points;
         merged.crash_states += result.crash_states;
         merged.violations += result.violations;
@@ -309,6 +330,7 @@ impl<S: Subject> Merger<S> {
     /// The merged result, and the index of the workload its finding came from.
     pub(crate) fn finish(mut self) -> (ModelResult<S>, Option<usize>) {
         self.result.distinct_states = self.distinct.len();
+        self.result.distinct_exact = self.distinct.is_exact();
         (self.result, self.first_index)
     }
 }
@@ -582,7 +604,12 @@ pub(crate) fn explore_workload<S: Subject>(
 /// are explored too), whose state after its last call state caching records.
 fn prunable<O: Clone>(opts: &ExploreOptions, planned: &Planned<O>) -> bool {
     let w = &planned.workload;
-    !w.is_concurrent() && w.setup.is_empty() && !planned.scale && !planned.random && w.len() < opts.max_ops.max(1) + 1
+    opts.state_caching
+        && !w.is_concurrent()
+        && w.setup.is_empty()
+        && !planned.scale
+        && !planned.random
+        && w.len() < opts.max_ops.max(1) + 1
 }
 
 /// The batches `all` is explored in: at most `batch` workloads, never two lengths in one, so
@@ -628,6 +655,8 @@ fn explore_workload_keyed<S: Subject>(
     let mut results: Vec<WorkloadResult<S>> = models.iter().map(|_| WorkloadResult::default()).collect();
     let clean = Plan::none();
     let mut dfs = Dfs::new(opts.preemptions_max);
+    let concurrent = workload.is_concurrent() && opts.state_caching;
+    let mut seen = SeenStates::default();
     while let Some(branch) = dfs.next_branch() {
         let case = Case {
             workload: workload.clone(),
@@ -636,10 +665,14 @@ fn explore_workload_keyed<S: Subject>(
             madsim: None,
             check: Check::Restart,
         };
-        let run = execute(subject, workload, &clean, &Run { fingerprint: keyed, ..case.run(opts.preempt) });
+        let run =
+            execute(subject, workload, &clean, &Run { fingerprint: keyed || concurrent, ..case.run(opts.preempt) });
         if keyed {
             key = state_keys(subject, &run);
         }
+        // Interleaving state caching: the rest of a run past a state an earlier interleaving of
+        // this workload reached is that interleaving's to explore.
+        let cut = if concurrent { seen.cut(subject, &run, branch.from_step, opts.preemptions_max) } else { None };
         assert!(
             run.interleaving.deadlocked.is_empty(),
             "clients {:?} of {} deadlocked on workload {workload} with schedule {}: a store must never wait forever",
@@ -649,9 +682,10 @@ fn explore_workload_keyed<S: Subject>(
         );
         for result in results.iter_mut() {
             result.interleavings += 1;
+            result.interleavings_cut += u64::from(cut.is_some());
         }
-        let points = branch.from_step..=run.fs.steps();
-        check_run(&run, &case, points, subject, models, opts, cache, &mut results);
+        let points = branch.from_step..=cut.unwrap_or(run.fs.steps());
+        check_run(&run, &case, points, cut.is_none(), subject, models, opts, cache, &mut results);
         if errno_runs && branch.schedule.0.is_empty() {
             if !workload.is_concurrent() {
                 let points = run.open_end..=run.fs.steps();
@@ -665,9 +699,63 @@ fn explore_workload_keyed<S: Subject>(
                 check_fault_run(subject, models, workload, plan, true, opts, cache, &mut results);
             }
         }
-        dfs.explored(&branch, &run.interleaving);
+        dfs.explored(&branch, &run.interleaving, cut);
     }
     (results, key)
+}
+
+/// Interleaving state caching within one workload (TLC's and SPIN's visited set, over the
+/// schedules [`Dfs`] makes): each state a run reached between calls (no call in flight), with
+/// the most preemptions it had left there. A later run that reaches a state already reached
+/// with at least as many preemptions left stops being checked there: the earlier run's branches
+/// explore every continuation of that state within the bound.
+///
+/// A state is the disk under every model, every process's store memory and the clock
+/// ([`Span::state`](crate::execute::Span::state)), the spec's expectation of the history so far,
+/// how many calls each client made, and the client that just answered (whose switching away is
+/// a preemption). Its runs are made in one thread in [`Dfs`] order, so what is cut is
+/// deterministic.
+#[derive(Default)]
+struct SeenStates {
+    preemptions_left: HashMap<u128, usize>,
+}
+
+impl SeenStates {
+    /// The step at which `run`, branched at `from_step` from an earlier run, reached a state an
+    /// earlier run reached with at least as many preemptions left; `None` if it reached none.
+    /// Every state it reached before that is remembered.
+    fn cut<S: Subject>(&mut self, subject: &S, run: &Execution<S>, from_step: usize, bound: usize) -> Option<usize> {
+        use std::hash::{Hash, Hasher};
+        let mut answers: Vec<&crate::execute::Span<S>> =
+            run.spans.iter().filter(|s| s.client.is_some() && s.state.is_some() && s.end >= from_step).collect();
+        answers.sort_by_key(|s| s.returned);
+        let clients = run.spans.iter().filter_map(|s| s.client).max().map_or(0, |c| c + 1);
+        for span in answers {
+            let expected = subject.expected_fingerprint(&subject.expect(&run.history_at_answer(span.returned)))?;
+            let made: Vec<usize> = (0..clients)
+                .map(|c| run.spans.iter().filter(|s| s.client == Some(c) && s.returned <= span.returned).count())
+                .collect();
+            let mut hasher = std::hash::DefaultHasher::new();
+            (span.state, expected, span.client, made).hash(&mut hasher);
+            let key = span.state.expect("filtered") ^ u128::from(hasher.finish()).rotate_left(64);
+            // A choice at the answer's own step may come before or after it: counted as used
+            // when the state is remembered, as unused when it is looked up.
+            let preempted = |through_answer: bool| {
+                run.interleaving
+                    .choices
+                    .iter()
+                    .filter(|c| c.step < span.end || (through_answer && c.step == span.end))
+                    .filter(|c| c.preempts(c.chosen))
+                    .count()
+            };
+            if self.preemptions_left.get(&key).is_some_and(|&left| left >= bound.saturating_sub(preempted(false))) {
+                return Some(span.end);
+            }
+            let left = self.preemptions_left.entry(key).or_insert(0);
+            *left = (*left).max(bound.saturating_sub(preempted(true)));
+        }
+        None
+    }
 }
 
 /// What state caching knows of a lone client's run ([`state_keys`]).
@@ -785,20 +873,22 @@ fn explore_after_setup<S: Subject>(
     }
     let from = setup_end.unwrap_or(run.open_end);
     let shutdown = run.spans.last().filter(|s| s.client.is_none() && s.start >= from).map(|s| s.start);
-    check_run(&run, &case, from..=shutdown.unwrap_or(run.fs.steps()), subject, models, opts, cache, &mut results);
+    check_run(&run, &case, from..=shutdown.unwrap_or(run.fs.steps()), true, subject, models, opts, cache, &mut results);
     results
 }
 
 /// The checks of one run of `case` at the crash points `points` (earlier ones were checked with
 /// the run it branched from; a scale workload stops before its final shutdown), under each of
-/// `models` into the matching result: the clean points from the first of them on and a restart
-/// after the clean shutdown (the same under every model, judged once), and every image of every
-/// crash point.
+/// `models` into the matching result: the clean points from the first of them on and, with
+/// `to_the_end`, a restart after the clean shutdown (the same under every model, judged once),
+/// and every image of every crash point. A run cut short at a state already explored
+/// ([`SeenStates`]) checks neither the clean points past `points` nor the restart.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn check_run<S: Subject>(
     run: &Execution<S>,
     case: &Case<S>,
     points: std::ops::RangeInclusive<usize>,
+    to_the_end: bool,
     subject: &S,
     models: &[Model],
     opts: &ExploreOptions,
@@ -806,8 +896,11 @@ pub(crate) fn check_run<S: Subject>(
     results: &mut [WorkloadResult<S>],
 ) {
     let mut shared = WorkloadResult::default();
-    check_clean_points(run, case, *points.start(), subject, &mut shared);
-    check_restart(run, case, subject, cache, &mut shared);
+    let clean_end = if to_the_end { usize::MAX } else { *points.end() };
+    check_clean_points(run, case, *points.start()..=clean_end, subject, &mut shared);
+    if to_the_end {
+        check_restart(run, case, subject, cache, &mut shared);
+    }
     absorb_each(results, &shared);
     check_crash_points(run, case, points, false, subject, models, opts, cache, results);
 }
@@ -934,12 +1027,12 @@ fn history_segments<S: Subject>(
 fn check_clean_points<S: Subject>(
     run: &Execution<S>,
     case: &Case<S>,
-    from_step: usize,
+    steps: std::ops::RangeInclusive<usize>,
     subject: &S,
     result: &mut WorkloadResult<S>,
 ) {
     for (op, span) in run.spans.iter().enumerate() {
-        if span.returned == crashsim_model::NEVER || span.end < from_step || !run.quiescent_after(op) {
+        if span.returned == crashsim_model::NEVER || !steps.contains(&span.end) || !run.quiescent_after(op) {
             continue;
         }
         let Some(observed) = subject.inspect(&span.after) else { return };

@@ -36,6 +36,7 @@ pub mod case;
 pub mod check_dir;
 pub mod cli;
 pub mod continuation;
+pub mod distinct;
 pub mod execute;
 pub mod explore;
 #[cfg(madsim)]

@@ -78,6 +78,7 @@ fn explore_json_has_the_contract_fields_and_exit_codes() {
             "crash_points",
             "crash_states",
             "distinct_states",
+            "distinct_exact",
             "violations",
             "elapsed_ms",
         ] {

@@ -53,7 +53,7 @@ impl Observed {
 }
 
 /// One branch of the replay.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Branch {
     store: Store,
     clients: BTreeMap<usize, Client>,
@@ -67,15 +67,28 @@ pub struct Expected {
     views: Result<Vec<View>, (Invariant, String)>,
     uncertain: Uncertain,
     known: BTreeSet<String>,
+    /// A hash of the whole spec state of every branch (stamps, clock, each client's memory),
+    /// which the views leave out and later calls depend on: what state caching compares.
+    branches: u64,
+}
+
+/// [`Expected::branches`] of a replay's outcome.
+fn branches_hash(branches: &Result<Vec<Branch>, (Invariant, String)>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    branches.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl Expected {
     /// A fingerprint of everything this expectation judges by (the views the spec allows, what
-    /// is uncertain, the ids ever known), for state caching.
+    /// is uncertain, the ids ever known) and of the whole spec state later calls start from,
+    /// for state caching.
     pub fn fingerprint(&self) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::hash::DefaultHasher::new();
         format!("{:?} {:?} {:?}", self.views, self.uncertain, self.known).hash(&mut hasher);
+        self.branches.hash(&mut hasher);
         hasher.finish()
     }
 
@@ -83,8 +96,9 @@ impl Expected {
     pub fn of(history: &[Record]) -> Self {
         let replay = replay_from(vec![Branch::default()], history, 0);
         let known = history.iter().flat_map(known_ids).collect();
+        let branches = branches_hash(&replay.branches);
         let views = replay.branches.map(|branches| branches.iter().map(|b| b.store.view()).collect());
-        Self { views, uncertain: replay.uncertain, known }
+        Self { views, uncertain: replay.uncertain, known, branches }
     }
 
     /// Work after recovery: replays `before` (the history at a crash), keeps only the branches
@@ -107,8 +121,9 @@ impl Expected {
             return Self::of(&whole);
         }
         let replay = replay_from(pinned, after, start.wildcards);
+        let branches = branches_hash(&replay.branches);
         let views = replay.branches.map(|branches| branches.iter().map(|b| b.store.view()).collect());
-        Self { views, uncertain: replay.uncertain, known }
+        Self { views, uncertain: replay.uncertain, known, branches }
     }
 
     /// Checks `observed` against what the spec allows.

@@ -56,7 +56,7 @@ enum Command {
         #[command(flatten)]
         bounds: Bounds,
         /// Print one JSON object instead of tables: {"command":"explore","ok","results":[{"variant","model","workloads","interleavings",
-        /// "crash_points","crash_states","distinct_states","violations","first_violation",
+        /// "interleavings_cut","crash_points","crash_states","distinct_states","distinct_exact","violations","first_violation",
         /// "elapsed_ms"}...]}.
         #[arg(long)]
         json: bool,
@@ -179,7 +179,7 @@ enum Command {
         /// Print one JSON object instead of a table: {"command":"soak","ok","shard","first_seed",
         /// "seeds","clients","processes","seeds_planned","seeds_run","cut_short","results":
         /// [{"variant","model","seeds_planned","seeds_run","cut_short","crash_states",
-        /// "distinct_states","violations","failing_seed","replay","elapsed_ms"}]}.
+        /// "distinct_states","distinct_exact","violations","failing_seed","replay","elapsed_ms"}]}.
         #[arg(long)]
         json: bool,
     },
@@ -397,6 +397,10 @@ struct Bounds {
     /// 'every' (before every syscall).
     #[arg(long, default_value = "every")]
     preempt: Preempt,
+    /// Explore every workload and interleaving in full: no state is skipped as already seen
+    /// (to measure what state caching saves, or to check that it changes no verdict).
+    #[arg(long)]
+    no_state_caching: bool,
 }
 
 impl Bounds {
@@ -415,6 +419,7 @@ impl Bounds {
             processes_max: 2,
             preemptions_max: self.preemptions,
             preempt: self.preempt,
+            state_caching: !self.no_state_caching,
             stop_under: Vec::new(),
         }
     }

@@ -45,6 +45,7 @@ pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -
                     "cut_short": s.cut_short,
                     "crash_states": r.crash_states,
                     "distinct_states": r.distinct_states,
+                    "distinct_exact": r.distinct_exact,
                     "violations": r.violations,
                     "failing_seed": s.failing_seed,
                     "states_to_detection": r.states_to_detection,
@@ -86,7 +87,7 @@ pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -
                 r.model.name(),
                 s.seeds_run,
                 r.crash_states,
-                r.distinct_states,
+                crate::distinct::shown(r.distinct_states, r.distinct_exact),
                 r.violations,
                 r.elapsed_ms as f64 / 1000.0
             );

@@ -34,13 +34,18 @@ impl Dfs {
         self.pending.pop()
     }
 
-    /// Adds the branches of a run of `branch`: its interleaving `run`.
-    pub fn explored(&mut self, branch: &Branch, run: &Interleaving) {
+    /// Adds the branches of a run of `branch`: its interleaving `run`. With `cut`, only those
+    /// at choices made before that step or at it: the run reached there a state whose
+    /// continuations another run's branches explore.
+    pub fn explored(&mut self, branch: &Branch, run: &Interleaving, cut: Option<usize>) {
         let prefix = branch.schedule.0.len();
         let mut preemptions: usize =
             run.choices[..prefix.min(run.choices.len())].iter().filter(|c| c.preempts(c.chosen)).count();
         let mut children = Vec::new();
         for (i, choice) in run.choices.iter().enumerate().skip(prefix) {
+            if cut.is_some_and(|step| choice.step > step) {
+                break;
+            }
             for &other in choice.ready.iter().filter(|&&t| t != choice.chosen) {
                 if preemptions + usize::from(choice.preempts(other)) <= self.bound {
                     let mut schedule: Vec<usize> = run.choices[..i].iter().map(|c| c.chosen).collect();
@@ -86,7 +91,7 @@ mod tests {
             assert!(interleaving.preemptions() <= bound);
             let order = log.borrow().clone();
             assert!(seen.insert(order), "each schedule runs once");
-            dfs.explored(&branch, &interleaving);
+            dfs.explored(&branch, &interleaving, None);
         }
         seen
     }
