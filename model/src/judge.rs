@@ -81,6 +81,21 @@ impl<T: Clone + Ord + Debug + Display> Allowed<T> {
         Self { states: allowed_from(spec, vec![start.clone()], history) }
     }
 
+    /// A fingerprint of the allowed states: all that the judgments of later histories start
+    /// from ([`crate::Spec`] states are the whole spec state), for a subject's
+    /// `expected_fingerprint` (state caching).
+    pub fn fingerprint(&self) -> u128
+    where
+        T: std::hash::Hash,
+    {
+        use std::hash::{Hash, Hasher};
+        let (mut low, mut high) = (std::hash::DefaultHasher::new(), std::hash::DefaultHasher::new());
+        0u8.hash(&mut high);
+        self.states.hash(&mut low);
+        self.states.hash(&mut high);
+        (u128::from(high.finish()) << 64) | u128::from(low.finish())
+    }
+
     /// Judges `observed` against these states and `spec`'s properties.
     pub fn judge<S: Spec<State = T>>(&self, spec: &S, observed: &Result<T, String>) -> Result<(), Violation> {
         let found = match observed {
