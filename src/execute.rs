@@ -162,64 +162,67 @@ fn execute_on<S: Subject>(
     fs.set_clock(clock.clone());
     let attribution = Attribution::default();
     let gated = Arc::new(Gated::new(fs.clone(), preempt, attribution.clone()));
-    let steps = || fs.steps();
-    let alone = |task: Task<'_>| schedule::run(vec![task], &clock, &mut Replay::new(Schedule::default()), &steps);
+    // Stores written on the shims (`crashsim::fs::std`) run on this run's disk.
+    crate::fs::on(gated.clone(), || {
+        let steps = || fs.steps();
+        let alone = |task: Task<'_>| schedule::run(vec![task], &clock, &mut Replay::new(Schedule::default()), &steps);
 
-    let mut stores = Vec::new();
-    let mut open_error = None;
-    for index in 0..workload.processes {
-        // Every process of a run on this executor lives to its end.
-        let process = Process {
-            index,
-            count: workload.processes,
-            clock: clock.clone() as Arc<dyn Clock>,
-            alive: Arc::new(|_| true),
-        };
-        let opened = RefCell::new(None);
-        alone(Box::pin(async { *opened.borrow_mut() = Some(subject.open(gated.clone(), &process).await) }));
-        match opened.into_inner().expect("the open task ran to its end") {
-            Ok(store) => stores.push(store),
-            Err(error) => {
-                open_error = Some(error);
-                break;
+        let mut stores = Vec::new();
+        let mut open_error = None;
+        for index in 0..workload.processes {
+            // Every process of a run on this executor lives to its end.
+            let process = Process {
+                index,
+                count: workload.processes,
+                clock: clock.clone() as Arc<dyn Clock>,
+                alive: Arc::new(|_| true),
+            };
+            let opened = RefCell::new(None);
+            alone(Box::pin(async { *opened.borrow_mut() = Some(subject.open(gated.clone(), &process).await) }));
+            match opened.into_inner().expect("the open task ran to its end") {
+                Ok(store) => stores.push(store),
+                Err(error) => {
+                    open_error = Some(error);
+                    break;
+                }
             }
         }
-    }
-    let open_end = fs.steps();
-    let stores: Vec<Arc<S::Store>> = stores.into_iter().map(Arc::new).collect();
-    let whole =
-        fingerprint.then(|| Arc::new(Whole { subject: subject.clone(), stores: stores.clone(), clock: clock.clone() }));
-    let recorder = Recorder { whole, ..Recorder::new(fs.clone()) };
-    let mut interleaving = Interleaving::default();
-    if open_error.is_none() {
-        alone(Box::pin(setup_task(subject, workload.clone(), stores.clone(), recorder.clone())));
-        let tasks: Vec<Task<'_>> = workload
-            .clients
-            .iter()
-            .enumerate()
-            .map(|(client, ops)| {
-                let process = workload.process_of(client);
-                let task =
-                    client_task(subject, client, process, ops.clone(), stores[process].clone(), recorder.clone());
-                Box::pin(attribution.tag(client, task)) as Task<'_>
-            })
-            .collect();
-        interleaving = schedule::run(tasks, &clock, strategy, &steps);
-        if let Some(closing) = subject.closing() {
-            for (process, store) in stores.iter().enumerate() {
-                alone(Box::pin(harness_call(subject, process, closing.clone(), store.clone(), recorder.clone())));
+        let open_end = fs.steps();
+        let stores: Vec<Arc<S::Store>> = stores.into_iter().map(Arc::new).collect();
+        let whole = fingerprint
+            .then(|| Arc::new(Whole { subject: subject.clone(), stores: stores.clone(), clock: clock.clone() }));
+        let recorder = Recorder { whole, ..Recorder::new(fs.clone()) };
+        let mut interleaving = Interleaving::default();
+        if open_error.is_none() {
+            alone(Box::pin(setup_task(subject, workload.clone(), stores.clone(), recorder.clone())));
+            let tasks: Vec<Task<'_>> = workload
+                .clients
+                .iter()
+                .enumerate()
+                .map(|(client, ops)| {
+                    let process = workload.process_of(client);
+                    let task =
+                        client_task(subject, client, process, ops.clone(), stores[process].clone(), recorder.clone());
+                    Box::pin(attribution.tag(client, task)) as Task<'_>
+                })
+                .collect();
+            interleaving = schedule::run(tasks, &clock, strategy, &steps);
+            if let Some(closing) = subject.closing() {
+                for (process, store) in stores.iter().enumerate() {
+                    alone(Box::pin(harness_call(subject, process, closing.clone(), store.clone(), recorder.clone())));
+                }
             }
         }
-    }
-    Execution {
-        fs: fs.clone(),
-        open_end,
-        open_error,
-        spans: recorder.spans(),
-        interleaving,
-        owners: attribution.owners(),
-        elapsed_us: 0,
-    }
+        Execution {
+            fs: fs.clone(),
+            open_end,
+            open_error,
+            spans: recorder.spans(),
+            interleaving,
+            owners: attribution.owners(),
+            elapsed_us: 0,
+        }
+    })
 }
 
 /// Records the calls of a run as they are invoked and answered. Shared by the client tasks of

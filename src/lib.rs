@@ -39,6 +39,7 @@ pub mod continuation;
 pub mod distinct;
 pub mod execute;
 pub mod explore;
+pub mod fs;
 #[cfg(madsim)]
 pub mod on_madsim;
 pub mod report;

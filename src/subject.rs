@@ -234,6 +234,6 @@ pub type OutcomeOf<S> = Outcome<<S as Subject>::Reply>;
 /// Boots a store of `subject` on `image` and returns what it showed and the disk after.
 pub fn recover_on<S: Subject>(subject: &S, image: &Image) -> (Recovered<S::Observed>, Image) {
     let fs = Arc::new(SimFs::from_image(image, crashsim_sim::SimOptions::unrecorded()));
-    let recovered = pollster::block_on(subject.recover(fs.clone()));
+    let recovered = crate::fs::on(fs.clone(), || pollster::block_on(subject.recover(fs.clone())));
     (recovered, fs.volatile_image())
 }

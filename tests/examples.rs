@@ -86,3 +86,16 @@ fn append_log_keeping_its_uncommitted_tail_is_caught_by_work_after_recovery_only
         assert!(result.first.is_none(), "{:?}", result.first.map(|f| f.violation));
     }
 }
+
+#[allow(dead_code)]
+#[path = "../examples/std_store.rs"]
+mod std_store;
+
+#[test]
+fn a_store_on_plain_std_fs_through_the_shim_and_its_missing_dir_fsync_caught_under_power_loss_only() {
+    assert_consistent(&std_store::harness::StdTable { sync_dir: true });
+    let buggy = std_store::harness::StdTable { sync_dir: false };
+    let results = assert_caught_under(&buggy, &[Model::Ordered, Model::Posix]);
+    let finding = results[1].first.as_ref().expect("caught under ordered");
+    assert_eq!(finding.violation.invariant, "Durable", "{}", finding.violation);
+}

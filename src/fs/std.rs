@@ -1,0 +1,492 @@
+//! `std::fs`, shimmed: the same names and signatures, on the simulated disk inside a harness run
+//! and on the real filesystem outside one. See [`crate::fs`] for the model and for what is not
+//! simulated.
+
+use ::std::io::{self, Read, Seek, SeekFrom, Write};
+use ::std::path::{Component, Path, PathBuf};
+use ::std::sync::Arc;
+
+use crashsim_sim::{Errno, Fd, Kind, OpenOptions as SimOpen, Stat};
+
+use super::{current, io_error, SyncFs};
+
+/// Largest read asked of the simulated disk at once.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// The simulated path of `path`: normal components joined by `/` (a leading `/` is the root,
+/// `.` components are dropped, `..` stays for the simulated disk to refuse).
+fn sim_path(path: &Path) -> io::Result<String> {
+    if path.as_os_str().is_empty() {
+        return Err(io_error(Errno::ENOENT));
+    }
+    let mut out = String::new();
+    for component in path.components() {
+        let name = match component {
+            Component::RootDir => {
+                out.push('/');
+                continue;
+            }
+            Component::CurDir | Component::Prefix(_) => continue,
+            Component::ParentDir => "..",
+            Component::Normal(name) => name.to_str().ok_or_else(|| io_error(Errno::EINVAL))?,
+        };
+        if !out.is_empty() && !out.ends_with('/') {
+            out.push('/');
+        }
+        out.push_str(name);
+    }
+    Ok(out)
+}
+
+/// Runs `sim` on the simulated disk of the run in progress, or `real` outside one.
+fn either<T>(
+    path: &Path,
+    sim: impl FnOnce(&Arc<dyn SyncFs>, &str) -> io::Result<T>,
+    real: impl FnOnce(&Path) -> io::Result<T>,
+) -> io::Result<T> {
+    match current() {
+        Some(fs) => sim(&fs, &sim_path(path)?),
+        None => real(path),
+    }
+}
+
+/// What `stat` tells of a file or directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metadata {
+    is_dir: bool,
+    len: u64,
+}
+
+impl Metadata {
+    pub fn is_dir(&self) -> bool {
+        self.is_dir
+    }
+    pub fn is_file(&self) -> bool {
+        !self.is_dir
+    }
+    /// Bytes (0 for a directory in the simulation; what `std` says on a real disk).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl From<Stat> for Metadata {
+    fn from(stat: Stat) -> Self {
+        Self { is_dir: stat.kind == Kind::Dir, len: stat.size }
+    }
+}
+
+impl From<::std::fs::Metadata> for Metadata {
+    fn from(meta: ::std::fs::Metadata) -> Self {
+        Self { is_dir: meta.is_dir(), len: meta.len() }
+    }
+}
+
+/// How to open a file, as `std::fs::OpenOptions`.
+#[derive(Clone, Debug, Default)]
+pub struct OpenOptions {
+    read: bool,
+    write: bool,
+    append: bool,
+    truncate: bool,
+    create: bool,
+    create_new: bool,
+}
+
+impl OpenOptions {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn read(&mut self, read: bool) -> &mut Self {
+        self.read = read;
+        self
+    }
+    pub fn write(&mut self, write: bool) -> &mut Self {
+        self.write = write;
+        self
+    }
+    pub fn append(&mut self, append: bool) -> &mut Self {
+        self.append = append;
+        self
+    }
+    pub fn truncate(&mut self, truncate: bool) -> &mut Self {
+        self.truncate = truncate;
+        self
+    }
+    pub fn create(&mut self, create: bool) -> &mut Self {
+        self.create = create;
+        self
+    }
+    pub fn create_new(&mut self, create_new: bool) -> &mut Self {
+        self.create_new = create_new;
+        self
+    }
+
+    pub fn open<P: AsRef<Path>>(&self, path: P) -> io::Result<File> {
+        let path = path.as_ref();
+        either(
+            path,
+            |fs, sim| {
+                let flags = self.sim_flags()?;
+                let fd = fs.open(sim, flags).map_err(io_error)?;
+                let path = sim.to_string();
+                Ok(File(Inner::Sim(SimFile { fs: fs.clone(), fd, path, pos: 0, append: self.append })))
+            },
+            |real| {
+                ::std::fs::OpenOptions::new()
+                    .read(self.read)
+                    .write(self.write)
+                    .append(self.append)
+                    .truncate(self.truncate)
+                    .create(self.create)
+                    .create_new(self.create_new)
+                    .open(real)
+                    .map(|file| File(Inner::Real(file)))
+            },
+        )
+    }
+
+    /// The `open(2)` flags, refusing what `std` refuses before the call (an `InvalidInput`
+    /// error of its own, not an errno).
+    fn sim_flags(&self) -> io::Result<SimOpen> {
+        let invalid = |why: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, why.to_string()));
+        let writes = self.write || self.append;
+        if !self.read && !writes {
+            return invalid("opening a file needs read, write or append access");
+        }
+        if !writes && (self.truncate || self.create || self.create_new) {
+            return invalid("creating or truncating a file needs write or append access");
+        }
+        if self.append && self.truncate && !self.create_new {
+            return invalid("creating or truncating a file needs write or append access");
+        }
+        Ok(SimOpen {
+            read: self.read,
+            write: writes,
+            append: self.append,
+            create: self.create || self.create_new,
+            excl: self.create_new,
+            trunc: self.truncate && !self.create_new,
+            directory: false,
+        })
+    }
+}
+
+/// An open file, as `std::fs::File`.
+#[derive(Debug)]
+pub struct File(Inner);
+
+#[derive(Debug)]
+enum Inner {
+    Real(::std::fs::File),
+    Sim(SimFile),
+}
+
+/// A file open on the simulated disk: its descriptor, the path it was opened by (for
+/// `metadata` and `SeekFrom::End`), and the position the shim keeps (reads and positioned
+/// writes move it; an append-mode write goes to the end and leaves it).
+struct SimFile {
+    fs: Arc<dyn SyncFs>,
+    fd: Fd,
+    path: String,
+    pos: u64,
+    append: bool,
+}
+
+impl ::std::fmt::Debug for SimFile {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        write!(f, "SimFile {{ fd: {}, path: {:?}, pos: {} }}", self.fd, self.path, self.pos)
+    }
+}
+
+impl Drop for SimFile {
+    fn drop(&mut self) {
+        // As `std`: an error closing is ignored (call `sync_all` to see write-back errors).
+        let _ = self.fs.close(self.fd);
+    }
+}
+
+impl File {
+    /// Opens `path` read-only (a directory too: its `sync_all` is a directory fsync).
+    pub fn open<P: AsRef<Path>>(path: P) -> io::Result<File> {
+        OpenOptions::new().read(true).open(path)
+    }
+
+    /// Creates or truncates `path`, write-only.
+    pub fn create<P: AsRef<Path>>(path: P) -> io::Result<File> {
+        OpenOptions::new().write(true).create(true).truncate(true).open(path)
+    }
+
+    /// Creates `path`, read-write, failing if it exists.
+    pub fn create_new<P: AsRef<Path>>(path: P) -> io::Result<File> {
+        OpenOptions::new().read(true).write(true).create_new(true).open(path)
+    }
+
+    pub fn options() -> OpenOptions {
+        OpenOptions::new()
+    }
+
+    /// `fsync(2)`.
+    pub fn sync_all(&self) -> io::Result<()> {
+        match &self.0 {
+            Inner::Real(file) => file.sync_all(),
+            Inner::Sim(sim) => sim.fs.fsync(sim.fd).map_err(io_error),
+        }
+    }
+
+    /// `fdatasync(2)`.
+    pub fn sync_data(&self) -> io::Result<()> {
+        match &self.0 {
+            Inner::Real(file) => file.sync_data(),
+            Inner::Sim(sim) => sim.fs.fdatasync(sim.fd).map_err(io_error),
+        }
+    }
+
+    /// `ftruncate(2)`; the position does not move.
+    pub fn set_len(&self, size: u64) -> io::Result<()> {
+        match &self.0 {
+            Inner::Real(file) => file.set_len(size),
+            Inner::Sim(sim) => sim.fs.truncate(sim.fd, size).map_err(io_error),
+        }
+    }
+
+    pub fn metadata(&self) -> io::Result<Metadata> {
+        match &self.0 {
+            Inner::Real(file) => file.metadata().map(Metadata::from),
+            Inner::Sim(sim) => sim.fs.stat(&sim.path).map(Metadata::from).map_err(io_error),
+        }
+    }
+}
+
+impl Read for File {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.0 {
+            Inner::Real(file) => file.read(buf),
+            Inner::Sim(sim) => {
+                let bytes = sim.fs.pread(sim.fd, sim.pos, buf.len().min(READ_CHUNK)).map_err(io_error)?;
+                buf[..bytes.len()].copy_from_slice(&bytes);
+                sim.pos += bytes.len() as u64;
+                Ok(bytes.len())
+            }
+        }
+    }
+}
+
+impl Write for File {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.0 {
+            Inner::Real(file) => file.write(buf),
+            Inner::Sim(sim) if sim.append => sim.fs.write(sim.fd, buf).map_err(io_error),
+            Inner::Sim(sim) => {
+                let written = sim.fs.pwrite(sim.fd, sim.pos, buf).map_err(io_error)?;
+                sim.pos += written as u64;
+                Ok(written)
+            }
+        }
+    }
+
+    /// Nothing is buffered: every write is a syscall.
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.0 {
+            Inner::Real(file) => file.flush(),
+            Inner::Sim(_) => Ok(()),
+        }
+    }
+}
+
+impl Seek for File {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        match &mut self.0 {
+            Inner::Real(file) => file.seek(to),
+            Inner::Sim(sim) => {
+                let (base, delta) = match to {
+                    SeekFrom::Start(at) => (0, at as i128),
+                    SeekFrom::Current(delta) => (sim.pos, delta as i128),
+                    SeekFrom::End(delta) => (sim.fs.stat(&sim.path).map_err(io_error)?.size, delta as i128),
+                };
+                let at = base as i128 + delta;
+                if at < 0 {
+                    return Err(io_error(Errno::EINVAL));
+                }
+                sim.pos = at as u64;
+                Ok(sim.pos)
+            }
+        }
+    }
+}
+
+impl ::std::os::unix::fs::FileExt for File {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        match &self.0 {
+            Inner::Real(file) => file.read_at(buf, offset),
+            Inner::Sim(sim) => {
+                let bytes = sim.fs.pread(sim.fd, offset, buf.len().min(READ_CHUNK)).map_err(io_error)?;
+                buf[..bytes.len()].copy_from_slice(&bytes);
+                Ok(bytes.len())
+            }
+        }
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
+        match &self.0 {
+            Inner::Real(file) => file.write_at(buf, offset),
+            Inner::Sim(sim) => sim.fs.pwrite(sim.fd, offset, buf).map_err(io_error),
+        }
+    }
+}
+
+/// The whole file.
+pub fn read<P: AsRef<Path>>(path: P) -> io::Result<Vec<u8>> {
+    let mut file = File::open(path)?;
+    let mut out = Vec::new();
+    file.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// The whole file, as UTF-8 (`InvalidData` otherwise, as `std`).
+pub fn read_to_string<P: AsRef<Path>>(path: P) -> io::Result<String> {
+    String::from_utf8(read(path)?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "stream did not contain valid UTF-8"))
+}
+
+/// Creates or truncates the file and writes all of `contents` (no fsync, as `std`).
+pub fn write<P: AsRef<Path>, C: AsRef<[u8]>>(path: P, contents: C) -> io::Result<()> {
+    File::create(path)?.write_all(contents.as_ref())
+}
+
+pub fn rename<P: AsRef<Path>, Q: AsRef<Path>>(from: P, to: Q) -> io::Result<()> {
+    let to = to.as_ref();
+    either(
+        from.as_ref(),
+        |fs, from| fs.rename(from, &sim_path(to)?).map_err(io_error),
+        |from| ::std::fs::rename(from, to),
+    )
+}
+
+pub fn hard_link<P: AsRef<Path>, Q: AsRef<Path>>(original: P, link: Q) -> io::Result<()> {
+    let link = link.as_ref();
+    either(
+        original.as_ref(),
+        |fs, original| fs.link(original, &sim_path(link)?).map_err(io_error),
+        |original| ::std::fs::hard_link(original, link),
+    )
+}
+
+pub fn remove_file<P: AsRef<Path>>(path: P) -> io::Result<()> {
+    either(path.as_ref(), |fs, p| fs.unlink(p).map_err(io_error), |p| ::std::fs::remove_file(p))
+}
+
+pub fn create_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
+    either(path.as_ref(), |fs, p| fs.mkdir(p).map_err(io_error), |p| ::std::fs::create_dir(p))
+}
+
+/// Creates `path` and every missing parent; an existing directory is fine. The same steps as
+/// `std`'s, so that what fails, fails with the same errno.
+pub fn create_dir_all<P: AsRef<Path>>(path: P) -> io::Result<()> {
+    either(path.as_ref(), |fs, p| sim_create_dir_all(&**fs, p), |p| ::std::fs::create_dir_all(p))
+}
+
+fn sim_create_dir_all(fs: &dyn SyncFs, path: &str) -> io::Result<()> {
+    let is_dir = |p: &str| fs.stat(p).is_ok_and(|s| s.kind == Kind::Dir);
+    if path.is_empty() || path == "/" {
+        return Ok(());
+    }
+    match fs.mkdir(path) {
+        Ok(()) => return Ok(()),
+        Err(Errno::ENOENT) => {}
+        Err(_) if is_dir(path) => return Ok(()),
+        Err(errno) => return Err(io_error(errno)),
+    }
+    let parent = match path.trim_end_matches('/').rfind('/') {
+        Some(0) => "/",
+        Some(slash) => &path[..slash],
+        None => "",
+    };
+    sim_create_dir_all(fs, parent)?;
+    match fs.mkdir(path) {
+        Ok(()) => Ok(()),
+        Err(_) if is_dir(path) => Ok(()),
+        Err(errno) => Err(io_error(errno)),
+    }
+}
+
+pub fn remove_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
+    either(path.as_ref(), |fs, p| fs.rmdir(p).map_err(io_error), |p| ::std::fs::remove_dir(p))
+}
+
+pub fn metadata<P: AsRef<Path>>(path: P) -> io::Result<Metadata> {
+    either(
+        path.as_ref(),
+        |fs, p| fs.stat(p).map(Metadata::from).map_err(io_error),
+        |p| ::std::fs::metadata(p).map(Metadata::from),
+    )
+}
+
+/// Copies the contents of `from` over `to` (created or truncated); the bytes copied.
+pub fn copy<P: AsRef<Path>, Q: AsRef<Path>>(from: P, to: Q) -> io::Result<u64> {
+    if current().is_none() {
+        return ::std::fs::copy(from, to);
+    }
+    // std's order: the source opened, checked, then the target created or truncated (so a copy
+    // onto itself leaves it empty), then the bytes.
+    let mut reader = File::open(from)?;
+    if reader.metadata()?.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the source path is neither a regular file nor a symlink to a regular file",
+        ));
+    }
+    let mut writer = File::create(to)?;
+    let mut contents = Vec::new();
+    reader.read_to_end(&mut contents)?;
+    writer.write_all(&contents)?;
+    Ok(contents.len() as u64)
+}
+
+/// An entry of a directory listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    path: PathBuf,
+}
+
+impl DirEntry {
+    pub fn path(&self) -> PathBuf {
+        self.path.clone()
+    }
+    pub fn file_name(&self) -> ::std::ffi::OsString {
+        self.path.file_name().map(|n| n.to_os_string()).unwrap_or_default()
+    }
+    pub fn metadata(&self) -> io::Result<Metadata> {
+        metadata(&self.path)
+    }
+}
+
+/// The entries of a directory (neither `.` nor `..`), as `std::fs::read_dir`: in name order on
+/// the simulated disk, in the real directory's order outside one.
+pub fn read_dir<P: AsRef<Path>>(path: P) -> io::Result<ReadDir> {
+    let dir = path.as_ref();
+    let entries = either(
+        dir,
+        |fs, p| {
+            Ok(fs.readdir(p).map_err(io_error)?.into_iter().map(|name| Ok(DirEntry { path: dir.join(name) })).collect())
+        },
+        |real| {
+            Ok(::std::fs::read_dir(real)?.map(|entry| entry.map(|e| DirEntry { path: e.path() })).collect::<Vec<_>>())
+        },
+    )?;
+    Ok(ReadDir(entries.into_iter()))
+}
+
+/// Iterator over the entries of a directory.
+#[derive(Debug)]
+pub struct ReadDir(::std::vec::IntoIter<io::Result<DirEntry>>);
+
+impl Iterator for ReadDir {
+    type Item = io::Result<DirEntry>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next()
+    }
+}
