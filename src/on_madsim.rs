@@ -54,6 +54,8 @@ pub async fn execute_here<S: Subject>(subject: S, workload: Workload<S::Op>, kil
     let attribution = Attribution::default();
     let gated = Arc::new(Gated::new(fs.clone(), Preempt::Every, attribution.clone()).paced(Pace::Latency));
     let recorder = Recorder::new(fs.clone());
+    // madsim polls every node's tasks on this thread: stores on the shims run on this disk.
+    let _shims = crate::fs::enter(gated.clone());
     let alive: Arc<Mutex<BTreeSet<usize>>> = Arc::new(Mutex::new((0..workload.processes).collect()));
     let subject = Arc::new(subject);
     let nodes: Vec<_> =

@@ -99,3 +99,19 @@ fn a_store_on_plain_std_fs_through_the_shim_and_its_missing_dir_fsync_caught_und
     let finding = results[1].first.as_ref().expect("caught under ordered");
     assert_eq!(finding.violation.invariant, "Durable", "{}", finding.violation);
 }
+
+#[allow(dead_code)]
+#[path = "../examples/tokio_store.rs"]
+mod tokio_store;
+
+#[test]
+fn a_store_on_tokio_fs_through_the_shim_and_its_read_modify_write_race_caught_under_every_model() {
+    use tokio_store::harness::TokioCounter;
+    assert_consistent(&TokioCounter { read_modify_write: false });
+    let results = assert_caught_under(&TokioCounter { read_modify_write: true }, &Model::ALL);
+    let finding = results[0].first.as_ref().expect("caught under process");
+    assert_eq!(finding.violation.invariant, "Durable", "{}", finding.violation);
+    // The race: two clients, preempted inside the store's own tokio::fs calls.
+    assert_eq!(finding.case.workload.clients.len(), 2, "{}", finding.case.workload);
+    assert!(!finding.case.schedule.0.is_empty(), "not the default schedule: {:?}", finding.case.schedule);
+}

@@ -1,19 +1,72 @@
-//! Fidelity of `crashsim::fs::std`: the same generated programs run through the shim on the
-//! simulated disk and through it outside a run (which is `std::fs` on a real temporary
-//! directory). Every call must give the same result, errno for errno, and the final trees must
-//! be identical.
+//! Fidelity of the shims: the same generated programs run through `crashsim::fs::std` and
+//! `crashsim::fs::tokio` on the simulated disk, and through each shim outside a run (which is
+//! `std::fs`, and `tokio::fs` over it, on a real temporary directory). Every call must give the
+//! same result, errno for errno, and the final trees must be identical.
 
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crashsim::fs::std as fs;
+use crashsim::fs::{std as fs, tokio as tfs};
 use crashsim_sim::{image_of_dir, SimFs, SimOptions};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 const NAMES: [&str; 6] = ["a", "b", "d", "d/x", "d/e/y", "d/e"];
+
+/// One generated call; paths are indexes into [`NAMES`].
+#[derive(Clone, Debug)]
+enum Call {
+    Write(usize, Vec<u8>),
+    Read(usize),
+    ReadToString(usize),
+    Rename(usize, usize),
+    RemoveFile(usize),
+    CreateDir(usize),
+    CreateDirAll(usize),
+    RemoveDir(usize),
+    HardLink(usize, usize),
+    Metadata(usize),
+    Copy(usize, usize),
+    ReadDir(usize),
+    /// `File::open(dir)?.sync_all()`: a directory fsync, as on Linux.
+    SyncDir(usize),
+    /// Open with these flags (read, write, append, truncate, create, create_new), write the
+    /// bytes, seek to 1, read up to 8 bytes, sync the data.
+    Open(usize, [bool; 6], Vec<u8>),
+    /// Open read-write, write the bytes at 2, read 4 bytes at 1, set the length to 3, stat.
+    Positioned(usize, Vec<u8>),
+}
+
+fn program(seed: u64) -> Vec<Call> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..40)
+        .map(|_| {
+            let p = rng.random_range(0..NAMES.len());
+            let q = rng.random_range(0..NAMES.len());
+            let data: Vec<u8> = (0..rng.random_range(0..6u8)).map(|i| b'a' + i).collect();
+            match rng.random_range(0..15) {
+                0 => Call::Write(p, data),
+                1 => Call::Read(p),
+                2 => Call::ReadToString(p),
+                3 => Call::Rename(p, q),
+                4 => Call::RemoveFile(p),
+                5 => Call::CreateDir(p),
+                6 => Call::CreateDirAll(p),
+                7 => Call::RemoveDir(p),
+                8 => Call::HardLink(p, q),
+                9 => Call::Metadata(p),
+                10 => Call::Copy(p, q),
+                11 => Call::ReadDir(p),
+                12 => Call::SyncDir(p),
+                13 => {
+                    let odds = [0.5, 0.7, 0.3, 0.3, 0.5, 0.2];
+                    Call::Open(p, odds.map(|odd| rng.random_bool(odd)), data)
+                }
+                _ => Call::Positioned(p, data),
+            }
+        })
+        .collect()
+}
 
 /// What a call gave: its value, or its error as `std` tells it.
 fn outcome<T: std::fmt::Debug>(result: std::io::Result<T>) -> String {
@@ -23,113 +76,204 @@ fn outcome<T: std::fmt::Debug>(result: std::io::Result<T>) -> String {
     }
 }
 
-/// One generated call on paths under `base`; the log line of its outcome.
-fn step(rng: &mut ChaCha8Rng, base: &Path) -> String {
-    let path = |rng: &mut ChaCha8Rng| -> PathBuf { base.join(NAMES[rng.random_range(0..NAMES.len())]) };
-    let p = path(rng);
-    let shown = p.strip_prefix(base).unwrap().display().to_string();
-    let data: Vec<u8> = (0..rng.random_range(0..6u8)).map(|i| b'a' + i).collect();
-    match rng.random_range(0..15) {
-        0 => format!("write {shown}: {}", outcome(fs::write(&p, &data))),
-        1 => format!("read {shown}: {}", outcome(fs::read(&p))),
-        2 => format!("read_to_string {shown}: {}", outcome(fs::read_to_string(&p))),
-        3 => {
-            let q = path(rng);
-            format!("rename {shown}: {}", outcome(fs::rename(&p, &q)))
-        }
-        4 => format!("remove_file {shown}: {}", outcome(fs::remove_file(&p))),
-        5 => format!("create_dir {shown}: {}", outcome(fs::create_dir(&p))),
-        6 => format!("create_dir_all {shown}: {}", outcome(fs::create_dir_all(&p))),
-        7 => format!("remove_dir {shown}: {}", outcome(fs::remove_dir(&p))),
-        8 => {
-            let q = path(rng);
-            format!("hard_link {shown}: {}", outcome(fs::hard_link(&p, &q)))
-        }
-        9 => format!(
-            "metadata {shown}: {}",
-            outcome(fs::metadata(&p).map(|m| (m.is_dir(), if m.is_dir() { 0 } else { m.len() })))
-        ),
-        10 => {
-            let q = path(rng);
-            format!("copy {shown}: {}", outcome(fs::copy(&p, &q)))
-        }
-        11 => {
-            let listed = fs::read_dir(&p).and_then(|entries| {
-                let mut names: Vec<String> = entries
-                    .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
-                    .collect::<Result<_, _>>()?;
-                names.sort();
-                Ok(names)
-            });
-            format!("read_dir {shown}: {}", outcome(listed))
-        }
-        12 => {
-            // A directory fsync, as on Linux.
-            format!("sync dir {shown}: {}", outcome(fs::File::open(&p).and_then(|d| d.sync_all())))
-        }
-        13 => {
-            let (read, write, append, truncate, create, create_new) = (
-                rng.random_bool(0.5),
-                rng.random_bool(0.7),
-                rng.random_bool(0.3),
-                rng.random_bool(0.3),
-                rng.random_bool(0.5),
-                rng.random_bool(0.2),
-            );
-            let opened = fs::OpenOptions::new()
-                .read(read)
-                .write(write)
-                .append(append)
-                .truncate(truncate)
-                .create(create)
-                .create_new(create_new)
-                .open(&p);
-            let used = opened.map(|mut file| {
-                let wrote = file.write(&data);
-                let seek = file.seek(SeekFrom::Start(1));
-                let mut buf = [0u8; 8];
-                let read = file.read(&mut buf).map(|n| buf[..n].to_vec());
-                let sync = file.sync_data();
-                format!("{} {} {} {}", outcome(wrote), outcome(seek), outcome(read), outcome(sync))
-            });
-            format!("open {shown} r{read} w{write} a{append} t{truncate} c{create} n{create_new}: {}", outcome(used))
-        }
-        _ => {
-            let used = fs::OpenOptions::new().read(true).write(true).open(&p).map(|file| {
-                let at = file.write_at(&data, 2);
-                let mut buf = [0u8; 4];
-                let read = file.read_at(&mut buf, 1).map(|n| buf[..n].to_vec());
-                let len = file.set_len(3);
-                let meta = file.metadata().map(|m| m.len());
-                format!("{} {} {} {}", outcome(at), outcome(read), outcome(len), outcome(meta))
-            });
-            format!("positioned {shown}: {}", outcome(used))
-        }
-    }
+/// Directory listings compare as sorted names.
+fn sorted(names: std::io::Result<Vec<String>>) -> std::io::Result<Vec<String>> {
+    names.map(|mut names| {
+        names.sort();
+        names
+    })
 }
 
-fn program(seed: u64, base: &Path) -> Vec<String> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..40).map(|_| step(&mut rng, base)).collect()
+/// The program through the std shim, with paths under `base`.
+fn run_std(calls: &[Call], base: &Path) -> Vec<String> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    use std::os::unix::fs::FileExt;
+    let path = |i: usize| -> PathBuf { base.join(NAMES[i]) };
+    calls
+        .iter()
+        .map(|call| match call {
+            Call::Write(p, data) => outcome(fs::write(path(*p), data)),
+            Call::Read(p) => outcome(fs::read(path(*p))),
+            Call::ReadToString(p) => outcome(fs::read_to_string(path(*p))),
+            Call::Rename(p, q) => outcome(fs::rename(path(*p), path(*q))),
+            Call::RemoveFile(p) => outcome(fs::remove_file(path(*p))),
+            Call::CreateDir(p) => outcome(fs::create_dir(path(*p))),
+            Call::CreateDirAll(p) => outcome(fs::create_dir_all(path(*p))),
+            Call::RemoveDir(p) => outcome(fs::remove_dir(path(*p))),
+            Call::HardLink(p, q) => outcome(fs::hard_link(path(*p), path(*q))),
+            Call::Metadata(p) => {
+                outcome(fs::metadata(path(*p)).map(|m| (m.is_dir(), if m.is_dir() { 0 } else { m.len() })))
+            }
+            Call::Copy(p, q) => outcome(fs::copy(path(*p), path(*q))),
+            Call::ReadDir(p) => outcome(sorted(fs::read_dir(path(*p)).and_then(|entries| {
+                entries.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned())).collect()
+            }))),
+            Call::SyncDir(p) => outcome(fs::File::open(path(*p)).and_then(|d| d.sync_all())),
+            Call::Open(p, [read, write, append, truncate, create, create_new], data) => {
+                let opened = fs::OpenOptions::new()
+                    .read(*read)
+                    .write(*write)
+                    .append(*append)
+                    .truncate(*truncate)
+                    .create(*create)
+                    .create_new(*create_new)
+                    .open(path(*p));
+                outcome(opened.map(|mut file| {
+                    let wrote = file.write(data);
+                    let seek = file.seek(SeekFrom::Start(1));
+                    let mut buf = [0u8; 8];
+                    let read = file.read(&mut buf).map(|n| buf[..n].to_vec());
+                    let sync = file.sync_data();
+                    format!("{} {} {} {}", outcome(wrote), outcome(seek), outcome(read), outcome(sync))
+                }))
+            }
+            Call::Positioned(p, data) => {
+                outcome(fs::OpenOptions::new().read(true).write(true).open(path(*p)).map(|file| {
+                    let at = file.write_at(data, 2);
+                    let mut buf = [0u8; 4];
+                    let read = file.read_at(&mut buf, 1).map(|n| buf[..n].to_vec());
+                    let len = file.set_len(3);
+                    let meta = file.metadata().map(|m| m.len());
+                    format!("{} {} {} {}", outcome(at), outcome(read), outcome(len), outcome(meta))
+                }))
+            }
+        })
+        .collect()
+}
+
+/// The program through the tokio shim, with paths under `base` (positioned calls as seeks).
+async fn run_tokio(calls: &[Call], base: &Path) -> Vec<String> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+    let path = |i: usize| -> PathBuf { base.join(NAMES[i]) };
+    let mut log = Vec::new();
+    for call in calls {
+        log.push(match call {
+            Call::Write(p, data) => outcome(tfs::write(path(*p), data).await),
+            Call::Read(p) => outcome(tfs::read(path(*p)).await),
+            Call::ReadToString(p) => outcome(tfs::read_to_string(path(*p)).await),
+            Call::Rename(p, q) => outcome(tfs::rename(path(*p), path(*q)).await),
+            Call::RemoveFile(p) => outcome(tfs::remove_file(path(*p)).await),
+            Call::CreateDir(p) => outcome(tfs::create_dir(path(*p)).await),
+            Call::CreateDirAll(p) => outcome(tfs::create_dir_all(path(*p)).await),
+            Call::RemoveDir(p) => outcome(tfs::remove_dir(path(*p)).await),
+            Call::HardLink(p, q) => outcome(tfs::hard_link(path(*p), path(*q)).await),
+            Call::Metadata(p) => {
+                outcome(tfs::metadata(path(*p)).await.map(|m| (m.is_dir(), if m.is_dir() { 0 } else { m.len() })))
+            }
+            Call::Copy(p, q) => outcome(tfs::copy(path(*p), path(*q)).await),
+            Call::ReadDir(p) => {
+                let listed = async {
+                    let mut entries = tfs::read_dir(path(*p)).await?;
+                    let mut names = Vec::new();
+                    while let Some(entry) = entries.next_entry().await? {
+                        names.push(entry.file_name().to_string_lossy().into_owned());
+                    }
+                    Ok(names)
+                };
+                outcome(sorted(listed.await))
+            }
+            Call::SyncDir(p) => outcome(async { tfs::File::open(path(*p)).await?.sync_all().await }.await),
+            Call::Open(p, [read, write, append, truncate, create, create_new], data) => {
+                let opened = tfs::OpenOptions::new()
+                    .read(*read)
+                    .write(*write)
+                    .append(*append)
+                    .truncate(*truncate)
+                    .create(*create)
+                    .create_new(*create_new)
+                    .open(path(*p))
+                    .await;
+                let used = match opened {
+                    Ok(mut file) => {
+                        let wrote = file.write(data).await;
+                        let seek = file.seek(std::io::SeekFrom::Start(1)).await;
+                        let mut buf = [0u8; 8];
+                        let read = file.read(&mut buf).await.map(|n| buf[..n].to_vec());
+                        let sync = file.sync_data().await;
+                        Ok(format!("{} {} {} {}", outcome(wrote), outcome(seek), outcome(read), outcome(sync)))
+                    }
+                    Err(error) => Err(error),
+                };
+                outcome(used)
+            }
+            Call::Positioned(p, data) => {
+                // FileExt's write_at and read_at, as a seek then a write or a read.
+                let used = match tfs::OpenOptions::new().read(true).write(true).open(path(*p)).await {
+                    Ok(mut file) => {
+                        let at = match file.seek(std::io::SeekFrom::Start(2)).await {
+                            Ok(_) => file.write(data).await,
+                            Err(error) => Err(error),
+                        };
+                        let mut buf = [0u8; 4];
+                        let read = match file.seek(std::io::SeekFrom::Start(1)).await {
+                            Ok(_) => file.read(&mut buf).await.map(|n| buf[..n].to_vec()),
+                            Err(error) => Err(error),
+                        };
+                        let len = file.set_len(3).await;
+                        let meta = file.metadata().await.map(|m| m.len());
+                        Ok(format!("{} {} {} {}", outcome(at), outcome(read), outcome(len), outcome(meta)))
+                    }
+                    Err(error) => Err(error),
+                };
+                outcome(used)
+            }
+        });
+    }
+    log
+}
+
+/// Holds a simulated run's log and tree to the real one's.
+fn assert_same(seed: u64, simulated: &[String], real: &[String], sim: &SimFs, dir: &Path) {
+    for (i, (s, r)) in simulated.iter().zip(real).enumerate() {
+        assert_eq!(s, r, "seed {seed}, call {i}: simulated vs real\n{}", simulated[..=i].join("\n"));
+    }
+    assert_eq!(sim.volatile_image(), image_of_dir(dir).unwrap(), "seed {seed}: the final trees");
 }
 
 #[test]
 fn the_std_shim_on_the_simulated_disk_matches_std_fs_on_a_real_one() {
     for seed in 0..1000 {
+        let calls = program(seed);
         let sim = Arc::new(SimFs::new(SimOptions::default()));
-        let simulated = crashsim::fs::on(sim.clone(), || program(seed, Path::new("")));
+        let simulated = crashsim::fs::on(sim.clone(), || run_std(&calls, Path::new("")));
         let dir = tempfile::tempdir().unwrap();
-        assert!(crashsim::fs::current().is_none(), "outside a run, the shim is std::fs");
-        let real = program(seed, dir.path());
-        for (i, (s, r)) in simulated.iter().zip(&real).enumerate() {
-            assert_eq!(s, r, "seed {seed}, call {i}: simulated vs real\n{}", simulated[..=i].join("\n"));
-        }
-        assert_eq!(sim.volatile_image(), image_of_dir(dir.path()).unwrap(), "seed {seed}: the final trees");
+        assert!(!crashsim::fs::simulated(), "outside a run, the shim is std::fs");
+        let real = run_std(&calls, dir.path());
+        assert_same(seed, &simulated, &real, &sim, dir.path());
+    }
+}
+
+/// Against `std::fs`, not `tokio::fs`: tokio's `File` writes behind (a write answers at once
+/// and its error comes with a later call), which the shim does not imitate.
+#[test]
+fn the_tokio_shim_on_the_simulated_disk_matches_std_fs_on_a_real_one() {
+    for seed in 0..1000 {
+        let calls = program(seed);
+        let sim = Arc::new(SimFs::new(SimOptions::default()));
+        let simulated = crashsim::fs::on(sim.clone(), || pollster::block_on(run_tokio(&calls, Path::new(""))));
+        let dir = tempfile::tempdir().unwrap();
+        let real = run_std(&calls, dir.path());
+        assert_same(seed, &simulated, &real, &sim, dir.path());
+    }
+}
+
+/// Outside a run the tokio shim is `tokio::fs`: the same programs, on a real directory, leave
+/// the tree `std::fs` leaves.
+#[test]
+fn the_tokio_shim_outside_a_run_is_tokio_fs() {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    for seed in 0..100 {
+        let calls = program(seed);
+        let (tokio_dir, std_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        runtime.block_on(run_tokio(&calls, tokio_dir.path()));
+        run_std(&calls, std_dir.path());
+        assert_eq!(image_of_dir(tokio_dir.path()).unwrap(), image_of_dir(std_dir.path()).unwrap(), "seed {seed}");
     }
 }
 
 #[test]
 fn a_shim_call_on_the_simulated_disk_is_a_syscall_of_its_trace() {
+    use std::io::Write;
     let sim = Arc::new(SimFs::new(SimOptions::default()));
     crashsim::fs::on(sim.clone(), || {
         let mut file = fs::File::create("note.tmp").unwrap();
@@ -140,7 +284,7 @@ fn a_shim_call_on_the_simulated_disk_is_a_syscall_of_its_trace() {
         fs::File::open(".").unwrap().sync_all().unwrap();
     });
     let calls: Vec<String> = sim.trace().steps.iter().map(|s| format!("{:?}", s.call)).collect();
-    assert!(calls.len() >= 7, "{calls:?}");
+    assert_eq!(calls.len(), 8, "open, pwrite, fsync, close, rename, open, fsync, close: {calls:?}");
     assert_eq!(sim.volatile_image().file("note"), Some(&b"hello"[..]));
     assert!(!Path::new("note").exists(), "nothing reached the real disk");
 }

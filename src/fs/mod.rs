@@ -1,125 +1,206 @@
-//! Drop-in filesystem shims: a store written on `std::fs` changes one import,
-//! `use crashsim::fs::std as fs;`, and runs on the simulated disk inside a harness run and on
-//! the real filesystem outside one.
+//! Drop-in filesystem shims: a store written on `std::fs` or `tokio::fs` changes one import
+//! (`use crashsim::fs::std as fs;`, `use crashsim::fs::tokio as fs;`) and runs on the simulated
+//! disk inside a harness run, on the real filesystem outside one.
 //!
-//! Model: one simulated core. A thread-local names the simulated filesystem of the run in
-//! progress ([`on`]; the harness sets it around every store it opens, calls and recovers). Each
-//! shim call looks it up: when set, the call becomes one or more calls of crashsim's [`Fs`]
-//! (each one syscall of the trace, so one crash point and one place for a fault); when not,
-//! it is the `std::fs` call itself. Errors are `io::Error`s from the same Linux errno, so
-//! `raw_os_error()` and `kind()` are what `std` gives.
+//! Model: one simulated core. A thread-local names the disk of the run in progress ([`on`],
+//! [`enter`]; the harness sets it around every store it opens, calls and recovers, on its own
+//! executor and under madsim). Each shim call looks it up: when set, the call becomes one or more
+//! [`Request`]s to that disk (each one syscall of the trace, so one crash point and one place for
+//! a fault); when not, it is the `std::fs` or `tokio::fs` call itself. Errors are `io::Error`s
+//! from the same Linux errno, so `raw_os_error()` and `kind()` are what `std` gives.
 //!
-//! Shimmed ([`std`]): `File` (`Read`, `Write`, `Seek`, `FileExt`, `sync_all`, `sync_data`,
-//! `set_len`, `metadata`), `OpenOptions` (`read`, `write`, `append`, `truncate`, `create`,
-//! `create_new`), and `read`, `read_to_string`, `write`, `rename`, `remove_file`, `create_dir`,
-//! `create_dir_all`, `remove_dir`, `read_dir`, `hard_link`, `metadata`, `copy`.
-//! `File::open(dir)?.sync_all()` is a directory fsync, as on Linux.
+//! Shimmed ([`std`], [`tokio`]): `File` (`Read`/`Write`/`Seek` and `FileExt`;
+//! `AsyncRead`/`AsyncWrite`/`AsyncSeek`), `sync_all`, `sync_data`, `set_len`, `metadata`;
+//! `OpenOptions` (`read`, `write`, `append`, `truncate`, `create`, `create_new`); and `read`,
+//! `read_to_string`, `write`, `rename`, `remove_file`, `create_dir`, `create_dir_all`,
+//! `remove_dir`, `read_dir`, `hard_link`, `metadata`, `copy`. `File::open(dir)?.sync_all()` is a
+//! directory fsync, as on Linux.
 //!
-//! Not simulated: permissions, symlinks, timestamps beyond the modification time, `fs::File`
-//! handles moved to another thread while a run is in progress, and preemption inside a shim
-//! call (a simulated call runs to its end before another client may run: sync stores
-//! interleave between their calls only). A [`std::File`]'s position is kept by the shim and
-//! its reads and writes are `pread`/`pwrite` at it (appends are `write`s), so the trace shows
-//! positioned calls where the program made plain ones. `metadata` of an open file is a `stat`
-//! of the path it was opened by.
+//! Not simulated:
+//! - permissions, symlinks, timestamps, `Metadata` beyond `is_dir`, `is_file` and `len`;
+//! - preemption inside a `std` call: it runs to its end before another client may run, so sync
+//!   stores interleave between their calls only (`tokio` calls are preemption points);
+//! - tokio's write-behind: a `tokio::fs::File` write answers at once and reports its error with
+//!   a later call; the shim's write is the syscall, and answers with its result;
+//! - a file's own offset: the shim keeps the position, and reads and writes are `pread` and
+//!   `pwrite` at it (appends are `write`s, and leave it), so the trace shows positioned calls;
+//! - `metadata` of an open file is a `stat` of the path it was opened by;
+//! - a file opened in one run and used in another keeps its own run's disk.
 
 use ::std::cell::RefCell;
+use ::std::future::Future;
+use ::std::pin::Pin;
 use ::std::sync::Arc;
 
 use crashsim_sim::{Errno, Fd, Fs, FsResult, OpenOptions, Stat};
 
 pub mod std;
+pub mod tokio;
 
-/// [`Fs`] as the shims call it: synchronous and object-safe. Each call drives the simulated
-/// call to its end (a simulated disk never waits on a device).
-pub trait SyncFs: Send + Sync {
-    fn open(&self, path: &str, opts: OpenOptions) -> FsResult<Fd>;
-    fn write(&self, fd: Fd, data: &[u8]) -> FsResult<usize>;
-    fn pwrite(&self, fd: Fd, offset: u64, data: &[u8]) -> FsResult<usize>;
-    fn pread(&self, fd: Fd, offset: u64, len: usize) -> FsResult<Vec<u8>>;
-    fn truncate(&self, fd: Fd, len: u64) -> FsResult<()>;
-    fn fsync(&self, fd: Fd) -> FsResult<()>;
-    fn fdatasync(&self, fd: Fd) -> FsResult<()>;
-    fn close(&self, fd: Fd) -> FsResult<()>;
-    fn rename(&self, from: &str, to: &str) -> FsResult<()>;
-    fn link(&self, from: &str, to: &str) -> FsResult<()>;
-    fn unlink(&self, path: &str) -> FsResult<()>;
-    fn mkdir(&self, path: &str) -> FsResult<()>;
-    fn rmdir(&self, path: &str) -> FsResult<()>;
-    fn readdir(&self, path: &str) -> FsResult<Vec<String>>;
-    fn stat(&self, path: &str) -> FsResult<Stat>;
+/// One call to the simulated disk, as both shims make it.
+#[derive(Clone, Debug)]
+pub enum Request {
+    Open(String, OpenOptions),
+    Write(Fd, Vec<u8>),
+    Pwrite(Fd, u64, Vec<u8>),
+    Pread(Fd, u64, usize),
+    Truncate(Fd, u64),
+    Fsync(Fd),
+    Fdatasync(Fd),
+    Close(Fd),
+    Rename(String, String),
+    Link(String, String),
+    Unlink(String),
+    Mkdir(String),
+    Rmdir(String),
+    Readdir(String),
+    Stat(String),
 }
 
-impl<F: Fs> SyncFs for F {
-    fn open(&self, path: &str, opts: OpenOptions) -> FsResult<Fd> {
-        pollster::block_on(Fs::open(self, path, opts))
+/// What a [`Request`] returned.
+#[derive(Clone, Debug)]
+pub enum Response {
+    Unit,
+    Fd(Fd),
+    Count(usize),
+    Bytes(Vec<u8>),
+    Names(Vec<String>),
+    Stat(Stat),
+}
+
+/// A call in progress, owning all it needs (a shim's file keeps one across polls).
+pub type Pending<T> = Pin<Box<dyn Future<Output = FsResult<T>> + Send>>;
+
+/// The one simulated core under both shims: any [`Fs`] (the harness's gated disk, a bare
+/// `SimFs`), called by value so that a call in progress outlives the borrow that made it.
+pub trait Disk: Send + Sync {
+    fn call(self: Arc<Self>, request: Request) -> Pending<Response>;
+}
+
+impl<F: Fs + 'static> Disk for F {
+    fn call(self: Arc<Self>, request: Request) -> Pending<Response> {
+        Box::pin(async move {
+            let fs = &*self;
+            Ok(match request {
+                Request::Open(path, opts) => Response::Fd(fs.open(&path, opts).await?),
+                Request::Write(fd, data) => Response::Count(fs.write(fd, &data).await?),
+                Request::Pwrite(fd, offset, data) => Response::Count(fs.pwrite(fd, offset, &data).await?),
+                Request::Pread(fd, offset, len) => Response::Bytes(fs.pread(fd, offset, len).await?),
+                Request::Truncate(fd, len) => fs.truncate(fd, len).await.map(|()| Response::Unit)?,
+                Request::Fsync(fd) => fs.fsync(fd).await.map(|()| Response::Unit)?,
+                Request::Fdatasync(fd) => fs.fdatasync(fd).await.map(|()| Response::Unit)?,
+                Request::Close(fd) => fs.close(fd).await.map(|()| Response::Unit)?,
+                Request::Rename(from, to) => fs.rename(&from, &to).await.map(|()| Response::Unit)?,
+                Request::Link(from, to) => fs.link(&from, &to).await.map(|()| Response::Unit)?,
+                Request::Unlink(path) => fs.unlink(&path).await.map(|()| Response::Unit)?,
+                Request::Mkdir(path) => fs.mkdir(&path).await.map(|()| Response::Unit)?,
+                Request::Rmdir(path) => fs.rmdir(&path).await.map(|()| Response::Unit)?,
+                Request::Readdir(path) => Response::Names(fs.readdir(&path).await?),
+                Request::Stat(path) => Response::Stat(fs.stat(&path).await?),
+            })
+        })
     }
-    fn write(&self, fd: Fd, data: &[u8]) -> FsResult<usize> {
-        pollster::block_on(Fs::write(self, fd, data))
+}
+
+/// Typed calls on the disk of a run: async (each one future, `'static`) for the tokio shim,
+/// and through [`Handle::block`] for the std shim.
+#[derive(Clone)]
+pub struct Handle(Arc<dyn Disk>);
+
+macro_rules! typed {
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $out:ty, $request:ident, $response:pat => $value:expr) => {
+        $(#[$doc])*
+        pub fn $name(&self, $($arg: $ty),*) -> Pending<$out> {
+            let call = self.0.clone().call(Request::$request($($arg),*));
+            Box::pin(async move {
+                match call.await? {
+                    $response => Ok($value),
+                    other => unreachable!("{} answered {other:?}", stringify!($request)),
+                }
+            })
+        }
+    };
+}
+
+impl Handle {
+    typed!(open(path: String, opts: OpenOptions) -> Fd, Open, Response::Fd(fd) => fd);
+    typed!(write(fd: Fd, data: Vec<u8>) -> usize, Write, Response::Count(n) => n);
+    typed!(pwrite(fd: Fd, offset: u64, data: Vec<u8>) -> usize, Pwrite, Response::Count(n) => n);
+    typed!(pread(fd: Fd, offset: u64, len: usize) -> Vec<u8>, Pread, Response::Bytes(bytes) => bytes);
+    typed!(truncate(fd: Fd, len: u64) -> (), Truncate, Response::Unit => ());
+    typed!(fsync(fd: Fd) -> (), Fsync, Response::Unit => ());
+    typed!(fdatasync(fd: Fd) -> (), Fdatasync, Response::Unit => ());
+    typed!(close(fd: Fd) -> (), Close, Response::Unit => ());
+    typed!(rename(from: String, to: String) -> (), Rename, Response::Unit => ());
+    typed!(link(from: String, to: String) -> (), Link, Response::Unit => ());
+    typed!(unlink(path: String) -> (), Unlink, Response::Unit => ());
+    typed!(mkdir(path: String) -> (), Mkdir, Response::Unit => ());
+    typed!(rmdir(path: String) -> (), Rmdir, Response::Unit => ());
+    typed!(readdir(path: String) -> Vec<String>, Readdir, Response::Names(names) => names);
+    typed!(stat(path: String) -> Stat, Stat, Response::Stat(stat) => stat);
+
+    /// Runs a call to its end on this thread (the std shim): a simulated disk never waits on a
+    /// device, so this only passes the harness's preemption points by.
+    pub fn block<T>(call: Pending<T>) -> FsResult<T> {
+        pollster::block_on(call)
     }
-    fn pwrite(&self, fd: Fd, offset: u64, data: &[u8]) -> FsResult<usize> {
-        pollster::block_on(Fs::pwrite(self, fd, offset, data))
+}
+
+/// A descriptor open on a run's disk, with the path it was opened by; closed when dropped,
+/// its error unseen (as `std` and `tokio` do: `sync_all` is where a program sees errors).
+pub(crate) struct Descriptor {
+    pub(crate) fs: Handle,
+    pub(crate) fd: Fd,
+    pub(crate) path: String,
+}
+
+impl Drop for Descriptor {
+    fn drop(&mut self) {
+        let _ = Handle::block(self.fs.close(self.fd));
     }
-    fn pread(&self, fd: Fd, offset: u64, len: usize) -> FsResult<Vec<u8>> {
-        pollster::block_on(Fs::pread(self, fd, offset, len))
-    }
-    fn truncate(&self, fd: Fd, len: u64) -> FsResult<()> {
-        pollster::block_on(Fs::truncate(self, fd, len))
-    }
-    fn fsync(&self, fd: Fd) -> FsResult<()> {
-        pollster::block_on(Fs::fsync(self, fd))
-    }
-    fn fdatasync(&self, fd: Fd) -> FsResult<()> {
-        pollster::block_on(Fs::fdatasync(self, fd))
-    }
-    fn close(&self, fd: Fd) -> FsResult<()> {
-        pollster::block_on(Fs::close(self, fd))
-    }
-    fn rename(&self, from: &str, to: &str) -> FsResult<()> {
-        pollster::block_on(Fs::rename(self, from, to))
-    }
-    fn link(&self, from: &str, to: &str) -> FsResult<()> {
-        pollster::block_on(Fs::link(self, from, to))
-    }
-    fn unlink(&self, path: &str) -> FsResult<()> {
-        pollster::block_on(Fs::unlink(self, path))
-    }
-    fn mkdir(&self, path: &str) -> FsResult<()> {
-        pollster::block_on(Fs::mkdir(self, path))
-    }
-    fn rmdir(&self, path: &str) -> FsResult<()> {
-        pollster::block_on(Fs::rmdir(self, path))
-    }
-    fn readdir(&self, path: &str) -> FsResult<Vec<String>> {
-        pollster::block_on(Fs::readdir(self, path))
-    }
-    fn stat(&self, path: &str) -> FsResult<Stat> {
-        pollster::block_on(Fs::stat(self, path))
+}
+
+impl ::std::fmt::Debug for Descriptor {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        write!(f, "Descriptor {{ fd: {}, path: {:?} }}", self.fd, self.path)
     }
 }
 
 thread_local! {
-    static CURRENT: RefCell<Option<Arc<dyn SyncFs>>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` with the shims of this thread on `fs`; the filesystem they were on before comes
-/// back afterwards, even if `f` panics. Runs nest (work after recovery inside a check).
-pub fn on<R>(fs: Arc<dyn SyncFs>, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<Arc<dyn SyncFs>>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let previous = self.0.take();
-            CURRENT.with(|current| *current.borrow_mut() = previous);
-        }
-    }
-    let previous = CURRENT.with(|current| current.borrow_mut().replace(fs));
-    let _restore = Restore(previous);
+/// Runs `f` with the shims of this thread on `disk`; the disk they were on before comes back
+/// afterwards, even if `f` panics. Runs nest (work after recovery inside a check).
+pub fn on<R>(disk: Arc<dyn Disk>, f: impl FnOnce() -> R) -> R {
+    let _entered = enter(disk);
     f()
 }
 
-/// The simulated filesystem of the run in progress on this thread, if any.
-pub fn current() -> Option<Arc<dyn SyncFs>> {
+/// Puts the shims of this thread on `disk` until the guard is dropped (then on the disk they
+/// were on before): for an async run whose executor polls every task on this thread (madsim's).
+pub fn enter(disk: Arc<dyn Disk>) -> Entered {
+    Entered(CURRENT.with(|current| current.borrow_mut().replace(Handle(disk))))
+}
+
+/// The guard of [`enter`].
+pub struct Entered(Option<Handle>);
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        CURRENT.with(|current| *current.borrow_mut() = previous);
+    }
+}
+
+/// The disk of the run in progress on this thread, if any.
+pub fn current() -> Option<Handle> {
     CURRENT.with(|current| current.borrow().clone())
+}
+
+/// Whether a harness run is in progress on this thread (the shims act on its disk).
+pub fn simulated() -> bool {
+    CURRENT.with(|current| current.borrow().is_some())
 }
 
 /// An errno as the `io::Error` `std` gives for it.

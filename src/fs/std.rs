@@ -4,18 +4,17 @@
 
 use ::std::io::{self, Read, Seek, SeekFrom, Write};
 use ::std::path::{Component, Path, PathBuf};
-use ::std::sync::Arc;
 
-use crashsim_sim::{Errno, Fd, Kind, OpenOptions as SimOpen, Stat};
+use crashsim_sim::{Errno, Kind, OpenOptions as SimOpen, Stat};
 
-use super::{current, io_error, SyncFs};
+use super::{current, io_error, Descriptor, Handle, Pending};
 
 /// Largest read asked of the simulated disk at once.
 const READ_CHUNK: usize = 64 * 1024;
 
 /// The simulated path of `path`: normal components joined by `/` (a leading `/` is the root,
 /// `.` components are dropped, `..` stays for the simulated disk to refuse).
-fn sim_path(path: &Path) -> io::Result<String> {
+pub(super) fn sim_path(path: &Path) -> io::Result<String> {
     if path.as_os_str().is_empty() {
         return Err(io_error(Errno::ENOENT));
     }
@@ -38,10 +37,15 @@ fn sim_path(path: &Path) -> io::Result<String> {
     Ok(out)
 }
 
+/// Runs a call on the simulated disk to its end.
+fn run<T>(call: Pending<T>) -> io::Result<T> {
+    Handle::block(call).map_err(io_error)
+}
+
 /// Runs `sim` on the simulated disk of the run in progress, or `real` outside one.
 fn either<T>(
     path: &Path,
-    sim: impl FnOnce(&Arc<dyn SyncFs>, &str) -> io::Result<T>,
+    sim: impl FnOnce(&Handle, &str) -> io::Result<T>,
     real: impl FnOnce(&Path) -> io::Result<T>,
 ) -> io::Result<T> {
     match current() {
@@ -88,12 +92,12 @@ impl From<::std::fs::Metadata> for Metadata {
 /// How to open a file, as `std::fs::OpenOptions`.
 #[derive(Clone, Debug, Default)]
 pub struct OpenOptions {
-    read: bool,
-    write: bool,
-    append: bool,
-    truncate: bool,
-    create: bool,
-    create_new: bool,
+    pub(super) read: bool,
+    pub(super) write: bool,
+    pub(super) append: bool,
+    pub(super) truncate: bool,
+    pub(super) create: bool,
+    pub(super) create_new: bool,
 }
 
 impl OpenOptions {
@@ -130,10 +134,14 @@ impl OpenOptions {
         either(
             path,
             |fs, sim| {
-                let flags = self.sim_flags()?;
-                let fd = fs.open(sim, flags).map_err(io_error)?;
+                let flags = sim_flags(self)?;
+                let fd = run(fs.open(sim.to_string(), flags))?;
                 let path = sim.to_string();
-                Ok(File(Inner::Sim(SimFile { fs: fs.clone(), fd, path, pos: 0, append: self.append })))
+                Ok(File(Inner::Sim(SimFile {
+                    file: Descriptor { fs: fs.clone(), fd, path },
+                    pos: 0,
+                    append: self.append,
+                })))
             },
             |real| {
                 ::std::fs::OpenOptions::new()
@@ -148,31 +156,31 @@ impl OpenOptions {
             },
         )
     }
+}
 
-    /// The `open(2)` flags, refusing what `std` refuses before the call (an `InvalidInput`
-    /// error of its own, not an errno).
-    fn sim_flags(&self) -> io::Result<SimOpen> {
-        let invalid = |why: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, why.to_string()));
-        let writes = self.write || self.append;
-        if !self.read && !writes {
-            return invalid("opening a file needs read, write or append access");
-        }
-        if !writes && (self.truncate || self.create || self.create_new) {
-            return invalid("creating or truncating a file needs write or append access");
-        }
-        if self.append && self.truncate && !self.create_new {
-            return invalid("creating or truncating a file needs write or append access");
-        }
-        Ok(SimOpen {
-            read: self.read,
-            write: writes,
-            append: self.append,
-            create: self.create || self.create_new,
-            excl: self.create_new,
-            trunc: self.truncate && !self.create_new,
-            directory: false,
-        })
+/// The `open(2)` flags, refusing what `std` refuses before the call (an `InvalidInput`
+/// error of its own, not an errno).
+pub(super) fn sim_flags(o: &OpenOptions) -> io::Result<SimOpen> {
+    let invalid = |why: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, why.to_string()));
+    let writes = o.write || o.append;
+    if !o.read && !writes {
+        return invalid("opening a file needs read, write or append access");
     }
+    if !writes && (o.truncate || o.create || o.create_new) {
+        return invalid("creating or truncating a file needs write or append access");
+    }
+    if o.append && o.truncate && !o.create_new {
+        return invalid("creating or truncating a file needs write or append access");
+    }
+    Ok(SimOpen {
+        read: o.read,
+        write: writes,
+        append: o.append,
+        create: o.create || o.create_new,
+        excl: o.create_new,
+        trunc: o.truncate && !o.create_new,
+        directory: false,
+    })
 }
 
 /// An open file, as `std::fs::File`.
@@ -188,25 +196,11 @@ enum Inner {
 /// A file open on the simulated disk: its descriptor, the path it was opened by (for
 /// `metadata` and `SeekFrom::End`), and the position the shim keeps (reads and positioned
 /// writes move it; an append-mode write goes to the end and leaves it).
+#[derive(Debug)]
 struct SimFile {
-    fs: Arc<dyn SyncFs>,
-    fd: Fd,
-    path: String,
+    file: Descriptor,
     pos: u64,
     append: bool,
-}
-
-impl ::std::fmt::Debug for SimFile {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        write!(f, "SimFile {{ fd: {}, path: {:?}, pos: {} }}", self.fd, self.path, self.pos)
-    }
-}
-
-impl Drop for SimFile {
-    fn drop(&mut self) {
-        // As `std`: an error closing is ignored (call `sync_all` to see write-back errors).
-        let _ = self.fs.close(self.fd);
-    }
 }
 
 impl File {
@@ -233,7 +227,7 @@ impl File {
     pub fn sync_all(&self) -> io::Result<()> {
         match &self.0 {
             Inner::Real(file) => file.sync_all(),
-            Inner::Sim(sim) => sim.fs.fsync(sim.fd).map_err(io_error),
+            Inner::Sim(sim) => run(sim.file.fs.fsync(sim.file.fd)),
         }
     }
 
@@ -241,7 +235,7 @@ impl File {
     pub fn sync_data(&self) -> io::Result<()> {
         match &self.0 {
             Inner::Real(file) => file.sync_data(),
-            Inner::Sim(sim) => sim.fs.fdatasync(sim.fd).map_err(io_error),
+            Inner::Sim(sim) => run(sim.file.fs.fdatasync(sim.file.fd)),
         }
     }
 
@@ -249,14 +243,14 @@ impl File {
     pub fn set_len(&self, size: u64) -> io::Result<()> {
         match &self.0 {
             Inner::Real(file) => file.set_len(size),
-            Inner::Sim(sim) => sim.fs.truncate(sim.fd, size).map_err(io_error),
+            Inner::Sim(sim) => run(sim.file.fs.truncate(sim.file.fd, size)),
         }
     }
 
     pub fn metadata(&self) -> io::Result<Metadata> {
         match &self.0 {
             Inner::Real(file) => file.metadata().map(Metadata::from),
-            Inner::Sim(sim) => sim.fs.stat(&sim.path).map(Metadata::from).map_err(io_error),
+            Inner::Sim(sim) => run(sim.file.fs.stat(sim.file.path.clone())).map(Metadata::from),
         }
     }
 }
@@ -266,7 +260,7 @@ impl Read for File {
         match &mut self.0 {
             Inner::Real(file) => file.read(buf),
             Inner::Sim(sim) => {
-                let bytes = sim.fs.pread(sim.fd, sim.pos, buf.len().min(READ_CHUNK)).map_err(io_error)?;
+                let bytes = run(sim.file.fs.pread(sim.file.fd, sim.pos, buf.len().min(READ_CHUNK)))?;
                 buf[..bytes.len()].copy_from_slice(&bytes);
                 sim.pos += bytes.len() as u64;
                 Ok(bytes.len())
@@ -279,9 +273,9 @@ impl Write for File {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match &mut self.0 {
             Inner::Real(file) => file.write(buf),
-            Inner::Sim(sim) if sim.append => sim.fs.write(sim.fd, buf).map_err(io_error),
+            Inner::Sim(sim) if sim.append => run(sim.file.fs.write(sim.file.fd, buf.to_vec())),
             Inner::Sim(sim) => {
-                let written = sim.fs.pwrite(sim.fd, sim.pos, buf).map_err(io_error)?;
+                let written = run(sim.file.fs.pwrite(sim.file.fd, sim.pos, buf.to_vec()))?;
                 sim.pos += written as u64;
                 Ok(written)
             }
@@ -305,7 +299,7 @@ impl Seek for File {
                 let (base, delta) = match to {
                     SeekFrom::Start(at) => (0, at as i128),
                     SeekFrom::Current(delta) => (sim.pos, delta as i128),
-                    SeekFrom::End(delta) => (sim.fs.stat(&sim.path).map_err(io_error)?.size, delta as i128),
+                    SeekFrom::End(delta) => (run(sim.file.fs.stat(sim.file.path.clone()))?.size, delta as i128),
                 };
                 let at = base as i128 + delta;
                 if at < 0 {
@@ -323,7 +317,7 @@ impl ::std::os::unix::fs::FileExt for File {
         match &self.0 {
             Inner::Real(file) => file.read_at(buf, offset),
             Inner::Sim(sim) => {
-                let bytes = sim.fs.pread(sim.fd, offset, buf.len().min(READ_CHUNK)).map_err(io_error)?;
+                let bytes = run(sim.file.fs.pread(sim.file.fd, offset, buf.len().min(READ_CHUNK)))?;
                 buf[..bytes.len()].copy_from_slice(&bytes);
                 Ok(bytes.len())
             }
@@ -333,7 +327,7 @@ impl ::std::os::unix::fs::FileExt for File {
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
         match &self.0 {
             Inner::Real(file) => file.write_at(buf, offset),
-            Inner::Sim(sim) => sim.fs.pwrite(sim.fd, offset, buf).map_err(io_error),
+            Inner::Sim(sim) => run(sim.file.fs.pwrite(sim.file.fd, offset, buf.to_vec())),
         }
     }
 }
@@ -361,7 +355,7 @@ pub fn rename<P: AsRef<Path>, Q: AsRef<Path>>(from: P, to: Q) -> io::Result<()> 
     let to = to.as_ref();
     either(
         from.as_ref(),
-        |fs, from| fs.rename(from, &sim_path(to)?).map_err(io_error),
+        |fs, from| run(fs.rename(from.to_string(), sim_path(to)?)),
         |from| ::std::fs::rename(from, to),
     )
 }
@@ -370,57 +364,61 @@ pub fn hard_link<P: AsRef<Path>, Q: AsRef<Path>>(original: P, link: Q) -> io::Re
     let link = link.as_ref();
     either(
         original.as_ref(),
-        |fs, original| fs.link(original, &sim_path(link)?).map_err(io_error),
+        |fs, original| run(fs.link(original.to_string(), sim_path(link)?)),
         |original| ::std::fs::hard_link(original, link),
     )
 }
 
 pub fn remove_file<P: AsRef<Path>>(path: P) -> io::Result<()> {
-    either(path.as_ref(), |fs, p| fs.unlink(p).map_err(io_error), |p| ::std::fs::remove_file(p))
+    either(path.as_ref(), |fs, p| run(fs.unlink(p.to_string())), |p| ::std::fs::remove_file(p))
 }
 
 pub fn create_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
-    either(path.as_ref(), |fs, p| fs.mkdir(p).map_err(io_error), |p| ::std::fs::create_dir(p))
+    either(path.as_ref(), |fs, p| run(fs.mkdir(p.to_string())), |p| ::std::fs::create_dir(p))
 }
 
 /// Creates `path` and every missing parent; an existing directory is fine. The same steps as
 /// `std`'s, so that what fails, fails with the same errno.
 pub fn create_dir_all<P: AsRef<Path>>(path: P) -> io::Result<()> {
-    either(path.as_ref(), |fs, p| sim_create_dir_all(&**fs, p), |p| ::std::fs::create_dir_all(p))
+    either(path.as_ref(), sim_create_dir_all, |p| ::std::fs::create_dir_all(p))
 }
 
-fn sim_create_dir_all(fs: &dyn SyncFs, path: &str) -> io::Result<()> {
-    let is_dir = |p: &str| fs.stat(p).is_ok_and(|s| s.kind == Kind::Dir);
+fn sim_create_dir_all(fs: &Handle, path: &str) -> io::Result<()> {
+    let is_dir = |p: &str| run(fs.stat(p.to_string())).is_ok_and(|s| s.kind == Kind::Dir);
     if path.is_empty() || path == "/" {
         return Ok(());
     }
-    match fs.mkdir(path) {
+    match Handle::block(fs.mkdir(path.to_string())) {
         Ok(()) => return Ok(()),
         Err(Errno::ENOENT) => {}
         Err(_) if is_dir(path) => return Ok(()),
         Err(errno) => return Err(io_error(errno)),
     }
-    let parent = match path.trim_end_matches('/').rfind('/') {
-        Some(0) => "/",
-        Some(slash) => &path[..slash],
-        None => "",
-    };
-    sim_create_dir_all(fs, parent)?;
-    match fs.mkdir(path) {
+    sim_create_dir_all(fs, parent_of(path))?;
+    match Handle::block(fs.mkdir(path.to_string())) {
         Ok(()) => Ok(()),
         Err(_) if is_dir(path) => Ok(()),
         Err(errno) => Err(io_error(errno)),
     }
 }
 
+/// The simulated path of `path`'s parent ("" for the root's children).
+pub(super) fn parent_of(path: &str) -> &str {
+    match path.trim_end_matches('/').rfind('/') {
+        Some(0) => "/",
+        Some(slash) => &path[..slash],
+        None => "",
+    }
+}
+
 pub fn remove_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
-    either(path.as_ref(), |fs, p| fs.rmdir(p).map_err(io_error), |p| ::std::fs::remove_dir(p))
+    either(path.as_ref(), |fs, p| run(fs.rmdir(p.to_string())), |p| ::std::fs::remove_dir(p))
 }
 
 pub fn metadata<P: AsRef<Path>>(path: P) -> io::Result<Metadata> {
     either(
         path.as_ref(),
-        |fs, p| fs.stat(p).map(Metadata::from).map_err(io_error),
+        |fs, p| run(fs.stat(p.to_string())).map(Metadata::from),
         |p| ::std::fs::metadata(p).map(Metadata::from),
     )
 }
@@ -434,16 +432,21 @@ pub fn copy<P: AsRef<Path>, Q: AsRef<Path>>(from: P, to: Q) -> io::Result<u64> {
     // onto itself leaves it empty), then the bytes.
     let mut reader = File::open(from)?;
     if reader.metadata()?.is_dir() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the source path is neither a regular file nor a symlink to a regular file",
-        ));
+        return Err(not_a_file());
     }
     let mut writer = File::create(to)?;
     let mut contents = Vec::new();
     reader.read_to_end(&mut contents)?;
     writer.write_all(&contents)?;
     Ok(contents.len() as u64)
+}
+
+/// What `std::fs::copy` says of a source that is a directory (no errno: std checks it itself).
+pub(super) fn not_a_file() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "the source path is neither a regular file nor a symlink to a regular file",
+    )
 }
 
 /// An entry of a directory listing.
@@ -453,6 +456,9 @@ pub struct DirEntry {
 }
 
 impl DirEntry {
+    pub(super) fn at(path: PathBuf) -> Self {
+        Self { path }
+    }
     pub fn path(&self) -> PathBuf {
         self.path.clone()
     }
@@ -471,7 +477,7 @@ pub fn read_dir<P: AsRef<Path>>(path: P) -> io::Result<ReadDir> {
     let entries = either(
         dir,
         |fs, p| {
-            Ok(fs.readdir(p).map_err(io_error)?.into_iter().map(|name| Ok(DirEntry { path: dir.join(name) })).collect())
+            Ok(run(fs.readdir(p.to_string()))?.into_iter().map(|name| Ok(DirEntry { path: dir.join(name) })).collect())
         },
         |real| {
             Ok(::std::fs::read_dir(real)?.map(|entry| entry.map(|e| DirEntry { path: e.path() })).collect::<Vec<_>>())
