@@ -232,3 +232,30 @@ fn a_clean_point_with_another_call_still_running_is_refused() {
     let args = ["--workload", "get a || create b L", "--schedule", "1.1.1.1.1.1.1.1.0", "--clean-after", "1"];
     assert_eq!(repro_reference_process(&args).status.code(), Some(0));
 }
+
+/// Every command has its own description: listed in `crashsim --help`, and the first words of
+/// its own `--help` (not another command's glued before it).
+#[test]
+fn every_command_is_described_in_the_help_and_its_help_opens_with_its_own_description() {
+    let help = stdout(&crashsim(&["--help"]));
+    let listed: Vec<(String, String)> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .map(|l| {
+            let mut parts = l.trim().splitn(2, ' ');
+            (parts.next().unwrap().to_string(), parts.next().unwrap_or("").trim().to_string())
+        })
+        .filter(|(name, _)| name != "help")
+        .collect();
+    assert!(listed.len() >= 7, "{help}");
+    for (name, description) in listed {
+        assert!(!description.is_empty(), "`{name}` has no description in crashsim --help:\n{help}");
+        let own = stdout(&crashsim(&[&name, "--help"]));
+        let first_words: String = description.split_whitespace().take(4).collect::<Vec<_>>().join(" ");
+        let opening: String = own.split_whitespace().take(4).collect::<Vec<_>>().join(" ");
+        assert_eq!(opening, first_words, "`crashsim {name} --help` opens with another description:\n{own}");
+    }
+}

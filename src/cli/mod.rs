@@ -207,9 +207,6 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Model-check the spec itself: breadth-first over Init/Next (with Crash and Recover) up to a
-    /// depth; prints states explored and distinct states, and a counterexample path on a
-    /// violation (exit 1).
     /// Run a workload of the session store on a real directory, killed (fork + SIGKILL) after
     /// every syscall in turn: compare each directory left with the simulator's `process` image,
     /// boot a store on it and check it, and time both. Exit 0 when every directory matches and
@@ -283,6 +280,9 @@ enum Command {
         #[arg(last = true, required_unless_present = "from", conflicts_with = "from", num_args = 1..)]
         program: Vec<String>,
     },
+    /// Model-check the spec itself: breadth-first over Init/Next (with Crash and Recover) up to a
+    /// depth; prints states explored and distinct states, and a counterexample path on a
+    /// violation (exit 1).
     Spec {
         /// Steps of Next from Init.
         #[arg(long, default_value_t = 8)]
