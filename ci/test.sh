@@ -4,8 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== cargo fmt --check"
 cargo fmt --all --check
-echo "== cargo clippy"
+echo "== cargo clippy (the lean library alone, then everything)"
 cargo clippy --workspace --all-targets --release -- -D warnings
+cargo clippy --workspace --all-targets --release --all-features -- -D warnings
 echo "== trace mode's tools (strace, python3, sqlite3)"
 # Installed from Debian's packages when missing. When all of them run here (strace must be
 # allowed to ptrace), the trace tests are required to run; otherwise they say why they skip.
@@ -24,5 +25,5 @@ if strace -f -o /dev/null true 2>/dev/null && python3 -c '' && sqlite3 -version 
 else
   echo "trace mode's tools cannot all run here: the trace tests will say they skip"
 fi
-echo "== cargo test --release --workspace"
-cargo test --release --workspace
+echo "== cargo test --release --workspace --all-features"
+cargo test --release --workspace --all-features

@@ -5,6 +5,7 @@
 //! writing its successor (openclaw #68229):
 //!
 //! ```
+//! # #[cfg(feature = "cli")] {
 //! use crashsim::cache::RecoveryCache;
 //! use crashsim::explore::{explore, ExploreOptions};
 //! use crashsim::report::reproduce;
@@ -19,6 +20,7 @@
 //! assert_eq!(finding.violation.invariant, "Durable");
 //! let replay = reproduce(&subject, Model::Process, &finding.case, &opts).unwrap();
 //! assert!(replay.text.contains("rotate()"));
+//! # }
 //! ```
 //!
 //! Any store can be explored the same way: implement [`subject::Subject`] for it (and
@@ -27,13 +29,15 @@
 //!
 //! The harness runs a store against `crashsim_sim::SimFs`, which records every syscall and can
 //! list every disk image a crash after any syscall may leave under a persistence model
-//! (`process`, `ordered`, `posix`). This package holds the harness library and the `crashsim`
-//! CLI; the disk is in `crashsim-sim`, the store under test in `crashsim-store`, the spec in
+//! (`process`, `ordered`, `posix`). This package holds the harness library and, with the `cli`
+//! feature, the `crashsim` CLI and the session store as a subject (the example above); the disk is in `crashsim-sim`, the store under test in `crashsim-store`, the spec in
 //! `crashsim-model` and fault plans in `crashsim-faults`.
 
 pub mod cache;
 pub mod case;
+#[cfg(feature = "cli")]
 pub mod check_dir;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod continuation;
 pub mod distinct;
@@ -45,8 +49,10 @@ pub mod on_madsim;
 pub mod report;
 pub mod scenario;
 pub mod schedule;
+#[cfg(feature = "cli")]
 pub mod session;
 pub mod soak;
+#[cfg(feature = "cli")]
 pub mod strace;
 pub mod subject;
 pub mod testing;

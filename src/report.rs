@@ -22,7 +22,7 @@ pub struct Reproduction {
 }
 
 /// How a printed command starts: `crashsim` when this program is the installed `crashsim` (or
-/// the library is used from elsewhere, as in tests), `cargo run --release --` when it is the
+/// the library is used from elsewhere, as in tests), `cargo run --release --features cli --` when it is the
 /// binary of a checkout's `target/` directory, so that a copied replay command runs as it is.
 pub fn program() -> &'static str {
     static PROGRAM: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
@@ -33,7 +33,7 @@ pub fn program() -> &'static str {
                 && exe.parent().and_then(|p| p.parent()).is_some_and(|t| t.file_name().is_some_and(|n| n == "target"))
         });
         if from_checkout {
-            "cargo run --release --"
+            "cargo run --release --features cli --"
         } else {
             "crashsim"
         }

@@ -5,7 +5,7 @@
 //! user would see there, and judges that against its spec replayed over the run's history.
 //! Everything else (workloads, interleavings, crash points and images, errno faults, the
 //! recovery cache, shrinking, reproducers, the soak) is the harness's, the same for every
-//! subject. The built-in session store is one subject ([`crate::session::Session`]); the
+//! subject. The built-in session store is one subject (`crashsim::session::Session`, with the `cli` feature); the
 //! `examples/` directory holds two more.
 
 use std::fmt::{Debug, Display};

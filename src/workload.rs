@@ -4,7 +4,7 @@
 //! The exhaustive source lists every sequence of up to N operations of an alphabet, shortest
 //! first (so the first violation found has the fewest operations); the concurrent one every
 //! pair of such sequences over a concurrent alphabet, after a setup. (The session store's
-//! alphabets, random source and text form are in [`crate::session::workload`].)
+//! alphabets, random source and text form are in `crashsim::session::workload`.)
 
 use crashsim_model::Op;
 

@@ -92,7 +92,10 @@ fn explore_json_has_the_contract_fields_and_exit_codes() {
     assert!(first["crash_point"].is_u64());
     // Run from target/, the replay command runs from the checkout.
     let replay = first["replay"].as_str().unwrap();
-    assert!(replay.starts_with("cargo run --release -- repro --variant no-temp-fsync --model posix"), "{replay}");
+    assert!(
+        replay.starts_with("cargo run --release --features cli -- repro --variant no-temp-fsync --model posix"),
+        "{replay}"
+    );
     assert!(posix["states_to_detection"].as_u64().unwrap() <= posix["crash_states"].as_u64().unwrap());
     assert!(posix["ms_to_detection"].is_u64());
     let process = results.iter().find(|r| r["model"] == "process").unwrap();
@@ -111,7 +114,8 @@ fn the_printed_replay_command_reproduces_the_violation() {
     assert_eq!(output.status.code(), Some(0));
     let text = stdout(&output);
     let replay = text.lines().find_map(|l| l.strip_prefix("replay: ")).expect("a replay line");
-    let args = words(replay.strip_prefix("cargo run --release -- ").expect("a command for the checkout"));
+    let args =
+        words(replay.strip_prefix("cargo run --release --features cli -- ").expect("a command for the checkout"));
     let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let again = crashsim(&arg_refs);
     assert_eq!(again.status.code(), Some(1), "the replay shows the violation again");

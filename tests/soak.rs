@@ -3,7 +3,7 @@
 //! own range:
 //!
 //! ```sh
-//! CRASHSIM_SOAK_SEEDS=100000 CRASHSIM_SOAK_FIRST_SEED=0 cargo test --release --test soak -- --nocapture
+//! CRASHSIM_SOAK_SEEDS=100000 CRASHSIM_SOAK_FIRST_SEED=0 cargo test --release --all-features --test soak -- --nocapture
 //! ```
 //!
 //! (`crashsim soak --seeds N --shard i/n` does the same from the command line.)
