@@ -46,7 +46,7 @@ pub struct Case<S: Subject> {
 impl<S: Subject> Case<S> {
     /// How the case's run is made.
     pub fn run(&self, preempt: Preempt) -> Run {
-        Run { schedule: self.schedule.clone(), preempt, fingerprint: false }
+        Run { schedule: self.schedule.clone(), preempt, ..Run::default() }
     }
 }
 

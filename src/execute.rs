@@ -112,11 +112,20 @@ pub struct Run {
     pub preempt: Preempt,
     /// Record each call's [`Span::state`] (state caching). Default: false.
     pub fingerprint: bool,
+    /// Record each syscall's call site and insert these fsyncs after the calls at their sites
+    /// (a diagnosis and the verification of its fix; slow). Default: `None` (no sites).
+    pub sync_rules: Option<Vec<crashsim_sim::SyncRule>>,
 }
 
 /// Runs `workload` with the faults of `plan`, the schedule of `run` (then the default choice).
 pub fn execute<S: Subject>(subject: &S, workload: &Workload<S::Op>, plan: &Plan, run: &Run) -> Execution<S> {
     let fs = SimFs::new(SimOptions::default());
+    if let Some(rules) = &run.sync_rules {
+        let mut library = crate::diagnose::harness_sources();
+        library.push(crashsim_sim::site::own_sources());
+        fs.record_sites(library);
+        fs.insert_syncs(rules.clone());
+    }
     execute_on(subject, fs, workload, plan, run.preempt, run.fingerprint, &mut Replay::new(run.schedule.clone()))
 }
 

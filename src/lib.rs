@@ -40,6 +40,7 @@ pub mod check_dir;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod continuation;
+pub mod diagnose;
 pub mod distinct;
 pub mod execute;
 pub mod explore;

@@ -9,6 +9,7 @@ use crashsim_sim::{Model, Trace};
 use crate::cache::RecoveryCache;
 use crate::case::{Case, Check};
 use crate::continuation::{continue_after, remaining};
+use crate::diagnose::{diagnose, Diagnosis};
 use crate::execute::{execute_case, Execution, Span};
 use crate::explore::ExploreOptions;
 use crate::subject::{recover_on, History, Subject};
@@ -19,6 +20,9 @@ pub struct Reproduction {
     pub text: String,
     /// What the check found on replay (none if the case passes).
     pub violation: Option<Violation>,
+    /// Why a failing crash image fails, and the fix ([`crate::diagnose`]); none for a passing
+    /// case or a check that is not a crash.
+    pub diagnosis: Option<Diagnosis>,
 }
 
 /// How a printed command starts: `crashsim` when this program is the installed `crashsim` (or
@@ -232,9 +236,21 @@ pub fn reproduce_with<S: Subject>(
         _ => subject.check(&expected, &observed),
     }
     .err();
+    let mut diagnosis = None;
     match &violation {
         Some(v) => {
             let _ = write!(text, "\n{v}");
+            if let Check::Crash { .. } | Check::Continue { .. } = case.check {
+                match diagnose(subject, model, case, opts) {
+                    Ok(found) => {
+                        let _ = writeln!(text, "\ndiagnosis: {found}");
+                        diagnosis = Some(found);
+                    }
+                    Err(why) => {
+                        let _ = writeln!(text, "\nno diagnosis: {why}");
+                    }
+                }
+            }
         }
         None => {
             let _ = writeln!(text, "\nno violation: the store is consistent with the spec here");
@@ -243,7 +259,7 @@ pub fn reproduce_with<S: Subject>(
     if let Some(command) = subject.replay(model, case, opts) {
         let _ = writeln!(text, "\nreplay: {command}");
     }
-    Ok(Reproduction { text, violation })
+    Ok(Reproduction { text, violation, diagnosis })
 }
 
 /// Boots a store on `disk`, tells what recovery did and the files after, and returns what it

@@ -69,6 +69,17 @@ impl Effect {
         }
     }
 
+    /// The object this effect changes the data of, or links, unlinks or moves.
+    pub fn ino(&self) -> Ino {
+        match self {
+            Effect::Link { ino, .. }
+            | Effect::Unlink { ino, .. }
+            | Effect::Rename { ino, .. }
+            | Effect::Write { ino, .. }
+            | Effect::Truncate { ino, .. } => *ino,
+        }
+    }
+
     /// The directories whose entries this effect changes (one, or two for a cross-dir rename).
     pub fn dirs(&self) -> Vec<Ino> {
         match self {

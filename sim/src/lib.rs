@@ -70,8 +70,10 @@ pub mod path;
 pub mod persistence;
 mod realfs;
 mod simfs;
+pub mod site;
 mod snapshot;
 mod state;
+mod sync_rule;
 mod trace;
 
 use std::future::Future;
@@ -84,7 +86,9 @@ pub use nix::errno::Errno;
 pub use persistence::{crash_images, ImageOptions, ImageSet, Model, Survivor, Tracker};
 pub use realfs::RealFs;
 pub use simfs::{SimFs, SimOptions};
+pub use site::{Frame, Site};
 pub use snapshot::{image_of, image_of_dir};
+pub use sync_rule::{SyncRule, SyncTarget};
 pub use trace::{Call, Outcome, Trace, TraceStep};
 
 /// Result of every filesystem call: a value or a Linux errno.

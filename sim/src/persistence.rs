@@ -159,6 +159,10 @@ pub struct Tracker {
     durable: Disk,
     pending: Vec<Pending>,
     events_seen: u64,
+    /// The effects that reached D, by sequence number, when asked for ([`Tracker::noting_durable`]):
+    /// a diagnosis rebuilds an image from them. `None` while exploring (trackers are cloned at
+    /// every crash point, and this grows with the run).
+    durable_seqs: Option<Vec<usize>>,
 }
 
 impl Tracker {
@@ -168,7 +172,25 @@ impl Tracker {
     }
 
     pub(crate) fn from_disk(model: Model, durable: Disk) -> Self {
-        Self { model, durable, pending: Vec::new(), events_seen: 0 }
+        Self { model, durable, pending: Vec::new(), events_seen: 0, durable_seqs: None }
+    }
+
+    /// This tracker, noting from now on which effects reach D ([`Tracker::durable_seqs`]).
+    pub fn noting_durable(mut self) -> Self {
+        self.durable_seqs = Some(Vec::new());
+        self
+    }
+
+    /// The effects that reached D (whole, or a half of a cross-directory rename), in the order
+    /// they did; `None` unless [`Tracker::noting_durable`] was asked before they were pushed.
+    pub fn durable_seqs(&self) -> Option<&[usize]> {
+        self.durable_seqs.as_deref()
+    }
+
+    fn note(&mut self, seq: usize) {
+        if let Some(seqs) = &mut self.durable_seqs {
+            seqs.push(seq);
+        }
     }
 
     /// How many events were pushed. Two trackers of one run that saw as many events are in the
@@ -185,7 +207,10 @@ impl Tracker {
     pub fn push(&mut self, event: &Event) {
         self.events_seen += 1;
         match (&event.kind, self.model) {
-            (EventKind::Effect(effect), Model::Process) => self.durable.apply(effect),
+            (EventKind::Effect(effect), Model::Process) => {
+                self.durable.apply(effect);
+                self.note(event.seq);
+            }
             (EventKind::Effect(effect), _) => self.pending.push(Pending {
                 seq: event.seq,
                 effect: Arc::new(effect.clone()),
@@ -197,17 +222,22 @@ impl Tracker {
                 self.pending.retain(|p| p.effect.data_ino() != Some(ino));
             }
             (EventKind::Sync { ok: true, .. }, Model::Ordered) => {
-                for p in self.pending.drain(..) {
+                for p in std::mem::take(&mut self.pending) {
                     self.durable.apply(&p.effect);
+                    self.note(p.seq);
                 }
             }
             (EventKind::Sync { ino, kind: Kind::File, ok: true }, Model::Posix) => {
                 let ino = *ino;
                 let durable = &mut self.durable;
+                let noted = &mut self.durable_seqs;
                 self.pending.retain(|p| {
                     let synced = p.effect.data_ino() == Some(ino);
                     if synced {
                         durable.apply(&p.effect);
+                        if let Some(seqs) = noted.as_mut() {
+                            seqs.push(p.seq);
+                        }
                     }
                     !synced
                 });
@@ -215,9 +245,13 @@ impl Tracker {
             (EventKind::Sync { ino, kind: Kind::Dir, ok: true }, Model::Posix) => {
                 let dir = *ino;
                 let durable = &mut self.durable;
+                let noted = &mut self.durable_seqs;
                 self.pending.retain_mut(|p| {
                     if let Some(at) = p.dirs_left.iter().position(|d| *d == dir) {
                         durable.apply(&p.effect.half_in(dir));
+                        if let Some(seqs) = noted.as_mut() {
+                            seqs.push(p.seq);
+                        }
                         p.dirs_left.remove(at);
                         return !p.dirs_left.is_empty();
                     }

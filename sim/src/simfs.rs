@@ -13,7 +13,9 @@ use crate::fd::FdTable;
 use crate::path::{components, parent_and_leaf};
 use crate::persistence::{ImageOptions, ImageSet, Model, Tracker};
 use crate::trace::{Call, Outcome, Trace, TraceStep};
-use crate::{Clock, Errno, Fd, Fs, FsResult, Image, Injection, Injector, Kind, OpenOptions, Stat};
+use crate::{
+    Clock, Errno, Fd, Fs, FsResult, Image, Injection, Injector, Kind, OpenOptions, Site, Stat, SyncRule, SyncTarget,
+};
 
 /// Options of a [`SimFs`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -79,6 +81,13 @@ struct State {
     clock: Option<Arc<dyn Clock>>,
     /// The mtime of each file written since this filesystem started (others: 0).
     mtimes: BTreeMap<Ino, u64>,
+    /// Source directories of the harness, whose frames are never a call's site; `None`: sites
+    /// are not recorded (see [`SimFs::record_sites`]).
+    site_library: Option<Vec<String>>,
+    /// The fsyncs a fix inserts after calls at given sites.
+    rules: Vec<SyncRule>,
+    /// Calls the rules inserted so far: the injector numbers the program's own calls only.
+    inserted_steps: usize,
 }
 
 impl Default for SimFs {
@@ -111,6 +120,9 @@ impl SimFs {
             unrecorded_steps: 0,
             clock: None,
             mtimes: BTreeMap::new(),
+            site_library: None,
+            rules: Vec::new(),
+            inserted_steps: 0,
         };
         Self { state: Mutex::new(state) }
     }
@@ -123,6 +135,23 @@ impl SimFs {
     /// Takes file modification times from `clock` from now on.
     pub fn set_clock(&self, clock: Arc<dyn Clock>) {
         self.lock().clock = Some(clock);
+    }
+
+    /// Records the site of every following call ([`Site`]): frames under one of `library`
+    /// (absolute path prefixes: the harness's own sources, this crate's
+    /// [`crate::site::own_sources`] among them) are never a site. Slow: for a diagnosis, not
+    /// an exploration.
+    pub fn record_sites(&self, library: Vec<String>) {
+        self.lock().site_library = Some(library);
+    }
+
+    /// Inserts the fsyncs of `rules` after every following call made at their sites; sites
+    /// must be recorded ([`SimFs::record_sites`]).
+    pub fn insert_syncs(&self, rules: Vec<SyncRule>) {
+        let mut state = self.lock();
+        assert!(state.options.recording, "inserted fsyncs need a recording SimFs");
+        assert!(state.site_library.is_some(), "inserted fsyncs are keyed by call sites: record them first");
+        state.rules = rules;
     }
 
     /// Removes the fault injector.
@@ -215,6 +244,37 @@ impl SimFs {
         }
     }
 
+    /// The state of `model` after the first `after_steps` syscalls, noting which effects reached
+    /// the durable state ([`Tracker::durable_seqs`]).
+    pub fn tracker_noting_durable(&self, model: Model, after_steps: usize) -> Tracker {
+        let state = self.lock();
+        assert!(state.options.recording, "crash images need a recording SimFs");
+        assert!(after_steps <= state.trace.len(), "crash point {after_steps} is past the trace end");
+        let mut tracker = Tracker::new(model, &state.initial).noting_durable();
+        for event in state.log.iter().take_while(|e| e.step < after_steps) {
+            tracker.push(event);
+        }
+        tracker
+    }
+
+    /// The image of a crash after the first `after_steps` syscalls in which the effects `kept`
+    /// says persisted (whole: `Some(None)`, torn to n bytes: `Some(Some(n))`) and no other: a
+    /// what-if image, whether or not a model allows it. Effects apply in log order.
+    pub fn image_keeping(&self, after_steps: usize, kept: &dyn Fn(usize) -> Option<Option<usize>>) -> Image {
+        let state = self.lock();
+        assert!(state.options.recording, "crash images need a recording SimFs");
+        let (mut disk, _) = state.initial.to_disk();
+        for event in state.log.iter().take_while(|e| e.step < after_steps) {
+            let EventKind::Effect(effect) = &event.kind else { continue };
+            match kept(event.seq) {
+                Some(Some(keep)) => disk.apply_torn(effect, keep),
+                Some(None) => disk.apply(effect),
+                None => {}
+            }
+        }
+        Image::of(&disk)
+    }
+
     /// The state of `model` at every crash point k in `points` (index `k - points.start()`),
     /// replaying the log once up to the last. Each can list its images on its own, so crash
     /// points can be spread over threads.
@@ -248,11 +308,13 @@ impl SimFs {
         body: impl FnOnce(&mut State, usize, Option<usize>) -> FsResult<T>,
         outcome: impl FnOnce(&T) -> Outcome,
     ) -> FsResult<T> {
+        let site = self.lock().site_library.as_ref().and_then(|library| Site::capture(library));
         let mut state = self.lock();
         let step = state.trace.len() + state.unrecorded_steps;
         let first_event = state.log.len();
+        let program_step = step - state.inserted_steps;
         let injection = match state.injector.as_mut() {
-            Some(injector) => injector.before(step, &call),
+            Some(injector) => injector.before(program_step, &call),
             None => Injection::Proceed,
         };
         let (result, injected) = match injection {
@@ -273,7 +335,32 @@ impl SimFs {
         if state.options.recording {
             let pending = state.posix.pending_seqs();
             let events = state.log[first_event..].to_vec();
-            state.trace.push(TraceStep { step, call, outcome, injected, events, pending });
+            let targets: Vec<SyncTarget> = match &site {
+                Some(site) if result.is_ok() => state
+                    .rules
+                    .iter()
+                    .filter(|rule| rule.syscall == call.name() && &rule.after == site)
+                    .map(|rule| rule.target)
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let opened = match &outcome {
+                Outcome::Fd(fd) => Some(*fd),
+                _ => None,
+            };
+            state.trace.push(TraceStep {
+                step,
+                call: call.clone(),
+                outcome,
+                injected,
+                events,
+                pending,
+                site: site.clone(),
+                inserted: false,
+            });
+            for target in targets {
+                state.insert_sync(&call, opened, target, &site);
+            }
         } else {
             state.unrecorded_steps += 1;
         }
@@ -282,6 +369,88 @@ impl SimFs {
 }
 
 impl State {
+    /// Runs and records one call a fix inserts, outside the injector's numbering.
+    fn inserted_call<T>(
+        &mut self,
+        call: Call,
+        site: &Option<Site>,
+        body: impl FnOnce(&mut State, usize) -> FsResult<T>,
+        outcome: impl FnOnce(&T) -> Outcome,
+    ) -> FsResult<T> {
+        let step = self.trace.len() + self.unrecorded_steps;
+        let first_event = self.log.len();
+        let result = body(self, step);
+        let outcome = match &result {
+            Ok(value) => outcome(value),
+            Err(errno) => Outcome::Err(*errno),
+        };
+        let pending = self.posix.pending_seqs();
+        let events = self.log[first_event..].to_vec();
+        self.trace.push(TraceStep {
+            step,
+            call,
+            outcome,
+            injected: false,
+            events,
+            pending,
+            site: site.clone(),
+            inserted: true,
+        });
+        self.inserted_steps += 1;
+        result
+    }
+
+    /// The fsync a rule inserts after `call` (which returned the descriptor `opened`, if any).
+    fn insert_sync(&mut self, call: &Call, opened: Option<Fd>, target: SyncTarget, site: &Option<Site>) {
+        match target {
+            SyncTarget::File => {
+                let fd = match call {
+                    Call::Write { fd, .. } | Call::Pwrite { fd, .. } | Call::Truncate { fd, .. } => Some(*fd),
+                    Call::Open { .. } => opened,
+                    _ => None,
+                };
+                if let Some(fd) = fd {
+                    let _ = self.inserted_call(Call::Fsync { fd }, site, |s, step| s.sync(step, fd), |_| Outcome::Unit);
+                }
+            }
+            SyncTarget::Dir => {
+                let paths: Vec<&str> = match call {
+                    Call::Open { path, .. } | Call::Unlink { path } | Call::Mkdir { path } | Call::Rmdir { path } => {
+                        vec![path]
+                    }
+                    Call::Rename { from, to } => vec![to, from],
+                    Call::Link { to, .. } => vec![to],
+                    _ => Vec::new(),
+                };
+                let mut dirs: Vec<String> = Vec::new();
+                for path in paths {
+                    let dir = match path.trim_start_matches('/').rsplit_once('/') {
+                        Some((dir, _)) => dir.to_string(),
+                        None => String::new(),
+                    };
+                    if !dirs.contains(&dir) {
+                        dirs.push(dir);
+                    }
+                }
+                for dir in dirs {
+                    let shown = if dir.is_empty() { "/".to_string() } else { dir.clone() };
+                    let open = Call::Open { path: shown.clone(), opts: OpenOptions::dir() };
+                    let opened = self.inserted_call(
+                        open,
+                        site,
+                        |s, step| s.open(step, &shown, OpenOptions::dir()),
+                        |fd| Outcome::Fd(*fd),
+                    );
+                    if let Ok(fd) = opened {
+                        let _ =
+                            self.inserted_call(Call::Fsync { fd }, site, |s, step| s.sync(step, fd), |_| Outcome::Unit);
+                        let _ = self.inserted_call(Call::Close { fd }, site, |s, _| s.close(fd), |_| Outcome::Unit);
+                    }
+                }
+            }
+        }
+    }
+
     fn record(&mut self, step: usize, kind: EventKind) {
         if !self.options.recording {
             return;

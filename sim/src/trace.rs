@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::disk::{Event, EventKind};
 use crate::image::preview;
-use crate::{Errno, Fd, OpenOptions, Stat};
+use crate::{Errno, Fd, OpenOptions, Site, Stat};
 
 /// One call of the `Fs` trait with its arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +29,28 @@ pub enum Call {
 }
 
 impl Call {
+    /// The syscall's name (`rename`, `write`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Call::Open { .. } => "open",
+            Call::Write { .. } => "write",
+            Call::Pwrite { .. } => "pwrite",
+            Call::Read { .. } => "read",
+            Call::Pread { .. } => "pread",
+            Call::Truncate { .. } => "ftruncate",
+            Call::Fsync { .. } => "fsync",
+            Call::Fdatasync { .. } => "fdatasync",
+            Call::Close { .. } => "close",
+            Call::Rename { .. } => "rename",
+            Call::Link { .. } => "link",
+            Call::Unlink { .. } => "unlink",
+            Call::Mkdir { .. } => "mkdir",
+            Call::Rmdir { .. } => "rmdir",
+            Call::Readdir { .. } => "readdir",
+            Call::Stat { .. } => "stat",
+        }
+    }
+
     /// Whether the call can change the disk (a crash point worth a fault).
     pub fn is_mutating(&self) -> bool {
         !matches!(self, Call::Read { .. } | Call::Pread { .. } | Call::Readdir { .. } | Call::Stat { .. })
@@ -60,6 +82,10 @@ pub struct TraceStep {
     pub events: Vec<Event>,
     /// Sequence numbers of the log events still pending (not durable under `posix`) after it.
     pub pending: Vec<usize>,
+    /// Where the program made the call (only when the filesystem records sites).
+    pub site: Option<Site>,
+    /// Whether a proposed fix inserted this call after the one at its site ([`crate::SyncRule`]).
+    pub inserted: bool,
 }
 
 /// A whole trace.
@@ -135,6 +161,9 @@ impl fmt::Display for TraceStep {
         write!(f, "{:>4}  {} = {}", self.step, self.call, self.outcome)?;
         if self.injected {
             write!(f, " (injected)")?;
+        }
+        if self.inserted {
+            write!(f, " (inserted by the fix)")?;
         }
         if !self.pending.is_empty() {
             let ids: Vec<String> = self.pending.iter().map(|seq| format!("#{seq}")).collect();

@@ -6,6 +6,8 @@ use crashsim_sim::Model;
 use crashsim_store::{Concurrency, Variant};
 use serde_json::json;
 
+use crate::diagnose::{diagnose, group, summary, Diagnosis, Vulnerability};
+
 use super::progress::Progress;
 use crate::cache::RecoveryCache;
 use crate::explore::{explore_models, ExploreOptions, ModelResult};
@@ -92,6 +94,25 @@ pub fn to_json(results: &[ModelResult<Session>], opts: &ExploreOptions) -> serde
     json!({ "command": "explore", "ok": ok, "results": rows })
 }
 
+/// The diagnosis of each result's first finding, when it is a crash point that has one.
+fn diagnose_firsts(results: &[ModelResult<Session>], opts: &ExploreOptions) -> Vec<Option<Diagnosis>> {
+    results.iter().map(|r| r.first.as_ref().and_then(|f| diagnose(&r.subject, r.model, &f.case, opts).ok())).collect()
+}
+
+/// The vulnerabilities of each variant that has diagnoses, in result order.
+fn per_subject(results: &[ModelResult<Session>], diagnoses: &[Option<Diagnosis>]) -> Vec<(String, Vec<Vulnerability>)> {
+    let mut out: Vec<(String, Vec<Diagnosis>)> = Vec::new();
+    for (r, diagnosis) in results.iter().zip(diagnoses) {
+        let Some(diagnosis) = diagnosis else { continue };
+        let name = r.subject.0.name().to_string();
+        match out.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, found)) => found.push(diagnosis.clone()),
+            None => out.push((name, vec![diagnosis.clone()])),
+        }
+    }
+    out.into_iter().map(|(name, found)| (name, group(&found))).collect()
+}
+
 /// The smallest `--max-ops` at which the self-check can catch every sequential variant.
 pub const SELF_CHECK_OPS_MIN: usize = 2;
 
@@ -103,8 +124,25 @@ pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions
         }
     }
     let results = run_all(variants, models, opts, false);
+    let diagnoses = diagnose_firsts(&results, opts);
     if json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&results, opts)).expect("JSON serializes"));
+        let mut value = to_json(&results, opts);
+        for (row, diagnosis) in value["results"].as_array_mut().expect("rows").iter_mut().zip(&diagnoses) {
+            if let Some(diagnosis) = diagnosis {
+                row["first_violation"]["diagnosis"] = json!(diagnosis.to_string());
+            }
+        }
+        value["vulnerabilities"] = per_subject(&results, &diagnoses)
+            .iter()
+            .flat_map(|(variant, vulnerabilities)| {
+                vulnerabilities.iter().map(move |v| {
+                    let mut row = v.to_json();
+                    row["variant"] = json!(variant);
+                    row
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&value).expect("JSON serializes"));
     } else {
         println!(
             "{:<30} {:<8} {:>9} {:>13} {:>12} {:>12} {:>10} {:>10}  {:<11} {:>8}  {:>22}",
@@ -136,16 +174,22 @@ pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions
                 detection(r)
             );
         }
-        for r in results.iter().filter(|r| r.first.is_some()) {
-            let f = r.first.as_ref().expect("filtered");
+        for (variant, vulnerabilities) in per_subject(&results, &diagnoses) {
+            println!("\n{variant}: {}", summary(&vulnerabilities).trim_end());
+        }
+        for (r, diagnosis) in results.iter().zip(&diagnoses) {
+            let Some(f) = r.first.as_ref() else { continue };
             println!(
-                "\n{} / {}: {}\n  operations: {}\n  replay: {}",
+                "\n{} / {}: {}\n  operations: {}",
                 r.subject.0,
                 r.model,
                 f.violation.summary,
                 workload::format(&f.case.workload),
-                replay_command(&r.subject, r.model, &f.case, opts)
             );
+            if let Some(diagnosis) = diagnosis {
+                println!("  diagnosis: {diagnosis}");
+            }
+            println!("  replay: {}", replay_command(&r.subject, r.model, &f.case, opts));
         }
     }
     if results.iter().any(|r| r.violations > 0) {

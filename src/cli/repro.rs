@@ -9,6 +9,7 @@ use serde_json::json;
 use super::progress::Progress;
 use crate::cache::RecoveryCache;
 use crate::case::Case;
+use crate::diagnose::{group, summary, Diagnosis};
 use crate::execute::execute_case;
 use crate::explore::{explore, ExploreOptions};
 use crate::report::reproduce_with;
@@ -50,13 +51,25 @@ pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, full_trac
                     "clients": case.workload.clients.len(),
                     "processes": case.workload.processes,
                     "replay": replay_command(&Session(variant), *model, case, opts),
+                    "diagnosis": r.diagnosis.as_ref().map(|d| d.to_string()),
                     "reproducer": r.text,
                 })
             })
             .collect();
-        let value = json!({ "command": "repro", "ok": !rows.is_empty(), "reproducers": rows });
+        let diagnoses: Vec<Diagnosis> = found.iter().filter_map(|(_, _, r)| r.diagnosis.clone()).collect();
+        let vulnerabilities: Vec<serde_json::Value> = group(&diagnoses).iter().map(|v| v.to_json()).collect();
+        let value = json!({
+            "command": "repro",
+            "ok": !rows.is_empty(),
+            "vulnerabilities": vulnerabilities,
+            "reproducers": rows,
+        });
         println!("{}", serde_json::to_string_pretty(&value).expect("JSON serializes"));
     } else {
+        let diagnoses: Vec<Diagnosis> = found.iter().filter_map(|(_, _, r)| r.diagnosis.clone()).collect();
+        if !diagnoses.is_empty() {
+            println!("{}", summary(&group(&diagnoses)));
+        }
         for (model, _, reproduction) in &found {
             println!("==== {variant} / {model} ====\n{}", reproduction.text);
         }

@@ -1,0 +1,107 @@
+//! Classifying one failing image by what-if images: the property it needs and the calls involved.
+
+use std::collections::BTreeMap;
+
+use crashsim_sim::{EventKind, Model, SyncRule, SyncTarget, Trace};
+
+use super::{CallRef, Diagnosis, Judge, Property};
+use crate::subject::Subject;
+
+/// Classifies image `image` of a crash after `after` syscalls under `model` (see the module doc
+/// of [`super`]); the fix is left to the caller. An error if that image passes.
+pub fn classify<S: Subject>(judge: &Judge<S>, model: Model, after: usize, image: usize) -> Result<Diagnosis, String> {
+    let steps = judge.run.fs.steps();
+    if after > steps {
+        return Err(format!("crash point {after} is past the end of the run ({steps} syscalls)"));
+    }
+    let fs = &judge.run.fs;
+    let tracker = fs.tracker_noting_durable(model, after);
+    let set = tracker.images(&judge.opts.images);
+    if image >= set.len() {
+        return Err(format!("a crash after {after} leaves {} image(s) under {model}: no image {image}", set.len()));
+    }
+    if !judge.fails(after, &set.image(image)) {
+        return Err(format!("image {image} of a crash after {after} passes under {model}: nothing to diagnose"));
+    }
+    let trace = fs.trace();
+    let log = fs.log();
+    // What persisted: the durable effects whole, and the pending ones that survived.
+    let mut persisted: BTreeMap<usize, Option<usize>> =
+        tracker.durable_seqs().expect("noted").iter().map(|&seq| (seq, None)).collect();
+    persisted.extend(set.survivors[image].iter().map(|s| (s.seq, s.torn)));
+    let image_of = |kept: &BTreeMap<usize, Option<usize>>| fs.image_keeping(after, &|seq| kept.get(&seq).copied());
+    if image_of(&persisted).fingerprint() != set.fingerprints[image] {
+        return Err("this image cannot be rebuilt from the events that persisted (a rename half persisted)".into());
+    }
+    let fails = |kept: &BTreeMap<usize, Option<usize>>| judge.fails(after, &image_of(kept));
+    let pending = tracker.pending_seqs();
+    let mut everything = persisted.clone();
+    everything.extend(pending.iter().map(|&seq| (seq, None)));
+    if fails(&everything) {
+        return Ok(atomicity(judge, model, after, &trace));
+    }
+    // The pending events that did not persist whole, in log order; adding them one by one
+    // passes at the latest when all are in (the image just found to pass).
+    let lost: Vec<usize> = pending.iter().copied().filter(|seq| persisted.get(seq) != Some(&None)).collect();
+    let adding = |added: &[usize]| {
+        let mut kept = persisted.clone();
+        kept.extend(added.iter().map(|&seq| (seq, None)));
+        kept
+    };
+    let needed = (0..lost.len())
+        .find(|&i| !fails(&adding(&lost[..=i])))
+        .ok_or("no pending event explains the failure: it passes only when every one persists")?;
+    let lost_seq = lost[needed];
+    let call_of = |seq: usize| CallRef::of(&trace, log[seq].step);
+    let effect_of = |seq: usize| match &log[seq].kind {
+        EventKind::Effect(effect) => Some(effect),
+        EventKind::Sync { .. } => None,
+    };
+    let lost_effect = effect_of(lost_seq).expect("a pending event is an effect");
+    // Reordered: a later event persisted while this one did not. Named when it concerns the
+    // same object (the rename of a file whose data was lost), or when leaving it out passes.
+    let later: Vec<usize> = persisted.keys().copied().filter(|&seq| seq > lost_seq).collect();
+    let dropping = |seq: usize| {
+        let mut kept = persisted.clone();
+        kept.remove(&seq);
+        kept
+    };
+    let reordered = later
+        .iter()
+        .copied()
+        .find(|&seq| effect_of(seq).is_some_and(|e| e.ino() == lost_effect.ino()))
+        .or_else(|| later.iter().copied().take(MOST_TRIED).find(|&seq| !fails(&dropping(seq))));
+    let lost_call = call_of(lost_seq);
+    let target = if lost_effect.data_ino().is_some() { SyncTarget::File } else { SyncTarget::Dir };
+    let rule = lost_call.site.clone().map(|after| SyncRule { syscall: lost_call.call.name(), after, target });
+    let (property, calls) = match reordered {
+        Some(seq) => (Property::Ordering, vec![lost_call, call_of(seq)]),
+        None => (Property::Durability, vec![lost_call]),
+    };
+    Ok(Diagnosis { property, model, calls, failing_points: 0, fix: None, rule })
+}
+
+/// Most later events left out one at a time in search of the one a failure needs.
+const MOST_TRIED: usize = 64;
+
+/// The window of crash points around `after` whose kill -9 image (everything completed
+/// survives) fails: the call that opens it, and the one that closes it if the run does.
+fn atomicity<S: Subject>(judge: &Judge<S>, model: Model, after: usize, trace: &Trace) -> Diagnosis {
+    let steps = judge.run.fs.steps();
+    let killed: Vec<bool> = judge
+        .run
+        .fs
+        .trackers(Model::Process, 0..=steps)
+        .iter()
+        .enumerate()
+        .map(|(k, tracker)| judge.fails(k, &tracker.durable_image()))
+        .collect();
+    let first = (0..=after).rev().take_while(|&k| killed[k]).last().unwrap_or(after);
+    let end = (after..=steps).find(|&k| !killed[k]);
+    let opens = CallRef::of(trace, first.saturating_sub(1));
+    let mut calls = vec![opens];
+    if let Some(end) = end {
+        calls.push(CallRef::of(trace, end - 1));
+    }
+    Diagnosis { property: Property::Atomicity, model, calls, failing_points: 0, fix: None, rule: None }
+}

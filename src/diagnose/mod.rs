@@ -1,0 +1,220 @@
+//! Diagnosis: which persistence assumption a failing crash image breaks, where in the program,
+//! and the fsync that removes it, verified by running the program again with it.
+//!
+//! A crash image is the durable state plus the pending events that survived (after ALICE,
+//! OSDI 2014). For one failing image, what-if images that keep one more or one fewer pending
+//! event tell which events matter ([`classify`]):
+//! - **atomicity**: the image in which every pending event survived (what kill -9 leaves) fails
+//!   too: the program's own intermediate state is unrecoverable. The window is the run of crash
+//!   points around it that fail under `process`; no fsync closes it, the protocol must change.
+//! - **ordering**: an event that did not persist is needed (adding it passes), and a later one
+//!   that did is needed too (dropping it passes): the later persisted before the earlier.
+//! - **durability**: an event that did not persist is needed, and nothing later is: it was
+//!   never made durable.
+//!
+//! The fix of ordering and durability is an fsync of what the needed lost event changed (its
+//! file's data, or its directory's entries) after the call that made it, at that call's site.
+//! [`fix`] inserts it at that site in a new run of the same case and counts the failing crash
+//! points before and after under the same model; a fix is "verified" only when none is left.
+//! When some are left it adds the fix of the first one left (at most [`fix::MOST_RULES`]).
+//!
+//! Sites come from backtraces ([`crashsim_sim::Site`]): a subject needs line tables (the
+//! default `dev` profile, or `debug = "line-tables-only"` in release) for a fix to be keyed.
+
+mod classify;
+pub mod fix;
+mod judge;
+mod vulnerability;
+
+use std::fmt;
+
+use crashsim_sim::{Call, Model, Outcome, Site, SyncRule, SyncTarget, Trace};
+
+pub use classify::classify;
+pub use fix::Fix;
+pub use judge::Judge;
+pub use vulnerability::{group, summary, Vulnerability};
+
+use crate::case::{Case, Check};
+use crate::explore::ExploreOptions;
+use crate::subject::Subject;
+
+/// The source directories of crashsim itself whose frames stand between a program and the
+/// simulated disk: the shims and the scheduler's gate. A site is never in them.
+pub fn harness_sources() -> Vec<String> {
+    [concat!(env!("CARGO_MANIFEST_DIR"), "/src/fs/"), concat!(env!("CARGO_MANIFEST_DIR"), "/src/schedule/")]
+        .map(String::from)
+        .to_vec()
+}
+
+/// The persistence property a failure needs and the disk did not give (ALICE's terms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Property {
+    Atomicity,
+    Ordering,
+    Durability,
+}
+
+impl Property {
+    pub fn name(self) -> &'static str {
+        match self {
+            Property::Atomicity => "atomicity",
+            Property::Ordering => "ordering",
+            Property::Durability => "durability",
+        }
+    }
+}
+
+/// One call of the trace a diagnosis names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallRef {
+    /// Its syscall number in the run.
+    pub step: usize,
+    pub call: Call,
+    /// The path it acts on (for a call on a descriptor, the path that descriptor was opened at).
+    pub object: Option<String>,
+    /// Where the program made it (`None`: no line tables, or sites not recorded).
+    pub site: Option<Site>,
+}
+
+impl CallRef {
+    /// Syscall `step` of `trace`.
+    pub(crate) fn of(trace: &Trace, step: usize) -> Self {
+        let at = &trace.steps[step];
+        Self { step: at.step, call: at.call.clone(), object: object_of(trace, step), site: at.site.clone() }
+    }
+}
+
+/// The path syscall `step` acts on: its own path argument (the target of a rename or link), or
+/// the path its descriptor was last opened at.
+fn object_of(trace: &Trace, step: usize) -> Option<String> {
+    let fd = match &trace.steps[step].call {
+        Call::Open { path, .. }
+        | Call::Unlink { path }
+        | Call::Mkdir { path }
+        | Call::Rmdir { path }
+        | Call::Readdir { path }
+        | Call::Stat { path } => return Some(path.clone()),
+        Call::Rename { to, .. } | Call::Link { to, .. } => return Some(to.clone()),
+        Call::Write { fd, .. }
+        | Call::Pwrite { fd, .. }
+        | Call::Read { fd, .. }
+        | Call::Pread { fd, .. }
+        | Call::Truncate { fd, .. }
+        | Call::Fsync { fd }
+        | Call::Fdatasync { fd }
+        | Call::Close { fd } => *fd,
+    };
+    trace.steps[..step].iter().rev().find_map(|s| match (&s.call, &s.outcome) {
+        (Call::Open { path, .. }, Outcome::Fd(opened)) if *opened == fd => Some(path.clone()),
+        _ => None,
+    })
+}
+
+/// `the rename at syscall 80 (store/src/registry.rs:84)`.
+impl fmt::Display for CallRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the {} at syscall {}", self.call.name(), self.step)?;
+        if let Some(site) = &self.site {
+            write!(f, " ({})", site.line())?;
+        }
+        Ok(())
+    }
+}
+
+/// What makes two diagnoses one vulnerability: the property and the sites of the calls.
+pub type VulnerabilityKey = (Property, Vec<String>);
+
+/// Why one failing crash image fails.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnosis {
+    pub property: Property,
+    pub model: Model,
+    /// Atomicity: the call that opens the window and the one that closes it (none: the run
+    /// ends inside it). Ordering: the earlier call whose event was lost, then the later one
+    /// whose event persisted. Durability: the call whose event was lost.
+    pub calls: Vec<CallRef>,
+    /// Crash points of the case's run with a failing image under the model.
+    pub failing_points: usize,
+    /// The proposed fix (atomicity has none) and how its verification went.
+    pub fix: Option<Fix>,
+    /// The sync a fix starts from: what the lost event changed, after its call (none for
+    /// atomicity, or when the call has no site).
+    pub rule: Option<SyncRule>,
+}
+
+impl Diagnosis {
+    /// The vulnerability this failure belongs to: its property and the sites of its calls
+    /// (syscall numbers where a call has no site).
+    pub fn key(&self) -> VulnerabilityKey {
+        let sites = self
+            .calls
+            .iter()
+            .map(|c| c.site.as_ref().map_or(format!("syscall {}", c.step), |s| s.to_string()))
+            .collect();
+        (self.property, sites)
+    }
+}
+
+/// One line: `ordering: the rename at syscall 80 (..) persisted before the write at 77 (..);
+/// fix: fsync sessions.json.tmp after syscall 77 (verified: ..)`.
+impl fmt::Display for Diagnosis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.property.name())?;
+        match (self.property, self.calls.as_slice()) {
+            (Property::Ordering, [earlier, later]) => write!(f, "{later} persisted before {earlier}")?,
+            (Property::Durability, [lost]) => write!(f, "{lost} had not persisted")?,
+            (Property::Atomicity, [opens]) => {
+                write!(f, "every crash after {opens} to the end of the run fails, even under process (kill -9)")?
+            }
+            (Property::Atomicity, [opens, closes]) => {
+                write!(f, "every crash after {opens} and before {closes} fails, even under process (kill -9)")?
+            }
+            (_, calls) => {
+                let calls: Vec<String> = calls.iter().map(CallRef::to_string).collect();
+                write!(f, "{}", calls.join(", "))?
+            }
+        }
+        match (&self.fix, self.property) {
+            (_, Property::Atomicity) => write!(
+                f,
+                "; no fsync fixes it: the protocol must change (copy then replace, a temp file and a rename, a journal)"
+            ),
+            (Some(fix), _) => {
+                // The fsync named after the object of the lost call, as a person would write it.
+                let object = self.calls[0].object.as_deref().unwrap_or("?");
+                let dir = match object.rsplit_once('/') {
+                    Some((dir, _)) => dir,
+                    None => "/",
+                };
+                let what = match self.rule.as_ref().map(|r| r.target) {
+                    Some(SyncTarget::Dir) => format!("the directory {dir}"),
+                    _ => object.to_string(),
+                };
+                write!(f, "; fix: fsync {what} after syscall {}; {fix}", self.calls[0].step)
+            }
+            (None, _) => write!(f, "; no fix proposed: the call has no site (build with line tables)"),
+        }
+    }
+}
+
+/// Diagnoses the failing image of a crash case under `model`, and proposes and verifies its fix.
+pub fn diagnose<S: Subject>(
+    subject: &S,
+    model: Model,
+    case: &Case<S>,
+    opts: &ExploreOptions,
+) -> Result<Diagnosis, String> {
+    let (after, image) = match case.check {
+        Check::Crash { after, image } | Check::Continue { after, image } => (after, image),
+        _ => return Err("only a crash point has a diagnosis: a clean point or restart names no lost event".into()),
+    };
+    let judge = Judge::new(subject, case, opts, Vec::new())?;
+    let mut diagnosis = classify(&judge, model, after, image)?;
+    diagnosis.failing_points = judge.failing_points(model).len();
+    if diagnosis.property != Property::Atomicity {
+        let failing = diagnosis.failing_points;
+        diagnosis.fix = diagnosis.rule.clone().map(|rule| fix::propose(subject, case, model, opts, failing, rule));
+    }
+    Ok(diagnosis)
+}

@@ -1,0 +1,118 @@
+//! Diagnoses pinned on the variants whose bug is one persistence property: the property, the
+//! calls it names, and a fix that verifies by running the case again with the fsync inserted.
+//! A fix that does not remove the failure must not verify.
+
+use crashsim::case::{Case, Check};
+use crashsim::diagnose::{diagnose, group, Judge, Property};
+use crashsim::explore::ExploreOptions;
+use crashsim::session::Session;
+
+use crashsim_sim::{Model, SyncRule, SyncTarget};
+use crashsim_store::Variant;
+
+fn crash_case(ops: &str, after: usize, image: usize) -> Case<Session> {
+    Case {
+        workload: crashsim::session::workload::parse(ops, 1, "").expect("a valid workload"),
+        faults: crashsim_faults::Plan::none(),
+        schedule: Default::default(),
+        madsim: None,
+        check: Check::Crash { after, image },
+    }
+}
+
+#[test]
+fn no_temp_fsync_is_an_ordering_fixed_by_an_fsync_of_the_temp_file() {
+    let opts = ExploreOptions::default();
+    let case = crash_case("create a L", 51, 0);
+    let d = diagnose(&Session(Variant::ReplaceWithoutTempFsync), Model::Posix, &case, &opts).unwrap();
+    assert_eq!(d.property, Property::Ordering, "{d}");
+    let names: Vec<&str> = d.calls.iter().map(|c| c.call.name()).collect();
+    assert_eq!(names, ["write", "rename"], "{d}");
+    let temp = d.calls[0].object.clone().expect("the write's file is known");
+    assert!(temp.starts_with("sessions/sessions.json.") && temp.ends_with(".tmp"), "{d}");
+    assert!(d.to_string().contains(&format!("fix: fsync {temp} after syscall {}", d.calls[0].step)), "{d}");
+    let fix = d.fix.as_ref().expect("an ordering has a fix");
+    assert_eq!(fix.rules.len(), 1, "{d}");
+    assert_eq!(fix.rules[0].target, SyncTarget::File, "{d}");
+    assert!(fix.verified && fix.failing_before > 0 && fix.failing_after == 0, "{d}");
+    assert!(d.to_string().contains("(verified"), "{d}");
+}
+
+#[test]
+fn no_dir_fsync_is_a_durability_fixed_by_an_fsync_of_the_directory() {
+    let opts = ExploreOptions::default();
+    let case = crash_case("create a L", 47, 0);
+    for model in [Model::Ordered, Model::Posix] {
+        let d = diagnose(&Session(Variant::ReplaceWithoutDirFsync), model, &case, &opts).unwrap();
+        assert_eq!(d.property, Property::Durability, "{model}: {d}");
+        assert_eq!(d.calls.len(), 1);
+        assert_eq!(d.calls[0].call.name(), "rename", "{d}");
+        let fix = d.fix.as_ref().expect("a durability has a fix");
+        assert_eq!(fix.rules.iter().map(|r| r.target).collect::<Vec<_>>(), [SyncTarget::Dir], "{d}");
+        assert!(fix.verified && fix.failing_after == 0, "{d}");
+    }
+}
+
+#[test]
+fn rotate_rename_is_an_atomicity_window_between_its_two_renames() {
+    let opts = ExploreOptions::default();
+    let case = crash_case("create a L; rotate", 62, 0);
+    for model in Model::ALL {
+        let image = if model == Model::Process { 0 } else { 3 };
+        let case = Case { check: Check::Crash { after: 62, image }, ..case.clone() };
+        let d = diagnose(&Session(Variant::RotateRenamesAway), model, &case, &opts).unwrap();
+        assert_eq!(d.property, Property::Atomicity, "{model}: {d}");
+        let names: Vec<&str> = d.calls.iter().map(|c| c.call.name()).collect();
+        assert_eq!(names, ["rename", "rename"], "{d}");
+        assert!(d.calls[0].step < 62 && d.calls[1].step >= 62, "the window holds the crash point: {d}");
+        assert!(d.fix.is_none() && d.to_string().contains("no fsync fixes it"), "{d}");
+    }
+}
+
+#[test]
+fn a_fix_at_the_wrong_call_does_not_verify() {
+    // Another fsync of the directory after the rename (the store has one already) changes
+    // nothing the rename needs: the same crash points fail. The right rule removes them all.
+    let opts = ExploreOptions::default();
+    let subject = Session(Variant::ReplaceWithoutTempFsync);
+    let case = crash_case("create a L", 51, 0);
+    let d = diagnose(&subject, Model::Posix, &case, &opts).unwrap();
+    let right = d.fix.unwrap().rules[0].clone();
+    let rename_site = d.calls[1].site.clone().expect("sites are recorded");
+    let wrong = SyncRule { syscall: "rename", after: rename_site, target: SyncTarget::Dir };
+    let unfixed = Judge::new(&subject, &case, &opts, Vec::new()).unwrap().failing_points(Model::Posix);
+    let with_wrong = Judge::new(&subject, &case, &opts, vec![wrong]).unwrap();
+    assert_eq!(with_wrong.failing_points(Model::Posix).len(), unfixed.len());
+    assert!(with_wrong.run.fs.trace().steps.iter().any(|s| s.inserted), "the wrong fsync was inserted all the same");
+    let with_right = Judge::new(&subject, &case, &opts, vec![right]).unwrap();
+    assert!(with_right.failing_points(Model::Posix).is_empty());
+}
+
+#[test]
+fn diagnoses_of_one_bug_under_several_models_are_one_vulnerability() {
+    let opts = ExploreOptions::default();
+    let case = crash_case("create a L", 47, 0);
+    let subject = Session(Variant::ReplaceWithoutDirFsync);
+    let diagnoses: Vec<_> =
+        [Model::Ordered, Model::Posix].iter().map(|&m| diagnose(&subject, m, &case, &opts).unwrap()).collect();
+    let vulnerabilities = group(&diagnoses);
+    assert_eq!(vulnerabilities.len(), 1);
+    let v = &vulnerabilities[0];
+    assert_eq!(v.models, [Model::Ordered, Model::Posix]);
+    assert_eq!(v.failing_points, diagnoses.iter().map(|d| d.failing_points).sum::<usize>());
+    let json = v.to_json();
+    for field in ["kind", "calls", "sites", "failing_points", "models", "fix", "verified"] {
+        assert!(json.get(field).is_some(), "{field} missing from {json}");
+    }
+    assert_eq!(json["kind"], "durability");
+    assert_eq!(json["verified"], true);
+    assert!(json["sites"][0].as_str().unwrap().starts_with("store/src/"), "{json}");
+}
+
+#[test]
+fn the_reference_has_nothing_to_diagnose_at_the_same_point() {
+    let opts = ExploreOptions::default();
+    let case = crash_case("create a L", 51, 0);
+    let error = diagnose(&Session(Variant::Reference), Model::Posix, &case, &opts).unwrap_err();
+    assert!(error.contains("nothing to diagnose"), "{error}");
+}
