@@ -43,7 +43,7 @@ fn run_fixture(fixture: &str) -> TraceRun {
     let checker = format!("python3 {}", fixtures().join("check_registry.py").display());
     let program =
         ["python3".to_string(), fixtures().join(fixture).display().to_string(), dir.path().display().to_string()];
-    let run = trace(&program, dir.path(), "strace", &CheckOptions::new(&checker)).unwrap();
+    let run = trace(&program, dir.path(), "strace", false, &CheckOptions::new(&checker)).unwrap();
     assert!(run.replay_matches(), "{fixture}: the replay ends where the program did: {:?}", run.replay_differences());
     assert_eq!(run.replay.concerns(), 0, "{fixture}: every call inside DIR was understood\n{}", report::text(&run));
     run
@@ -114,7 +114,7 @@ if grep -q done "$CRASHSIM_STDOUT"; then test "$rows" = 1 || exit 1; fi"#;
         assert!(made.success());
         let sql = format!("{pragma} INSERT INTO t VALUES(1); SELECT 'done';");
         let program: Vec<String> = vec!["sqlite3".into(), db.display().to_string(), sql];
-        let run = trace(&program, dir.path(), "strace", &CheckOptions::new(checker)).unwrap();
+        let run = trace(&program, dir.path(), "strace", false, &CheckOptions::new(checker)).unwrap();
         assert!(run.replay_matches(), "{:?}", run.replay_differences());
         assert_eq!(run.replay.concerns(), 0, "{}", report::text(&run));
         run
@@ -150,7 +150,7 @@ fn the_replay_ends_with_the_tree_the_program_left_on_the_real_disk() {
         outside.path().display().to_string(),
     ];
     let options = CheckOptions { models: vec![Model::Process], ..CheckOptions::new("true") };
-    let run = trace(&program, dir.path(), "strace", &options).unwrap();
+    let run = trace(&program, dir.path(), "strace", false, &options).unwrap();
     assert_eq!(run.exit, "exit 0");
     assert_eq!(run.replay_differences(), Vec::<String>::new());
     assert!(run.real_after.file("log").is_some_and(|log| log.starts_with(b"one\ntwo\n")));
@@ -185,7 +185,7 @@ fn calls_inside_dir_that_cannot_be_simulated_are_reported_not_ignored() {
                   t = os.open(d, os.O_TMPFILE | os.O_WRONLY, 0o600)\nos.write(t, b'unnamed')\nos.close(t)\n";
     let program = ["python3", "-c", script, dir.path().to_str().unwrap()].map(String::from).to_vec();
     let options = CheckOptions { models: vec![Model::Process], ..CheckOptions::new("true") };
-    let run = trace(&program, dir.path(), "strace", &options).unwrap();
+    let run = trace(&program, dir.path(), "strace", false, &options).unwrap();
     let reasons: Vec<(Reason, &str)> = run.replay.skipped.keys().map(|(r, n)| (*r, n.as_str())).collect();
     assert!(reasons.contains(&(Reason::Metadata, "chmod")), "{reasons:?}");
     assert!(reasons.contains(&(Reason::Unsupported, "openat")), "O_TMPFILE: {reasons:?}");
@@ -208,7 +208,7 @@ fn a_checker_that_hangs_is_killed_and_counted_as_a_failure() {
         timeout: Duration::from_millis(300),
         ..CheckOptions::new("test -f f && sleep 30; true")
     };
-    let run = trace(&program, dir.path(), "strace", &options).unwrap();
+    let run = trace(&program, dir.path(), "strace", false, &options).unwrap();
     let failures = &run.results[0].failures;
     assert!(!failures.is_empty(), "{}", report::text(&run));
     assert!(failures.iter().all(|f| f.verdict.status.starts_with("timed out")), "{failures:?}");
@@ -247,6 +247,7 @@ fn the_command_line_exits_1_on_a_failing_image_with_json_and_2_when_it_cannot_tr
         &checker,
         "--model",
         "process",
+        "--no-stacks",
         "--json",
         "--",
         "python3",
@@ -259,6 +260,11 @@ fn the_command_line_exits_1_on_a_failing_image_with_json_and_2_when_it_cannot_tr
     let failure = &json["results"][0]["failures"][0];
     assert!(failure["call"].as_str().unwrap().starts_with("rename("), "{failure}");
     assert_eq!(failure["checker_status"], "exit 1");
+    // Renaming the registry away is the program's own window: atomicity, with no fsync fix.
+    let vulnerability = &json["vulnerabilities"][0];
+    assert_eq!(vulnerability["kind"], "atomicity", "{json}");
+    assert_eq!(vulnerability["verified"], false, "{vulnerability}");
+    assert!(failure["diagnosis"].as_str().unwrap().contains("no fsync fixes it"), "{failure}");
 }
 
 /// A recording saved with `--save` is re-checked exactly: the analysis of a run depends on its
@@ -277,7 +283,7 @@ fn a_saved_recording_is_rechecked_exactly_without_running_the_program() {
         fixtures().join("unsynced_temp.py").display().to_string(),
         dir.path().display().to_string(),
     ];
-    let recording = Recording::record(&program, dir.path(), "strace").unwrap();
+    let recording = Recording::record(&program, dir.path(), "strace", false).unwrap();
     let kept = tempfile::tempdir().unwrap();
     let to = kept.path().join("run");
     recording.save(&to).unwrap();
@@ -298,4 +304,41 @@ fn a_saved_recording_is_rechecked_exactly_without_running_the_program() {
     let broken = crashsim(&["trace", "--from", kept.path().to_str().unwrap(), "--checker", "true"]);
     assert_eq!(broken.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&broken.stderr).contains("written by --save"));
+}
+
+/// A shell saves a file the common unsafe way: a temp file written, `mv` over the data, no
+/// fsync at all, then "saved". Under posix that is two vulnerabilities, each with its own fix:
+/// the rename may persist before the data (ordering: fsync the temp file after its write) and
+/// the rename may not persist at all (durability: fsync the directory after it). With `-k`
+/// stacks the rename's site is inside `mv`; each fix verifies by replaying with it.
+#[test]
+fn an_unsynced_save_is_diagnosed_as_ordering_and_durability_at_its_stacks_with_verified_fixes() {
+    if !have(&["strace"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let script = format!("printf '{{\"n\": 1}}' > {d}/data.tmp && mv {d}/data.tmp {d}/data && echo saved");
+    let program: Vec<String> = vec!["sh".into(), "-c".into(), script];
+    let checker = r#"if grep -q saved "$CRASHSIM_STDOUT"; then test "$(cat data)" = '{"n": 1}'; fi"#;
+    let mut options = CheckOptions::new(checker);
+    options.models = vec![Model::Process, Model::Posix];
+    let run = trace(&program, dir.path(), "strace", true, &options).unwrap();
+    assert!(run.replay_matches(), "{:?}", run.replay_differences());
+    assert_eq!(failing(&run, Model::Process), 0, "{}", report::text(&run));
+    let kinds: Vec<&str> = run.vulnerabilities.iter().map(|v| v.property.name()).collect();
+    assert!(kinds.contains(&"ordering") && kinds.contains(&"durability"), "{kinds:?}\n{}", report::text(&run));
+    for v in &run.vulnerabilities {
+        assert!(v.verified, "{v:?}\n{}", report::text(&run));
+        assert_eq!(v.models, [Model::Posix]);
+        let rename = v.calls.iter().position(|c| c.starts_with("the rename"));
+        let site = &v.sites[rename.expect("both name the rename")];
+        assert!(site.contains("/mv("), "the rename's site is a frame of mv: {site}");
+    }
+    let ordering = run.vulnerabilities.iter().find(|v| v.property.name() == "ordering").unwrap();
+    assert!(ordering.fix.contains("fsync data.tmp after call"), "{}", ordering.fix);
+    let text = report::text(&run);
+    assert!(text.contains("2 vulnerabilities explain"), "{text}");
+    let json = report::json(&run);
+    assert_eq!(json["vulnerabilities"].as_array().unwrap().len(), 2, "{json}");
 }

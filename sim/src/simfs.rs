@@ -61,6 +61,14 @@ struct OpenFile {
     offset: u64,
 }
 
+/// Where call sites come from: nowhere (the default: exploring), a backtrace at each call
+/// (frames under `library` skipped), or the caller (a replayed trace).
+enum Sites {
+    Off,
+    Captured { library: Vec<String> },
+    Given(Option<Site>),
+}
+
 struct State {
     options: SimOptions,
     initial: Image,
@@ -81,9 +89,8 @@ struct State {
     clock: Option<Arc<dyn Clock>>,
     /// The mtime of each file written since this filesystem started (others: 0).
     mtimes: BTreeMap<Ino, u64>,
-    /// Source directories of the harness, whose frames are never a call's site; `None`: sites
-    /// are not recorded (see [`SimFs::record_sites`]).
-    site_library: Option<Vec<String>>,
+    /// Where each call's site comes from.
+    sites: Sites,
     /// The fsyncs a fix inserts after calls at given sites.
     rules: Vec<SyncRule>,
     /// Calls the rules inserted so far: the injector numbers the program's own calls only.
@@ -120,7 +127,7 @@ impl SimFs {
             unrecorded_steps: 0,
             clock: None,
             mtimes: BTreeMap::new(),
-            site_library: None,
+            sites: Sites::Off,
             rules: Vec::new(),
             inserted_steps: 0,
         };
@@ -142,7 +149,13 @@ impl SimFs {
     /// [`crate::site::own_sources`] among them) are never a site. Slow: for a diagnosis, not
     /// an exploration.
     pub fn record_sites(&self, library: Vec<String>) {
-        self.lock().site_library = Some(library);
+        self.lock().sites = Sites::Captured { library };
+    }
+
+    /// Records `site` as the site of every following call, until the next `given_site` (a
+    /// replay of a traced program, whose sites are the stacks its trace gave).
+    pub fn given_site(&self, site: Option<Site>) {
+        self.lock().sites = Sites::Given(site);
     }
 
     /// Inserts the fsyncs of `rules` after every following call made at their sites; sites
@@ -150,7 +163,7 @@ impl SimFs {
     pub fn insert_syncs(&self, rules: Vec<SyncRule>) {
         let mut state = self.lock();
         assert!(state.options.recording, "inserted fsyncs need a recording SimFs");
-        assert!(state.site_library.is_some(), "inserted fsyncs are keyed by call sites: record them first");
+        assert!(!matches!(state.sites, Sites::Off), "inserted fsyncs are keyed by call sites: record them first");
         state.rules = rules;
     }
 
@@ -308,7 +321,13 @@ impl SimFs {
         body: impl FnOnce(&mut State, usize, Option<usize>) -> FsResult<T>,
         outcome: impl FnOnce(&T) -> Outcome,
     ) -> FsResult<T> {
-        let site = self.lock().site_library.as_ref().and_then(|library| Site::capture(library));
+        // A backtrace is taken outside the lock: it is slow, and other tasks may call meanwhile.
+        let known: Result<Option<Site>, Vec<String>> = match &self.lock().sites {
+            Sites::Off => Ok(None),
+            Sites::Given(site) => Ok(site.clone()),
+            Sites::Captured { library } => Err(library.clone()),
+        };
+        let site = known.unwrap_or_else(|library| Site::capture(&library));
         let mut state = self.lock();
         let step = state.trace.len() + state.unrecorded_steps;
         let first_event = state.log.len();

@@ -23,6 +23,7 @@ const FRAMES: usize = 3;
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Frame {
     pub file: String,
+    /// 0 when unknown: a frame of a traced binary (`git(xopen+0x2d)`) has none.
     pub line: u32,
 }
 
@@ -108,7 +109,10 @@ impl fmt::Display for Frame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let cwd = std::env::current_dir().map(|dir| format!("{}/", dir.display())).unwrap_or_default();
         let file = self.file.strip_prefix(cwd.as_str()).unwrap_or(&self.file);
-        write!(f, "{file}:{}", self.line)
+        match self.line {
+            0 => write!(f, "{file}"),
+            line => write!(f, "{file}:{line}"),
+        }
     }
 }
 

@@ -261,6 +261,14 @@ enum Command {
         /// The strace binary.
         #[arg(long, default_value = "strace")]
         strace: String,
+        /// Do not ask strace for each call's user stack (-k): tracing is several times faster,
+        /// and a diagnosis then groups failures by log line instead of code location.
+        #[arg(long, conflicts_with = "from")]
+        no_stacks: bool,
+        /// Do not diagnose the failing crash points (classify, group, propose and verify fixes):
+        /// fewer checker runs.
+        #[arg(long)]
+        no_diagnosis: bool,
         /// Keep the run in this new directory (its strace log, DIR before and after, where it
         /// ran), to re-check it later with --from.
         #[arg(long, conflicts_with = "from")]
@@ -273,7 +281,9 @@ enum Command {
         /// "processes","replayed","replay_matches_real_disk","replay_differences","not_simulated":[{"syscall","reason",
         /// "concern","count","first_line","example","detail"}],"results":[{"model","crash_points",
         /// "images","checked","sampled","failing_points","failures":[{"crash_after_call","call",
-        /// "log_line","image","images","survived","files","stdout","checker_status","checker_output"}]}]}.
+        /// "log_line","image","images","survived","files","stdout","checker_status","checker_output",
+        /// "diagnosis"}]}],"vulnerabilities":[{"kind","calls","sites","failing_points","models","fix",
+        /// "verified"}]}.
         #[arg(long)]
         json: bool,
         /// The program and its arguments, after `--`.
@@ -524,6 +534,8 @@ pub fn run() -> ExitCode {
             seed,
             keep,
             strace,
+            no_stacks,
+            no_diagnosis,
             save,
             from,
             json,
@@ -531,7 +543,7 @@ pub fn run() -> ExitCode {
         } => {
             let source = match (from, dir) {
                 (Some(from), _) => trace::Source::Saved(from),
-                (None, Some(dir)) => trace::Source::Run { dir, program, strace, save },
+                (None, Some(dir)) => trace::Source::Run { dir, program, strace, stacks: !no_stacks, save },
                 (None, None) => unreachable!("clap requires --dir or --from"),
             };
             trace::run(trace::Request {
@@ -543,6 +555,7 @@ pub fn run() -> ExitCode {
                 max_images: max_images as usize,
                 seed,
                 keep,
+                diagnose: !no_diagnosis,
                 json,
             })
         }

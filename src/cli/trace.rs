@@ -13,7 +13,7 @@ use crate::strace::{analyze, report};
 /// Where the run to check comes from.
 pub enum Source {
     /// Run `program` on `dir` under `strace` now, keeping the run in `save` if given.
-    Run { dir: PathBuf, program: Vec<String>, strace: String, save: Option<PathBuf> },
+    Run { dir: PathBuf, program: Vec<String>, strace: String, stacks: bool, save: Option<PathBuf> },
     /// A run kept with `--save`.
     Saved(PathBuf),
 }
@@ -28,6 +28,7 @@ pub struct Request {
     pub max_images: usize,
     pub seed: u64,
     pub keep: Option<PathBuf>,
+    pub diagnose: bool,
     pub json: bool,
 }
 
@@ -51,10 +52,12 @@ pub fn run(request: Request) -> ExitCode {
     }
     options.images = ImageOptions { max_images: request.max_images, seed: request.seed, ..ImageOptions::default() };
     options.keep = request.keep;
+    options.diagnose = request.diagnose;
     let recorded = match &request.source {
-        Source::Run { dir, program, strace, save } => Recording::record(program, dir, strace).and_then(|recording| {
-            save.as_ref().map_or(Ok(()), |to| recording.save(to)).map(|()| (recording, save.clone()))
-        }),
+        Source::Run { dir, program, strace, stacks, save } => Recording::record(program, dir, strace, *stacks)
+            .and_then(|recording| {
+                save.as_ref().map_or(Ok(()), |to| recording.save(to)).map(|()| (recording, save.clone()))
+            }),
         Source::Saved(from) => Recording::load(from).map(|recording| (recording, Some(from.clone()))),
     };
     let (recording, kept) = match recorded {

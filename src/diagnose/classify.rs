@@ -4,23 +4,23 @@ use std::collections::BTreeMap;
 
 use crashsim_sim::{EventKind, Model, SyncRule, SyncTarget, Trace};
 
-use super::{CallRef, Diagnosis, Judge, Property};
-use crate::subject::Subject;
+use super::{CallRef, Diagnosis, Oracle, Property};
 
-/// Classifies image `image` of a crash after `after` syscalls under `model` (see the module doc
-/// of [`super`]); the fix is left to the caller. An error if that image passes.
-pub fn classify<S: Subject>(judge: &Judge<S>, model: Model, after: usize, image: usize) -> Result<Diagnosis, String> {
-    let steps = judge.run.fs.steps();
-    if after > steps {
-        return Err(format!("crash point {after} is past the end of the run ({steps} syscalls)"));
-    }
-    let fs = &judge.run.fs;
+/// Classifies image `image` of a crash at crash point `point` (an index into
+/// [`Oracle::points`]) under `model` (see the module doc of [`super`]); the fix is left to the
+/// caller. An error if that image passes.
+pub fn classify(oracle: &dyn Oracle, model: Model, point: usize, image: usize) -> Result<Diagnosis, String> {
+    let points = oracle.points();
+    let Some(&after) = points.get(point) else {
+        return Err(format!("crash point {point} is past the end of the run ({} points)", points.len()));
+    };
+    let fs = oracle.fs();
     let tracker = fs.tracker_noting_durable(model, after);
-    let set = tracker.images(&judge.opts.images);
+    let set = tracker.images(oracle.image_options());
     if image >= set.len() {
         return Err(format!("a crash after {after} leaves {} image(s) under {model}: no image {image}", set.len()));
     }
-    if !judge.fails(after, &set.image(image)) {
+    if !oracle.fails(point, &set.image(image)) {
         return Err(format!("image {image} of a crash after {after} passes under {model}: nothing to diagnose"));
     }
     let trace = fs.trace();
@@ -33,12 +33,12 @@ pub fn classify<S: Subject>(judge: &Judge<S>, model: Model, after: usize, image:
     if image_of(&persisted).fingerprint() != set.fingerprints[image] {
         return Err("this image cannot be rebuilt from the events that persisted (a rename half persisted)".into());
     }
-    let fails = |kept: &BTreeMap<usize, Option<usize>>| judge.fails(after, &image_of(kept));
+    let fails = |kept: &BTreeMap<usize, Option<usize>>| oracle.fails(point, &image_of(kept));
     let pending = tracker.pending_seqs();
     let mut everything = persisted.clone();
     everything.extend(pending.iter().map(|&seq| (seq, None)));
     if fails(&everything) {
-        return Ok(atomicity(judge, model, after, &trace));
+        return Ok(atomicity(oracle, model, point, &trace));
     }
     // The pending events that did not persist whole, in log order; adding them one by one
     // passes at the latest when all are in (the image just found to pass).
@@ -52,7 +52,7 @@ pub fn classify<S: Subject>(judge: &Judge<S>, model: Model, after: usize, image:
         .find(|&i| !fails(&adding(&lost[..=i])))
         .ok_or("no pending event explains the failure: it passes only when every one persists")?;
     let lost_seq = lost[needed];
-    let call_of = |seq: usize| CallRef::of(&trace, log[seq].step);
+    let call_of = |seq: usize| CallRef::of(oracle, &trace, log[seq].step);
     let effect_of = |seq: usize| match &log[seq].kind {
         EventKind::Effect(effect) => Some(effect),
         EventKind::Sync { .. } => None,
@@ -84,24 +84,19 @@ pub fn classify<S: Subject>(judge: &Judge<S>, model: Model, after: usize, image:
 /// Most later events left out one at a time in search of the one a failure needs.
 const MOST_TRIED: usize = 64;
 
-/// The window of crash points around `after` whose kill -9 image (everything completed
+/// The window of crash points around `point` whose kill -9 image (everything completed
 /// survives) fails: the call that opens it, and the one that closes it if the run does.
-fn atomicity<S: Subject>(judge: &Judge<S>, model: Model, after: usize, trace: &Trace) -> Diagnosis {
-    let steps = judge.run.fs.steps();
-    let killed: Vec<bool> = judge
-        .run
-        .fs
-        .trackers(Model::Process, 0..=steps)
-        .iter()
-        .enumerate()
-        .map(|(k, tracker)| judge.fails(k, &tracker.durable_image()))
-        .collect();
-    let first = (0..=after).rev().take_while(|&k| killed[k]).last().unwrap_or(after);
-    let end = (after..=steps).find(|&k| !killed[k]);
-    let opens = CallRef::of(trace, first.saturating_sub(1));
-    let mut calls = vec![opens];
+fn atomicity(oracle: &dyn Oracle, model: Model, point: usize, trace: &Trace) -> Diagnosis {
+    let points = oracle.points();
+    let last = points.last().copied().unwrap_or(0);
+    let trackers = oracle.fs().trackers(Model::Process, 0..=last);
+    let killed: Vec<bool> =
+        points.iter().enumerate().map(|(p, &steps)| oracle.fails(p, &trackers[steps].durable_image())).collect();
+    let first = (0..=point).rev().take_while(|&p| killed[p]).last().unwrap_or(point);
+    let end = (point..points.len()).find(|&p| !killed[p]);
+    let mut calls = vec![CallRef::of(oracle, trace, points[first].saturating_sub(1))];
     if let Some(end) = end {
-        calls.push(CallRef::of(trace, end - 1));
+        calls.push(CallRef::of(oracle, trace, points[end].saturating_sub(1)));
     }
     Diagnosis { property: Property::Atomicity, model, calls, failing_points: 0, fix: None, rule: None }
 }

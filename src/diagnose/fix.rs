@@ -4,10 +4,8 @@ use std::fmt;
 
 use crashsim_sim::{Model, SyncRule};
 
-use super::{classify, Judge, Property};
-use crate::case::Case;
-use crate::explore::ExploreOptions;
-use crate::subject::Subject;
+use super::oracle::failing_points;
+use super::{classify, Oracle, Property, VulnerabilityKey};
 
 /// Most fsync sites a fix grows to before it is reported as not verified.
 pub const MOST_RULES: usize = 3;
@@ -39,34 +37,58 @@ impl fmt::Display for Fix {
     }
 }
 
-/// Starts from `rule` and runs `case` with it under `model`; while crash points still fail,
-/// adds the fix of the first one left (an ordering or durability one whose call has a site),
-/// up to [`MOST_RULES`].
-pub fn propose<S: Subject>(
-    subject: &S,
-    case: &Case<S>,
+/// Which failing crash points a fix must remove to verify.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every one under the model: a shrunk case has one bug.
+    Everything,
+    /// Those of one vulnerability (their diagnosis has this key): a traced program may have
+    /// several, each with its own fix.
+    Only(VulnerabilityKey),
+}
+
+/// Starts from `rule` and runs the case again with it (`rerun`) under `model`; while crash
+/// points of `scope` still fail, adds the fix of the first one left (an ordering or durability
+/// one whose call has a site), up to [`MOST_RULES`].
+pub fn propose<O: Oracle>(
     model: Model,
-    opts: &ExploreOptions,
     failing_before: usize,
     rule: SyncRule,
-) -> Fix {
+    scope: &Scope,
+    rerun: &dyn Fn(Vec<SyncRule>) -> Result<O, String>,
+) -> Result<Fix, String> {
     let mut rules = vec![rule];
     loop {
-        let fixed = Judge::new(subject, case, opts, rules.clone()).expect("the unfixed case ran");
-        let left = fixed.failing_points(model);
-        let added_calls = fixed.run.fs.trace().steps.iter().filter(|s| s.inserted).count();
-        let next = match left.first() {
-            Some(&(k, image)) if rules.len() < MOST_RULES => classify(&fixed, model, k, image)
-                .ok()
-                .filter(|d| d.property != Property::Atomicity)
-                .and_then(|d| d.rule)
-                .filter(|r| !rules.contains(r)),
-            _ => None,
-        };
+        let fixed = rerun(rules.clone())?;
+        let mut left = failing_points(&fixed, model);
+        let mut first = None;
+        if let Scope::Only(key) = scope {
+            left.retain(|&(point, image)| {
+                let diagnosis = classify(&fixed, model, point, image).ok();
+                let ours = diagnosis.as_ref().is_some_and(|d| d.key() == *key);
+                if ours && first.is_none() {
+                    first = diagnosis;
+                }
+                ours
+            });
+        } else if let Some(&(point, image)) = left.first() {
+            first = classify(&fixed, model, point, image).ok();
+        }
+        let added_calls = fixed.fs().trace().steps.iter().filter(|s| s.inserted).count();
+        let next = first
+            .filter(|d| rules.len() < MOST_RULES && d.property != Property::Atomicity)
+            .and_then(|d| d.rule)
+            .filter(|r| !rules.contains(r));
         match next {
             Some(rule) => rules.push(rule),
             None => {
-                return Fix { rules, verified: left.is_empty(), failing_before, failing_after: left.len(), added_calls }
+                return Ok(Fix {
+                    rules,
+                    verified: left.is_empty(),
+                    failing_before,
+                    failing_after: left.len(),
+                    added_calls,
+                })
             }
         }
     }

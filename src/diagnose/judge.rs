@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crashsim_sim::{Image, Model, SyncRule, Tracker};
+use crashsim_sim::{Image, ImageOptions, Model, SimFs, SyncRule, Tracker};
+
+use super::Oracle;
 
 use crate::cache::RecoveryCache;
 use crate::case::{Case, Check};
@@ -70,18 +72,23 @@ impl<'a, S: Subject> Judge<'a, S> {
         let before = self.run.history_at(k);
         continue_after(self.subject, &before, image, &observed, ops, self.opts.preempt, &self.cache).verdict.is_err()
     }
+}
 
-    /// Every crash point of the run with at least one failing image under `model`, each with
-    /// its first failing image.
-    pub fn failing_points(&self, model: Model) -> Vec<(usize, usize)> {
-        let steps = self.run.fs.steps();
-        let mut out = Vec::new();
-        for (k, tracker) in self.run.fs.trackers(model, 0..=steps).iter().enumerate() {
-            let set = tracker.images(&self.opts.images);
-            if let Some(i) = (0..set.len()).find(|&i| self.fails(k, &set.image(i))) {
-                out.push((k, i));
-            }
-        }
-        out
+impl<S: Subject> Oracle for Judge<'_, S> {
+    fn fs(&self) -> &SimFs {
+        &self.run.fs
+    }
+
+    fn image_options(&self) -> &ImageOptions {
+        &self.opts.images
+    }
+
+    /// Every syscall boundary of the run.
+    fn points(&self) -> Vec<usize> {
+        (0..=self.run.fs.steps()).collect()
+    }
+
+    fn fails(&self, point: usize, image: &Image) -> bool {
+        Judge::fails(self, point, image)
     }
 }

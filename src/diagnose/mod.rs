@@ -24,6 +24,7 @@
 mod classify;
 pub mod fix;
 mod judge;
+pub mod oracle;
 mod vulnerability;
 
 use std::fmt;
@@ -33,6 +34,7 @@ use crashsim_sim::{Call, Model, Outcome, Site, SyncRule, SyncTarget, Trace};
 pub use classify::classify;
 pub use fix::Fix;
 pub use judge::Judge;
+pub use oracle::Oracle;
 pub use vulnerability::{group, summary, Vulnerability};
 
 use crate::case::{Case, Check};
@@ -70,6 +72,8 @@ impl Property {
 pub struct CallRef {
     /// Its syscall number in the run.
     pub step: usize,
+    /// Where a person finds it in the report (`syscall 80`, `call 12 (log line 345)`).
+    pub at: String,
     pub call: Call,
     /// The path it acts on (for a call on a descriptor, the path that descriptor was opened at).
     pub object: Option<String>,
@@ -78,10 +82,16 @@ pub struct CallRef {
 }
 
 impl CallRef {
-    /// Syscall `step` of `trace`.
-    pub(crate) fn of(trace: &Trace, step: usize) -> Self {
-        let at = &trace.steps[step];
-        Self { step: at.step, call: at.call.clone(), object: object_of(trace, step), site: at.site.clone() }
+    /// Syscall `step` of `trace`, named by `oracle`.
+    pub(crate) fn of(oracle: &dyn Oracle, trace: &Trace, step: usize) -> Self {
+        let made = &trace.steps[step];
+        Self {
+            step: made.step,
+            at: oracle.name_step(step),
+            call: made.call.clone(),
+            object: object_of(trace, step),
+            site: made.site.clone(),
+        }
     }
 }
 
@@ -114,7 +124,7 @@ fn object_of(trace: &Trace, step: usize) -> Option<String> {
 /// `the rename at syscall 80 (store/src/registry.rs:84)`.
 impl fmt::Display for CallRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the {} at syscall {}", self.call.name(), self.step)?;
+        write!(f, "the {} at {}", self.call.name(), self.at)?;
         if let Some(site) = &self.site {
             write!(f, " ({})", site.line())?;
         }
@@ -147,11 +157,7 @@ impl Diagnosis {
     /// The vulnerability this failure belongs to: its property and the sites of its calls
     /// (syscall numbers where a call has no site).
     pub fn key(&self) -> VulnerabilityKey {
-        let sites = self
-            .calls
-            .iter()
-            .map(|c| c.site.as_ref().map_or(format!("syscall {}", c.step), |s| s.to_string()))
-            .collect();
+        let sites = self.calls.iter().map(|c| c.site.as_ref().map_or(c.at.clone(), |s| s.to_string())).collect();
         (self.property, sites)
     }
 }
@@ -188,11 +194,13 @@ impl fmt::Display for Diagnosis {
                     None => "/",
                 };
                 let what = match self.rule.as_ref().map(|r| r.target) {
+                    Some(SyncTarget::Dir) if dir == "/" => format!("the directory holding {object}"),
                     Some(SyncTarget::Dir) => format!("the directory {dir}"),
                     _ => object.to_string(),
                 };
-                write!(f, "; fix: fsync {what} after syscall {}; {fix}", self.calls[0].step)
+                write!(f, "; fix: fsync {what} after {}; {fix}", self.calls[0].at)
             }
+            (None, _) if self.rule.is_some() => write!(f, "; fix: as for the vulnerability's first failing point"),
             (None, _) => write!(f, "; no fix proposed: the call has no site (build with line tables)"),
         }
     }
@@ -211,10 +219,10 @@ pub fn diagnose<S: Subject>(
     };
     let judge = Judge::new(subject, case, opts, Vec::new())?;
     let mut diagnosis = classify(&judge, model, after, image)?;
-    diagnosis.failing_points = judge.failing_points(model).len();
-    if diagnosis.property != Property::Atomicity {
-        let failing = diagnosis.failing_points;
-        diagnosis.fix = diagnosis.rule.clone().map(|rule| fix::propose(subject, case, model, opts, failing, rule));
+    diagnosis.failing_points = oracle::failing_points(&judge, model).len();
+    if let (Property::Ordering | Property::Durability, Some(rule)) = (diagnosis.property, diagnosis.rule.clone()) {
+        let rerun = |rules| Judge::new(subject, case, opts, rules);
+        diagnosis.fix = Some(fix::propose(model, diagnosis.failing_points, rule, &fix::Scope::Everything, &rerun)?);
     }
     Ok(diagnosis)
 }

@@ -34,6 +34,9 @@ pub struct CheckOptions {
     pub images: ImageOptions,
     /// Where to write every failing image (`<model>-after-<call>-image-<i>/`). Default: none.
     pub keep: Option<PathBuf>,
+    /// Diagnose every failing crash point and verify each vulnerability's fix by replaying with
+    /// it ([`super::diagnose`]): more checker runs. Default: true.
+    pub diagnose: bool,
 }
 
 impl CheckOptions {
@@ -46,6 +49,7 @@ impl CheckOptions {
             jobs,
             images: ImageOptions { max_images: 64, ..ImageOptions::default() },
             keep: None,
+            diagnose: true,
         }
     }
 }
@@ -90,6 +94,18 @@ pub struct ModelResult {
 /// Checks every crash image of `replay`. Errors are the harness's own (a temporary directory
 /// that cannot be written, a checker that cannot start).
 pub fn check(replay: &Replay, options: &CheckOptions) -> Result<Vec<ModelResult>, String> {
+    check_keeping(replay, options, &Verdicts::default())
+}
+
+/// Verdicts of the checker by (image fingerprint, stdout bytes printed): whether it failed.
+pub type Verdicts = std::sync::Mutex<BTreeMap<(u128, usize), bool>>;
+
+/// [`check`], keeping every verdict in `verdicts` (a diagnosis asks again).
+pub fn check_keeping(
+    replay: &Replay,
+    options: &CheckOptions,
+    verdicts_kept: &Verdicts,
+) -> Result<Vec<ModelResult>, String> {
     assert!(options.jobs >= 1, "at least one checker at a time");
     assert!(!options.checker.trim().is_empty(), "a checker command");
     // Every (model, point, image), and the distinct checks they need.
@@ -121,6 +137,11 @@ pub fn check(replay: &Replay, options: &CheckOptions) -> Result<Vec<ModelResult>
             .map(|(image, stdout)| run_checker(&options.checker, image, &replay.stdout[..*stdout], options.timeout))
             .collect::<Result<_, String>>()
     })?;
+    let mut kept = verdicts_kept.lock().expect("not poisoned");
+    for ((fingerprint_and_stdout, _), verdict) in keys.iter().map(|(key, job)| ((*key, *job), &verdicts[*job])) {
+        kept.insert(fingerprint_and_stdout, !verdict.ok);
+    }
+    drop(kept);
     let mut results = Vec::new();
     for (model, per_point) in listed {
         let mut result = ModelResult {
@@ -187,7 +208,7 @@ pub fn write_image(image: &Image, dir: &Path) -> std::io::Result<()> {
 const OUTPUT_MAX: usize = 4096;
 
 /// Runs `checker` in a fresh directory holding `image`, with `stdout` in `$CRASHSIM_STDOUT`.
-fn run_checker(checker: &str, image: &Image, stdout: &[u8], timeout: Duration) -> Result<Verdict, String> {
+pub fn run_checker(checker: &str, image: &Image, stdout: &[u8], timeout: Duration) -> Result<Verdict, String> {
     use std::os::unix::process::{CommandExt, ExitStatusExt};
     let scratch = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
     let root = scratch.path().join("dir");

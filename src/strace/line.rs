@@ -33,6 +33,9 @@ pub struct Syscall {
     pub ret: Ret,
     /// The whole call as printed (`name(args) = ret`), for reports.
     pub text: String,
+    /// The user stack strace printed with `-k`, innermost first (`/usr/bin/git(xopen+0x2d)`,
+    /// the `[0x...]` address dropped); empty without `-k`.
+    pub stack: Vec<String>,
 }
 
 /// What a syscall returned.
@@ -64,8 +67,18 @@ impl Syscall {
 pub fn parse(log: &str) -> Vec<Entry> {
     let mut entries = Vec::new();
     let mut unfinished: BTreeMap<u32, String> = BTreeMap::new();
+    // Which call a `-k` stack line belongs to: the entry just pushed, if it is a call.
+    let mut stack_of: Option<usize> = None;
     for (i, raw) in log.lines().enumerate() {
         let line = i + 1;
+        if let Some(frame) = raw.strip_prefix(" > ") {
+            if let Some(Entry::Call(call)) = stack_of.and_then(|at| entries.get_mut(at)) {
+                let frame = frame.rsplit_once(" [0x").map_or(frame, |(frame, _)| frame);
+                call.stack.push(frame.to_string());
+            }
+            continue;
+        }
+        stack_of = None;
         let Some((pid, rest)) = split_pid(raw) else {
             continue;
         };
@@ -101,6 +114,7 @@ pub fn parse(log: &str) -> Vec<Entry> {
             rest.to_string()
         };
         entries.push(parse_call(pid, line, &whole).map_or_else(unreadable, Entry::Call));
+        stack_of = Some(entries.len() - 1);
     }
     for (pid, head) in unfinished {
         let line = log.lines().count();
@@ -138,7 +152,7 @@ fn parse_call(pid: u32, line: usize, text: &str) -> Result<Syscall, String> {
     let after = text[close + 1..].trim();
     let ret_text = after.strip_prefix('=').ok_or("no return value")?.trim();
     let ret = parse_ret(ret_text)?;
-    Ok(Syscall { pid, line, name, args, ret, text: text.to_string() })
+    Ok(Syscall { pid, line, name, args, ret, text: text.to_string(), stack: Vec::new() })
 }
 
 /// Index of the `)` closing the `(` at `open`, outside strings and `<...>` paths.

@@ -19,6 +19,7 @@
 //! not followed when resolving paths (names are resolved lexically).
 
 pub mod check;
+pub mod diagnose;
 pub mod line;
 mod processes;
 pub mod recording;
@@ -30,13 +31,19 @@ use std::path::{Path, PathBuf};
 
 use crashsim_sim::{preview, Image, Node};
 
+use crate::diagnose::{Diagnosis, Vulnerability};
 use check::{CheckOptions, ModelResult};
 use recording::Recording;
 use replay::{Replay, Setup};
 
 /// The syscalls strace is asked for: everything with a path or a descriptor, the process
-/// calls (to follow descriptor tables), and `sync`, which has neither.
+/// calls (to follow descriptor tables), and `sync`, which has neither. With stacks, `-k` too
+/// ([`STACKS_ARG`]).
 pub const STRACE_ARGS: &[&str] = &["-f", "-y", "-xx", "-s", "1048576", "-e", "trace=%file,%desc,%process,sync"];
+
+/// strace's flag for the user stack of each call: the call sites a diagnosis groups failures
+/// by and keys its fixes to. It makes tracing several times slower (an unwind per call).
+pub const STACKS_ARG: &str = "-k";
 
 /// A finished trace-mode run.
 pub struct TraceRun {
@@ -48,6 +55,11 @@ pub struct TraceRun {
     /// The tree the program left on the real disk.
     pub real_after: Image,
     pub results: Vec<ModelResult>,
+    /// The diagnosis of each failure of each model's result, in the same order (none where a
+    /// failure could not be classified, or when diagnosis was not asked for).
+    pub diagnoses: Vec<Vec<Option<Diagnosis>>>,
+    /// Every failing image of every failing point, grouped (empty without a diagnosis).
+    pub vulnerabilities: Vec<Vulnerability>,
 }
 
 impl TraceRun {
@@ -82,16 +94,30 @@ impl TraceRun {
     }
 }
 
-/// Runs `program` on `dir` under strace (the binary `strace`), replays it and checks it.
-pub fn trace(program: &[String], dir: &Path, strace: &str, options: &CheckOptions) -> Result<TraceRun, String> {
-    analyze(&Recording::record(program, dir, strace)?, options)
+/// Runs `program` on `dir` under strace (the binary `strace`, with `-k` when `stacks`), replays
+/// it and checks it.
+pub fn trace(
+    program: &[String],
+    dir: &Path,
+    strace: &str,
+    stacks: bool,
+    options: &CheckOptions,
+) -> Result<TraceRun, String> {
+    analyze(&Recording::record(program, dir, strace, stacks)?, options)
 }
 
 /// Replays a recording and checks every crash image of it.
 pub fn analyze(recording: &Recording, options: &CheckOptions) -> Result<TraceRun, String> {
     let setup = Setup { dir: &recording.dir, cwd: &recording.cwd, stdout: &recording.stdout };
     let replay = replay::replay(&recording.log, &recording.before, &setup)?;
-    let results = check::check(&replay, options)?;
+    let verdicts = check::Verdicts::default();
+    let results = check::check_keeping(&replay, options, &verdicts)?;
+    let diagnosed = if options.diagnose && results.iter().any(|r| !r.failures.is_empty()) {
+        diagnose::diagnose(recording, &results, options, &verdicts)?
+    } else {
+        let per_failure = results.iter().map(|r| vec![None; r.failures.len()]).collect();
+        diagnose::Diagnosed { per_failure, vulnerabilities: Vec::new() }
+    };
     Ok(TraceRun {
         program: recording.program.clone(),
         dir: recording.dir.clone(),
@@ -99,5 +125,7 @@ pub fn analyze(recording: &Recording, options: &CheckOptions) -> Result<TraceRun
         replay,
         real_after: recording.after.clone(),
         results,
+        diagnoses: diagnosed.per_failure,
+        vulnerabilities: diagnosed.vulnerabilities,
     })
 }

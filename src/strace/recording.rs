@@ -10,7 +10,7 @@ use crashsim_sim::{image_of_dir, Image};
 use serde_json::json;
 
 use super::check::write_image;
-use super::STRACE_ARGS;
+use super::{STACKS_ARG, STRACE_ARGS};
 
 /// A recorded run.
 pub struct Recording {
@@ -30,8 +30,9 @@ pub struct Recording {
 }
 
 impl Recording {
-    /// Runs `program` on `dir` under `strace` and keeps what the analysis needs.
-    pub fn record(program: &[String], dir: &Path, strace: &str) -> Result<Self, String> {
+    /// Runs `program` on `dir` under `strace` (asking for each call's stack when `stacks`) and
+    /// keeps what the analysis needs.
+    pub fn record(program: &[String], dir: &Path, strace: &str, stacks: bool) -> Result<Self, String> {
         assert!(!program.is_empty(), "a program to run");
         let dir = dir.canonicalize().map_err(|e| format!("--dir {}: {e}", dir.display()))?;
         if !dir.is_dir() {
@@ -44,6 +45,7 @@ impl Recording {
         let stdout_file = std::fs::File::create(&stdout_path).map_err(|e| format!("the stdout file: {e}"))?;
         let status = Command::new(strace)
             .args(STRACE_ARGS)
+            .args(stacks.then_some(STACKS_ARG))
             .arg("-o")
             .arg(&log_path)
             .arg("--")

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crashsim_sim::{Fd, Fs, Image, Kind, OpenOptions, SimFs, SimOptions};
+use crashsim_sim::{Fd, Frame, Fs, Image, Kind, OpenOptions, SimFs, SimOptions, Site, SyncRule};
 use pollster::block_on;
 
 use super::line::{self, Entry, Ret, Syscall};
@@ -74,8 +74,17 @@ pub struct Setup<'a> {
 
 /// Replays `log` on a `SimFs` holding `snapshot` (DIR before the run).
 pub fn replay(log: &str, snapshot: &Image, setup: &Setup) -> Result<Replay, String> {
+    replay_fixed(log, snapshot, setup, Vec::new())
+}
+
+/// [`replay`], with the fsyncs of `rules` inserted after the calls at their sites (each call's
+/// site is its `-k` stack, or its log line without one: [`site_of`]).
+pub fn replay_fixed(log: &str, snapshot: &Image, setup: &Setup, rules: Vec<SyncRule>) -> Result<Replay, String> {
+    let fs = SimFs::from_image(snapshot, SimOptions::default());
+    fs.given_site(None);
+    fs.insert_syncs(rules);
     let mut replayer = Replayer {
-        fs: SimFs::from_image(snapshot, SimOptions::default()),
+        fs,
         dir: bytes_of(setup.dir),
         stdout_path: bytes_of(setup.stdout),
         processes: Processes::new(bytes_of(setup.cwd)),
@@ -116,6 +125,31 @@ pub fn replay(log: &str, snapshot: &Image, setup: &Setup) -> Result<Replay, Stri
     Ok(out)
 }
 
+/// The C runtime and loader: their frames stand between every program and the kernel, so a
+/// call's site is the first frame outside them.
+const RUNTIME: &[&str] =
+    &["/libc.so", "/libc-", "/ld-linux", "/libpthread", "/libdl.", "/librt.", "/libstdc++", "/libgcc_s"];
+
+/// Frames of a site from a `-k` stack.
+const SITE_FRAMES: usize = 3;
+
+/// Where the program made `call`: the first frames of its `-k` stack outside the C runtime
+/// (`/usr/bin/git(write_in_full+0x3e)`), or, without a stack, its line in the log (then a fix
+/// applies to that one call, not to every call of a code location).
+pub fn site_of(call: &Syscall) -> Site {
+    let frames: Vec<Frame> = call
+        .stack
+        .iter()
+        .skip_while(|frame| RUNTIME.iter().any(|lib| frame.contains(lib)))
+        .take(SITE_FRAMES)
+        .map(|frame| Frame { file: frame.clone(), line: 0 })
+        .collect();
+    if frames.is_empty() {
+        return Site { frames: vec![Frame { file: format!("strace log line {}", call.line), line: 0 }] };
+    }
+    Site { frames }
+}
+
 /// What a descriptor argument names.
 enum Target {
     Sim(usize),
@@ -138,6 +172,7 @@ const AT_FDCWD: i64 = -100;
 impl Replayer {
     /// Closes simulated descriptors whose last reference went.
     fn close_sim(&self, fds: impl IntoIterator<Item = Fd>) {
+        self.fs.given_site(None);
         for fd in fds {
             block_on(self.fs.close(fd)).expect("a simulated descriptor closes once");
         }
@@ -275,6 +310,7 @@ impl Replayer {
             }
             return Ok(());
         }
+        self.fs.given_site(Some(site_of(call)));
         let before = (self.fs.steps(), self.fs.events(), self.out.stdout.len());
         let replayed = match name {
             "open" | "creat" | "openat" | "openat2" => self.open(call)?,

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::check::{Failure, ModelResult};
 use super::replay::{Reason, Replay};
 use super::TraceRun;
+use crate::diagnose::summary;
 
 /// Calls shown before a crash point.
 const CALLS_SHOWN: usize = 12;
@@ -80,13 +81,19 @@ pub fn text(run: &TraceRun) -> String {
             result.failures.len()
         );
     }
+    if !run.vulnerabilities.is_empty() {
+        let _ = write!(out, "\n{}", summary(&run.vulnerabilities));
+    }
     // Every failing crash point: the first of each model with the calls before it, the
     // others with the call they follow.
-    for result in &run.results {
+    for (result, diagnoses) in run.results.iter().zip(&run.diagnoses) {
         for (n, each) in result.failures.iter().enumerate() {
             out.push('\n');
             let calls = if n == 0 { CALLS_SHOWN } else { 1 };
             failure(&mut out, replay, result, each, calls);
+            if let Some(Some(diagnosis)) = diagnoses.get(n) {
+                let _ = writeln!(out, "  diagnosis: {diagnosis}");
+            }
         }
     }
     let verdict = if run.passed() {
@@ -177,11 +184,13 @@ pub fn json(run: &TraceRun) -> Value {
     let results: Vec<Value> = run
         .results
         .iter()
-        .map(|r| {
+        .zip(&run.diagnoses)
+        .map(|(r, diagnoses)| {
             let failures: Vec<Value> = r
                 .failures
                 .iter()
-                .map(|f| {
+                .zip(diagnoses)
+                .map(|(f, diagnosis)| {
                     let point = replay.points[f.point];
                     json!({
                         "crash_after_call": point.after.map(|c| c + 1),
@@ -194,6 +203,7 @@ pub fn json(run: &TraceRun) -> Value {
                         "stdout": String::from_utf8_lossy(&replay.stdout[..point.stdout]),
                         "checker_status": f.verdict.status,
                         "checker_output": f.verdict.output,
+                        "diagnosis": diagnosis.as_ref().map(|d| d.to_string()),
                     })
                 })
                 .collect();
@@ -213,6 +223,7 @@ pub fn json(run: &TraceRun) -> Value {
         "replay_matches_real_disk": run.replay_matches(),
         "replay_differences": run.replay_differences(),
         "not_simulated": skipped,
+        "vulnerabilities": run.vulnerabilities.iter().map(|v| v.to_json()).collect::<Vec<_>>(),
         "results": results,
     })
 }
