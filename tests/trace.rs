@@ -331,11 +331,12 @@ fn an_unsynced_save_is_diagnosed_as_ordering_and_durability_at_its_stacks_with_v
     for v in &run.vulnerabilities {
         assert!(v.verified, "{v:?}\n{}", report::text(&run));
         assert_eq!(v.models, [Model::Posix]);
-        let rename = v.calls.iter().position(|c| c.starts_with("the rename"));
-        let site = &v.sites[rename.expect("both name the rename")];
-        assert!(site.contains("/mv("), "the rename's site is a frame of mv: {site}");
+        assert_eq!(v.sites.len(), 1, "keyed by the lost call's site alone: {v:?}");
     }
+    let durability = run.vulnerabilities.iter().find(|v| v.property.name() == "durability").unwrap();
+    assert!(durability.sites[0].starts_with("mv("), "the lost rename's site is a frame of mv: {durability:?}");
     let ordering = run.vulnerabilities.iter().find(|v| v.property.name() == "ordering").unwrap();
+    assert!(ordering.calls[1].starts_with("the rename") && ordering.calls[1].contains("(mv("), "{ordering:?}");
     assert!(ordering.fix.contains("fsync data.tmp after call"), "{}", ordering.fix);
     let text = report::text(&run);
     assert!(text.contains("2 vulnerabilities explain"), "{text}");

@@ -110,7 +110,11 @@ impl fmt::Display for Frame {
         let cwd = std::env::current_dir().map(|dir| format!("{}/", dir.display())).unwrap_or_default();
         let file = self.file.strip_prefix(cwd.as_str()).unwrap_or(&self.file);
         match self.line {
-            0 => write!(f, "{file}"),
+            // A traced binary's frame, `/usr/bin/git(xopen+0x2d)`: its file name is enough.
+            0 => match file.split_once('(') {
+                Some((path, symbol)) => write!(f, "{}({symbol}", path.rsplit('/').next().unwrap_or(path)),
+                None => write!(f, "{file}"),
+            },
             line => write!(f, "{file}:{line}"),
         }
     }

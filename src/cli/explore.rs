@@ -175,7 +175,8 @@ pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions
             );
         }
         for (variant, vulnerabilities) in per_subject(&results, &diagnoses) {
-            println!("\n{variant}: {}", summary(&vulnerabilities).trim_end());
+            let points = vulnerabilities.iter().map(|v| v.failing_points).sum();
+            println!("\n{variant}: {}", summary(&vulnerabilities, points).trim_end());
         }
         for (r, diagnosis) in results.iter().zip(&diagnoses) {
             let Some(f) = r.first.as_ref() else { continue };

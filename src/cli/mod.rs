@@ -56,8 +56,9 @@ enum Command {
         #[command(flatten)]
         bounds: Bounds,
         /// Print one JSON object instead of tables: {"command":"explore","ok","results":[{"variant","model","workloads","interleavings",
-        /// "interleavings_cut","crash_points","crash_states","distinct_states","distinct_exact","violations","first_violation",
-        /// "elapsed_ms"}...]}.
+        /// "interleavings_cut","crash_points","crash_states","distinct_states","distinct_exact","violations","first_violation"
+        /// (with its "diagnosis"),"elapsed_ms"}...],"vulnerabilities":[{"variant","kind","calls","sites","failing_points",
+        /// "models","fix","verified"}]}.
         #[arg(long)]
         json: bool,
     },
@@ -121,8 +122,9 @@ enum Command {
         /// folded into one line per operation).
         #[arg(long)]
         full_trace: bool,
-        /// Print one JSON object: {"command":"repro","ok","reproducers":[{"variant","model",
-        /// "invariant","operations","clients","processes","replay","reproducer"}]}.
+        /// Print one JSON object: {"command":"repro","ok","vulnerabilities":[{"kind","calls","sites",
+        /// "failing_points","models","fix","verified"}],"reproducers":[{"variant","model","invariant",
+        /// "operations","clients","processes","replay","diagnosis","reproducer"}]}.
         #[arg(long)]
         json: bool,
     },

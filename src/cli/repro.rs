@@ -68,7 +68,8 @@ pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, full_trac
     } else {
         let diagnoses: Vec<Diagnosis> = found.iter().filter_map(|(_, _, r)| r.diagnosis.clone()).collect();
         if !diagnoses.is_empty() {
-            println!("{}", summary(&group(&diagnoses)));
+            let points = diagnoses.iter().map(|d| d.failing_points).sum();
+            println!("{}", summary(&group(&diagnoses), points));
         }
         for (model, _, reproduction) in &found {
             println!("==== {variant} / {model} ====\n{}", reproduction.text);

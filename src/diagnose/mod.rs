@@ -74,6 +74,8 @@ pub struct CallRef {
     pub step: usize,
     /// Where a person finds it in the report (`syscall 80`, `call 12 (log line 345)`).
     pub at: String,
+    /// The program's name for it (`write`, though a replay may make it a `pwrite`).
+    pub name: String,
     pub call: Call,
     /// The path it acts on (for a call on a descriptor, the path that descriptor was opened at).
     pub object: Option<String>,
@@ -88,6 +90,7 @@ impl CallRef {
         Self {
             step: made.step,
             at: oracle.name_step(step),
+            name: oracle.call_name(step),
             call: made.call.clone(),
             object: object_of(trace, step),
             site: made.site.clone(),
@@ -124,7 +127,7 @@ fn object_of(trace: &Trace, step: usize) -> Option<String> {
 /// `the rename at syscall 80 (store/src/registry.rs:84)`.
 impl fmt::Display for CallRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the {} at {}", self.call.name(), self.at)?;
+        write!(f, "the {} at {}", self.name, self.at)?;
         if let Some(site) = &self.site {
             write!(f, " ({})", site.line())?;
         }
@@ -154,10 +157,16 @@ pub struct Diagnosis {
 }
 
 impl Diagnosis {
-    /// The vulnerability this failure belongs to: its property and the sites of its calls
-    /// (syscall numbers where a call has no site).
+    /// The vulnerability this failure belongs to: its property and the sites that decide its
+    /// fix (a syscall's place in the run where a call has no site). An ordering is keyed by the
+    /// lost call alone, as a durability is: its fix is an fsync there, whichever later call
+    /// overtook it. An atomicity window is keyed by both its ends.
     pub fn key(&self) -> VulnerabilityKey {
-        let sites = self.calls.iter().map(|c| c.site.as_ref().map_or(c.at.clone(), |s| s.to_string())).collect();
+        let deciding = match self.property {
+            Property::Atomicity => &self.calls[..],
+            Property::Ordering | Property::Durability => &self.calls[..1],
+        };
+        let sites = deciding.iter().map(|c| c.site.as_ref().map_or(c.at.clone(), |s| s.to_string())).collect();
         (self.property, sites)
     }
 }

@@ -19,6 +19,10 @@ pub trait Oracle {
     fn name_step(&self, step: usize) -> String {
         format!("syscall {step}")
     }
+    /// The name of the call simulated syscall `step` replays. Default: the simulated call's own.
+    fn call_name(&self, step: usize) -> String {
+        self.fs().trace().steps.get(step).map_or("call".to_string(), |s| s.call.name().to_string())
+    }
 }
 
 /// Every crash point with a failing image under `model`, each with its first failing image.

@@ -69,6 +69,14 @@ impl Oracle for TraceOracle<'_> {
             None => format!("simulated step {step}"),
         }
     }
+
+    /// The traced syscall's own name (`write`, `renameat2`).
+    fn call_name(&self, step: usize) -> String {
+        match self.replay.call_of_step(step) {
+            Some(call) => self.replay.calls[call].text.split('(').next().unwrap_or("call").to_string(),
+            None => "call".to_string(),
+        }
+    }
 }
 
 /// What a diagnosis of a run found.

@@ -33,8 +33,8 @@ pub struct Syscall {
     pub ret: Ret,
     /// The whole call as printed (`name(args) = ret`), for reports.
     pub text: String,
-    /// The user stack strace printed with `-k`, innermost first (`/usr/bin/git(xopen+0x2d)`,
-    /// the `[0x...]` address dropped); empty without `-k`.
+    /// The user stack strace printed with `-k`, innermost first: `/usr/bin/git(xopen+0x2d)`, or
+    /// `/usr/bin/git(+0x1ab70)` (the module offset) for code without a symbol; empty without `-k`.
     pub stack: Vec<String>,
 }
 
@@ -73,8 +73,16 @@ pub fn parse(log: &str) -> Vec<Entry> {
         let line = i + 1;
         if let Some(frame) = raw.strip_prefix(" > ") {
             if let Some(Entry::Call(call)) = stack_of.and_then(|at| entries.get_mut(at)) {
-                let frame = frame.rsplit_once(" [0x").map_or(frame, |(frame, _)| frame);
-                call.stack.push(frame.to_string());
+                // `path(symbol+0x..) [0x..]`: the symbol's offset names the code; without a
+                // symbol (`path() [0x1ab70]`), the module offset does.
+                let frame = match frame.rsplit_once(" [") {
+                    Some((named, _)) if !named.ends_with("()") => named.to_string(),
+                    Some((unnamed, offset)) => {
+                        format!("{}+{})", unnamed.trim_end_matches(')'), offset.trim_end_matches(']'))
+                    }
+                    None => frame.to_string(),
+                };
+                call.stack.push(frame);
             }
             continue;
         }

@@ -82,7 +82,8 @@ pub fn text(run: &TraceRun) -> String {
         );
     }
     if !run.vulnerabilities.is_empty() {
-        let _ = write!(out, "\n{}", summary(&run.vulnerabilities));
+        let points = run.results.iter().map(|r| r.failures.len()).sum();
+        let _ = write!(out, "\n{}", summary(&run.vulnerabilities, points));
     }
     // Every failing crash point: the first of each model with the calls before it, the
     // others with the call they follow.
