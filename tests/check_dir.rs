@@ -275,3 +275,93 @@ fn the_command_line_exits_0_clean_1_problems_2_unreadable() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nope"));
     assert_eq!(run(&[path, "--archive-orphans"]).status.code(), Some(2), "--archive-orphans needs --fix");
 }
+
+/// The crash image OpenClaw 2026.4.22 itself leaves (issue #68229), kept by
+/// `crashsim trace --keep` from `field/openclaw/driver.mjs` after its first session was
+/// acknowledged: the registry rotated away to `sessions.json.bak.<ms>` and the new one not yet
+/// written, the second session's transcript written, and the dead writer's lock.
+fn openclaw_68229() -> tempfile::TempDir {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/check_dir/openclaw-2026.4.22-68229");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&fixture).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    dir
+}
+
+/// The lock's mtime: a fix dates its staleness from it.
+fn lock_mtime_ms(dir: &Path) -> u64 {
+    let modified = std::fs::metadata(dir.join("sessions.json.lock")).unwrap().modified().unwrap();
+    modified.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+#[test]
+fn the_68229_crash_image_of_the_real_release_is_restored_under_its_original_keys() {
+    let dir = openclaw_68229();
+    let dir = dir.path();
+    let stale = lock_mtime_ms(dir) + 60_000;
+    let report = crashsim::check_dir::check_at(dir, stale).unwrap();
+    let found: Vec<(Kind, &str)> = report.problems.iter().map(|p| (p.kind, p.subject.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            (Kind::LostRegistry, "sessions.json"),
+            (Kind::OrphanTranscript, "s1.jsonl"),
+            (Kind::StaleLock, "sessions.json.lock")
+        ],
+        "the backup names s0, so only s1 is an orphan; the dead writer's lock is stale"
+    );
+    assert!(report.problems[0].detail.contains("sessions.json.bak.1796569809476"), "{:?}", report.problems[0]);
+    // Not yet stale: the same dead owner's lock only 10 s old still stops a fix.
+    let fresh = crashsim::check_dir::check_at(dir, lock_mtime_ms(dir) + 10_000).unwrap();
+    assert!(fresh.problems.iter().any(|p| p.kind == Kind::LockDebris), "{:?}", fresh.problems);
+
+    let backup_before = std::fs::read(dir.join("sessions.json.bak.1796569809476")).unwrap();
+    let fixed = fix(dir, FixOptions { archive_orphans: false, now_ms: stale }).unwrap();
+    assert_eq!(fixed.left(), 0, "{:?}", fixed.outcomes);
+    let registry = registry(dir);
+    assert_eq!(
+        registry["agent:main:k0"]["sessionId"], "s0",
+        "the acknowledged session under its original key: {registry}"
+    );
+    let adopted: Vec<&String> = registry.as_object().unwrap().keys().filter(|k| k.contains("recovered")).collect();
+    assert_eq!(adopted, ["agent:main:recovered-s1"], "only what no backup names is adopted: {registry}");
+    let names: Vec<String> = tree(dir).into_keys().collect();
+    assert!(
+        names.contains(&format!("sessions.json.lock.deleted.{stale}")),
+        "the stale lock is kept, renamed: {names:?}"
+    );
+    assert!(!names.contains(&"sessions.json.lock".to_string()), "and the fix's own lock is gone: {names:?}");
+    assert_eq!(std::fs::read(dir.join("sessions.json.bak.1796569809476")).unwrap(), backup_before, "nothing deleted");
+    assert!(check(dir).unwrap().problems.is_empty(), "a second check finds nothing");
+}
+
+#[test]
+fn an_empty_registry_beside_a_backup_is_restored_and_a_live_lock_still_stops_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write(dir, "aa.jsonl", &openclaw_header("aa"));
+    write(dir, "sessions.json", "");
+    write(dir, "sessions.json.bak.100", "{\"agent:main:old\": {\"sessionId\": \"zz\"}}");
+    write(dir, "sessions.json.bak.200", "{\"agent:main:a\": {\"sessionId\": \"aa\", \"updatedAt\": 5}}");
+    write(dir, "sessions.json.bak.300", "{\"agent:main:a\": {\"sessio");
+    // A lock held by this very process: alive, whatever its age.
+    write(dir, "sessions.json.lock", &format!("{{\"pid\": {}}}", std::process::id()));
+    let late = lock_mtime_ms(dir) + 3_600_000;
+    let report = crashsim::check_dir::check_at(dir, late).unwrap();
+    let lost = &report.problems[0];
+    assert_eq!(lost.kind, Kind::LostRegistry);
+    assert!(lost.detail.contains("unreadable") && lost.detail.contains("sessions.json.bak.200"), "{lost:?}");
+    assert!(report.problems.iter().any(|p| p.kind == Kind::LockDebris && p.detail.contains("which runs")));
+    let before = tree(dir);
+    assert!(matches!(fix(dir, FixOptions { archive_orphans: false, now_ms: late }), Err(FixError::Refused { .. })));
+    assert_eq!(tree(dir), before, "nothing touched while the writer runs");
+
+    std::fs::remove_file(dir.join("sessions.json.lock")).unwrap();
+    let fixed = fix(dir, FixOptions { archive_orphans: false, now_ms: NOW }).unwrap();
+    assert_eq!(fixed.left(), 0, "{:?}", fixed.outcomes);
+    assert_eq!(registry(dir)["agent:main:a"]["sessionId"], "aa", "the newest backup that parses");
+    assert_eq!(std::fs::read(dir.join(format!("sessions.json.bak.{NOW}"))).unwrap(), b"", "the empty file kept");
+    assert!(check(dir).unwrap().problems.is_empty());
+}

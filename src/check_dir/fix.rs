@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::problem::{Kind, Problem, Repair};
 use super::scan::{Registry, LOCK, REGISTRY};
-use super::{check, Report, Unreadable};
+use super::{check_at, Report, Unreadable};
 
 /// How to fix.
 #[derive(Clone, Copy, Debug)]
@@ -65,7 +65,7 @@ impl std::fmt::Display for FixError {
 
 /// Checks the directory at `path` and repairs what can be repaired without deleting anything.
 pub fn fix(path: &Path, opts: FixOptions) -> Result<Fixed, FixError> {
-    let before = check(path).map_err(FixError::Unreadable)?;
+    let before = check_at(path, opts.now_ms).map_err(FixError::Unreadable)?;
     let refuse = |before: Report, why: String| Err(FixError::Refused { before: Box::new(before), why });
     if before.problems.iter().any(|p| p.kind == Kind::MalformedRegistry) {
         return refuse(before, "sessions.json is malformed; it is left untouched (see above)".into());
@@ -82,6 +82,14 @@ pub fn fix(path: &Path, opts: FixOptions) -> Result<Fixed, FixError> {
         return Ok(Fixed { before, outcomes, backup: None, side_file: None });
     }
     let fs = RealFs::new(path).map_err(|e| FixError::Failed { why: format!("cannot open {}: {e}", path.display()) })?;
+    if before.problems.iter().any(|p| p.kind == Kind::StaleLock) {
+        // Its owner is dead and it is past OpenClaw's stale limit: broken as a store would
+        // break it, but kept, renamed, like everything else a fix moves away.
+        let broken = format!("{LOCK}.deleted.{}", opts.now_ms);
+        let failed = |e: String| FixError::Failed { why: format!("cannot break the stale {LOCK}: {e}") };
+        pollster::block_on(fs.rename(LOCK, &broken)).map_err(|e| failed(e.to_string()))?;
+        pollster::block_on(sync_dir(&fs, "")).map_err(|e| failed(e.to_string()))?;
+    }
     match pollster::block_on(take_lock(&fs)) {
         Ok(()) => {}
         Err(e) if e.errno() == Some(Errno::EEXIST) => {
@@ -113,8 +121,9 @@ async fn apply(
     opts: FixOptions,
 ) -> Result<Applied, String> {
     let entries = before.scan.entries();
-    let bytes = match &before.scan.registry {
-        Registry::Parsed { bytes, .. } => Some(bytes.clone()),
+    let bytes = match (&before.scan.registry, &before.scan.restored) {
+        (Registry::Parsed { bytes, .. }, _) => Some(bytes.clone()),
+        (_, Some(restored)) => restored.replaced.clone(),
         _ => None,
     };
     // Under the lock now: the registry must still be what was checked.
@@ -123,7 +132,7 @@ async fn apply(
         return Err("sessions.json changed since it was checked; fix again".into());
     }
     let ts = opts.now_ms;
-    let changes_registry = repairs.iter().flatten().any(|r| !matches!(r, Repair::Archive { .. }));
+    let changes_registry = repairs.iter().flatten().any(|r| !matches!(r, Repair::Archive { .. } | Repair::BreakLock));
     let mut backup = None;
     if let (true, Some(bytes)) = (changes_registry, &bytes) {
         backup = Some(write_new(fs, &format!("{REGISTRY}.bak.{ts}"), bytes).await?);
@@ -165,6 +174,8 @@ async fn apply(
                 adopted.push((key.clone(), value.clone()));
                 Ok(format!("adopted as {key:?}"))
             }
+            Ok(Repair::Restore { from, entries }) => Ok(format!("restored the {entries} entries of {from}")),
+            Ok(Repair::BreakLock) => Ok(format!("broken: renamed to {LOCK}.deleted.{ts}")),
             Ok(Repair::Archive { names }) => {
                 let mut to = Vec::new();
                 for name in names {

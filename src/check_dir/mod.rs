@@ -11,9 +11,13 @@
 //! backups `sessions.json.bak.<n>`, temp files `*.tmp` and the writer lock `sessions.json.lock`.
 //!
 //! # What is checked ([`Kind`], in this order)
-//! Every transcript has an entry, every entry has its transcript, keys are canonical and
-//! unique, an entry's `sessionId` and `sessionFile` agree, every trajectory has its transcript,
-//! and no temp file or lock is left behind. A symlink is never followed and a path outside the
+//! A registry that is missing or unreadable while a backup holds sessions is one problem (what
+//! a crash between rotating `sessions.json` away and writing its successor leaves, OpenClaw
+//! #68229): the newest backup that parses stands for the registry in every other check. Every
+//! transcript has an entry, every entry has its transcript, keys are canonical and unique, an
+//! entry's `sessionId` and `sessionFile` agree, every trajectory has its transcript, and no temp
+//! file or lock is left behind. A lock whose owner no longer runs (by pid, and by start time
+//! when the lock gives one) and that is older than OpenClaw's stale limit (30 s) is stale. A symlink is never followed and a path outside the
 //! directory (an absolute `sessionFile` elsewhere) is reported, never opened.
 //!
 //! # What `--fix` does
@@ -22,8 +26,11 @@
 //! malformed, shadowed duplicates) go to a side file `sessions.removed.<ts>.json`; orphan
 //! transcripts are adopted from their headers (or renamed `.deleted.<ts>` with
 //! `archive_orphans`), orphan trajectories and temp files renamed `.deleted.<ts>`; then the
-//! registry is replaced atomically and durably (temp, fsync, rename, directory fsync). A
-//! malformed `sessions.json` is reported and left untouched. A second fix finds nothing to do.
+//! registry is replaced atomically and durably (temp, fsync, rename, directory fsync). A lost
+//! registry is restored from its backup under the original keys, and only transcripts no
+//! restored entry names are adopted. A stale lock is broken first (renamed `.deleted.<ts>`, and
+//! said so); a live or recent lock still refuses the fix. A malformed `sessions.json` with no
+//! backup that parses is reported and left untouched. A second fix finds nothing to do.
 //! All reads and writes go through [`RealFs`](crashsim_sim::RealFs), which resolves every path
 //! beneath the directory and refuses symlinks.
 
@@ -57,9 +64,15 @@ impl std::fmt::Display for Unreadable {
     }
 }
 
-/// Checks the sessions directory at `path` (read only).
+/// Checks the sessions directory at `path` (read only), dating its lock by the wall clock.
 pub fn check(path: &Path) -> Result<Report, Unreadable> {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    check_at(path, now_ms)
+}
+
+/// [`check`] at `now_ms` (milliseconds since the Unix epoch): a lock is stale by that clock.
+pub fn check_at(path: &Path, now_ms: u64) -> Result<Report, Unreadable> {
     let scan = Scan::read(path)?;
-    let problems = problem::find(&scan);
+    let problems = problem::find(&scan, now_ms);
     Ok(Report { scan, problems })
 }

@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use crashsim_store::keys::canonical_key;
 use serde_json::json;
 
-use super::scan::{Class, Entry, File, Layout, Registry, Scan, Target};
+use super::scan::{Class, Entry, File, Layout, LockOwner, Registry, Scan, Target};
 
 /// A kind of problem.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
+    LostRegistry,
     MalformedRegistry,
     MalformedEntry,
     DuplicateKey,
@@ -22,12 +23,14 @@ pub enum Kind {
     OrphanTranscript,
     OrphanTrajectory,
     TempDebris,
+    StaleLock,
     LockDebris,
 }
 
 impl Kind {
     /// Every kind, in the order problems are reported.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 14] = [
+        Kind::LostRegistry,
         Kind::MalformedRegistry,
         Kind::MalformedEntry,
         Kind::DuplicateKey,
@@ -39,11 +42,13 @@ impl Kind {
         Kind::OrphanTranscript,
         Kind::OrphanTrajectory,
         Kind::TempDebris,
+        Kind::StaleLock,
         Kind::LockDebris,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
+            Kind::LostRegistry => "lost-registry",
             Kind::MalformedRegistry => "malformed-registry",
             Kind::MalformedEntry => "malformed-entry",
             Kind::DuplicateKey => "duplicate-key",
@@ -55,6 +60,7 @@ impl Kind {
             Kind::OrphanTranscript => "orphan-transcript",
             Kind::OrphanTrajectory => "orphan-trajectory",
             Kind::TempDebris => "temp-debris",
+            Kind::StaleLock => "stale-lock",
             Kind::LockDebris => "lock-debris",
         }
     }
@@ -62,6 +68,7 @@ impl Kind {
     /// The failure a user sees when this is left alone.
     pub fn failure(self) -> &'static str {
         match self {
+            Kind::LostRegistry => "every session the registry listed looks gone, though a backup holds them",
             Kind::MalformedRegistry => "the store cannot read its sessions at all",
             Kind::MalformedEntry => "a session the store cannot load",
             Kind::DuplicateKey => "two sessions for one key: one of them is silently shadowed",
@@ -73,6 +80,7 @@ impl Kind {
             Kind::OrphanTranscript => "a conversation no session lists: lost to the user",
             Kind::OrphanTrajectory => "a trajectory without its conversation",
             Kind::TempDebris => "a half-written registry left by a crash",
+            Kind::StaleLock => "a dead writer's lock: writers wait for it to go stale",
             Kind::LockDebris => "a writer lock left behind: writers wait or fail",
         }
     }
@@ -89,6 +97,11 @@ pub enum Repair {
     Adopt { key: String, value: serde_json::Value },
     /// Rename files to `<name>.deleted.<ts>`.
     Archive { names: Vec<String> },
+    /// Write the registry from the entries of backup `from`, under their original keys (the
+    /// unreadable `sessions.json`, if any, is backed up first).
+    Restore { from: String, entries: usize },
+    /// Rename a dead writer's lock to `<lock>.deleted.<ts>` before taking the lock.
+    BreakLock,
 }
 
 /// One problem found.
@@ -119,12 +132,35 @@ impl Problem {
     }
 }
 
-/// Finds every problem of a scanned directory, in [`Kind::ALL`]'s order.
-pub fn find(scan: &Scan) -> Vec<Problem> {
+/// How long a lock must be unchanged before its dead owner's lock counts as stale: OpenClaw's
+/// `withSessionStoreLock` breaks a lock older than this (`staleMs`, 30 s).
+pub const LOCK_STALE_MS: u64 = 30_000;
+
+/// Finds every problem of a scanned directory, in [`Kind::ALL`]'s order; `now_ms` (milliseconds
+/// since the Unix epoch) dates the lock.
+pub fn find(scan: &Scan, now_ms: u64) -> Vec<Problem> {
     let mut problems = Vec::new();
-    if let Registry::Malformed(why) = &scan.registry {
-        let leave = "repair it or restore a sessions.json.bak.* backup by hand; --fix refuses to run".to_string();
-        problems.push(Problem::new(Kind::MalformedRegistry, "sessions.json", why.clone(), Err(leave)));
+    match (&scan.registry, &scan.restored) {
+        (Registry::Parsed { .. }, _) => {}
+        (registry, Some(restored)) => {
+            let state = match registry {
+                Registry::Malformed(why) => format!("sessions.json is unreadable ({why})"),
+                _ => "there is no sessions.json".to_string(),
+            };
+            let detail = format!(
+                "{state}, and {} holds {} session(s): a crash between rotating the registry away and writing its \
+                 successor (OpenClaw #68229) leaves this",
+                restored.from,
+                restored.entries.len()
+            );
+            let repair = Repair::Restore { from: restored.from.clone(), entries: restored.entries.len() };
+            problems.push(Problem::new(Kind::LostRegistry, "sessions.json", detail, Ok(repair)));
+        }
+        (Registry::Malformed(why), None) => {
+            let leave = "repair it or restore a sessions.json.bak.* backup by hand; --fix refuses to run".to_string();
+            problems.push(Problem::new(Kind::MalformedRegistry, "sessions.json", why.clone(), Err(leave)));
+        }
+        (Registry::Missing, None) => {}
     }
     let entries = scan.entries();
     let mut removed = BTreeSet::new();
@@ -205,9 +241,32 @@ pub fn find(scan: &Scan) -> Vec<Problem> {
         problems.push(Problem::new(Kind::TempDebris, name, detail, Ok(Repair::Archive { names: vec![name.clone()] })));
     }
     if scan.files.contains_key(super::scan::LOCK) {
-        let detail = "the writer lock: held by a running store, or left behind by a dead one";
-        let leave = "remove it by hand when no store runs (--fix refuses while it exists)".to_string();
-        problems.push(Problem::new(Kind::LockDebris, super::scan::LOCK, detail, Err(leave)));
+        let age_ms = scan.lock.as_ref().map_or(0, |lock| now_ms.saturating_sub(lock.mtime_ms));
+        match &scan.lock {
+            Some(lock @ LockOwner { pid: Some(pid), alive: false, .. }) if age_ms >= LOCK_STALE_MS => {
+                let detail = format!(
+                    "held by pid {pid}, which no longer runs, and unchanged for {} s (OpenClaw breaks a lock after {} s)",
+                    age_ms / 1000,
+                    LOCK_STALE_MS / 1000
+                );
+                debug_assert!(!lock.alive);
+                problems.push(Problem::new(Kind::StaleLock, super::scan::LOCK, detail, Ok(Repair::BreakLock)));
+            }
+            owner => {
+                let detail = match owner {
+                    Some(LockOwner { pid: Some(pid), alive: true, .. }) => {
+                        format!("the writer lock, held by pid {pid}, which runs: a store is writing")
+                    }
+                    Some(LockOwner { pid: Some(pid), .. }) => format!(
+                        "the writer lock of pid {pid}, which no longer runs, but only {} s old: it may be in use still",
+                        age_ms / 1000
+                    ),
+                    _ => "the writer lock: held by a running store, or left behind by a dead one".to_string(),
+                };
+                let leave = "remove it by hand when no store runs (--fix refuses while it exists)".to_string();
+                problems.push(Problem::new(Kind::LockDebris, super::scan::LOCK, detail, Err(leave)));
+            }
+        }
     }
     problems.sort_by_key(|p| p.kind);
     problems
@@ -324,6 +383,10 @@ impl Repair {
                 format!("rename to {}.deleted.<ts> with its trajectory", names[0])
             }
             Repair::Archive { names } => format!("rename to {}.deleted.<ts>", names[0]),
+            Repair::Restore { from, entries } => {
+                format!("restore the {entries} entries of {from} under their original keys (then adopt what it does not name)")
+            }
+            Repair::BreakLock => "break it: rename it to sessions.json.lock.deleted.<ts>".to_string(),
         }
     }
 }

@@ -123,8 +123,36 @@ pub struct Scan {
     pub agent: Option<String>,
     pub layout: Layout,
     pub registry: Registry,
+    /// When the registry is missing or unreadable: the newest backup that parses, whose entries
+    /// stand for the registry (what a crash between rotating it away and writing its successor
+    /// leaves: OpenClaw #68229).
+    pub restored: Option<Restored>,
+    /// The writer lock's owner, as far as its contents tell.
+    pub lock: Option<LockOwner>,
     /// Every name in the directory, sorted.
     pub files: BTreeMap<String, File>,
+}
+
+/// A backup standing for a missing or unreadable registry.
+#[derive(Clone, Debug)]
+pub struct Restored {
+    /// Its name, `sessions.json.bak.<ts>`.
+    pub from: String,
+    pub entries: Vec<Entry>,
+    /// The unreadable `sessions.json` it replaces (none when the registry is missing).
+    pub replaced: Option<Vec<u8>>,
+}
+
+/// Who holds the writer lock, read from it: OpenClaw writes `{"pid", "createdAt", "starttime"}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockOwner {
+    /// The owner's pid, if the lock names one.
+    pub pid: Option<u32>,
+    /// Whether that process still runs, as the same process (its start time, in clock ticks
+    /// since boot, matches the lock's `starttime` when it has one). False without a pid.
+    pub alive: bool,
+    /// The lock file's modification time, in milliseconds since the Unix epoch.
+    pub mtime_ms: u64,
 }
 
 impl Scan {
@@ -168,17 +196,72 @@ impl Scan {
                 },
             },
         };
-        let layout = layout_of(&registry, &files);
-        Ok(Scan { path: path.to_path_buf(), agent: agent_of(path), layout, registry, files })
+        let restored = match &registry {
+            Registry::Parsed { .. } => None,
+            Registry::Missing => newest_backup(&fs, path, &files, None),
+            Registry::Malformed(_) => {
+                let replaced = pollster::block_on(read_file(&fs, REGISTRY)).ok().flatten();
+                newest_backup(&fs, path, &files, replaced)
+            }
+        };
+        let lock = files.get(LOCK).filter(|f| !f.symlink).map(|file| lock_owner(&fs, file.mtime_ms));
+        let layout = layout_of(restored.as_ref().map_or(&[][..], |r| &r.entries[..]), &registry, &files);
+        Ok(Scan { path: path.to_path_buf(), agent: agent_of(path), layout, registry, restored, lock, files })
     }
 
-    /// The parsed entries (none when the registry is missing or malformed).
+    /// The registry's entries: parsed, or those of the backup standing for it; none otherwise.
     pub fn entries(&self) -> &[Entry] {
-        match &self.registry {
-            Registry::Parsed { entries, .. } => entries,
+        match (&self.registry, &self.restored) {
+            (Registry::Parsed { entries, .. }, _) => entries,
+            (_, Some(restored)) => &restored.entries,
             _ => &[],
         }
     }
+}
+
+/// The newest `sessions.json.bak.<ts>` (by its number) that parses as a registry.
+fn newest_backup(
+    fs: &RealFs,
+    path: &Path,
+    files: &BTreeMap<String, File>,
+    replaced: Option<Vec<u8>>,
+) -> Option<Restored> {
+    let mut backups: Vec<(u64, &String)> = files
+        .iter()
+        .filter(|(_, f)| f.class == Class::Backup && !f.symlink)
+        .filter_map(|(name, _)| Some((name.strip_prefix("sessions.json.bak.")?.parse().ok()?, name)))
+        .collect();
+    backups.sort();
+    backups.into_iter().rev().find_map(|(_, name)| {
+        let bytes = pollster::block_on(read_file(fs, name)).ok().flatten()?;
+        let entries = parse_registry(&bytes, path).ok()?;
+        Some(Restored { from: name.clone(), entries, replaced: replaced.clone() })
+    })
+}
+
+/// Reads the lock's owner and asks the system whether it still runs.
+fn lock_owner(fs: &RealFs, mtime_ms: u64) -> LockOwner {
+    let bytes = pollster::block_on(read_file(fs, LOCK)).ok().flatten().unwrap_or_default();
+    let value: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
+    let number = |field: &str| value.as_ref().and_then(|v| v.get(field)).and_then(|v| v.as_u64());
+    let pid = number("pid").and_then(|pid| u32::try_from(pid).ok()).filter(|&pid| pid > 0);
+    let alive = pid.is_some_and(|pid| runs(pid, number("starttime")));
+    LockOwner { pid, alive, mtime_ms }
+}
+
+/// Whether process `pid` runs and, if `starttime` is given, is the process that started then
+/// (a pid is reused once its owner is gone).
+fn runs(pid: u32, starttime: Option<u64>) -> bool {
+    let Ok(raw) = i32::try_from(pid) else { return false };
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None) {
+        Ok(()) | Err(nix::errno::Errno::EPERM) => {}
+        Err(_) => return false,
+    }
+    let Some(expected) = starttime else { return true };
+    // /proc/<pid>/stat: the 22nd field, counted after the parenthesized command name.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let started = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(19)?.parse::<u64>().ok());
+    started.is_none_or(|started| started == expected)
 }
 
 /// Classifies a name found in the directory.
@@ -300,10 +383,10 @@ fn target_of(file: &str, dir: &Path) -> Target {
     Target::Outside(file.to_string())
 }
 
-fn layout_of(registry: &Registry, files: &BTreeMap<String, File>) -> Layout {
+fn layout_of(restored: &[Entry], registry: &Registry, files: &BTreeMap<String, File>) -> Layout {
     let entries = match registry {
         Registry::Parsed { entries, .. } => &entries[..],
-        _ => &[],
+        _ => restored,
     };
     let absolute =
         entries.iter().any(|e| e.value.get("sessionFile").and_then(|v| v.as_str()).is_some_and(|f| f.starts_with('/')));
