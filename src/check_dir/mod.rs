@@ -20,6 +20,9 @@
 //! when the lock gives one) and that is older than OpenClaw's stale limit (30 s) is stale. A symlink is never followed and a path outside the
 //! directory (an absolute `sessionFile` elsewhere) is reported, never opened.
 //!
+//! With the sessions a program acknowledged ([`Acknowledged`]), each must be in the registry;
+//! as a crash image's checker, the debris a crash may leave is expected ([`expected_after_crash`]).
+//!
 //! # What `--fix` does
 //! Nothing is ever deleted. Under the lock file (refused while another writer holds it): a
 //! timestamped backup of `sessions.json` first; entries that must leave the registry (dangling,
@@ -34,10 +37,12 @@
 //! All reads and writes go through [`RealFs`](crashsim_sim::RealFs), which resolves every path
 //! beneath the directory and refuses symlinks.
 
+pub mod acknowledged;
 mod fix;
 pub mod problem;
 pub mod scan;
 
+pub use acknowledged::{expected_after_crash, Acknowledged};
 pub use fix::{fix, FixError, FixOptions, Fixed};
 pub use problem::{Kind, Problem};
 pub use scan::{Layout, Scan};
@@ -66,13 +71,22 @@ impl std::fmt::Display for Unreadable {
 
 /// Checks the sessions directory at `path` (read only), dating its lock by the wall clock.
 pub fn check(path: &Path) -> Result<Report, Unreadable> {
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    check_at(path, now_ms)
+    check_at(path, wall_clock_ms())
 }
 
 /// [`check`] at `now_ms` (milliseconds since the Unix epoch): a lock is stale by that clock.
 pub fn check_at(path: &Path, now_ms: u64) -> Result<Report, Unreadable> {
+    check_acknowledged(path, now_ms, &Acknowledged::default())
+}
+
+/// [`check_at`], with every session of `acknowledged` required in the registry.
+pub fn check_acknowledged(path: &Path, now_ms: u64, acknowledged: &Acknowledged) -> Result<Report, Unreadable> {
     let scan = Scan::read(path)?;
-    let problems = problem::find(&scan, now_ms);
+    let problems = problem::find(&scan, now_ms, acknowledged);
     Ok(Report { scan, problems })
+}
+
+/// The wall clock in milliseconds since the Unix epoch (a real directory's locks are dated by it).
+pub fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crashsim_store::keys::canonical_key;
 use serde_json::json;
 
+use super::acknowledged::Acknowledged;
 use super::scan::{Class, Entry, File, Layout, LockOwner, Registry, Scan, Target};
 
 /// A kind of problem.
@@ -13,6 +14,7 @@ use super::scan::{Class, Entry, File, Layout, LockOwner, Registry, Scan, Target}
 pub enum Kind {
     LostRegistry,
     MalformedRegistry,
+    LostAcknowledged,
     MalformedEntry,
     DuplicateKey,
     NonCanonicalKey,
@@ -29,9 +31,10 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order problems are reported.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::LostRegistry,
         Kind::MalformedRegistry,
+        Kind::LostAcknowledged,
         Kind::MalformedEntry,
         Kind::DuplicateKey,
         Kind::NonCanonicalKey,
@@ -50,6 +53,7 @@ impl Kind {
         match self {
             Kind::LostRegistry => "lost-registry",
             Kind::MalformedRegistry => "malformed-registry",
+            Kind::LostAcknowledged => "lost-acknowledged",
             Kind::MalformedEntry => "malformed-entry",
             Kind::DuplicateKey => "duplicate-key",
             Kind::NonCanonicalKey => "non-canonical-key",
@@ -70,6 +74,7 @@ impl Kind {
         match self {
             Kind::LostRegistry => "every session the registry listed looks gone, though a backup holds them",
             Kind::MalformedRegistry => "the store cannot read its sessions at all",
+            Kind::LostAcknowledged => "a session the program reported done is gone",
             Kind::MalformedEntry => "a session the store cannot load",
             Kind::DuplicateKey => "two sessions for one key: one of them is silently shadowed",
             Kind::NonCanonicalKey => "a lookup by the canonical key misses the session",
@@ -137,9 +142,20 @@ impl Problem {
 pub const LOCK_STALE_MS: u64 = 30_000;
 
 /// Finds every problem of a scanned directory, in [`Kind::ALL`]'s order; `now_ms` (milliseconds
-/// since the Unix epoch) dates the lock.
-pub fn find(scan: &Scan, now_ms: u64) -> Vec<Problem> {
+/// since the Unix epoch) dates the lock, and every `acknowledged` key must be in the registry.
+pub fn find(scan: &Scan, now_ms: u64, acknowledged: &Acknowledged) -> Vec<Problem> {
     let mut problems = Vec::new();
+    let registered: BTreeSet<String> = match &scan.registry {
+        Registry::Parsed { entries, .. } => entries.iter().map(|e| canonical_key(&e.key)).collect(),
+        _ => BTreeSet::new(),
+    };
+    for (key, _) in &acknowledged.sessions {
+        if !registered.contains(&canonical_key(key)) {
+            let detail = "acknowledged, and not in sessions.json".to_string();
+            let leave = "gone from the registry: a backup or its transcript may still hold it".to_string();
+            problems.push(Problem::new(Kind::LostAcknowledged, key, detail, Err(leave)));
+        }
+    }
     match (&scan.registry, &scan.restored) {
         (Registry::Parsed { .. }, _) => {}
         (registry, Some(restored)) => {

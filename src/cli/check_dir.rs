@@ -6,29 +6,64 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use crate::check_dir::scan::Class;
-use crate::check_dir::{check, fix, FixError, FixOptions, Fixed, Report};
+use crate::check_dir::{
+    check_acknowledged, expected_after_crash, fix, wall_clock_ms, Acknowledged, FixError, FixOptions, Fixed, Report,
+};
 
-/// Checks (or with `fix`, repairs) the directory; exit 0 when nothing is (left) wrong, 1 when
-/// something is, 2 when the directory cannot be read.
-pub fn run(path: &Path, fix_it: bool, archive_orphans: bool, json: bool) -> ExitCode {
+/// What `check-dir` was asked.
+pub struct Request<'a> {
+    pub path: &'a Path,
+    pub fix: bool,
+    pub archive_orphans: bool,
+    /// A file of `ack <key> [<sessionId>]` lines: each key must be in the registry.
+    pub acknowledged: Option<&'a Path>,
+    /// Judge the directory as a crash image: the debris a crash may leave is expected.
+    pub crash_image: bool,
+    pub json: bool,
+}
+
+/// Checks (or with `fix`, repairs) the directory; exit 0 when nothing is (left) wrong (as a
+/// crash image: nothing but what a crash may leave), 1 when something is, 2 when the directory
+/// or the acknowledgements cannot be read.
+pub fn run(request: Request) -> ExitCode {
+    let Request { path, fix: fix_it, archive_orphans, json, .. } = request;
+    let acknowledged = match request.acknowledged {
+        None => Acknowledged::default(),
+        Some(file) => match std::fs::read(file) {
+            Ok(bytes) => Acknowledged::parse(&String::from_utf8_lossy(&bytes)),
+            Err(e) => return super::error(&format!("--acknowledged {}: {e}", file.display())),
+        },
+    };
     if !fix_it {
-        return match check(path) {
+        return match check_acknowledged(path, wall_clock_ms(), &acknowledged) {
             Ok(report) => {
-                render(&report, None, json);
-                super::exit(report.problems.is_empty())
+                let expected: Vec<bool> = report
+                    .problems
+                    .iter()
+                    .map(|p| request.crash_image && expected_after_crash(p, &acknowledged))
+                    .collect();
+                let failing = expected.iter().filter(|e| !**e).count();
+                render(&report, None, json, &expected);
+                if request.crash_image && !json {
+                    println!(
+                        "as a crash image: {failing} failing, {} expected after a crash",
+                        report.problems.len() - failing
+                    );
+                }
+                super::exit(failing == 0)
             }
             Err(error) => super::error(&error.0),
         };
     }
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let now_ms = wall_clock_ms();
     match fix(path, FixOptions { archive_orphans, now_ms }) {
         Ok(fixed) => {
-            render(&fixed.before, Some(&fixed), json);
+            render(&fixed.before, Some(&fixed), json, &[]);
             super::exit(fixed.left() == 0)
         }
         Err(FixError::Unreadable(error)) => super::error(&error.0),
         Err(FixError::Refused { before, why }) => {
-            render(&before, None, json);
+            render(&before, None, json, &[]);
             eprintln!("error: --fix refused, {why}");
             ExitCode::from(1)
         }
@@ -39,7 +74,9 @@ pub fn run(path: &Path, fix_it: bool, archive_orphans: bool, json: bool) -> Exit
     }
 }
 
-fn render(report: &Report, fixed: Option<&Fixed>, json: bool) {
+/// Prints the report; `expected[i]` marks problem i as what a crash may leave (crash-image mode).
+fn render(report: &Report, fixed: Option<&Fixed>, json: bool, expected: &[bool]) {
+    let expected = |i: usize| expected.get(i).copied().unwrap_or(false);
     let scan = &report.scan;
     let transcripts = scan.files.values().filter(|f| matches!(f.class, Class::Transcript { .. })).count();
     let done = |i: usize| fixed.map(|f| &f.outcomes[i]);
@@ -57,12 +94,13 @@ fn render(report: &Report, fixed: Option<&Fixed>, json: bool) {
                     "fix": p.repair.as_ref().map(|r| r.describe()).ok(),
                     "left_because": p.repair.as_ref().err(),
                     "done": done(i).map(|d| d.as_ref().ok()),
+                    "expected_after_crash": expected(i),
                 })
             })
             .collect();
         let ok = match fixed {
             Some(fixed) => fixed.left() == 0,
-            None => report.problems.is_empty(),
+            None => (0..report.problems.len()).all(expected),
         };
         let value = json!({
             "command": "check-dir",
@@ -99,7 +137,8 @@ fn render(report: &Report, fixed: Option<&Fixed>, json: bool) {
         if fixed.is_some() { "what --fix did" } else { "what --fix does" }
     );
     for (i, p) in report.problems.iter().enumerate() {
-        println!("{:<kind_w$}  {:<subject_w$}  {}", p.kind.name(), p.subject, p.detail);
+        let mark = if expected(i) { " (expected after a crash)" } else { "" };
+        println!("{:<kind_w$}  {:<subject_w$}  {}{mark}", p.kind.name(), p.subject, p.detail);
         let action = match done(i) {
             Some(Ok(did)) => format!("fixed: {did}"),
             Some(Err(why)) => format!("left: {why}"),

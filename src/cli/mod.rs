@@ -203,6 +203,14 @@ enum Command {
         /// With --fix: rename orphan transcripts .deleted.<ts> instead of adopting them.
         #[arg(long, requires = "fix")]
         archive_orphans: bool,
+        /// A file of `ack <key> [<sessionId>]` lines (what a program printed, e.g.
+        /// "$CRASHSIM_STDOUT" in a trace checker): every key must be in sessions.json.
+        #[arg(long)]
+        acknowledged: Option<std::path::PathBuf>,
+        /// Judge DIR as a crash image (a trace checker): temp files, the lock, and transcripts of
+        /// sessions never acknowledged are what a crash may leave, and do not fail the check.
+        #[arg(long, conflicts_with = "fix")]
+        crash_image: bool,
         /// Print one JSON object: {"command":"check-dir","ok","path","layout","entries",
         /// "transcripts","problems":[{"kind","subject","detail","failure","fix","left_because",
         /// "done"}],"fixed"}.
@@ -524,7 +532,16 @@ pub fn run() -> ExitCode {
             };
             soak::run(variant, &model.0, &opts, json)
         }
-        Command::CheckDir { path, fix, archive_orphans, json } => check_dir::run(&path, fix, archive_orphans, json),
+        Command::CheckDir { path, fix, archive_orphans, acknowledged, crash_image, json } => {
+            check_dir::run(check_dir::Request {
+                path: &path,
+                fix,
+                archive_orphans,
+                acknowledged: acknowledged.as_deref(),
+                crash_image,
+                json,
+            })
+        }
         Command::RealDisk { variant, workload, json } => real_disk::run(variant, &workload, json),
         Command::Trace {
             dir,
