@@ -128,7 +128,8 @@ fn object_of(trace: &Trace, step: usize) -> Option<String> {
 impl fmt::Display for CallRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "the {} at {}", self.name, self.at)?;
-        if let Some(site) = &self.site {
+        // A traced call without a stack is its own site (its log line): already told by `at`.
+        if let Some(site) = self.site.as_ref().filter(|s| !s.line().file.starts_with("strace log line")) {
             write!(f, " ({})", site.line())?;
         }
         Ok(())
