@@ -139,10 +139,17 @@ impl Handle {
     typed!(readdir(path: String) -> Vec<String>, Readdir, Response::Names(names) => names);
     typed!(stat(path: String) -> Stat, Stat, Response::Stat(stat) => stat);
 
-    /// Runs a call to its end on this thread (the std shim): a simulated disk never waits on a
-    /// device, so this only passes the harness's preemption points by.
+    /// Runs a call to its end on this thread (the std shim, a dropped descriptor): a simulated
+    /// disk never waits on a device, so this only passes the harness's preemption points by.
+    /// No executor polls this thread meanwhile, so a point that would wait on one (a latency on
+    /// madsim's clock) is passed at once ([`blocking`]).
     pub fn block<T>(call: Pending<T>) -> FsResult<T> {
-        pollster::block_on(call)
+        BLOCKING.with(|blocking| {
+            let outer = blocking.replace(true);
+            let result = pollster::block_on(call);
+            blocking.set(outer);
+            result
+        })
     }
 }
 
@@ -166,7 +173,14 @@ impl ::std::fmt::Debug for Descriptor {
     }
 }
 
+/// Whether this thread is inside [`Handle::block`]: a call made there cannot wait on an
+/// executor's clock.
+pub fn blocking() -> bool {
+    BLOCKING.with(|blocking| blocking.get())
+}
+
 thread_local! {
+    static BLOCKING: ::std::cell::Cell<bool> = const { ::std::cell::Cell::new(false) };
     static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
 }
 
