@@ -41,12 +41,10 @@ use crate::case::{Case, Check};
 use crate::explore::ExploreOptions;
 use crate::subject::Subject;
 
-/// The source directories of crashsim itself whose frames stand between a program and the
-/// simulated disk: the shims and the scheduler's gate. A site is never in them.
+/// The sources of crashsim itself: its frames (the shims, the scheduler's gate, the harness
+/// that calls the program) are never a program's call site.
 pub fn harness_sources() -> Vec<String> {
-    [concat!(env!("CARGO_MANIFEST_DIR"), "/src/fs/"), concat!(env!("CARGO_MANIFEST_DIR"), "/src/schedule/")]
-        .map(String::from)
-        .to_vec()
+    vec![concat!(env!("CARGO_MANIFEST_DIR"), "/src/").to_string()]
 }
 
 /// The persistence property a failure needs and the disk did not give (ALICE's terms).
