@@ -50,7 +50,8 @@ for result in run["results"]:
         maps = "-"
     first = result["failures"][0] if result["failures"] else None
     call = f"`{first['call'][:60]}` (log line {first['log_line']})" if first and first["call"] else "-"
-    replay = f"`crashsim trace --from {out}/{version}.run --model {model} --checker ...`" if first else ""
+    checker = 'crashsim check-dir . --crash-image --acknowledged "$CRASHSIM_STDOUT"'
+    replay = f"`crashsim trace --from {out}/{version}.run --model {model} --checker '{checker}'`" if first else ""
     verdict = "fail" if failing else "pass"
     held = want.get(model) in (None, verdict)
     failed_held &= held
@@ -59,5 +60,5 @@ sys.exit(0 if failed_held else 1)
 PY
 done
 echo
-echo "runs kept in $out (re-check one with: crashsim trace --from $out/<release>.run --checker '...')"
+echo "runs kept in $out: each row's command re-checks its run exactly (crashsim: the checkout's target/release/crashsim, or an installed one)"
 exit $all_held
