@@ -364,6 +364,12 @@ fn an_empty_registry_beside_a_backup_is_restored_and_a_live_lock_still_stops_the
     assert_eq!(registry(dir)["agent:main:a"]["sessionId"], "aa", "the newest backup that parses");
     assert_eq!(std::fs::read(dir.join(format!("sessions.json.bak.{NOW}"))).unwrap(), b"", "the empty file kept");
     assert!(check(dir).unwrap().problems.is_empty());
+
+    // A symlinked registry is never followed, nor replaced by a backup: left to a person.
+    std::fs::remove_file(dir.join("sessions.json")).unwrap();
+    std::os::unix::fs::symlink("sessions.json.bak.200", dir.join("sessions.json")).unwrap();
+    assert_eq!(kinds(dir)[0].0, Kind::MalformedRegistry);
+    assert!(matches!(fix(dir, FixOptions { archive_orphans: false, now_ms: NOW + 1 }), Err(FixError::Refused { .. })));
 }
 
 /// As a trace checker: an acknowledged session must be registered; the debris a crash leaves

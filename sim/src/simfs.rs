@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::disk::{Disk, Effect, Event, EventKind, Ino, Inode, ROOT};
 use crate::fd::FdTable;
-use crate::path::{components, parent_and_leaf};
+use crate::path::{components, join, parent_and_leaf};
 use crate::persistence::{ImageOptions, ImageSet, Model, Tracker};
 use crate::trace::{Call, Outcome, Trace, TraceStep};
 use crate::{
@@ -240,14 +240,18 @@ impl SimFs {
 
     /// The images a crash after the first `after_steps` syscalls may leave under `model`.
     pub fn crash_images(&self, after_steps: usize, model: Model, opts: &ImageOptions) -> ImageSet {
+        self.tracker_after(Tracker::new(model, &self.initial_image()), after_steps).images(opts)
+    }
+
+    /// `tracker` fed the log of the first `after_steps` syscalls.
+    fn tracker_after(&self, mut tracker: Tracker, after_steps: usize) -> Tracker {
         let state = self.lock();
         assert!(state.options.recording, "crash images need a recording SimFs");
         assert!(after_steps <= state.trace.len(), "crash point {after_steps} is past the trace end");
-        let mut tracker = Tracker::new(model, &state.initial);
         for event in state.log.iter().take_while(|e| e.step < after_steps) {
             tracker.push(event);
         }
-        tracker.images(opts)
+        tracker
     }
 
     /// Calls `visit(k, images)` for every crash point k in `0..=steps()`, replaying the log once.
@@ -260,14 +264,7 @@ impl SimFs {
     /// The state of `model` after the first `after_steps` syscalls, noting which effects reached
     /// the durable state ([`Tracker::durable_seqs`]).
     pub fn tracker_noting_durable(&self, model: Model, after_steps: usize) -> Tracker {
-        let state = self.lock();
-        assert!(state.options.recording, "crash images need a recording SimFs");
-        assert!(after_steps <= state.trace.len(), "crash point {after_steps} is past the trace end");
-        let mut tracker = Tracker::new(model, &state.initial).noting_durable();
-        for event in state.log.iter().take_while(|e| e.step < after_steps) {
-            tracker.push(event);
-        }
-        tracker
+        self.tracker_after(Tracker::new(model, &self.initial_image()).noting_durable(), after_steps)
     }
 
     /// The image of a crash after the first `after_steps` syscalls in which the effects `kept`
@@ -347,13 +344,7 @@ impl SimFs {
                 (Err(errno), true)
             }
         };
-        let outcome = match &result {
-            Ok(value) => outcome(value),
-            Err(errno) => Outcome::Err(*errno),
-        };
         if state.options.recording {
-            let pending = state.posix.pending_seqs();
-            let events = state.log[first_event..].to_vec();
             let targets: Vec<SyncTarget> = match &site {
                 Some(site) if result.is_ok() => state
                     .rules
@@ -363,20 +354,11 @@ impl SimFs {
                     .collect(),
                 _ => Vec::new(),
             };
-            let opened = match &outcome {
-                Outcome::Fd(fd) => Some(*fd),
+            state.push_step(step, call.clone(), first_event, &result, outcome, injected, &site, false);
+            let opened = match state.trace.last().map(|recorded| &recorded.outcome) {
+                Some(Outcome::Fd(fd)) => Some(*fd),
                 _ => None,
             };
-            state.trace.push(TraceStep {
-                step,
-                call: call.clone(),
-                outcome,
-                injected,
-                events,
-                pending,
-                site: site.clone(),
-                inserted: false,
-            });
             for target in targets {
                 state.insert_sync(&call, opened, target, &site);
             }
@@ -388,6 +370,28 @@ impl SimFs {
 }
 
 impl State {
+    /// Records trace step `step`: `call`, what it returned, the log events from `first_event` on.
+    #[allow(clippy::too_many_arguments)]
+    fn push_step<T>(
+        &mut self,
+        step: usize,
+        call: Call,
+        first_event: usize,
+        result: &FsResult<T>,
+        outcome: impl FnOnce(&T) -> Outcome,
+        injected: bool,
+        site: &Option<Site>,
+        inserted: bool,
+    ) {
+        let outcome = match result {
+            Ok(value) => outcome(value),
+            Err(errno) => Outcome::Err(*errno),
+        };
+        let pending = self.posix.pending_seqs();
+        let events = self.log[first_event..].to_vec();
+        self.trace.push(TraceStep { step, call, outcome, injected, events, pending, site: site.clone(), inserted });
+    }
+
     /// Runs and records one call a fix inserts, outside the injector's numbering.
     fn inserted_call<T>(
         &mut self,
@@ -399,22 +403,7 @@ impl State {
         let step = self.trace.len() + self.unrecorded_steps;
         let first_event = self.log.len();
         let result = body(self, step);
-        let outcome = match &result {
-            Ok(value) => outcome(value),
-            Err(errno) => Outcome::Err(*errno),
-        };
-        let pending = self.posix.pending_seqs();
-        let events = self.log[first_event..].to_vec();
-        self.trace.push(TraceStep {
-            step,
-            call,
-            outcome,
-            injected: false,
-            events,
-            pending,
-            site: site.clone(),
-            inserted: true,
-        });
+        self.push_step(step, call, first_event, &result, outcome, false, site, true);
         self.inserted_steps += 1;
         result
     }
@@ -442,11 +431,8 @@ impl State {
                     _ => Vec::new(),
                 };
                 let mut dirs: Vec<String> = Vec::new();
-                for path in paths {
-                    let dir = match path.trim_start_matches('/').rsplit_once('/') {
-                        Some((dir, _)) => dir.to_string(),
-                        None => String::new(),
-                    };
+                for (parent, _) in paths.into_iter().filter_map(|path| parent_and_leaf(path).ok()) {
+                    let dir = join(&parent);
                     if !dirs.contains(&dir) {
                         dirs.push(dir);
                     }

@@ -184,6 +184,8 @@ impl Scan {
             let mtime_ms = mtime_ms.map_or(0, |d| d.as_millis() as u64);
             files.insert(name, File { class, symlink, size: meta.len(), mtime_ms, header });
         }
+        // The bytes of a registry read but not parsed: a backup may stand in for it.
+        let mut unparsed = None;
         let registry = match files.get(REGISTRY) {
             None => Registry::Missing,
             Some(file) if file.symlink => Registry::Malformed("sessions.json is a symlink (not followed)".into()),
@@ -192,21 +194,31 @@ impl Scan {
                 Ok(None) => Registry::Missing,
                 Ok(Some(bytes)) => match parse_registry(&bytes, path) {
                     Ok(entries) => Registry::Parsed { entries, bytes },
-                    Err(e) => Registry::Malformed(e),
+                    Err(e) => {
+                        unparsed = Some(bytes);
+                        Registry::Malformed(e)
+                    }
                 },
             },
         };
-        let restored = match &registry {
-            Registry::Parsed { .. } => None,
-            Registry::Missing => newest_backup(&fs, path, &files, None),
-            Registry::Malformed(_) => {
-                let replaced = pollster::block_on(read_file(&fs, REGISTRY)).ok().flatten();
-                newest_backup(&fs, path, &files, replaced)
-            }
+        // A symlink or an unreadable registry is left to a person: nothing stands in for it.
+        let restored = match (&registry, unparsed) {
+            (Registry::Missing, _) => newest_backup(&fs, path, &files, None),
+            (Registry::Malformed(_), Some(bytes)) => newest_backup(&fs, path, &files, Some(bytes)),
+            _ => None,
         };
         let lock = files.get(LOCK).filter(|f| !f.symlink).map(|file| lock_owner(&fs, file.mtime_ms));
-        let layout = layout_of(restored.as_ref().map_or(&[][..], |r| &r.entries[..]), &registry, &files);
-        Ok(Scan { path: path.to_path_buf(), agent: agent_of(path), layout, registry, restored, lock, files })
+        let mut scan = Scan {
+            path: path.to_path_buf(),
+            agent: agent_of(path),
+            layout: Layout::Empty,
+            registry,
+            restored,
+            lock,
+            files,
+        };
+        scan.layout = layout_of(scan.entries(), &scan.files);
+        Ok(scan)
     }
 
     /// The registry's entries: parsed, or those of the backup standing for it; none otherwise.
@@ -383,11 +395,8 @@ fn target_of(file: &str, dir: &Path) -> Target {
     Target::Outside(file.to_string())
 }
 
-fn layout_of(restored: &[Entry], registry: &Registry, files: &BTreeMap<String, File>) -> Layout {
-    let entries = match registry {
-        Registry::Parsed { entries, .. } => &entries[..],
-        _ => restored,
-    };
+/// The layout the registry's entries (parsed, or a backup's) and the transcripts' headers tell.
+fn layout_of(entries: &[Entry], files: &BTreeMap<String, File>) -> Layout {
     let absolute =
         entries.iter().any(|e| e.value.get("sessionFile").and_then(|v| v.as_str()).is_some_and(|f| f.starts_with('/')));
     let headers: Vec<&Header> = files.values().filter_map(|f| f.header.as_ref()?.as_ref().ok()).collect();

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crashsim_sim::{Image, ImageOptions, Model, SimFs, SyncRule, Tracker};
+use crashsim_sim::{Image, ImageOptions, SimFs, SyncRule};
 
 use super::Oracle;
 
@@ -41,11 +41,6 @@ impl<'a, S: Subject> Judge<'a, S> {
             cache: RecoveryCache::default(),
             expected: Mutex::new(HashMap::new()),
         })
-    }
-
-    /// The state of `model` after the first `k` syscalls.
-    pub fn tracker(&self, model: Model, k: usize) -> Tracker {
-        self.run.fs.trackers(model, k..=k).pop().expect("one tracker per point")
     }
 
     /// Whether a store booted on `image` of a crash after `k` syscalls breaks the spec (or, for

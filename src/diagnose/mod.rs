@@ -88,7 +88,7 @@ impl CallRef {
         Self {
             step: made.step,
             at: oracle.name_step(step),
-            name: oracle.call_name(step),
+            name: oracle.call_name(step).unwrap_or_else(|| made.call.name().to_string()),
             call: made.call.clone(),
             object: object_of(trace, step),
             site: made.site.clone(),

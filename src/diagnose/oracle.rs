@@ -19,9 +19,10 @@ pub trait Oracle {
     fn name_step(&self, step: usize) -> String {
         format!("syscall {step}")
     }
-    /// The name of the call simulated syscall `step` replays. Default: the simulated call's own.
-    fn call_name(&self, step: usize) -> String {
-        self.fs().trace().steps.get(step).map_or("call".to_string(), |s| s.call.name().to_string())
+    /// The program's own name for the call simulated syscall `step` replays, when it differs
+    /// from the simulated call's (a traced `write` replays as a `pwrite`). Default: none.
+    fn call_name(&self, _step: usize) -> Option<String> {
+        None
     }
 }
 

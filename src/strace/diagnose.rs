@@ -5,6 +5,8 @@
 //! The checker is the judge: a what-if image is written out and checked like any other, and a
 //! verdict is kept by (image fingerprint, stdout printed so far), shared by every replay.
 
+use std::borrow::Borrow;
+
 use crashsim_sim::{Image, ImageOptions, SimFs, SyncRule};
 
 use super::check::{run_checker, CheckOptions, ModelResult};
@@ -15,14 +17,15 @@ use crate::diagnose::{classify, group, Diagnosis, Oracle, Property, Vulnerabilit
 
 pub use super::check::Verdicts;
 
-/// One replay of the recording (with a fix's fsyncs, or none) judged by the checker.
-pub struct TraceOracle<'a> {
-    pub replay: Replay,
+/// One replay of the recording (with a fix's fsyncs, or none) judged by the checker: the replay
+/// the check already made (borrowed), or one made again with a fix (owned).
+pub struct TraceOracle<'a, R: Borrow<Replay>> {
+    replay: R,
     options: &'a CheckOptions,
     verdicts: &'a Verdicts,
 }
 
-impl<'a> TraceOracle<'a> {
+impl<'a> TraceOracle<'a, Replay> {
     /// Replays `recording` with the fsyncs of `rules` inserted.
     pub fn new(
         recording: &Recording,
@@ -36,9 +39,15 @@ impl<'a> TraceOracle<'a> {
     }
 }
 
-impl Oracle for TraceOracle<'_> {
+impl<R: Borrow<Replay>> TraceOracle<'_, R> {
+    pub fn replay(&self) -> &Replay {
+        self.replay.borrow()
+    }
+}
+
+impl<R: Borrow<Replay>> Oracle for TraceOracle<'_, R> {
     fn fs(&self) -> &SimFs {
-        &self.replay.fs
+        &self.replay().fs
     }
 
     fn image_options(&self) -> &ImageOptions {
@@ -46,17 +55,17 @@ impl Oracle for TraceOracle<'_> {
     }
 
     fn points(&self) -> Vec<usize> {
-        self.replay.points.iter().map(|p| p.steps).collect()
+        self.replay().points.iter().map(|p| p.steps).collect()
     }
 
     fn fails(&self, point: usize, image: &Image) -> bool {
-        let stdout = self.replay.points[point].stdout;
+        let stdout = self.replay().points[point].stdout;
         let key = (image.fingerprint(), stdout);
         if let Some(&failed) = self.verdicts.lock().expect("not poisoned").get(&key) {
             return failed;
         }
         // A checker that cannot start fails every image: the check itself reported why.
-        let failed = run_checker(&self.options.checker, image, &self.replay.stdout[..stdout], self.options.timeout)
+        let failed = run_checker(&self.options.checker, image, &self.replay().stdout[..stdout], self.options.timeout)
             .map_or(true, |verdict| !verdict.ok);
         self.verdicts.lock().expect("not poisoned").insert(key, failed);
         failed
@@ -64,18 +73,16 @@ impl Oracle for TraceOracle<'_> {
 
     /// The replayed call (numbered as the report numbers them) and its log line.
     fn name_step(&self, step: usize) -> String {
-        match self.replay.call_of_step(step) {
-            Some(call) => format!("call {} (log line {})", call + 1, self.replay.calls[call].line),
+        match self.replay().call_of_step(step) {
+            Some(call) => format!("call {} (log line {})", call + 1, self.replay().calls[call].line),
             None => format!("simulated step {step}"),
         }
     }
 
     /// The traced syscall's own name (`write`, `renameat2`).
-    fn call_name(&self, step: usize) -> String {
-        match self.replay.call_of_step(step) {
-            Some(call) => self.replay.calls[call].text.split('(').next().unwrap_or("call").to_string(),
-            None => "call".to_string(),
-        }
+    fn call_name(&self, step: usize) -> Option<String> {
+        let call = &self.replay().calls[self.replay().call_of_step(step)?];
+        Some(call.text.split('(').next()?.to_string())
     }
 }
 
@@ -88,17 +95,19 @@ pub struct Diagnosed {
     pub vulnerabilities: Vec<Vulnerability>,
 }
 
-/// Diagnoses every failing image of every failing crash point of `results`. Each crash point
-/// counts once per vulnerability; the first diagnosis of each vulnerability under each model
-/// carries its fix, verified by replaying with it: none of that vulnerability's failing points
-/// may be left (other vulnerabilities have their own fixes).
+/// Diagnoses every failing image of every failing crash point of `results` (checked on
+/// `replay`, the recording's replay without a fix). Each crash point counts once per
+/// vulnerability; the first diagnosis of each vulnerability under each model carries its fix,
+/// verified by replaying with it: none of that vulnerability's failing points may be left (other
+/// vulnerabilities have their own fixes).
 pub fn diagnose(
     recording: &Recording,
+    replay: &Replay,
     results: &[ModelResult],
     options: &CheckOptions,
     verdicts: &Verdicts,
 ) -> Result<Diagnosed, String> {
-    let original = TraceOracle::new(recording, Vec::new(), options, verdicts)?;
+    let original = TraceOracle { replay, options, verdicts };
     let points = original.points();
     let mut per_failure = Vec::new();
     let mut all: Vec<Diagnosis> = Vec::new();

@@ -113,7 +113,7 @@ pub fn analyze(recording: &Recording, options: &CheckOptions) -> Result<TraceRun
     let verdicts = check::Verdicts::default();
     let results = check::check_keeping(&replay, options, &verdicts)?;
     let diagnosed = if options.diagnose && results.iter().any(|r| !r.failures.is_empty()) {
-        diagnose::diagnose(recording, &results, options, &verdicts)?
+        diagnose::diagnose(recording, &replay, &results, options, &verdicts)?
     } else {
         let per_failure = results.iter().map(|r| vec![None; r.failures.len()]).collect();
         diagnose::Diagnosed { per_failure, vulnerabilities: Vec::new() }
