@@ -318,14 +318,20 @@ impl SimFs {
         body: impl FnOnce(&mut State, usize, Option<usize>) -> FsResult<T>,
         outcome: impl FnOnce(&T) -> Outcome,
     ) -> FsResult<T> {
-        // A backtrace is taken outside the lock: it is slow, and other tasks may call meanwhile.
-        let known: Result<Option<Site>, Vec<String>> = match &self.lock().sites {
-            Sites::Off => Ok(None),
-            Sites::Given(site) => Ok(site.clone()),
-            Sites::Captured { library } => Err(library.clone()),
-        };
-        let site = known.unwrap_or_else(|library| Site::capture(&library));
         let mut state = self.lock();
+        let site = match &state.sites {
+            Sites::Off => None,
+            Sites::Given(site) => site.clone(),
+            Sites::Captured { library } => {
+                // A backtrace is taken outside the lock: it is slow, and other tasks may call
+                // meanwhile (a diagnosis only; exploring takes the lock once per call).
+                let library = library.clone();
+                drop(state);
+                let site = Site::capture(&library);
+                state = self.lock();
+                site
+            }
+        };
         let step = state.trace.len() + state.unrecorded_steps;
         let first_event = state.log.len();
         let program_step = step - state.inserted_steps;
