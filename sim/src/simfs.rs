@@ -285,6 +285,24 @@ impl SimFs {
         Image::of(&disk)
     }
 
+    /// Calls `visit(i, tracker)` with the state of `model` after `steps[i]` steps, for each `i`
+    /// in order (`steps` ascending), replaying the log once and keeping no state but the
+    /// current: what a long run's crash points cost one at a time.
+    pub fn visit_trackers(&self, model: Model, steps: &[usize], mut visit: impl FnMut(usize, &Tracker)) {
+        assert!(steps.windows(2).all(|w| w[0] <= w[1]), "crash points in order");
+        let state = self.lock();
+        assert!(state.options.recording, "crash images need a recording SimFs");
+        let mut tracker = Tracker::new(model, &state.initial);
+        let mut events = state.log.iter().peekable();
+        for (i, &k) in steps.iter().enumerate() {
+            assert!(k <= state.trace.len(), "crash point {k} is past the trace end");
+            while let Some(event) = events.next_if(|e| e.step < k) {
+                tracker.push(event);
+            }
+            visit(i, &tracker);
+        }
+    }
+
     /// The state of `model` at every crash point k in `points` (index `k - points.start()`),
     /// replaying the log once up to the last. Each can list its images on its own, so crash
     /// points can be spread over threads.
@@ -553,7 +571,7 @@ impl State {
     }
 
     fn used_bytes(&self) -> u64 {
-        self.volatile.inodes.values().map(|node| if let Inode::File(b) = node { b.len() as u64 } else { 0 }).sum()
+        self.volatile.inodes.values().map(|node| if let Inode::File(c) = node { c.len() } else { 0 }).sum()
     }
 
     fn open(&mut self, step: usize, path: &str, opts: OpenOptions) -> FsResult<Fd> {
@@ -651,13 +669,10 @@ impl State {
             return Err(Errno::EISDIR);
         }
         let at = offset.unwrap_or(file.offset);
-        let bytes = match self.volatile.get(file.ino) {
-            Some(Inode::File(bytes)) => bytes,
+        let out = match self.volatile.get(file.ino) {
+            Some(Inode::File(content)) => content.read(at, len),
             _ => unreachable!("an open file descriptor names a live file"),
         };
-        let start = (at as usize).min(bytes.len());
-        let end = start.saturating_add(len).min(bytes.len());
-        let out = bytes[start..end].to_vec();
         if offset.is_none() {
             self.fds.get_mut(fd)?.offset = at + out.len() as u64;
         }

@@ -68,9 +68,12 @@ impl Canon {
                         queue.push_back(child);
                     }
                 }
-                Some(Inode::File(bytes)) => {
+                Some(Inode::File(content)) => {
                     self.tag(b'F');
-                    self.bytes(bytes);
+                    self.u64(content.len());
+                    for chunk in content.chunks() {
+                        self.hash.update(&chunk);
+                    }
                     self.u64(mtimes.and_then(|m| m.get(&ino)).copied().unwrap_or(0));
                 }
                 None => self.tag(b'N'),

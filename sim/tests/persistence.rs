@@ -301,3 +301,29 @@ fn pending_data_of_a_file_in_a_directory_not_yet_linked_is_kept() {
     let expected = set(&[Image::empty(), image(&[("d/", ""), ("d/f", "")]), image(&[("d/", ""), ("d/f", "x")])]);
     assert_eq!(final_images(&fs, Model::Posix), expected);
 }
+
+/// Past `max_images` combinations the ordered model samples, as posix does: nothing and
+/// everything are always there, every sampled image is a prefix of the log, and the set says
+/// it was sampled.
+#[test]
+fn ordered_images_past_the_bound_are_sampled_prefixes() {
+    let fs = SimFs::new(SimOptions::default());
+    pollster::block_on(async {
+        let fd = fs.open("log", OpenOptions::create_trunc()).await.unwrap();
+        for i in 0..40u8 {
+            fs.write(fd, &[b'a' + (i % 26)]).await.unwrap();
+        }
+    });
+    let all = fs.crash_images(fs.steps(), Model::Ordered, &ImageOptions::default());
+    assert!(all.exhaustive);
+    let bounded = ImageOptions { max_images: 8, ..ImageOptions::default() };
+    let sampled = fs.crash_images(fs.steps(), Model::Ordered, &bounded);
+    assert!(!sampled.exhaustive, "41 cuts > 8: sampled");
+    assert!(sampled.len() >= 2 && sampled.len() <= 10, "{} images", sampled.len());
+    let every = set(&all.images());
+    let some = sampled.images();
+    assert!(some.iter().all(|image| every.contains(image)), "every sample is a prefix image");
+    assert_eq!(some.first(), all.images().first(), "nothing pending first");
+    assert!(some.contains(all.images().last().unwrap()), "everything pending is kept");
+    assert_eq!(sampled.images(), fs.crash_images(fs.steps(), Model::Ordered, &bounded).images(), "deterministic");
+}

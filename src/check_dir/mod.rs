@@ -20,8 +20,11 @@
 //! when the lock gives one) and that is older than OpenClaw's stale limit (30 s) is stale. A symlink is never followed and a path outside the
 //! directory (an absolute `sessionFile` elsewhere) is reported, never opened.
 //!
-//! With the sessions a program acknowledged ([`Acknowledged`]), each must be in the registry;
-//! as a crash image's checker, the debris a crash may leave is expected ([`expected_after_crash`]).
+//! With what a program acknowledged ([`Acknowledged`]: keys registered or deleted, messages
+//! written), nothing acknowledged may be lost; as a crash image's checker, the debris a crash
+//! may leave, and the half-done states of the operations in flight, are expected
+//! ([`expected_after_crash`]). A crash image is a copy of another directory: absolute paths
+//! into that one name files of the copy (`image_of`).
 //!
 //! # What `--fix` does
 //! Nothing is ever deleted. Under the lock file (refused while another writer holds it): a
@@ -42,7 +45,7 @@ mod fix;
 pub mod problem;
 pub mod scan;
 
-pub use acknowledged::{expected_after_crash, Acknowledged};
+pub use acknowledged::{expected_after_crash, Acked, Acknowledged};
 pub use fix::{fix, FixError, FixOptions, Fixed};
 pub use problem::{Kind, Problem};
 pub use scan::{Layout, Scan};
@@ -76,12 +79,18 @@ pub fn check(path: &Path) -> Result<Report, Unreadable> {
 
 /// [`check`] at `now_ms` (milliseconds since the Unix epoch): a lock is stale by that clock.
 pub fn check_at(path: &Path, now_ms: u64) -> Result<Report, Unreadable> {
-    check_acknowledged(path, now_ms, &Acknowledged::default())
+    check_acknowledged(path, now_ms, &Acknowledged::default(), None)
 }
 
-/// [`check_at`], with every session of `acknowledged` required in the registry.
-pub fn check_acknowledged(path: &Path, now_ms: u64, acknowledged: &Acknowledged) -> Result<Report, Unreadable> {
-    let scan = Scan::read(path)?;
+/// [`check_at`] of a crash image taken of the directory `image_of` (see [`Scan::read_as`]), where
+/// nothing `acknowledged` may be lost.
+pub fn check_acknowledged(
+    path: &Path,
+    now_ms: u64,
+    acknowledged: &Acknowledged,
+    image_of: Option<&Path>,
+) -> Result<Report, Unreadable> {
+    let scan = Scan::read_as(path, image_of)?;
     let problems = problem::find(&scan, now_ms, acknowledged);
     Ok(Report { scan, problems })
 }

@@ -7,7 +7,7 @@ use crashsim_store::keys::canonical_key;
 use serde_json::json;
 
 use super::acknowledged::Acknowledged;
-use super::scan::{Class, Entry, File, Layout, LockOwner, Registry, Scan, Target};
+use super::scan::{Class, Entry, File, Header, Layout, LockOwner, Registry, Scan, Target};
 
 /// A kind of problem.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -124,7 +124,12 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(kind: Kind, subject: impl Into<String>, detail: impl Into<String>, repair: Result<Repair, String>) -> Self {
+    pub(super) fn new(
+        kind: Kind,
+        subject: impl Into<String>,
+        detail: impl Into<String>,
+        repair: Result<Repair, String>,
+    ) -> Self {
         Self { kind, subject: subject.into(), detail: detail.into(), repair, archive: None }
     }
 
@@ -142,20 +147,10 @@ impl Problem {
 pub const LOCK_STALE_MS: u64 = 30_000;
 
 /// Finds every problem of a scanned directory, in [`Kind::ALL`]'s order; `now_ms` (milliseconds
-/// since the Unix epoch) dates the lock, and every `acknowledged` key must be in the registry.
+/// since the Unix epoch) dates the lock, and nothing `acknowledged` may be lost.
 pub fn find(scan: &Scan, now_ms: u64, acknowledged: &Acknowledged) -> Vec<Problem> {
     let mut problems = Vec::new();
-    let registered: BTreeSet<String> = match &scan.registry {
-        Registry::Parsed { entries, .. } => entries.iter().map(|e| canonical_key(&e.key)).collect(),
-        _ => BTreeSet::new(),
-    };
-    for (key, _) in &acknowledged.sessions {
-        if !registered.contains(&canonical_key(key)) {
-            let detail = "acknowledged, and not in sessions.json".to_string();
-            let leave = "gone from the registry: a backup or its transcript may still hold it".to_string();
-            problems.push(Problem::new(Kind::LostAcknowledged, key, detail, Err(leave)));
-        }
-    }
+    problems.extend(super::acknowledged::lost(scan, acknowledged));
     match (&scan.registry, &scan.restored) {
         (Registry::Parsed { .. }, _) => {}
         (registry, Some(restored)) => {
@@ -222,8 +217,13 @@ pub fn find(scan: &Scan, now_ms: u64, acknowledged: &Acknowledged) -> Vec<Proble
                 let detail = format!("session {id}: its transcript {name} is missing");
                 problems.push(Problem::new(Kind::DanglingEntry, &entry.key, detail, Ok(Repair::Remove { index })));
             }
-            Some(File { class: Class::Transcript { session, .. }, symlink: false, .. }) if session != id => {
-                let detail = format!("sessionId {id} but sessionFile {name} (session {session})");
+            // A file is the session's when its header or its name says so: OpenClaw's reset
+            // keeps the old file name for the new session, and a topic's name has a suffix.
+            Some(File { class: Class::Transcript { session, .. }, symlink: false, header, .. })
+                if session != id && header_id(header) != Some(id) =>
+            {
+                let held = header_id(header).unwrap_or(session);
+                let detail = format!("sessionId {id} but sessionFile {name} holds session {held}");
                 problems.push(Problem::new(
                     Kind::SessionMismatch,
                     &entry.key,
@@ -318,6 +318,14 @@ fn duplicates(entries: &[Entry], removed: &mut BTreeSet<usize>, problems: &mut V
                 format!("same canonical key {canonical:?} as {:?}, which is newer and kept", entries[kept].key);
             problems.push(Problem::new(Kind::DuplicateKey, &entries[index].key, detail, Ok(Repair::Remove { index })));
         }
+    }
+}
+
+/// The session id a transcript's header gives.
+fn header_id(header: &Option<Result<Header, String>>) -> Option<&str> {
+    match header {
+        Some(Ok(header)) => Some(&header.id),
+        _ => None,
     }
 }
 

@@ -158,6 +158,13 @@ pub struct LockOwner {
 impl Scan {
     /// Reads the directory at `path`.
     pub fn read(path: &Path) -> Result<Scan, Unreadable> {
+        Scan::read_as(path, None)
+    }
+
+    /// [`Scan::read`] of a copy of the directory `image_of` (a crash image taken of it): an
+    /// absolute `sessionFile` in `image_of` names the file of that name here.
+    pub fn read_as(path: &Path, image_of: Option<&Path>) -> Result<Scan, Unreadable> {
+        let aliases = Names::of(path, image_of);
         let meta = std::fs::metadata(path).map_err(|e| {
             Unreadable(format!(
                 "{}: {e} (give the sessions directory, e.g. ~/.openclaw/agents/main/sessions)",
@@ -192,7 +199,7 @@ impl Scan {
             Some(_) => match pollster::block_on(read_file(&fs, REGISTRY)) {
                 Err(e) => Registry::Malformed(format!("cannot read: {e}")),
                 Ok(None) => Registry::Missing,
-                Ok(Some(bytes)) => match parse_registry(&bytes, path) {
+                Ok(Some(bytes)) => match parse_registry(&bytes, &aliases) {
                     Ok(entries) => Registry::Parsed { entries, bytes },
                     Err(e) => {
                         unparsed = Some(bytes);
@@ -203,8 +210,8 @@ impl Scan {
         };
         // A symlink or an unreadable registry is left to a person: nothing stands in for it.
         let restored = match (&registry, unparsed) {
-            (Registry::Missing, _) => newest_backup(&fs, path, &files, None),
-            (Registry::Malformed(_), Some(bytes)) => newest_backup(&fs, path, &files, Some(bytes)),
+            (Registry::Missing, _) => newest_backup(&fs, &aliases, &files, None),
+            (Registry::Malformed(_), Some(bytes)) => newest_backup(&fs, &aliases, &files, Some(bytes)),
             _ => None,
         };
         let lock = files.get(LOCK).filter(|f| !f.symlink).map(|file| lock_owner(&fs, file.mtime_ms));
@@ -234,7 +241,7 @@ impl Scan {
 /// The newest `sessions.json.bak.<ts>` (by its number) that parses as a registry.
 fn newest_backup(
     fs: &RealFs,
-    path: &Path,
+    names: &Names,
     files: &BTreeMap<String, File>,
     replaced: Option<Vec<u8>>,
 ) -> Option<Restored> {
@@ -246,7 +253,7 @@ fn newest_backup(
     backups.sort();
     backups.into_iter().rev().find_map(|(_, name)| {
         let bytes = pollster::block_on(read_file(fs, name)).ok().flatten()?;
-        let entries = parse_registry(&bytes, path).ok()?;
+        let entries = parse_registry(&bytes, names).ok()?;
         Some(Restored { from: name.clone(), entries, replaced: replaced.clone() })
     })
 }
@@ -333,7 +340,7 @@ fn read_header(fs: &RealFs, name: &str) -> Result<Header, String> {
 
 /// Parses the registry keeping every key in file order, a key written twice included (JSON
 /// readers keep the last one, silently losing the other).
-fn parse_registry(bytes: &[u8], dir: &Path) -> Result<Vec<Entry>, String> {
+fn parse_registry(bytes: &[u8], names: &Names) -> Result<Vec<Entry>, String> {
     struct Pairs;
     impl<'de> Visitor<'de> for Pairs {
         type Value = Vec<(String, serde_json::Value)>;
@@ -351,10 +358,10 @@ fn parse_registry(bytes: &[u8], dir: &Path) -> Result<Vec<Entry>, String> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let pairs = de.deserialize_map(Pairs).and_then(|pairs| de.end().map(|()| pairs));
     let pairs = pairs.map_err(|e| format!("not a JSON object of entries: {e}"))?;
-    Ok(pairs.into_iter().map(|(key, value)| entry(key, value, dir)).collect())
+    Ok(pairs.into_iter().map(|(key, value)| entry(key, value, names)).collect())
 }
 
-fn entry(key: String, value: serde_json::Value, dir: &Path) -> Entry {
+fn entry(key: String, value: serde_json::Value, names: &Names) -> Entry {
     let session_id = match value.get("sessionId") {
         Some(serde_json::Value::String(id)) if !id.is_empty() => Ok(id.clone()),
         Some(_) => Err("its sessionId is not a non-empty string".to_string()),
@@ -362,7 +369,7 @@ fn entry(key: String, value: serde_json::Value, dir: &Path) -> Entry {
         None => Err("it is not an object".to_string()),
     };
     let target = match value.get("sessionFile").and_then(|v| v.as_str()) {
-        Some(file) => Some(target_of(file, dir)),
+        Some(file) => Some(names.target_of(file)),
         None => session_id.as_ref().ok().map(|id| {
             let name = format!("{id}.jsonl");
             if is_plain_name(&name) {
@@ -376,23 +383,33 @@ fn entry(key: String, value: serde_json::Value, dir: &Path) -> Entry {
     Entry { key, value, session_id, target, updated_at }
 }
 
-/// Where a `sessionFile` points: a plain name, or an absolute path whose parent is this
-/// directory (as given or canonical), is inside; anything else is outside.
-fn target_of(file: &str, dir: &Path) -> Target {
-    if is_plain_name(file) {
-        return Target::Inside(file.to_string());
+/// The absolute paths that name the directory: as given, canonical, and the directory it is a
+/// crash image of.
+pub struct Names(Vec<PathBuf>);
+
+impl Names {
+    fn of(dir: &Path, image_of: Option<&Path>) -> Names {
+        let given = [std::path::absolute(dir).ok(), std::fs::canonicalize(dir).ok(), image_of.map(Path::to_path_buf)];
+        Names(given.into_iter().flatten().collect())
     }
-    let path = Path::new(file);
-    if path.is_absolute() {
-        let (parent, name) = (path.parent(), path.file_name().and_then(|n| n.to_str()));
-        let dirs = [std::path::absolute(dir).ok(), std::fs::canonicalize(dir).ok()];
-        if let (Some(parent), Some(name)) = (parent, name) {
-            if is_plain_name(name) && dirs.iter().flatten().any(|d| d == parent) {
-                return Target::Inside(name.to_string());
+
+    /// Where a `sessionFile` points: a plain name, or an absolute path whose parent names this
+    /// directory, is inside; anything else is outside.
+    fn target_of(&self, file: &str) -> Target {
+        if is_plain_name(file) {
+            return Target::Inside(file.to_string());
+        }
+        let path = Path::new(file);
+        if path.is_absolute() {
+            let (parent, name) = (path.parent(), path.file_name().and_then(|n| n.to_str()));
+            if let (Some(parent), Some(name)) = (parent, name) {
+                if is_plain_name(name) && self.0.iter().any(|d| d == parent) {
+                    return Target::Inside(name.to_string());
+                }
             }
         }
+        Target::Outside(file.to_string())
     }
-    Target::Outside(file.to_string())
 }
 
 /// The layout the registry's entries (parsed, or a backup's) and the transcripts' headers tell.

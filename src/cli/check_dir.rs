@@ -19,6 +19,8 @@ pub struct Request<'a> {
     pub acknowledged: Option<&'a Path>,
     /// Judge the directory as a crash image: the debris a crash may leave is expected.
     pub crash_image: bool,
+    /// The directory the crash image was taken of.
+    pub image_of: Option<&'a Path>,
     pub json: bool,
 }
 
@@ -35,7 +37,7 @@ pub fn run(request: Request) -> ExitCode {
         },
     };
     if !fix_it {
-        return match check_acknowledged(path, wall_clock_ms(), &acknowledged) {
+        return match check_acknowledged(path, wall_clock_ms(), &acknowledged, request.image_of) {
             Ok(report) => {
                 let expected: Vec<bool> = report
                     .problems

@@ -203,14 +203,20 @@ enum Command {
         /// With --fix: rename orphan transcripts .deleted.<ts> instead of adopting them.
         #[arg(long, requires = "fix")]
         archive_orphans: bool,
-        /// A file of `ack <key> [<sessionId>]` lines (what a program printed, e.g.
-        /// "$CRASHSIM_STDOUT" in a trace checker): every key must be in sessions.json.
+        /// What a program printed (e.g. "$CRASHSIM_STDOUT" in a trace checker): lines `ack <key>
+        /// [<sessionId>]`, `ack-delete <key>`, `ack-line <sessionId> <text>` and `begin <op>
+        /// <key>`. Nothing acknowledged may be lost.
         #[arg(long)]
         acknowledged: Option<std::path::PathBuf>,
-        /// Judge DIR as a crash image (a trace checker): temp files, the lock, and transcripts of
-        /// sessions never acknowledged are what a crash may leave, and do not fail the check.
+        /// Judge DIR as a crash image (a trace checker): temp files, the lock, transcripts of
+        /// sessions never acknowledged, and half-done operations in flight are what a crash may
+        /// leave, and do not fail the check.
         #[arg(long, conflicts_with = "fix")]
         crash_image: bool,
+        /// With --crash-image: the directory DIR is an image of (in a trace checker,
+        /// "$CRASHSIM_DIR"); an absolute sessionFile in it names the file of that name in DIR.
+        #[arg(long, requires = "crash_image")]
+        image_of: Option<std::path::PathBuf>,
         /// Print one JSON object: {"command":"check-dir","ok","path","layout","entries",
         /// "transcripts","problems":[{"kind","subject","detail","failure","fix","left_because",
         /// "done"}],"fixed"}.
@@ -239,7 +245,8 @@ enum Command {
     /// PROGRAM on DIR under strace, replay its file syscalls inside DIR on the simulated disk,
     /// and run CHECKER in a copy of every disk image a crash after any of them may leave (exit
     /// 0 = consistent). What the program printed to stdout before the crash is in the file named
-    /// by $CRASHSIM_STDOUT: what it said was done must survive. Exit 0 when every image passes,
+    /// by $CRASHSIM_STDOUT: what it said was done must survive ($CRASHSIM_DIR names DIR, which
+    /// the image is a copy of). Exit 0 when every image passes,
     /// 1 when one fails, 2 when the program could not be traced or replayed.
     #[command(after_long_help = TRACE_HELP)]
     Trace {
@@ -532,13 +539,14 @@ pub fn run() -> ExitCode {
             };
             soak::run(variant, &model.0, &opts, json)
         }
-        Command::CheckDir { path, fix, archive_orphans, acknowledged, crash_image, json } => {
+        Command::CheckDir { path, fix, archive_orphans, acknowledged, crash_image, image_of, json } => {
             check_dir::run(check_dir::Request {
                 path: &path,
                 fix,
                 archive_orphans,
                 acknowledged: acknowledged.as_deref(),
                 crash_image,
+                image_of: image_of.as_deref(),
                 json,
             })
         }

@@ -85,7 +85,8 @@ pub fn classify(oracle: &dyn Oracle, model: Model, point: usize, image: usize) -
 const MOST_TRIED: usize = 64;
 
 /// The window of crash points around `point` whose kill -9 image (everything completed
-/// survives) fails: the call that opens it, and the one that closes it if the run does.
+/// survives) fails: the call that opens it, and the one that closes it. A window the run never
+/// closes is no crash's doing: the run's own end state fails.
 fn atomicity(oracle: &dyn Oracle, model: Model, point: usize, trace: &Trace) -> Diagnosis {
     let points = oracle.points();
     let last = points.last().copied().unwrap_or(0);
@@ -95,8 +96,12 @@ fn atomicity(oracle: &dyn Oracle, model: Model, point: usize, trace: &Trace) -> 
     let first = (0..=point).rev().take_while(|&p| killed[p]).last().unwrap_or(point);
     let end = (point..points.len()).find(|&p| !killed[p]);
     let mut calls = vec![CallRef::of(oracle, trace, points[first].saturating_sub(1))];
-    if let Some(end) = end {
-        calls.push(CallRef::of(oracle, trace, points[end].saturating_sub(1)));
-    }
-    Diagnosis { property: Property::Atomicity, model, calls, failing_points: 0, fix: None, rule: None }
+    let property = match end {
+        Some(end) => {
+            calls.push(CallRef::of(oracle, trace, points[end].saturating_sub(1)));
+            Property::Atomicity
+        }
+        None => Property::EndState,
+    };
+    Diagnosis { property, model, calls, failing_points: 0, fix: None, rule: None }
 }

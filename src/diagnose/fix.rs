@@ -5,7 +5,7 @@ use std::fmt;
 use crashsim_sim::{Model, SyncRule};
 
 use super::oracle::failing_points;
-use super::{classify, Oracle, Property, VulnerabilityKey};
+use super::{classify, Oracle, VulnerabilityKey};
 
 /// Most fsync sites a fix grows to before it is reported as not verified.
 pub const MOST_RULES: usize = 3;
@@ -76,7 +76,7 @@ pub fn propose<O: Oracle>(
         }
         let added_calls = fixed.fs().trace().steps.iter().filter(|s| s.inserted).count();
         let next = first
-            .filter(|d| rules.len() < MOST_RULES && d.property != Property::Atomicity)
+            .filter(|d| rules.len() < MOST_RULES && d.property.fixed_by_fsync())
             .and_then(|d| d.rule)
             .filter(|r| !rules.contains(r));
         match next {

@@ -53,6 +53,9 @@ pub enum Property {
     Atomicity,
     Ordering,
     Durability,
+    /// Not a crash's doing: the run itself, completed, fails from some call on (a logic error,
+    /// or two processes' updates lost to each other).
+    EndState,
 }
 
 impl Property {
@@ -61,7 +64,13 @@ impl Property {
             Property::Atomicity => "atomicity",
             Property::Ordering => "ordering",
             Property::Durability => "durability",
+            Property::EndState => "end-state",
         }
+    }
+
+    /// Whether an fsync can fix it (a lost event's, not the protocol's or the program's logic).
+    pub fn fixed_by_fsync(self) -> bool {
+        matches!(self, Property::Ordering | Property::Durability)
     }
 }
 
@@ -162,7 +171,7 @@ impl Diagnosis {
     /// overtook it. An atomicity window is keyed by both its ends.
     pub fn key(&self) -> VulnerabilityKey {
         let deciding = match self.property {
-            Property::Atomicity => &self.calls[..],
+            Property::Atomicity | Property::EndState => &self.calls[..],
             Property::Ordering | Property::Durability => &self.calls[..1],
         };
         let sites = deciding.iter().map(|c| c.site.as_ref().map_or(c.at.clone(), |s| s.to_string())).collect();
@@ -178,9 +187,11 @@ impl fmt::Display for Diagnosis {
         match (self.property, self.calls.as_slice()) {
             (Property::Ordering, [earlier, later]) => write!(f, "{later} persisted before {earlier}")?,
             (Property::Durability, [lost]) => write!(f, "{lost} had not persisted")?,
-            (Property::Atomicity, [opens]) => {
-                write!(f, "every crash after {opens} to the end of the run fails, even under process (kill -9)")?
-            }
+            (Property::EndState, [opens]) => write!(
+                f,
+                "the run fails with no crash at all: every state from {opens} to its end, its last included \
+                 (a logic error, or two processes' updates lost to each other; no fsync fixes it)"
+            )?,
             (Property::Atomicity, [opens, closes]) => {
                 write!(f, "every crash after {opens} and before {closes} fails, even under process (kill -9)")?
             }
@@ -194,6 +205,7 @@ impl fmt::Display for Diagnosis {
                 f,
                 "; no fsync fixes it: the protocol must change (copy then replace, a temp file and a rename, a journal)"
             ),
+            (_, Property::EndState) => Ok(()),
             (Some(fix), _) => {
                 // The fsync named after the object of the lost call, as a person would write it.
                 let object = self.calls[0].object.as_deref().unwrap_or("?");

@@ -14,7 +14,6 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crashsim_sim::{Image, ImageOptions, Model, Node, Survivor};
-use rayon::prelude::*;
 
 use super::replay::Replay;
 
@@ -108,38 +107,66 @@ pub fn check_keeping(
 ) -> Result<Vec<ModelResult>, String> {
     assert!(options.jobs >= 1, "at least one checker at a time");
     assert!(!options.checker.trim().is_empty(), "a checker command");
-    // Every (model, point, image), and the distinct checks they need.
+    // Crash points are visited one at a time, in order, and each distinct (image, stdout) pair
+    // goes to the checkers as soon as it is found; a point keeps only which checks it needs.
+    // Memory stays that of one point's images and the checks in flight, however long the run.
+    let steps: Vec<usize> = replay.points.iter().map(|p| p.steps).collect();
     let mut keys: BTreeMap<(u128, usize), usize> = BTreeMap::new();
-    let mut jobs: Vec<(Image, usize)> = Vec::new();
-    let mut listed = Vec::new();
-    let last = replay.points.last().map_or(0, |p| p.steps);
-    for &model in &options.models {
-        // The log replayed once per model, not once per crash point.
-        let trackers = replay.fs.trackers(model, 0..=last);
-        let mut per_point = Vec::new();
-        for point in &replay.points {
-            let set = trackers[point.steps].images(&options.images);
-            let mut checks = Vec::new();
-            for (i, fingerprint) in set.fingerprints.iter().enumerate() {
-                let job = *keys.entry((*fingerprint, point.stdout)).or_insert_with(|| {
-                    jobs.push((set.image(i), point.stdout));
-                    jobs.len() - 1
-                });
-                checks.push(job);
-            }
-            per_point.push((set, checks));
+    let mut listed: Vec<(Model, Vec<Listed>)> = Vec::new();
+    let (to_checkers, queued) = mpsc::sync_channel::<(usize, Image, usize)>(2 * options.jobs);
+    let queued = std::sync::Mutex::new(queued);
+    let (to_collect, checked) = mpsc::channel::<(usize, Result<Checked, String>)>();
+    std::thread::scope(|scope| {
+        for _ in 0..options.jobs {
+            let (queued, to_collect) = (&queued, to_collect.clone());
+            scope.spawn(move || loop {
+                let next = queued.lock().expect("not poisoned").recv();
+                let Ok((job, image, stdout)) = next else { break };
+                let verdict =
+                    run_checker(&options.checker, &image, &replay.stdout[..stdout], &replay.dir, options.timeout);
+                let result = verdict.map(|verdict| Checked::of(verdict, image, options.keep.is_some()));
+                if to_collect.send((job, result)).is_err() {
+                    break;
+                }
+            });
         }
-        listed.push((model, per_point));
+        drop(to_collect);
+        for &model in &options.models {
+            let mut per_point = Vec::with_capacity(steps.len());
+            replay.fs.visit_trackers(model, &steps, |p, tracker| {
+                let stdout = replay.points[p].stdout;
+                let set = tracker.images(&options.images);
+                let checks = (0..set.len())
+                    .map(|i| {
+                        let next = keys.len();
+                        *keys.entry((set.fingerprints[i], stdout)).or_insert_with(|| {
+                            // The checkers outlive this loop: a send fails only if they all died.
+                            let _ = to_checkers.send((next, set.image(i), stdout));
+                            next
+                        })
+                    })
+                    .collect();
+                per_point.push(Listed { checks, exhaustive: set.exhaustive });
+            });
+            listed.push((model, per_point));
+        }
+        drop(to_checkers);
+    });
+    let mut done: Vec<Option<Checked>> = vec![None; keys.len()];
+    let mut errors = BTreeMap::new();
+    for (job, result) in checked.iter() {
+        match result {
+            Ok(result) => done[job] = Some(result),
+            Err(error) => drop(errors.insert(job, error)),
+        }
     }
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(options.jobs).build().map_err(|e| e.to_string())?;
-    let verdicts: Vec<Verdict> = pool.install(|| {
-        jobs.par_iter()
-            .map(|(image, stdout)| run_checker(&options.checker, image, &replay.stdout[..*stdout], options.timeout))
-            .collect::<Result<_, String>>()
-    })?;
+    if let Some((_, error)) = errors.into_iter().next() {
+        return Err(error);
+    }
+    let done: Vec<Checked> = done.into_iter().map(|c| c.expect("every job was checked")).collect();
     let mut kept = verdicts_kept.lock().expect("not poisoned");
-    for ((fingerprint_and_stdout, _), verdict) in keys.iter().map(|(key, job)| ((*key, *job), &verdicts[*job])) {
-        kept.insert(fingerprint_and_stdout, !verdict.ok);
+    for (key, job) in &keys {
+        kept.insert(*key, !done[*job].verdict.ok);
     }
     drop(kept);
     let mut results = Vec::new();
@@ -153,20 +180,13 @@ pub fn check_keeping(
             failures: Vec::new(),
         };
         let mut seen = std::collections::BTreeSet::new();
-        for (point, (set, checks)) in per_point.into_iter().enumerate() {
+        for (point, Listed { checks, exhaustive }) in per_point.into_iter().enumerate() {
             result.images += checks.len();
-            result.sampled |= !set.exhaustive;
+            result.sampled |= !exhaustive;
             seen.extend(checks.iter().copied());
-            let Some(image) = checks.iter().position(|job| !verdicts[*job].ok) else { continue };
-            let (tree, _) = &jobs[checks[image]];
-            let files = tree
-                .nodes()
-                .filter_map(|(path, node)| match node {
-                    Node::File(bytes) => Some((path.to_string(), bytes.len())),
-                    Node::Dir => None,
-                })
-                .collect();
-            if let Some(keep) = &options.keep {
+            let Some(image) = checks.iter().position(|job| !done[*job].verdict.ok) else { continue };
+            let failed = &done[checks[image]];
+            if let (Some(keep), Some(tree)) = (&options.keep, &failed.image) {
                 let after = replay.points[point].after.map_or("start".to_string(), |c| (c + 1).to_string());
                 let dir = keep.join(format!("{}-after-{after}-image-{}", model.name(), image + 1));
                 write_image(tree, &dir).map_err(|e| format!("--keep {}: {e}", dir.display()))?;
@@ -175,15 +195,56 @@ pub fn check_keeping(
                 point,
                 image,
                 images: checks.len(),
-                survivors: set.survivors[image].clone(),
-                files,
-                verdict: verdicts[checks[image]].clone(),
+                survivors: Vec::new(),
+                files: failed.files.clone(),
+                verdict: failed.verdict.clone(),
             });
         }
         result.distinct = seen.len();
+        let failing: Vec<usize> = result.failures.iter().map(|f| replay.points[f.point].steps).collect();
+        replay.fs.visit_trackers(model, &failing, |i, tracker| {
+            let failure = &mut result.failures[i];
+            failure.survivors = tracker.images(&options.images).survivors.swap_remove(failure.image);
+        });
         results.push(result);
     }
     Ok(results)
+}
+
+/// What a crash point needs once its checks are done (a failing point's survivors are found
+/// again afterwards: kept for every point, they grow with the square of the writes pending).
+struct Listed {
+    /// The check of each of its images.
+    checks: Vec<usize>,
+    exhaustive: bool,
+}
+
+/// One check's outcome, with what a report of a failure shows.
+#[derive(Clone)]
+struct Checked {
+    verdict: Verdict,
+    /// A failing image's files and sizes.
+    files: Vec<(String, usize)>,
+    /// A failing image, kept when failing images are written out (`--keep`).
+    image: Option<Image>,
+}
+
+impl Checked {
+    fn of(verdict: Verdict, image: Image, keep: bool) -> Self {
+        let failed = !verdict.ok;
+        let files = if failed {
+            image
+                .nodes()
+                .filter_map(|(path, node)| match node {
+                    Node::File(bytes) => Some((path.to_string(), bytes.len())),
+                    Node::Dir => None,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Self { verdict, files, image: (failed && keep).then_some(image) }
+    }
 }
 
 /// Writes `image` into `dir` (created; it must not hold anything else).
@@ -207,8 +268,15 @@ pub fn write_image(image: &Image, dir: &Path) -> std::io::Result<()> {
 /// Bytes of checker output kept for the report.
 const OUTPUT_MAX: usize = 4096;
 
-/// Runs `checker` in a fresh directory holding `image`, with `stdout` in `$CRASHSIM_STDOUT`.
-pub fn run_checker(checker: &str, image: &Image, stdout: &[u8], timeout: Duration) -> Result<Verdict, String> {
+/// Runs `checker` in a fresh directory holding `image`, with `stdout` in `$CRASHSIM_STDOUT` and
+/// the directory the image is a copy of in `$CRASHSIM_DIR`.
+pub fn run_checker(
+    checker: &str,
+    image: &Image,
+    stdout: &[u8],
+    image_of: &Path,
+    timeout: Duration,
+) -> Result<Verdict, String> {
     use std::os::unix::process::{CommandExt, ExitStatusExt};
     let scratch = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
     let root = scratch.path().join("dir");
@@ -223,6 +291,7 @@ pub fn run_checker(checker: &str, image: &Image, stdout: &[u8], timeout: Duratio
         .arg(checker)
         .current_dir(&root)
         .env("CRASHSIM_STDOUT", &stdout_file)
+        .env("CRASHSIM_DIR", image_of)
         .stdin(Stdio::null())
         .stdout(output)
         .stderr(errors)

@@ -65,8 +65,14 @@ impl<R: Borrow<Replay>> Oracle for TraceOracle<'_, R> {
             return failed;
         }
         // A checker that cannot start fails every image: the check itself reported why.
-        let failed = run_checker(&self.options.checker, image, &self.replay().stdout[..stdout], self.options.timeout)
-            .map_or(true, |verdict| !verdict.ok);
+        let failed = run_checker(
+            &self.options.checker,
+            image,
+            &self.replay().stdout[..stdout],
+            &self.replay().dir,
+            self.options.timeout,
+        )
+        .map_or(true, |verdict| !verdict.ok);
         self.verdicts.lock().expect("not poisoned").insert(key, failed);
         failed
     }

@@ -8,7 +8,8 @@
 //! - A crash point is the end of each replayed call that changed the disk or synced, and of each
 //!   write to stdout. Each point's images under each persistence model are the simulated disk's.
 //! - Each distinct (image, stdout so far) pair is written to a temporary directory, and the
-//!   checker runs there (`sh -c`, `CRASHSIM_STDOUT` names the stdout file); exit 0 = consistent.
+//!   checker runs there (`sh -c`, `CRASHSIM_STDOUT` names the stdout file, `CRASHSIM_DIR` the
+//!   directory the image is a copy of); exit 0 = consistent.
 //! - The replay's final tree must equal what the program left on the real disk: a built-in
 //!   check that the replay understood the program.
 //! - The run is a [`recording::Recording`]; the analysis depends on it alone, so a recording

@@ -49,6 +49,8 @@ pub struct Replay {
     /// Syscalls in the log, and processes (or threads) seen.
     pub syscalls: usize,
     pub processes: usize,
+    /// DIR, canonical, as the program saw it: each crash image is a copy of it.
+    pub dir: std::path::PathBuf,
 }
 
 impl Replay {
@@ -89,6 +91,7 @@ pub fn replay_fixed(log: &str, snapshot: &Image, setup: &Setup, rules: Vec<SyncR
         stdout_path: bytes_of(setup.stdout),
         processes: Processes::new(bytes_of(setup.cwd)),
         out: Replay {
+            dir: setup.dir.to_path_buf(),
             fs: SimFs::default(),
             calls: Vec::new(),
             points: vec![Point { steps: 0, after: None, stdout: 0 }],
