@@ -109,6 +109,15 @@ impl Content {
         })
     }
 
+    /// The bytes, contiguous and shared: a file of one page whose page holds it whole is that
+    /// page (O(1), what most files are); a longer one is copied once.
+    pub fn to_bytes(&self) -> Arc<Vec<u8>> {
+        match self.pages.get(&0) {
+            Some(page) if self.len <= PAGE as u64 && page.len() as u64 == self.len => Arc::clone(page),
+            _ => Arc::new(self.to_vec()),
+        }
+    }
+
     /// The bytes, contiguous.
     pub fn to_vec(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.len as usize);
@@ -166,5 +175,9 @@ mod tests {
         assert_eq!(c.len(), 5 * PAGE as u64 + 3);
         assert_eq!(c.read(0, 4), [0; 4]);
         assert_eq!(c.read(5 * PAGE as u64, 10), b"end");
+        // A one-page file is shared as it is; a longer one is copied.
+        let small = Content::from_bytes(b"tiny");
+        assert!(Arc::ptr_eq(&small.to_bytes(), &small.pages[&0]));
+        assert_eq!(*c.to_bytes(), c.to_vec());
     }
 }

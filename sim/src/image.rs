@@ -42,7 +42,7 @@ impl Image {
         let mut nodes = BTreeMap::new();
         walk(disk, |path, inode| {
             let node = match inode {
-                Inode::File(content) => Node::File(Arc::new(content.to_vec())),
+                Inode::File(content) => Node::File(content.to_bytes()),
                 Inode::Dir(_) => Node::Dir,
             };
             nodes.insert(path.to_string(), node);
@@ -182,8 +182,14 @@ fn node_fingerprint(path: &str, content: Option<&[u8]>) -> u128 {
 
 /// [`node_fingerprint`] of a file, hashed page by page (the same value as of its bytes whole).
 fn file_fingerprint(path: &str, content: &Content) -> u128 {
-    use xxhash_rust::xxh3::{xxh3_64_with_seed, Xxh3};
-    let mut hasher = Xxh3::with_seed(xxh3_64_with_seed(path.as_bytes(), 2));
+    use xxhash_rust::xxh3::{xxh3_128_with_seed, xxh3_64_with_seed, Xxh3};
+    let seed = xxh3_64_with_seed(path.as_bytes(), 2);
+    if content.len() <= crate::content::PAGE as u64 {
+        // Most files fit a page: one-shot hashing is the faster way to the same value.
+        let page = content.chunks().next().unwrap_or_default();
+        return xxh3_128_with_seed(&page, seed);
+    }
+    let mut hasher = Xxh3::with_seed(seed);
     for chunk in content.chunks() {
         hasher.update(&chunk);
     }
