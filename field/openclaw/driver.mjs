@@ -13,7 +13,7 @@
 //           registry entry is written before its transcript), an append through
 //           appendAssistantMessageToSessionTranscript, sessions.reset (archives the old
 //           transcript as .reset.<ts>), sessions.delete (archives as .deleted.<ts>), and
-//           maintenance that caps the registry (the release's own prune/cap on save).
+//           maintenance on save (the release's own prune by age, then its cap).
 //   race    2 creates, each holding the registry's read-modify-write open until the other
 //           process arrives (--barrier DIR, 1 s at most): without a cross-process lock both
 //           read the same registry and one create is lost; with one the second waits.
@@ -197,19 +197,30 @@ if (workload === "ops") {
   console.log(`begin delete ${deleted}`);
   await call(handlers, "sessions.delete", { key: deleted });
   console.log(`ack-delete ${deleted}`);
-  // Maintenance on the next save: cap the registry at its newest entry, the release's way.
-  // What it evicted is read back from the store, not assumed.
+  // Maintenance on a save, the release's way: first a prune by age (every entry but the two
+  // just touched is stale), then a cap at the newest entry. What each evicted is read back from
+  // the store, not assumed.
   const loadSessionStore = await exported("loadSessionStore");
-  for (const key of [kept, reset]) console.log(`begin cap ${key}`);
-  await updateSessionStore(
-    storePath,
-    (store) => {
-      store[kept] = { ...store[kept], updatedAt: Date.now() + 1000 };
-    },
-    { maintenanceOverride: { mode: "enforce", rotateBytes: 1, pruneAfterMs: 1e12, maxEntries: 1 } },
-  );
-  const left = loadSessionStore(storePath, { skipCache: true });
-  for (const key of [kept, reset]) {
-    console.log(key in left ? `ack ${key} ${left[key].sessionId}` : `ack-delete ${key}`);
-  }
+  const extra = `agent:main:${name}k3`;
+  console.log(`begin create ${extra}`);
+  const added = await call(handlers, "sessions.create", { key: extra });
+  console.log(`ack ${extra} ${added.sessionId}`);
+  // The entries not touched are dated to 1970, so the prune does not depend on how fast the
+  // run went.
+  const maintain = async (op, touched, override) => {
+    const keys = Object.keys(loadSessionStore(storePath, { skipCache: true }));
+    for (const key of keys) console.log(`begin ${op} ${key}`);
+    await updateSessionStore(
+      storePath,
+      (store) => {
+        for (const key of Object.keys(store)) store[key] = { ...store[key], updatedAt: 1 };
+        touched.forEach((key, i) => (store[key] = { ...store[key], updatedAt: Date.now() + 1000 * (i + 1) }));
+      },
+      { maintenanceOverride: { mode: "enforce", rotateBytes: 1, ...override } },
+    );
+    const left = loadSessionStore(storePath, { skipCache: true });
+    for (const key of keys) console.log(key in left ? `ack ${key} ${left[key].sessionId}` : `ack-delete ${key}`);
+  };
+  await maintain("prune", [extra, kept], { pruneAfterMs: 86_400_000, maxEntries: 1e6 });
+  await maintain("cap", [extra, kept], { pruneAfterMs: 1e12, maxEntries: 1 });
 }
