@@ -67,14 +67,19 @@ function fail(status, message) {
 // Every transcript name, session id and key below is fixed by the workload (no random ids
 // where the release lets the caller choose), so two runs name the same files.
 const chunks = path.join(pkg, "dist");
-const sources = fs
-  .readdirSync(chunks)
-  .filter((f) => f.endsWith(".js") || f.endsWith(".mjs"))
-  .sort()
-  .map((file) => [file, fs.readFileSync(path.join(chunks, file), "utf8")]);
+// The release's chunks (thousands since 2026.8), read on the first lookup: legacy needs none.
+let read = null;
+function sources() {
+  read ??= fs
+    .readdirSync(chunks)
+    .filter((f) => f.endsWith(".js") || f.endsWith(".mjs"))
+    .sort()
+    .map((file) => [file, fs.readFileSync(path.join(chunks, file), "utf8")]);
+  return read;
+}
 
 async function exported(fn) {
-  for (const [file, source] of sources) {
+  for (const [file, source] of sources()) {
     if (!source.includes(`function ${fn}(`)) continue;
     const exports = source.match(new RegExp(`export \\{[^}]*\\b${fn}\\b( as (\\w+))?`));
     if (!exports) continue;
@@ -88,7 +93,7 @@ async function exported(fn) {
 // The gateway's sessions.* handlers: one object per release up to 2026.6, one per method since.
 async function gatewayHandlers() {
   const handlers = {};
-  for (const [file, source] of sources) {
+  for (const [file, source] of sources()) {
     if (!/"sessions\.(create|reset|delete)": async/.test(source)) continue;
     const module = await import(pathToFileURL(path.join(chunks, file)).href);
     for (const value of Object.values(module)) {
@@ -216,11 +221,41 @@ if (workload === "ops") {
         for (const key of Object.keys(store)) store[key] = { ...store[key], updatedAt: 1 };
         touched.forEach((key, i) => (store[key] = { ...store[key], updatedAt: Date.now() + 1000 * (i + 1) }));
       },
-      { maintenanceOverride: { mode: "enforce", rotateBytes: 1, ...override } },
+      { maintenanceOverride: { ...rotateEveryWrite, ...override } },
     );
     const left = loadSessionStore(storePath, { skipCache: true });
     for (const key of keys) console.log(key in left ? `ack ${key} ${left[key].sessionId}` : `ack-delete ${key}`);
   };
   await maintain("prune", [extra, kept], { pruneAfterMs: 86_400_000, maxEntries: 1e6 });
   await maintain("cap", [extra, kept], { pruneAfterMs: 1e12, maxEntries: 1 });
+}
+
+if (workload === "legacy") {
+  const sessions = path.join(dir, "agents", "main", "sessions");
+  fs.mkdirSync(sessions, { recursive: true });
+  const store = {};
+  for (let i = 0; i < 3; i++) {
+    const sessionId = `s${i}`;
+    const sessionFile = path.join(sessions, `${sessionId}.jsonl`);
+    const header = { type: "session", version: 3, id: sessionId, timestamp: "2026-05-01T00:00:00.000Z", cwd: "/" };
+    const message = {
+      type: "message",
+      id: `m${i}`,
+      parentId: null,
+      timestamp: "2026-05-01T00:00:01.000Z",
+      message: { role: "user", content: [{ type: "text", text: `hello-${i}` }], timestamp: 1777593601000 },
+    };
+    fs.writeFileSync(sessionFile, `${JSON.stringify(header)}\n${JSON.stringify(message)}\n`);
+    store[`agent:main:k${i}`] = { sessionId, sessionFile, updatedAt: 1777593600000 + i };
+    console.log(`session agent:main:k${i} ${sessionId} hello-${i}`);
+  }
+  fs.writeFileSync(path.join(sessions, "sessions.json"), JSON.stringify(store, null, 2));
+}
+
+if (workload === "migrate") {
+  const runDoctorSessionSqlite = await exported("runDoctorSessionSqlite");
+  const report = await runDoctorSessionSqlite({ mode: "import", env: process.env });
+  const totals = report.totals ?? {};
+  console.log(`migrated ${totals.importedEntries} of ${totals.legacyEntries} sessions, ${totals.issues} issue(s)`);
+  if (totals.issues) fail(1, JSON.stringify(report.targets?.flatMap((t) => t.issues ?? [])));
 }

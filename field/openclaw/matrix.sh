@@ -39,9 +39,6 @@ all_held=0
 for row in "${rows[@]}"; do
   v=${row%/*} workload=${row#*/}
   options=(--no-stacks)
-  case $row in
-    2026.[89].*|2026.1[0-2].*) options+=(--max-images 4) ;;  # SQLite: every page write a crash point
-  esac
   case $workload in
     race) options+=(--model process) ;;
   esac

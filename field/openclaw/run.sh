@@ -14,8 +14,8 @@
 # Exit: crashsim trace's (0 every image passes, 1 one fails, 2 cannot trace), 3 when the
 # release lacks the session store functions the driver calls, 4 when it cannot be fetched.
 set -uo pipefail
-version=${1:?usage: run.sh VERSION OUT [create|ops|race] [trace options]}
-out=${2:?usage: run.sh VERSION OUT [create|ops|race] [trace options]}
+version=${1:?usage: run.sh VERSION OUT [create|ops|race|migrate] [trace options]}
+out=${2:?usage: run.sh VERSION OUT [create|ops|race|migrate] [trace options]}
 shift 2
 workload=create
 case "${1:-}" in create|ops|race|migrate) workload=$1; shift ;; esac
@@ -41,8 +41,12 @@ dir=$(mktemp -d)
 home=$(mktemp -d)
 driver="$here/field/openclaw/driver.mjs"
 checker="$crashsim check-dir . --crash-image --image-of \"\$CRASHSIM_DIR\" --acknowledged \"\$CRASHSIM_STDOUT\""
+era=()
 if grep -lqF "function runDoctorSessionSqlite(" "$package"/dist/*.mjs 2>/dev/null; then
-  # The SQLite era: the same checker, on the JSON view of the agent database (sqlite-view.mjs).
+  # The SQLite era: every page write is a crash point, so 4 images are sampled per point
+  # unless the caller says otherwise; the same checker, on the JSON view of the agent
+  # database (sqlite-view.mjs).
+  [[ " $* " == *" --max-images "* ]] || era=(--max-images 4)
   checker="view=\$(mktemp -d) && $node $here/field/openclaw/sqlite-view.mjs . \"\$view/s\" &&
     $crashsim check-dir \"\$view/s\" --crash-image --acknowledged \"\$CRASHSIM_STDOUT\"; status=\$?; rm -rf \"\$view\"; exit \$status"
 fi
@@ -62,7 +66,7 @@ fi
 rm -rf "$out/$name.run"
 echo "$checker" >"$out/$name.checker"
 (cd "$dir" && HOME="$home" "$crashsim" trace --dir "$dir" --save "$out/$name.run" --json \
-  --checker "$checker" "$@" \
+  --checker "$checker" "${era[@]}" "$@" \
   -- "${program[@]}" >"$out/$name.json" 2>"$out/$name.err")
 status=$?
 # A driver that exits 3 says what the release lacks.

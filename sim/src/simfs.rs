@@ -287,7 +287,8 @@ impl SimFs {
 
     /// Calls `visit(i, tracker)` with the state of `model` after `steps[i]` steps, for each `i`
     /// in order (`steps` ascending), replaying the log once and keeping no state but the
-    /// current: what a long run's crash points cost one at a time.
+    /// current: what a long run's crash points cost one at a time. This SimFs stays locked
+    /// while `visit` runs: it must not call back into it.
     pub fn visit_trackers(&self, model: Model, steps: &[usize], mut visit: impl FnMut(usize, &Tracker)) {
         assert!(steps.windows(2).all(|w| w[0] <= w[1]), "crash points in order");
         let state = self.lock();
@@ -307,20 +308,9 @@ impl SimFs {
     /// replaying the log once up to the last. Each can list its images on its own, so crash
     /// points can be spread over threads.
     pub fn trackers(&self, model: Model, points: std::ops::RangeInclusive<usize>) -> Vec<Tracker> {
-        let state = self.lock();
-        assert!(state.options.recording, "crash images need a recording SimFs");
-        assert!(*points.end() <= state.trace.len(), "crash point {} is past the trace end", points.end());
-        let mut tracker = Tracker::new(model, &state.initial);
-        let mut events = state.log.iter().peekable();
-        let mut out = Vec::with_capacity(points.clone().count());
-        for k in 0..=*points.end() {
-            while let Some(event) = events.next_if(|e| e.step < k) {
-                tracker.push(event);
-            }
-            if points.contains(&k) {
-                out.push(tracker.clone());
-            }
-        }
+        let steps: Vec<usize> = points.collect();
+        let mut out = Vec::with_capacity(steps.len());
+        self.visit_trackers(model, &steps, |_, tracker| out.push(tracker.clone()));
         out
     }
 

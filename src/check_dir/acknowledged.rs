@@ -128,8 +128,9 @@ pub fn lost(scan: &Scan, acknowledged: &Acknowledged) -> Vec<Problem> {
         };
         problems.push(Problem::new(Kind::LostAcknowledged, key, detail, leave()));
     }
+    let histories = if acknowledged.lines.is_empty() { Vec::new() } else { histories(scan) };
     for (session, text) in &acknowledged.lines {
-        if !history_holds(scan, text) {
+        if !histories.iter().any(|history| history.windows(text.len()).any(|w| w == text.as_bytes())) {
             let detail = format!("message {text:?} acknowledged, and in no transcript or archive");
             problems.push(Problem::new(Kind::LostAcknowledged, session, detail, leave()));
         }
@@ -137,11 +138,10 @@ pub fn lost(scan: &Scan, acknowledged: &Acknowledged) -> Vec<Problem> {
     problems
 }
 
-/// Whether some transcript, or an archive of one, holds `text`.
-fn history_holds(scan: &Scan, text: &str) -> bool {
-    scan.files.iter().filter(|(name, file)| !file.symlink && name.contains(".jsonl")).any(|(name, _)| {
-        std::fs::read(scan.path.join(name)).is_ok_and(|bytes| bytes.windows(text.len()).any(|w| w == text.as_bytes()))
-    })
+/// The bytes of every transcript and every archive of one, each read once.
+fn histories(scan: &Scan) -> Vec<Vec<u8>> {
+    let names = scan.files.iter().filter(|(name, file)| !file.symlink && name.contains(".jsonl"));
+    names.filter_map(|(name, _)| std::fs::read(scan.path.join(name)).ok()).collect()
 }
 
 /// Whether `problem` is what a crash may leave without losing anything acknowledged.

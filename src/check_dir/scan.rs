@@ -385,7 +385,7 @@ fn entry(key: String, value: serde_json::Value, names: &Names) -> Entry {
 
 /// The absolute paths that name the directory: as given, canonical, and the directory it is a
 /// crash image of.
-pub struct Names(Vec<PathBuf>);
+struct Names(Vec<PathBuf>);
 
 impl Names {
     fn of(dir: &Path, image_of: Option<&Path>) -> Names {

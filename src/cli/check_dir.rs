@@ -15,7 +15,7 @@ pub struct Request<'a> {
     pub path: &'a Path,
     pub fix: bool,
     pub archive_orphans: bool,
-    /// A file of `ack <key> [<sessionId>]` lines: each key must be in the registry.
+    /// What a program printed (see [`Acknowledged`]): nothing it acknowledged may be lost.
     pub acknowledged: Option<&'a Path>,
     /// Judge the directory as a crash image: the debris a crash may leave is expected.
     pub crash_image: bool,

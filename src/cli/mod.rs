@@ -219,7 +219,7 @@ enum Command {
         image_of: Option<std::path::PathBuf>,
         /// Print one JSON object: {"command":"check-dir","ok","path","layout","entries",
         /// "transcripts","problems":[{"kind","subject","detail","failure","fix","left_because",
-        /// "done"}],"fixed"}.
+        /// "done","expected_after_crash"}],"fixed"}.
         #[arg(long)]
         json: bool,
     },
