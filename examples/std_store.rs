@@ -6,6 +6,14 @@
 //! on every put: a temp file, its fsync, a rename over the table, an fsync of `db`. The bug
 //! variant skips that last fsync, so an acknowledged put may be lost on power loss (`ordered`,
 //! `posix`) but never when only the process dies.
+//!
+//! Its `main` is a command line for both ([`crashsim::cli::run`]): `explore`, `repro` and `soak`,
+//! and every reproducer ends with the command that replays it through this program:
+//!
+//! ```text
+//! cargo run --release --features runner --example std_store                 # explore both
+//! cargo run --release --features runner --example std_store -- repro --variant std-table-no-dir-fsync
+//! ```
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -136,6 +144,10 @@ pub mod harness {
             if self.sync_dir { "std-table" } else { "std-table-no-dir-fsync" }.to_string()
         }
 
+        fn program(&self) -> Option<String> {
+            Some("cargo run --release --features runner --example std_store --".to_string())
+        }
+
         fn alphabet(&self) -> Vec<Put> {
             vec![Put("a".into(), "1".into()), Put("a".into(), "2".into()), Put("b".into(), "1".into())]
         }
@@ -164,6 +176,9 @@ pub mod harness {
     }
 }
 
-fn main() {
-    crashsim::testing::demo(&[harness::StdTable { sync_dir: true }, harness::StdTable { sync_dir: false }]);
+// The command line needs crashsim's `runner` feature; this file is also compiled without it, as
+// a module of the tests.
+#[cfg(feature = "runner")]
+fn main() -> std::process::ExitCode {
+    crashsim::cli::run(&[harness::StdTable { sync_dir: true }, harness::StdTable { sync_dir: false }])
 }

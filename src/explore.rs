@@ -282,6 +282,8 @@ pub(crate) struct Merger<S: Subject> {
     result: ModelResult<S>,
     distinct: DistinctCount,
     first_index: Option<usize>,
+    /// The first workload, in index order, that showed a violation.
+    first_detected: Option<usize>,
 }
 
 impl<S: Subject> Merger<S> {
@@ -303,7 +305,7 @@ impl<S: Subject> Merger<S> {
             elapsed_ms: 0,
             seen_skipped: 0,
         };
-        Self { result, distinct: DistinctCount::default(), first_index: None }
+        Self { result, distinct: DistinctCount::default(), first_index: None, first_detected: None }
     }
 
     /// Adds the result of workload `index`, which finished `finished_ms` after the start;
@@ -313,6 +315,7 @@ impl<S: Subject> Merger<S> {
         detected_after(&mut merged.states_to_detection, merged.crash_states, result.states_to_detection);
         if result.violations > 0 {
             merged.ms_to_detection = Some(merged.ms_to_detection.map_or(finished_ms, |ms| ms.min(finished_ms)));
+            self.first_detected.get_or_insert(index);
         }
         merged.workloads += 1;
         merged.interleavings += result.interleavings;
@@ -325,6 +328,12 @@ impl<S: Subject> Merger<S> {
         if keep_smallest(&mut merged.first, result.first) {
             self.first_index = Some(index);
         }
+    }
+
+    /// The index of the first workload that showed a violation (the finding kept may be
+    /// another's: the smallest).
+    pub(crate) fn first_detected(&self) -> Option<usize> {
+        self.first_detected
     }
 
     /// The merged result, and the index of the workload its finding came from.

@@ -35,9 +35,10 @@
 
 pub mod cache;
 pub mod case;
+pub mod case_text;
 #[cfg(feature = "cli")]
 pub mod check_dir;
-#[cfg(feature = "cli")]
+#[cfg(feature = "runner")]
 pub mod cli;
 pub mod continuation;
 pub mod diagnose;

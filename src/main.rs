@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    crashsim::cli::run()
+    crashsim::cli::binary::run()
 }

@@ -80,8 +80,12 @@ pub struct SoakResult<S: Subject> {
     pub seeds_run: u64,
     /// Whether the time budget stopped the run before the last planned seed.
     pub cut_short: bool,
-    /// The seed of the first violation, if any.
+    /// The seed of the finding shown (the smallest over the seeds that ran; on a tie, the
+    /// earliest), if any.
     pub failing_seed: Option<u64>,
+    /// The first seed, in the shard's order, that showed a violation (what
+    /// `states_to_detection` counts up to); may differ from `failing_seed`.
+    pub first_failing_seed: Option<u64>,
 }
 
 /// The seeds of this shard, in order, generated lazily (a huge range allocates nothing).
@@ -165,8 +169,10 @@ pub fn soak<S: Subject>(
         }
     }
     // The seed whose finding is kept (the smallest; on a tie, the earliest).
+    let seed_at = |i: usize| shard_seeds(opts).nth(i).expect("a seed that ran");
+    let first_failing_seed = merger.first_detected().map(seed_at);
     let (mut result, first_index) = merger.finish();
-    let failing_seed = first_index.map(|i| shard_seeds(opts).nth(i).expect("a seed that ran"));
+    let failing_seed = first_index.map(seed_at);
     if let (Some(finding), Some(seed)) = (result.first.take(), failing_seed) {
         result.first = Some(if finding.case.workload.is_concurrent() {
             shrink_race_finding(subject, model, finding, seed, &opts.explore, cache)
@@ -175,7 +181,7 @@ pub fn soak<S: Subject>(
         });
     }
     result.elapsed_ms = started.elapsed().as_millis();
-    SoakResult { result, seeds_planned, seeds_run, cut_short, failing_seed }
+    SoakResult { result, seeds_planned, seeds_run, cut_short, failing_seed, first_failing_seed }
 }
 
 /// The workload of race seed `seed`: after the subject's concurrent setup, `clients` clients

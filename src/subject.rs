@@ -73,11 +73,33 @@ pub trait Subject: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static
         self.name()
     }
 
-    /// The command that replays `case` under `model`, printed at the end of a reproducer;
-    /// `None` (the default) prints none.
-    fn replay(&self, model: Model, case: &Case<Self>, opts: &ExploreOptions) -> Option<String> {
-        let _ = (model, case, opts);
+    /// The words that start this subject's command line: a program whose `main` calls
+    /// `crashsim::cli::run` with this subject among its subjects, e.g. `cargo run --release
+    /// --example my_store --`. `None` (the default): the subject has none, and reproducers end
+    /// with no replay command.
+    fn program(&self) -> Option<String> {
         None
+    }
+
+    /// The command that replays `case` under `model`, printed at the end of a reproducer.
+    /// Default: `repro` through [`Subject::program`] ([`crate::case_text::replay_command`]), or
+    /// none when the subject has no program.
+    fn replay(&self, model: Model, case: &Case<Self>, opts: &ExploreOptions) -> Option<String> {
+        let program = self.program()?;
+        Some(crate::case_text::replay_command(&program, self, model, case, opts))
+    }
+
+    /// How an operation is written on a command line (`--workload`, `--setup`, a replay
+    /// command); it holds neither `;` nor `||`. Default: its `Display` form.
+    fn format_op(&self, op: &Self::Op) -> String {
+        op.to_string()
+    }
+
+    /// Reads an operation written by [`Subject::format_op`]. Default: the one of that text among
+    /// the operations the subject names (its alphabets, setup and closing call); a subject
+    /// whose workloads hold others (random or scale workloads of its own) reads them here.
+    fn parse_op(&self, text: &str) -> Result<Self::Op, String> {
+        crate::case_text::parse_known_op(self, text)
     }
 
     /// The operations exhaustive workloads are made of (every sequence of 1 to `max_ops`).

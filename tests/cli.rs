@@ -263,3 +263,16 @@ fn every_command_is_described_in_the_help_and_its_help_opens_with_its_own_descri
         assert_eq!(opening, first_words, "`crashsim {name} --help` opens with another description:\n{own}");
     }
 }
+
+/// A soak of one client says that it ran no race, and how to run them; with clients it ran them.
+#[test]
+fn a_soak_without_clients_says_races_were_not_run() {
+    let plain = stdout(&crashsim(&["soak", "--variant", "reference", "--model", "process", "--seeds", "2"]));
+    assert!(plain.contains("races were not run: soak --clients 2 runs them"), "{plain}");
+    let json = stdout(&crashsim(&["soak", "--variant", "reference", "--model", "process", "--seeds", "2", "--json"]));
+    let value: serde_json::Value = serde_json::from_str(&json).expect("one JSON object");
+    assert_eq!(value["races_run"], false, "{value:#}");
+    let races = ["soak", "--variant", "reference", "--model", "process", "--seeds", "2", "--clients", "2"];
+    let raced = stdout(&crashsim(&races));
+    assert!(!raced.contains("races were not run") && raced.contains("races of 2 clients"), "{raced}");
+}

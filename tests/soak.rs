@@ -9,7 +9,7 @@
 //! (`crashsim soak --seeds N --shard i/n` does the same from the command line.)
 
 use crashsim::cache::RecoveryCache;
-use crashsim::session::replay::replay_command;
+use crashsim::session::program::replay_command;
 use crashsim::session::Session;
 use crashsim::soak::{soak, SoakOptions};
 use crashsim_sim::Model;
@@ -125,4 +125,27 @@ fn a_race_seed_replays_byte_for_byte() {
     let again =
         crashsim::report::reproduce(&Session(Variant::Reference), Model::Posix, &case, &opts.explore).unwrap().text;
     assert_eq!(first, again);
+}
+
+/// A soak names two seeds: the first that failed (where `states_to_detection` stops counting)
+/// and the one whose finding it shows (the smallest); each seed alone shows what it says.
+#[test]
+fn a_soak_names_its_first_failing_seed_and_the_seed_of_the_finding_shown() {
+    let cache = RecoveryCache::default();
+    let subject = Session(Variant::ReplaceWithoutTempFsync);
+    let soak_of = |first_seed, seeds| {
+        soak(&subject, Model::Posix, &SoakOptions { first_seed, seeds, ..SoakOptions::default() }, &cache, &|| {})
+    };
+    let soaked = soak_of(0, 200);
+    let first = soaked.first_failing_seed.expect("no-temp-fsync fails under posix");
+    let shown = soaked.failing_seed.expect("a finding is shown");
+    assert_ne!(first, shown, "these seeds once differed: the test no longer shows the two apart");
+    assert!(soak_of(first, 1).first_failing_seed == Some(first), "seed {first} fails alone");
+    if first > 0 {
+        assert!(soak_of(0, first).first_failing_seed.is_none(), "no seed before {first} fails");
+    }
+    let alone = soak_of(shown, 1);
+    assert_eq!(alone.failing_seed, Some(shown));
+    let rank = |s: &crashsim::soak::SoakResult<Session>| s.result.first.as_ref().map(|f| f.case.workload.len());
+    assert!(rank(&alone) <= rank(&soak_of(first, 1)), "the finding shown is no larger than the first seed's");
 }

@@ -1,57 +1,56 @@
-//! `crashsim explore`: the exploration, as a self-check table or per variant and model.
+//! `explore`: a table per subject and model, the vulnerabilities of each subject's findings,
+//! and the command that replays each first finding.
 
 use std::process::ExitCode;
 
 use crashsim_sim::Model;
-use crashsim_store::{Concurrency, Variant};
 use serde_json::json;
 
 use crate::diagnose::{diagnose, group, summary, Diagnosis, Vulnerability};
 
 use super::progress::Progress;
 use crate::cache::RecoveryCache;
+use crate::case_text::format_workload;
 use crate::explore::{explore_models, ExploreOptions, ModelResult};
-use crate::session::replay::replay_command;
-use crate::session::workload;
-use crate::session::Session;
+use crate::subject::Subject;
 
-/// Explores each variant under each model; one progress report over everything (on stderr).
-/// With `stop_at_expected`, a variant stops under a model where it is expected to be caught at
-/// the first batch of workloads that catches it (the self-check needs only the verdict there).
-pub fn run_all(
-    variants: &[Variant],
+/// Explores each subject under each model; one progress report over everything (on stderr).
+/// `stop_under(subject)`: the models under which a subject stops at the first batch of workloads
+/// that catches it (a self-check needs only the verdict there; empty: explore in full).
+pub fn run_all<S: Subject>(
+    subjects: &[S],
     models: &[Model],
     opts: &ExploreOptions,
-    stop_at_expected: bool,
-) -> Vec<ModelResult<Session>> {
-    let per_run = opts.workloads(&Session(Variant::Reference)).len();
-    let progress = Progress::new((variants.len() * models.len() * per_run) as u64, "workloads");
+    stop_under: &dyn Fn(&S) -> Vec<Model>,
+) -> Vec<ModelResult<S>> {
+    let total: usize = subjects.iter().map(|s| models.len() * opts.workloads(s).len()).sum();
+    let progress = Progress::new(total as u64, "workloads");
     let cache = RecoveryCache::default();
     let mut results = Vec::new();
-    for &variant in variants {
-        progress.set_label(format!("{variant} / {}", models.iter().map(|m| m.name()).collect::<Vec<_>>().join(",")));
-        let stop_under = if stop_at_expected { variant.caught_under().to_vec() } else { Vec::new() };
-        let mine = ExploreOptions { stop_under, ..opts.clone() };
-        results.extend(explore_models(&Session(variant), models, &mine, &cache, &|| progress.inc()));
+    for subject in subjects {
+        let names: Vec<&str> = models.iter().map(|m| m.name()).collect();
+        progress.set_label(format!("{} / {}", subject.name(), names.join(",")));
+        let mine = ExploreOptions { stop_under: stop_under(subject), ..opts.clone() };
+        results.extend(explore_models(subject, models, &mine, &cache, &|| progress.inc()));
     }
     progress.finish();
     results
 }
 
 /// "N states, T s" until the first violation, or "-".
-fn detection(result: &ModelResult<Session>) -> String {
+pub(super) fn detection<S: Subject>(result: &ModelResult<S>) -> String {
     match (result.states_to_detection, result.ms_to_detection) {
         (Some(states), Some(ms)) => format!("{states} states, {:.1}s", ms as f64 / 1000.0),
         _ => "-".to_string(),
     }
 }
 
-fn invariant_of(result: &ModelResult<Session>) -> String {
+pub(super) fn invariant_of<S: Subject>(result: &ModelResult<S>) -> String {
     result.first.as_ref().map_or("-".to_string(), |f| f.violation.invariant.to_string())
 }
 
 /// The JSON object of the CLI contract.
-pub fn to_json(results: &[ModelResult<Session>], opts: &ExploreOptions) -> serde_json::Value {
+pub fn to_json<S: Subject>(results: &[ModelResult<S>], opts: &ExploreOptions) -> serde_json::Value {
     let rows: Vec<serde_json::Value> = results
         .iter()
         .map(|r| {
@@ -68,11 +67,11 @@ pub fn to_json(results: &[ModelResult<Session>], opts: &ExploreOptions) -> serde
                     "clients": f.case.workload.clients.len(),
                     "processes": f.case.workload.processes,
                     "crash_point": crash_point,
-                    "replay": replay_command(&r.subject, r.model, &f.case, opts),
+                    "replay": r.subject.replay(r.model, &f.case, opts),
                 })
             });
             json!({
-                "variant": r.subject.0.name(),
+                "variant": r.subject.name(),
                 "model": r.model.name(),
                 "workloads": r.workloads,
                 "interleavings": r.interleavings,
@@ -80,7 +79,7 @@ pub fn to_json(results: &[ModelResult<Session>], opts: &ExploreOptions) -> serde
                 "crash_points": r.crash_points,
                 "crash_states": r.crash_states,
                 "distinct_states": r.distinct_states,
-                    "distinct_exact": r.distinct_exact,
+                "distinct_exact": r.distinct_exact,
                 "violations": r.violations,
                 "first_violation": first,
                 "states_to_detection": r.states_to_detection,
@@ -95,16 +94,19 @@ pub fn to_json(results: &[ModelResult<Session>], opts: &ExploreOptions) -> serde
 }
 
 /// The diagnosis of each result's first finding, when it is a crash point that has one.
-fn diagnose_firsts(results: &[ModelResult<Session>], opts: &ExploreOptions) -> Vec<Option<Diagnosis>> {
+fn diagnose_firsts<S: Subject>(results: &[ModelResult<S>], opts: &ExploreOptions) -> Vec<Option<Diagnosis>> {
     results.iter().map(|r| r.first.as_ref().and_then(|f| diagnose(&r.subject, r.model, &f.case, opts).ok())).collect()
 }
 
 /// The vulnerabilities of each variant that has diagnoses, in result order.
-fn per_subject(results: &[ModelResult<Session>], diagnoses: &[Option<Diagnosis>]) -> Vec<(String, Vec<Vulnerability>)> {
+fn per_subject<S: Subject>(
+    results: &[ModelResult<S>],
+    diagnoses: &[Option<Diagnosis>],
+) -> Vec<(String, Vec<Vulnerability>)> {
     let mut out: Vec<(String, Vec<Diagnosis>)> = Vec::new();
     for (r, diagnosis) in results.iter().zip(diagnoses) {
         let Some(diagnosis) = diagnosis else { continue };
-        let name = r.subject.0.name().to_string();
+        let name = r.subject.name();
         match out.iter_mut().find(|(n, _)| *n == name) {
             Some((_, found)) => found.push(diagnosis.clone()),
             None => out.push((name, vec![diagnosis.clone()])),
@@ -113,17 +115,9 @@ fn per_subject(results: &[ModelResult<Session>], diagnoses: &[Option<Diagnosis>]
     out.into_iter().map(|(name, found)| (name, group(&found))).collect()
 }
 
-/// The smallest `--max-ops` at which the self-check can catch every sequential variant.
-pub const SELF_CHECK_OPS_MIN: usize = 2;
-
-/// A table per variant and model; exit 1 if any violation was found.
-pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCode {
-    if opts.client_ops_max == 0 {
-        for variant in variants.iter().filter(|v| v.needs_concurrency() != Concurrency::None) {
-            eprintln!("note: {variant} is a race, and --client-ops 0 runs no concurrent workload: it cannot be caught");
-        }
-    }
-    let results = run_all(variants, models, opts, false);
+/// A table per subject and model; exit 1 if any violation was found.
+pub fn per_variant<S: Subject>(subjects: &[S], models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCode {
+    let results = run_all(subjects, models, opts, &|_| Vec::new());
     let diagnoses = diagnose_firsts(&results, opts);
     if json {
         let mut value = to_json(&results, opts);
@@ -161,7 +155,7 @@ pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions
         for r in &results {
             println!(
                 "{:<30} {:<8} {:>9} {:>13} {:>12} {:>12} {:>10} {:>10}  {:<11} {:>7.1}s  {:>22}",
-                r.subject.0.name(),
+                r.subject.name(),
                 r.model.name(),
                 r.workloads,
                 r.interleavings,
@@ -182,120 +176,22 @@ pub fn per_variant(variants: &[Variant], models: &[Model], opts: &ExploreOptions
             let Some(f) = r.first.as_ref() else { continue };
             println!(
                 "\n{} / {}: {}\n  operations: {}",
-                r.subject.0,
+                r.subject.name(),
                 r.model,
                 f.violation.summary,
-                workload::format(&f.case.workload),
+                format_workload(&r.subject, &f.case.workload),
             );
             if let Some(diagnosis) = diagnosis {
                 println!("  diagnosis: {diagnosis}");
             }
-            println!("  replay: {}", replay_command(&r.subject, r.model, &f.case, opts));
+            if let Some(replay) = r.subject.replay(r.model, &f.case, opts) {
+                println!("  replay: {replay}");
+            }
         }
     }
     if results.iter().any(|r| r.violations > 0) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    }
-}
-
-/// The self-check: the reference and every variant under the given models, one table; exit 0
-/// when the reference is clean and every variant is caught exactly under the models its
-/// documentation names (variants that need concurrent clients are listed, not counted, when
-/// no concurrent workload runs).
-pub fn self_check(models: &[Model], opts: &ExploreOptions, json: bool) -> ExitCode {
-    if opts.max_ops < SELF_CHECK_OPS_MIN {
-        eprintln!(
-            "error: --max-ops {} is too small for the self-check: the shortest reproducers (create then rotate, \
-             create then shutdown, ...) take {SELF_CHECK_OPS_MIN} operations. Use --max-ops {SELF_CHECK_OPS_MIN} or more, \
-             or explore single variants with --variant",
-            opts.max_ops
-        );
-        return ExitCode::from(2);
-    }
-    let results = run_all(&Variant::ALL, models, opts, true);
-    let mut all_ok = true;
-    let mut rows = Vec::new();
-    for variant in Variant::ALL {
-        let mine: Vec<&ModelResult<Session>> = results.iter().filter(|r| r.subject.0 == variant).collect();
-        let caught: Vec<Model> = mine.iter().filter(|r| r.violations > 0).map(|r| r.model).collect();
-        let expected: Vec<Model> = variant.caught_under().iter().copied().filter(|m| models.contains(m)).collect();
-        let uncovered = variant.needs_concurrency() != Concurrency::None && opts.client_ops_max == 0;
-        let status = if uncovered {
-            "needs concurrency: --client-ops 0 runs none (not counted)"
-        } else if caught == expected {
-            "ok"
-        } else {
-            all_ok = false;
-            if caught.len() < expected.len() {
-                "MISSED"
-            } else {
-                "UNEXPECTED"
-            }
-        };
-        let invariants: Vec<String> = mine.iter().filter(|r| r.first.is_some()).map(|r| invariant_of(r)).collect();
-        let mut invariants_unique = invariants.clone();
-        invariants_unique.dedup();
-        rows.push((variant, caught, expected, invariants_unique, mine, status));
-    }
-    if json {
-        let mut value = to_json(&results, opts);
-        value["self_check"] = json!(all_ok);
-        value["ok"] = json!(all_ok);
-        println!("{}", serde_json::to_string_pretty(&value).expect("JSON serializes"));
-    } else {
-        println!(
-            "{:<30} {:<37} {:<22} {:<22} {:<20} {:>12} {:>8} {:>24}  status",
-            "variant",
-            "reported bug",
-            "caught under",
-            "expected",
-            "invariant",
-            "crash states",
-            "time",
-            "detected after (worst)"
-        );
-        for (variant, caught, expected, invariants, mine, status) in &rows {
-            let names = |ms: &[Model]| {
-                if ms.is_empty() {
-                    "-".to_string()
-                } else {
-                    ms.iter().map(|m| m.name()).collect::<Vec<_>>().join(",")
-                }
-            };
-            let states: u64 = mine.iter().map(|r| r.crash_states).sum();
-            let ms: u128 = mine.iter().map(|r| r.elapsed_ms).max().unwrap_or(0);
-            let invariant = if invariants.is_empty() { "-".to_string() } else { invariants.join(",") };
-            // The slowest detection over the models that caught it.
-            let worst = mine.iter().filter(|r| r.states_to_detection.is_some()).max_by_key(|r| r.states_to_detection);
-            println!(
-                "{:<30} {:<37} {:<22} {:<22} {:<20} {:>12} {:>7.1}s {:>24}  {status}",
-                variant.name(),
-                variant.reported_as(),
-                names(caught),
-                names(expected),
-                invariant,
-                states,
-                ms as f64 / 1000.0,
-                worst.map_or("-".to_string(), |r| detection(r))
-            );
-        }
-        let reference: Vec<&ModelResult<Session>> =
-            results.iter().filter(|r| r.subject.0 == Variant::Reference).collect();
-        let states: u64 = reference.iter().map(|r| r.crash_states).sum();
-        let distinct: usize = reference.iter().map(|r| r.distinct_states).sum();
-        println!(
-            "\nreference: {states} crash states checked ({distinct} distinct images) over {} workloads ({} interleavings) per model, {} violations",
-            reference.first().map_or(0, |r| r.workloads),
-            reference.first().map_or(0, |r| r.interleavings),
-            reference.iter().map(|r| r.violations).sum::<u64>()
-        );
-        println!("self-check: {}", if all_ok { "passed" } else { "FAILED" });
-    }
-    if all_ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
     }
 }

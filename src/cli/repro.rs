@@ -1,9 +1,8 @@
-//! `crashsim repro`: the minimal reproducer of a variant's bug, or the replay of one case.
+//! `repro`: the minimal reproducer of a subject's bug, or the replay of one case.
 
 use std::process::ExitCode;
 
 use crashsim_sim::Model;
-use crashsim_store::Variant;
 use serde_json::json;
 
 use super::progress::Progress;
@@ -13,22 +12,28 @@ use crate::diagnose::{group, summary, Diagnosis};
 use crate::execute::execute_case;
 use crate::explore::{explore, ExploreOptions};
 use crate::report::reproduce_with;
-use crate::session::replay::replay_command;
-use crate::session::Session;
+use crate::subject::Subject;
 
-/// Finds, shrinks and prints the minimal reproducer of `variant` under each model; exit 0 when
+/// Finds, shrinks and prints the minimal reproducer of `subject` under each model; exit 0 when
 /// one was found under some model, 1 when none exists within the bounds.
-pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, full_trace: bool, json: bool) -> ExitCode {
+pub fn find<S: Subject>(
+    subject: &S,
+    models: &[Model],
+    opts: &ExploreOptions,
+    full_trace: bool,
+    json: bool,
+) -> ExitCode {
     let cache = RecoveryCache::default();
     let mut found = Vec::new();
-    let progress =
-        Progress::new((models.len() * opts.workloads(&Session(Variant::Reference)).len()) as u64, "workloads");
+    let progress = Progress::new((models.len() * opts.workloads(subject).len()) as u64, "workloads");
+    let variant = subject.name();
     for &model in models {
         progress.set_label(format!("searching {variant} / {model}"));
-        let result = explore(&Session(variant), model, opts, &cache, &|| progress.inc());
+        let result = explore(subject, model, opts, &cache, &|| progress.inc());
         match result.first {
             Some(finding) => {
-                let reproduction = reproduce_with(&Session(variant), model, &finding.case, opts, full_trace).expect("a found case replays");
+                let reproduction =
+                    reproduce_with(subject, model, &finding.case, opts, full_trace).expect("a found case replays");
                 found.push((model, finding.case, reproduction));
             }
             None if !json => println!(
@@ -44,13 +49,13 @@ pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, full_trac
             .iter()
             .map(|(model, case, r)| {
                 json!({
-                    "variant": variant.name(),
+                    "variant": variant,
                     "model": model.name(),
                     "invariant": r.violation.as_ref().map(|v| v.invariant),
                     "operations": case.workload.clients.iter().flatten().map(|op| op.to_string()).collect::<Vec<_>>(),
                     "clients": case.workload.clients.len(),
                     "processes": case.workload.processes,
-                    "replay": replay_command(&Session(variant), *model, case, opts),
+                    "replay": subject.replay(*model, case, opts),
                     "diagnosis": r.diagnosis.as_ref().map(|d| d.to_string()),
                     "reproducer": r.text,
                 })
@@ -83,24 +88,24 @@ pub fn find(variant: Variant, models: &[Model], opts: &ExploreOptions, full_trac
 }
 
 /// Replays one case; exit 1 if it shows a violation, 0 if it passes, 2 if it cannot be replayed.
-pub fn replay(
-    variant: Variant,
+pub fn replay<S: Subject>(
+    subject: &S,
     model: Model,
-    case: Case<Session>,
+    case: Case<S>,
     opts: &ExploreOptions,
     full_trace: bool,
 ) -> ExitCode {
     // A fault the run would not carry out (past its end, a short write on another syscall)
     // makes a replay that silently tests nothing.
     if !case.faults.faults.is_empty() {
-        let checked = execute_case(&Session(variant), &case, opts.preempt)
+        let checked = execute_case(subject, &case, opts.preempt)
             .and_then(|run| case.faults.check_carried_out(&run.fs.trace()).map_err(|e| format!("--plan: {e}")));
         if let Err(error) = checked {
             eprintln!("error: {error}");
             return ExitCode::from(2);
         }
     }
-    match reproduce_with(&Session(variant), model, &case, opts, full_trace) {
+    match reproduce_with(subject, model, &case, opts, full_trace) {
         Ok(reproduction) => {
             println!("{}", reproduction.text);
             if reproduction.violation.is_some() {

@@ -1,32 +1,31 @@
-//! `crashsim soak`: seeded random workloads with seeded faults, sharded.
+//! `soak`: seeded random workloads with seeded faults (or races), sharded.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use crashsim_sim::Model;
-use crashsim_store::Variant;
 use serde_json::json;
 
 use super::progress::Progress;
 use crate::cache::RecoveryCache;
-use crate::session::replay::replay_command;
-use crate::session::Session;
 use crate::soak::{shard_seeds_planned, soak, SoakOptions, SoakResult};
+use crate::subject::Subject;
 
-/// Soaks `variant` under each model in turn; `opts.time_budget` is one budget for the whole
+/// Soaks `subject` under each model in turn; `opts.time_budget` is one budget for the whole
 /// run. Exit 0 when no violation was found, 1 when one was, 2 when no seed ran at all.
-pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -> ExitCode {
+pub fn run<S: Subject>(subject: &S, models: &[Model], opts: &SoakOptions, json: bool) -> ExitCode {
+    let variant = subject.name();
     let planned = shard_seeds_planned(opts);
     let planned_all = planned.saturating_mul(models.len() as u64);
     let progress = Progress::new(planned_all, "seeds");
     let cache = RecoveryCache::default();
     let started = Instant::now();
-    let mut results: Vec<SoakResult<Session>> = Vec::new();
+    let mut results: Vec<SoakResult<S>> = Vec::new();
     for &model in models {
         progress.set_label(format!("{variant} / {model}"));
         let left = opts.time_budget.map(|budget| budget.saturating_sub(started.elapsed()));
         let mine = SoakOptions { time_budget: left, ..opts.clone() };
-        results.push(soak(&Session(variant), model, &mine, &cache, &|| progress.inc()));
+        results.push(soak(subject, model, &mine, &cache, &|| progress.inc()));
     }
     progress.finish();
     let (index, count) = opts.shard;
@@ -38,7 +37,7 @@ pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -
             .map(|s| {
                 let r = &s.result;
                 json!({
-                    "variant": variant.name(),
+                    "variant": variant,
                     "model": r.model.name(),
                     "seeds_planned": s.seeds_planned,
                     "seeds_run": s.seeds_run,
@@ -47,10 +46,11 @@ pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -
                     "distinct_states": r.distinct_states,
                     "distinct_exact": r.distinct_exact,
                     "violations": r.violations,
+                    "first_failing_seed": s.first_failing_seed,
                     "failing_seed": s.failing_seed,
                     "states_to_detection": r.states_to_detection,
                     "ms_to_detection": r.ms_to_detection,
-                    "replay": r.first.as_ref().map(|f| replay_command(&Session(variant), r.model, &f.case, &opts.explore)),
+                    "replay": r.first.as_ref().and_then(|f| subject.replay(r.model, &f.case, &opts.explore)),
                     "elapsed_ms": r.elapsed_ms,
                 })
             })
@@ -66,6 +66,7 @@ pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -
             "seeds_planned": planned_all,
             "seeds_run": seeds_run,
             "cut_short": cut_short,
+            "races_run": opts.clients > 1,
             "results": rows,
         });
         println!("{}", serde_json::to_string_pretty(&value).expect("JSON serializes"));
@@ -92,15 +93,20 @@ pub fn run(variant: Variant, models: &[Model], opts: &SoakOptions, json: bool) -
                 r.elapsed_ms as f64 / 1000.0
             );
             if let (Some(finding), Some(seed)) = (&r.first, s.failing_seed) {
-                println!(
-                    "  seed {seed}: {}\n  replay: {}",
-                    finding.violation.summary,
-                    replay_command(&Session(variant), r.model, &finding.case, &opts.explore)
-                );
+                println!("  seed {seed}: {}", finding.violation.summary);
+                if let Some(first) = s.first_failing_seed.filter(|first| *first != seed) {
+                    println!("  (first detected at seed {first}; seed {seed}'s finding is the smallest)");
+                }
+                if let Some(replay) = subject.replay(r.model, &finding.case, &opts.explore) {
+                    println!("  replay: {replay}");
+                }
             }
         }
         if cut_short {
             println!("the time budget ran out: {seeds_run} of {planned_all} seeds ran");
+        }
+        if opts.clients == 1 && !subject.concurrent_alphabet().is_empty() {
+            println!("races were not run: soak --clients 2 runs them (--processes 2: in two processes)");
         }
     }
     if seeds_run == 0 {

@@ -74,7 +74,7 @@ pub fn run(request: Request) -> ExitCode {
         print!("{}", report::text(&run));
         if let Some(kept) = kept {
             let checker = request.checker.replace('\'', "'\\''");
-            let program = crate::report::program();
+            let program = crate::session::program::program();
             println!(
                 "re-check this run without running it again: {program} trace --from {} --checker '{checker}'",
                 kept.display()

@@ -2,21 +2,18 @@
 //! as a [`Subject`]: one variant of `crashsim-store`, judged by the spec of `crashsim-model`.
 
 pub mod observe;
+pub mod program;
 pub mod real_disk;
-pub mod replay;
 pub mod workload;
 
 use std::sync::Arc;
 
 use crashsim_model::history::Outcome;
 use crashsim_model::{Expected, Observed, Op, Record, Reply, Violation};
-use crashsim_sim::{Fs, Image, Model, SimFs};
+use crashsim_sim::{Fs, Image, SimFs};
 use crashsim_store::{OwnerAlive, Store, StoreError, StoreOptions, StoreResult, Variant};
 
 use self::observe::{observe_running, recover, DIR};
-use crate::case::Case;
-use crate::explore::ExploreOptions;
-use crate::session::replay::replay_command;
 use crate::subject::{Gated, Process, Recovered, Subject};
 use crate::workload::Workload;
 use crashsim_store::layout::REGISTRY;
@@ -40,8 +37,16 @@ impl Subject for Session {
         format!("variant {} ({})", self.0, self.0.reported_as())
     }
 
-    fn replay(&self, model: Model, case: &Case<Self>, opts: &ExploreOptions) -> Option<String> {
-        Some(replay_command(self, model, case, opts))
+    fn program(&self) -> Option<String> {
+        Some(program::program().to_string())
+    }
+
+    fn format_op(&self, op: &Op) -> String {
+        workload::format_op(op)
+    }
+
+    fn parse_op(&self, text: &str) -> Result<Op, String> {
+        workload::parse_op(text)
     }
 
     fn alphabet(&self) -> Vec<Op> {

@@ -65,70 +65,59 @@ fn runner(seed: u64) -> TestRunner {
     TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
 }
 
-/// The one-line form: `create a L; append a m; reset a; delete a; rotate; prune 1; shutdown;
-/// get a`, clients separated by `||` (their processes and the setup are given apart:
+/// The one-line form of a workload: `create a L; append a m; reset a; delete a; rotate; prune 1;
+/// shutdown; get a`, clients separated by `||` (their processes and the setup are given apart:
 /// `--processes`, `--setup`).
 pub fn format(workload: &Workload) -> String {
-    let clients: Vec<String> = workload.clients.iter().map(|ops| format_ops(ops)).collect();
-    clients.join(" || ")
+    crate::case_text::format_workload(&any_variant(), workload)
 }
 
-/// The one-line form of a list of operations (a client's, or a setup).
-pub fn format_ops(ops: &[Op]) -> String {
-    let parts: Vec<String> = ops
-        .iter()
-        .map(|op| match op {
-            Op::Create { key, label: None } => format!("create {key}"),
-            Op::Create { key, label: Some(label) } => format!("create {key} {label}"),
-            Op::Append { key, message } => format!("append {key} {message}"),
-            Op::Reset { key } => format!("reset {key}"),
-            Op::Delete { key } => format!("delete {key}"),
-            Op::Rotate => "rotate".to_string(),
-            Op::Prune { max_entries } => format!("prune {max_entries}"),
-            Op::Shutdown => "shutdown".to_string(),
-            Op::Get { key } => format!("get {key}"),
-        })
-        .collect();
-    parts.join("; ")
-}
-
-/// Parses the one-line form, with the clients spread over `processes` processes, after the
+/// Reads the one-line form, with the clients spread over `processes` processes, after the
 /// `setup` operations (the same form, one client; empty for none). Keys, labels and messages
 /// are single words.
 pub fn parse(text: &str, processes: usize, setup: &str) -> Result<Workload, String> {
-    let clients = text.split("||").map(parse_ops).collect::<Result<Vec<_>, _>>()?;
-    let setup = if setup.trim().is_empty() { Vec::new() } else { parse_ops(setup)? };
-    let workload = Workload { setup, clients, processes };
-    workload.validate()?;
-    Ok(workload)
+    crate::case_text::parse_workload(&any_variant(), text, processes, setup)
 }
 
-fn parse_ops(text: &str) -> Result<Vec<Op>, String> {
-    let mut ops = Vec::new();
-    for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let words: Vec<&str> = part.split_whitespace().collect();
-        let op = match words.as_slice() {
-            ["create", key] => Op::Create { key: key.to_string(), label: None },
-            ["create", key, label] => Op::Create { key: key.to_string(), label: Some(label.to_string()) },
-            ["append", key, message] => Op::Append { key: key.to_string(), message: message.to_string() },
-            ["reset", key] => Op::Reset { key: key.to_string() },
-            ["delete", key] => Op::Delete { key: key.to_string() },
-            ["get", key] => Op::Get { key: key.to_string() },
-            ["rotate"] => Op::Rotate,
-            ["prune", n] => Op::Prune { max_entries: n.parse().map_err(|_| format!("bad prune count in {part:?}"))? },
-            ["shutdown"] => Op::Shutdown,
-            _ => {
-                return Err(format!(
-                    "cannot read operation {part:?}: expected create KEY [LABEL], append KEY MESSAGE, reset KEY, delete KEY, get KEY, rotate, prune N or shutdown; clients are separated by ||"
-                ))
-            }
-        };
-        ops.push(op);
+/// Every variant writes and reads operations alike.
+fn any_variant() -> super::Session {
+    super::Session(crashsim_store::Variant::Reference)
+}
+
+/// How an operation is written on the command line (`create a L`, `rotate`).
+pub fn format_op(op: &Op) -> String {
+    match op {
+        Op::Create { key, label: None } => format!("create {key}"),
+        Op::Create { key, label: Some(label) } => format!("create {key} {label}"),
+        Op::Append { key, message } => format!("append {key} {message}"),
+        Op::Reset { key } => format!("reset {key}"),
+        Op::Delete { key } => format!("delete {key}"),
+        Op::Rotate => "rotate".to_string(),
+        Op::Prune { max_entries } => format!("prune {max_entries}"),
+        Op::Shutdown => "shutdown".to_string(),
+        Op::Get { key } => format!("get {key}"),
     }
-    if ops.is_empty() {
-        return Err("a client of the workload has no operation".to_string());
-    }
-    Ok(ops)
+}
+
+/// Reads an operation written by [`format_op`].
+pub fn parse_op(part: &str) -> Result<Op, String> {
+    let words: Vec<&str> = part.split_whitespace().collect();
+    Ok(match words.as_slice() {
+        ["create", key] => Op::Create { key: key.to_string(), label: None },
+        ["create", key, label] => Op::Create { key: key.to_string(), label: Some(label.to_string()) },
+        ["append", key, message] => Op::Append { key: key.to_string(), message: message.to_string() },
+        ["reset", key] => Op::Reset { key: key.to_string() },
+        ["delete", key] => Op::Delete { key: key.to_string() },
+        ["get", key] => Op::Get { key: key.to_string() },
+        ["rotate"] => Op::Rotate,
+        ["prune", n] => Op::Prune { max_entries: n.parse().map_err(|_| format!("bad prune count in {part:?}"))? },
+        ["shutdown"] => Op::Shutdown,
+        _ => {
+            return Err(format!(
+                "cannot read operation {part:?}: expected create KEY [LABEL], append KEY MESSAGE, reset KEY, delete KEY, get KEY, rotate, prune N or shutdown; clients are separated by ||"
+            ))
+        }
+    })
 }
 
 #[cfg(test)]
@@ -149,7 +138,8 @@ mod tests {
             assert_eq!(parse(&format(&workload), 1, "").unwrap(), workload);
         }
         for workload in concurrent(&concurrent_alphabet(), &concurrent_setup(), 2, 2) {
-            assert_eq!(parse(&format(&workload), 2, &format_ops(&workload.setup)).unwrap(), workload);
+            let setup = crate::case_text::format_ops(&any_variant(), &workload.setup);
+            assert_eq!(parse(&format(&workload), 2, &setup).unwrap(), workload);
         }
         assert!(parse("explode a", 1, "").unwrap_err().contains("cannot read"));
         assert!(parse(" ; ", 1, "").is_err());
