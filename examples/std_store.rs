@@ -136,7 +136,7 @@ pub mod harness {
     impl Subject for StdTable {
         type Op = Put;
         type Reply = &'static str;
-        type Store = Mutex<Table>;
+        type Store = Arc<Mutex<Table>>;
         type Observed = Observed;
         type Expected = Allowed<Rows>;
 
@@ -152,13 +152,17 @@ pub mod harness {
             vec![Put("a".into(), "1".into()), Put("a".into(), "2".into()), Put("b".into(), "1".into())]
         }
 
-        async fn open(&self, _fs: Arc<Gated>, _process: &Process) -> Result<Mutex<Table>, String> {
-            Table::open(Path::new("db"), self.sync_dir).map(Mutex::new).map_err(|e| e.to_string())
+        async fn open(&self, _fs: Arc<Gated>, _process: &Process) -> Result<Arc<Mutex<Table>>, String> {
+            Table::open(Path::new("db"), self.sync_dir).map(|t| Arc::new(Mutex::new(t))).map_err(|e| e.to_string())
         }
 
-        async fn call(&self, table: &Mutex<Table>, Put(key, value): &Put) -> Outcome<&'static str> {
-            let put = table.lock().expect("one call at a time").put(key, value);
-            put.map_or_else(|e| Outcome::Failed(e.to_string()), |()| Outcome::Replied("ok"))
+        /// The put runs on a thread the harness schedules at each of its syscalls (sync code,
+        /// awaited as a tokio call would be), and the diagnosis of a failure names the store's
+        /// own lines. The table has one client at a time, so its lock is never contended.
+        async fn call(&self, table: &Arc<Mutex<Table>>, Put(key, value): &Put) -> Outcome<&'static str> {
+            let (table, key, value) = (table.clone(), key.clone(), value.clone());
+            let put = crashsim::fs::std::scheduled(move || table.lock().expect("one call at a time").put(&key, &value));
+            put.await.map_or_else(|e| Outcome::Failed(e.to_string()), |()| Outcome::Replied("ok"))
         }
 
         async fn recover(&self, _fs: Arc<SimFs>) -> Recovered<Observed> {

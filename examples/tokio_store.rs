@@ -7,6 +7,9 @@
 //! read the same count both write the next one, and an acknowledged increment is lost, under
 //! every model (a race, not a crash).
 
+#[path = "shared/counter.rs"]
+mod counter;
+
 use std::path::Path;
 
 use crashsim::fs::tokio as fs;
@@ -56,50 +59,12 @@ pub mod harness {
 
     use crashsim::subject::{Gated, Process, Recovered, Subject};
     use crashsim_model::history::{Outcome, Record};
-    use crashsim_model::{Allowed, Property, Spec, Violation};
+    use crashsim_model::{Allowed, Violation};
     use crashsim_sim::SimFs;
 
+    use super::counter::CounterSpec;
+    pub use super::counter::Op;
     use super::Counter;
-
-    /// `incr`, or `get`.
-    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-    pub enum Op {
-        Incr,
-        Get,
-    }
-
-    impl std::fmt::Display for Op {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str(if *self == Op::Incr { "incr" } else { "get" })
-        }
-    }
-
-    struct CounterSpec;
-
-    impl Spec for CounterSpec {
-        type Op = Op;
-        type Reply = u64;
-        type State = u64;
-
-        fn init(&self) -> u64 {
-            0
-        }
-
-        /// `incr` answers 0; `get` the count.
-        fn step(&self, count: &u64, op: &Op) -> (u64, u64) {
-            match op {
-                Op::Incr => (0, count + 1),
-                Op::Get => (*count, *count),
-            }
-        }
-
-        fn properties(&self) -> Vec<Property<u64>> {
-            let predicate = |count: &u64, allowed: &[u64]| {
-                (allowed.iter().all(|a| a > count)).then(|| format!("the count is {count}"))
-            };
-            vec![Property { name: "Durable", failure: "an acknowledged increment is lost", predicate }]
-        }
-    }
 
     /// The counter; `read_modify_write: true` is the bug variant.
     #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -38,7 +38,10 @@ impl Clock for MadsimClock {
 
 /// Runs `workload` on a fresh madsim runtime seeded by `run.seed`, killing a process if asked.
 pub fn execute<S: Subject>(subject: &S, workload: &Workload<S::Op>, run: &MadsimRun) -> Execution<S> {
-    let runtime = madsim::runtime::Runtime::with_seed_and_config(run.seed, madsim::Config::default());
+    let mut runtime = madsim::runtime::Runtime::with_seed_and_config(run.seed, madsim::Config::default());
+    // The threads of scheduled sync calls (`crate::fs::thread`) run only while their task waits
+    // for them, so they leave a run as deterministic as madsim's one thread.
+    runtime.set_allow_system_thread(true);
     runtime.block_on(execute_here(subject.clone(), workload.clone(), run.kill.clone()))
 }
 

@@ -2,6 +2,9 @@
 //! under every persistence model, and each bug variant is caught under exactly the models its
 //! documentation names, with the invariant a user would notice.
 
+// Each example is its own program: the two counters each load examples/shared/counter.rs.
+#![allow(clippy::duplicate_mod)]
+
 use crashsim::case::Check;
 use crashsim::explore::ExploreOptions;
 use crashsim::report::reproduce;
@@ -98,6 +101,14 @@ fn a_store_on_plain_std_fs_through_the_shim_and_its_missing_dir_fsync_caught_und
     let results = assert_caught_under(&buggy, &[Model::Ordered, Model::Posix]);
     let finding = results[1].first.as_ref().expect("caught under ordered");
     assert_eq!(finding.violation.invariant, "Durable", "{}", finding.violation);
+    // Its put runs on a scheduled thread: the lost rename is named at the store's own line,
+    // the site captured on that thread (not the glue's await on the harness's).
+    let d = crashsim::diagnose::diagnose(&buggy, Model::Ordered, &finding.case, &options_from_env()).unwrap();
+    let site = d.calls[0].site.as_ref().expect("a site: the tests have line tables");
+    let rename = include_str!("../examples/std_store.rs").lines().position(|l| l.contains("fs::rename(&temp")).unwrap();
+    assert!(site.line().file.ends_with("examples/std_store.rs"), "{d}");
+    assert_eq!(site.line().line as usize, rename + 1, "{d}");
+    assert!(d.fix.as_ref().is_some_and(|fix| fix.verified), "{d}");
 }
 
 #[allow(dead_code)]
@@ -132,6 +143,54 @@ fn a_tokio_shim_store_runs_under_the_madsim_race_soak() {
     assert_eq!(finding.violation.invariant, "Durable", "{}", finding.violation);
     let clean =
         soak(&TokioCounter { read_modify_write: false }, Model::Process, &opts, &RecoveryCache::default(), &|| {});
+    assert_eq!(clean.result.violations, 0, "{:?}", clean.result.first.map(|f| f.violation));
+    assert_eq!(clean.seeds_run, 40);
+}
+
+#[allow(dead_code)]
+#[path = "../examples/std_counter.rs"]
+mod std_counter;
+
+/// A sync store on the std shim, its calls awaited through `crashsim::fs::std::scheduled`: the
+/// harness preempts a client inside a call, before any of its syscalls, so the read-modify-write
+/// race is found under every model; the same store called from the task (each call whole)
+/// cannot show it. The shrunk reproducer replays to the same violation.
+#[test]
+fn a_sync_std_store_is_preempted_at_its_own_syscalls_when_its_calls_run_scheduled() {
+    use std_counter::harness::StdCounter;
+    let counter = |read_modify_write, scheduled| StdCounter { read_modify_write, scheduled };
+    assert_consistent(&counter(false, true));
+    let racy = counter(true, true);
+    let results = assert_caught_under(&racy, &Model::ALL);
+    let finding = results[0].first.as_ref().expect("caught under process");
+    assert_eq!(finding.violation.invariant, "Durable", "{}", finding.violation);
+    assert_eq!(finding.case.workload.clients.len(), 2, "{}", finding.case.workload);
+    assert!(!finding.case.schedule.0.is_empty(), "preempted inside a call: {:?}", finding.case.schedule);
+    let replay = reproduce(&racy, Model::Process, &finding.case, &options_from_env()).expect("the case replays");
+    assert_eq!(replay.violation.as_ref(), Some(&finding.violation), "the replay shows it again");
+    // Unscheduled, a call runs whole: the race between its read and its write never shows.
+    for result in explore_models(&counter(true, false), &Model::ALL, &options_from_env()) {
+        assert!(result.first.is_none(), "{:?}", result.first.map(|f| f.violation));
+        assert!(result.interleavings > 0, "concurrent workloads ran");
+    }
+}
+
+/// madsim's race soak runs scheduled sync calls too: the clients interleave at the store's own
+/// syscalls on madsim's clock, and the race is found; the journal counter is clean.
+#[test]
+fn a_scheduled_sync_store_runs_under_the_madsim_race_soak() {
+    use crashsim::cache::RecoveryCache;
+    use crashsim::soak::{soak, SoakOptions};
+    use std_counter::harness::StdCounter;
+    let opts = SoakOptions { seeds: 40, max_ops: 4, clients: 2, processes: 1, ..SoakOptions::default() };
+    let soak_of = |read_modify_write| {
+        let subject = StdCounter { read_modify_write, scheduled: true };
+        soak(&subject, Model::Process, &opts, &RecoveryCache::default(), &|| {})
+    };
+    let racy = soak_of(true);
+    let finding = racy.result.first.as_ref().expect("the race is found by some seed");
+    assert_eq!(finding.violation.invariant, "Durable", "{}", finding.violation);
+    let clean = soak_of(false);
     assert_eq!(clean.result.violations, 0, "{:?}", clean.result.first.map(|f| f.violation));
     assert_eq!(clean.seeds_run, 40);
 }

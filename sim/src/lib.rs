@@ -231,4 +231,12 @@ pub trait Fs: Send + Sync {
     fn readdir(&self, path: &str) -> impl Future<Output = FsResult<Vec<String>>> + Send;
     /// `stat(2)` without following symlinks.
     fn stat(&self, path: &str) -> impl Future<Output = FsResult<Stat>> + Send;
+
+    /// Whether this disk records each call's site, and if so the source directories whose
+    /// frames are never a site ([`SimFs::record_sites`]): a caller whose calls are made for it
+    /// on another thread captures its site itself and hands it over ([`site::made_at`]).
+    /// Default: no sites.
+    fn site_library(&self) -> Option<Vec<String>> {
+        None
+    }
 }

@@ -330,15 +330,18 @@ impl SimFs {
         let site = match &state.sites {
             Sites::Off => None,
             Sites::Given(site) => site.clone(),
-            Sites::Captured { library } => {
-                // A backtrace is taken outside the lock: it is slow, and other tasks may call
-                // meanwhile (a diagnosis only; exploring takes the lock once per call).
-                let library = library.clone();
-                drop(state);
-                let site = Site::capture(&library);
-                state = self.lock();
-                site
-            }
+            Sites::Captured { library } => match crate::site::handed_over() {
+                Some(site) => site,
+                None => {
+                    // A backtrace is taken outside the lock: it is slow, and other tasks may call
+                    // meanwhile (a diagnosis only; exploring takes the lock once per call).
+                    let library = library.clone();
+                    drop(state);
+                    let site = Site::capture(&library);
+                    state = self.lock();
+                    site
+                }
+            },
         };
         let step = state.trace.len() + state.unrecorded_steps;
         let first_event = state.log.len();
@@ -803,6 +806,13 @@ impl State {
 }
 
 impl Fs for SimFs {
+    fn site_library(&self) -> Option<Vec<String>> {
+        match &self.lock().sites {
+            Sites::Captured { library } => Some(library.clone()),
+            Sites::Off | Sites::Given(_) => None,
+        }
+    }
+
     async fn open(&self, path: &str, opts: OpenOptions) -> FsResult<Fd> {
         let call = Call::Open { path: path.to_string(), opts };
         self.syscall(call, |s, step, _| s.open(step, path, opts), |fd| Outcome::Fd(*fd))

@@ -54,6 +54,31 @@ impl Site {
     }
 }
 
+thread_local! {
+    /// The site of the calls made now on this thread for code on another ([`made_at`]).
+    static MADE_AT: std::cell::RefCell<Option<Option<Site>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with `site` as the site of every call it makes on this thread: the calls a thread
+/// makes on behalf of code running on another, whose stack is where the call really comes from
+/// (the site was captured there, [`Site::capture`]). Nests; restored even if `f` panics.
+pub fn made_at<R>(site: Option<Site>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Option<Site>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            MADE_AT.with(|made_at| *made_at.borrow_mut() = outer);
+        }
+    }
+    let _restore = Restore(MADE_AT.with(|made_at| made_at.borrow_mut().replace(site)));
+    f()
+}
+
+/// The site [`made_at`] gives the calls made now on this thread, if any.
+pub(crate) fn handed_over() -> Option<Option<Site>> {
+    MADE_AT.with(|made_at| made_at.borrow().clone())
+}
+
 /// The directory of this crate's sources, absolute: frames in it are the simulator's, never
 /// the program's.
 pub fn own_sources() -> String {

@@ -18,8 +18,10 @@
 //!
 //! Not simulated:
 //! - permissions, symlinks, timestamps, `Metadata` beyond `is_dir`, `is_file` and `len`;
-//! - preemption inside a `std` call: it runs to its end before another client may run, so sync
-//!   stores interleave between their calls only (`tokio` calls are preemption points);
+//! - preemption inside a `std` call made directly from a task: it runs to its end before another
+//!   client may run. Sync code awaited through [`thread::scheduled`] (`crashsim::fs::std::scheduled`)
+//!   runs on a thread of its own and may be preempted before each of its calls, as `tokio` calls
+//!   may; a thread that waits on another client outside a filesystem call cannot be scheduled;
 //! - tokio's write-behind: a `tokio::fs::File` write answers at once and reports its error with
 //!   a later call; the shim's write is the syscall, and answers with its result;
 //! - a file's own offset: the shim keeps the position, and reads and writes are `pread` and
@@ -35,6 +37,7 @@ use ::std::sync::Arc;
 use crashsim_sim::{Errno, Fd, Fs, FsResult, OpenOptions, Stat};
 
 pub mod std;
+pub mod thread;
 pub mod tokio;
 
 /// One call to the simulated disk, as both shims make it.
@@ -75,9 +78,16 @@ pub type Pending<T> = Pin<Box<dyn Future<Output = FsResult<T>> + Send>>;
 /// `SimFs`), called by value so that a call in progress outlives the borrow that made it.
 pub trait Disk: Send + Sync {
     fn call(self: Arc<Self>, request: Request) -> Pending<Response>;
+
+    /// [`Fs::site_library`]: whether the disk records call sites, and which frames are never one.
+    fn site_library(&self) -> Option<Vec<String>>;
 }
 
 impl<F: Fs + 'static> Disk for F {
+    fn site_library(&self) -> Option<Vec<String>> {
+        Fs::site_library(self)
+    }
+
     fn call(self: Arc<Self>, request: Request) -> Pending<Response> {
         Box::pin(async move {
             let fs = &*self;
@@ -138,6 +148,11 @@ impl Handle {
     typed!(rmdir(path: String) -> (), Rmdir, Response::Unit => ());
     typed!(readdir(path: String) -> Vec<String>, Readdir, Response::Names(names) => names);
     typed!(stat(path: String) -> Stat, Stat, Response::Stat(stat) => stat);
+
+    /// [`Disk::site_library`] of the disk.
+    pub fn site_library(&self) -> Option<Vec<String>> {
+        self.0.site_library()
+    }
 
     /// Runs a call to its end on this thread (the std shim, a dropped descriptor): a simulated
     /// disk never waits on a device, so this only passes the harness's preemption points by.

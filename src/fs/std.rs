@@ -7,6 +7,7 @@ use ::std::path::{Component, Path, PathBuf};
 
 use crashsim_sim::{Errno, Kind, OpenOptions as SimOpen, Stat};
 
+pub use super::thread::{scheduled, Scheduled};
 use super::{current, io_error, Descriptor, Handle, Pending};
 
 /// Largest read asked of the simulated disk at once.

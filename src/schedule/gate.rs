@@ -171,6 +171,10 @@ impl Gated {
 }
 
 impl Fs for Gated {
+    fn site_library(&self) -> Option<Vec<String>> {
+        self.fs.site_library()
+    }
+
     async fn open(&self, path: &str, opts: OpenOptions) -> FsResult<Fd> {
         self.enter(true).await;
         self.fs.open(path, opts).await
