@@ -343,3 +343,34 @@ fn an_unsynced_save_is_diagnosed_as_ordering_and_durability_at_its_stacks_with_v
     let json = report::json(&run);
     assert_eq!(json["vulnerabilities"].as_array().unwrap().len(), 2, "{json}");
 }
+
+/// A program that itself fails is still checked, but the report says the run checked was a
+/// failed one (text and JSON), beside a verdict that would otherwise read as a clean pass.
+#[test]
+fn a_program_that_fails_is_checked_with_a_warning_that_its_run_failed() {
+    if !have(&["strace"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let program = ["sh", "-c", "echo x > \"$0/f\" && exit 3", d];
+    let run = |json: bool| {
+        let mut args = vec!["trace", "--dir", d, "--checker", "true", "--model", "process", "--no-stacks"];
+        if json {
+            args.push("--json");
+        }
+        args.push("--");
+        args.extend(program);
+        crashsim(&args)
+    };
+    let text = run(false);
+    assert_eq!(text.status.code(), Some(0), "every image passes: {}", String::from_utf8_lossy(&text.stderr));
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert!(out.contains("WARNING: the program itself failed (exit 3)"), "{out}");
+    assert!(
+        out.contains("every crash image passed the checker (of a run in which the program failed: exit 3)"),
+        "{out}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&run(true).stdout).unwrap();
+    assert_eq!((json["exit"].as_str(), json["program_failed"].as_bool()), (Some("exit 3"), Some(true)), "{json}");
+}

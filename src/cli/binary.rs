@@ -153,7 +153,7 @@ enum Command {
         /// checker, model or bound).
         #[arg(long)]
         from: Option<std::path::PathBuf>,
-        /// Print one JSON object: {"command":"trace","ok","program","dir","exit","syscalls",
+        /// Print one JSON object: {"command":"trace","ok","program","dir","exit","program_failed","syscalls",
         /// "processes","replayed","replay_matches_real_disk","replay_differences","not_simulated":[{"syscall","reason",
         /// "concern","count","first_line","example","detail"}],"results":[{"model","crash_points",
         /// "images","checked","sampled","failing_points","failures":[{"crash_after_call","call",

@@ -93,6 +93,12 @@ impl TraceRun {
     pub fn passed(&self) -> bool {
         self.results.iter().all(|r| r.failures.is_empty())
     }
+
+    /// Whether the program itself failed (exited non-zero or was killed): its crash images are
+    /// those of a failed run, whatever the checker says of them.
+    pub fn program_failed(&self) -> bool {
+        self.exit != "exit 0"
+    }
 }
 
 /// Runs `program` on `dir` under strace (the binary `strace`, with `-k` when `stacks`), replays

@@ -20,6 +20,14 @@ pub fn text(run: &TraceRun) -> String {
     let replay = &run.replay;
     let mut out = String::new();
     let _ = writeln!(out, "crashsim trace: `{}` on {} ({})", run.program.join(" "), run.dir.display(), run.exit);
+    if run.program_failed() {
+        let _ = writeln!(
+            out,
+            "WARNING: the program itself failed ({}): the run checked is a failed run, and what it did not \
+             do is in no crash image",
+            run.exit
+        );
+    }
     let _ = writeln!(
         out,
         "{} syscalls from {} process(es); {} replayed inside DIR; {} crash points",
@@ -102,7 +110,12 @@ pub fn text(run: &TraceRun) -> String {
     } else {
         "FAILED: some crash images fail the checker"
     };
-    let _ = writeln!(out, "\n{verdict}");
+    let failed_run = if run.program_failed() {
+        format!(" (of a run in which the program failed: {})", run.exit)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(out, "\n{verdict}{failed_run}");
     out
 }
 
@@ -218,6 +231,7 @@ pub fn json(run: &TraceRun) -> Value {
         "program": run.program,
         "dir": run.dir.display().to_string(),
         "exit": run.exit,
+        "program_failed": run.program_failed(),
         "syscalls": replay.syscalls,
         "processes": replay.processes,
         "replayed": replay.calls.iter().map(|c| json!({"line": c.line, "pid": c.pid, "call": c.text})).collect::<Vec<_>>(),
