@@ -1,0 +1,324 @@
+//! Judging one run: every crash point and image, the clean points, the restart, damaged files,
+//! and the fault runs, each against the spec replayed over the run's history.
+
+use std::collections::HashMap;
+
+use crashsim_faults::{Corruption, Fault, Plan};
+use crashsim_model::history::Outcome;
+use crashsim_model::Violation;
+use crashsim_sim::{Image, ImageSet, Model, Tracker};
+use rayon::prelude::*;
+
+use super::options::{ExploreOptions, FAILURE_REPORTED};
+use super::result::{absorb_each, WorkloadResult};
+use crate::cache::RecoveryCache;
+use crate::case::{Case, Check, Finding};
+use crate::continuation;
+use crate::execute::{execute, Execution, Run};
+use crate::schedule::Schedule;
+use crate::subject::Subject;
+use crate::workload::Workload;
+
+/// The checks of one run of `case` at the crash points `points` (earlier ones were checked with
+/// the run it branched from; a scale workload stops before its final shutdown), under each of
+/// `models` into the matching result: the clean points from the first of them on and, with
+/// `to_the_end`, a restart after the clean shutdown (the same under every model, judged once),
+/// and every image of every crash point. A run cut short at a state already explored
+/// ([`SeenStates`]) checks neither the clean points past `points` nor the restart.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_run<S: Subject>(
+    run: &Execution<S>,
+    case: &Case<S>,
+    points: std::ops::RangeInclusive<usize>,
+    to_the_end: bool,
+    subject: &S,
+    models: &[Model],
+    opts: &ExploreOptions,
+    cache: &RecoveryCache<S>,
+    results: &mut [WorkloadResult<S>],
+) {
+    let mut shared = WorkloadResult::default();
+    let clean_end = if to_the_end { usize::MAX } else { *points.end() };
+    check_clean_points(run, case, *points.start()..=clean_end, subject, &mut shared);
+    if to_the_end {
+        check_restart(run, case, subject, cache, &mut shared);
+    }
+    absorb_each(results, &shared);
+    check_crash_points(run, case, points, false, subject, models, opts, cache, results);
+}
+
+/// Every image of every crash point in `points` under each of `models`, booted and checked.
+/// Crash points between two call boundaries share a history (its spec replay is made once for
+/// all models), and a crash inside one syscall usually leaves the images the previous one left:
+/// each (history, image) pair is judged once, though every state is counted. Segments of equal
+/// history are spread over threads; their findings are merged in crash point order.
+///
+/// With `work_after`, each image whose recovery passes is also continued
+/// ([`continuation::continue_after`]): the calls not yet invoked run on it, and the restart after
+/// them is judged. Segments with no call left are skipped.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn check_crash_points<S: Subject>(
+    run: &Execution<S>,
+    case: &Case<S>,
+    points: std::ops::RangeInclusive<usize>,
+    work_after: bool,
+    subject: &S,
+    models: &[Model],
+    opts: &ExploreOptions,
+    cache: &RecoveryCache<S>,
+    results: &mut [WorkloadResult<S>],
+) {
+    assert_eq!(models.len(), results.len(), "one result per model");
+    if points.is_empty() {
+        return;
+    }
+    let first = *points.start();
+    let trackers: Vec<Vec<Tracker>> = models.iter().map(|&model| run.fs.trackers(model, points.clone())).collect();
+    // Each segment with the calls left to run after a crash in it (work after recovery only).
+    let segments: Vec<(std::ops::RangeInclusive<usize>, Vec<S::Op>)> = history_segments(run, points)
+        .into_iter()
+        .map(|segment| {
+            let left = if work_after { continuation::remaining(run, *segment.start()) } else { Vec::new() };
+            (segment, left)
+        })
+        .filter(|(_, left)| !work_after || !left.is_empty())
+        .collect();
+    let partials: Vec<Vec<WorkloadResult<S>>> = segments
+        .par_iter()
+        .map(|(segment, left)| {
+            let before = run.history_at(*segment.start());
+            let expected = subject.expect(&before);
+            let judge = |image: &dyn Fn() -> Image, fingerprint: u128| {
+                let recovered = cache.observe(subject, fingerprint, image);
+                match (work_after, subject.check(&expected, &recovered).err()) {
+                    (false, verdict) => verdict,
+                    // A bad recovery is the crash check's finding, not the continuation's.
+                    (true, Some(_)) => None,
+                    (true, None) => {
+                        let ops = left.clone();
+                        continuation::continue_after(subject, &before, &image(), &recovered, ops, opts.preempt, cache)
+                            .verdict
+                            .err()
+                    }
+                }
+            };
+            let mut judged: HashMap<u128, Option<Violation>> = HashMap::new();
+            let per_model = trackers.iter().map(|trackers| {
+                let mut partial = WorkloadResult::default();
+                let mut last: Option<(u64, ImageSet)> = None;
+                for k in segment.clone() {
+                    partial.crash_points += 1;
+                    // A syscall that logged no event (a read, a stat) leaves the images it found.
+                    let tracker = &trackers[k - first];
+                    let seen = tracker.events_seen();
+                    if last.as_ref().is_none_or(|(at, _)| *at != seen) {
+                        last = Some((seen, tracker.images(&opts.images)));
+                    }
+                    let set = &last.as_ref().expect("just set").1;
+                    for (i, &fingerprint) in set.fingerprints.iter().enumerate() {
+                        partial.crash_states += 1;
+                        partial.fingerprints.insert(fingerprint);
+                        let verdict = judged.entry(fingerprint).or_insert_with(|| judge(&|| set.image(i), fingerprint));
+                        if let Some(violation) = verdict {
+                            let check = if work_after {
+                                Check::Continue { after: k, image: i }
+                            } else {
+                                Check::Crash { after: k, image: i }
+                            };
+                            let case = Case { check, ..case.clone() };
+                            let survivors = set.survivors[i].len();
+                            partial.found(Finding { case, violation: violation.clone(), survivors });
+                        }
+                    }
+                }
+                partial
+            });
+            per_model.collect()
+        })
+        .collect();
+    for per_model in partials {
+        for (result, partial) in results.iter_mut().zip(per_model) {
+            result.absorb(partial);
+        }
+    }
+}
+
+/// `points` cut where the history of a crash changes: after a call's first syscall (it is in
+/// flight from there) and after its last (it has returned).
+pub(super) fn history_segments<S: Subject>(
+    run: &Execution<S>,
+    points: std::ops::RangeInclusive<usize>,
+) -> Vec<std::ops::RangeInclusive<usize>> {
+    let (first, last) = (*points.start(), *points.end());
+    let mut cuts: Vec<usize> =
+        run.spans.iter().flat_map(|s| [s.start + 1, s.end]).filter(|&k| first < k && k <= last).collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut segments = Vec::with_capacity(cuts.len() + 1);
+    let mut start = first;
+    for cut in cuts {
+        segments.push(start..=cut - 1);
+        start = cut;
+    }
+    segments.push(start..=last);
+    segments
+}
+
+/// The running store's files after each call that answered with no other call in flight (and
+/// ended at or after syscall `from_step`), checked without recovery.
+pub(super) fn check_clean_points<S: Subject>(
+    run: &Execution<S>,
+    case: &Case<S>,
+    steps: std::ops::RangeInclusive<usize>,
+    subject: &S,
+    result: &mut WorkloadResult<S>,
+) {
+    for (op, span) in run.spans.iter().enumerate() {
+        if span.returned == crashsim_model::NEVER || !steps.contains(&span.end) || !run.quiescent_after(op) {
+            continue;
+        }
+        let Some(observed) = subject.inspect(&span.after) else { return };
+        result.crash_states += 1;
+        if let Err(violation) = subject.check(&subject.expect(&run.history_at(span.end)), &observed) {
+            let case = Case { check: Check::Clean { op }, ..case.clone() };
+            result.found(Finding { case, violation, survivors: 0 });
+        }
+    }
+}
+
+/// A restart after the clean shutdown that ends every run.
+pub(super) fn check_restart<S: Subject>(
+    run: &Execution<S>,
+    case: &Case<S>,
+    subject: &S,
+    cache: &RecoveryCache<S>,
+    result: &mut WorkloadResult<S>,
+) {
+    let image = run.fs.volatile_image();
+    let observed = cache.observe(subject, image.fingerprint(), || image.clone());
+    result.crash_states += 1;
+    if let Err(violation) = subject.check(&subject.expect(&run.history_then_restart()), &observed) {
+        let case = Case { check: Check::Restart, ..case.clone() };
+        result.found(Finding { case, violation, survivors: 0 });
+    }
+}
+
+/// The store restarted on the run's final disk with one file damaged, for every damage
+/// ([`Corruption::each`]) of every file the subject reads at open ([`Subject::corruptible`]):
+/// it may refuse to start, or start without losing anything acknowledged. The disk is the same
+/// under every model, so this is judged once.
+///
+/// With `work_after`, where the store started (and lost nothing), a lone client's workload also
+/// does work after that restart ([`continuation::continue_after`]): its calls run again on the
+/// store booted on the damaged disk, which then shuts down and restarts. A damage recovery left
+/// in place and the next write makes live (a torn tail appended after, say) shows there.
+pub(super) fn check_corruptions<S: Subject>(
+    run: &Execution<S>,
+    case: &Case<S>,
+    work_after: bool,
+    subject: &S,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache<S>,
+    result: &mut WorkloadResult<S>,
+) {
+    let files = subject.corruptible();
+    if files.is_empty() {
+        return;
+    }
+    let image = run.fs.volatile_image();
+    let before = run.history_then_restart();
+    let expected = subject.expect(&before);
+    let work = if work_after && !case.workload.is_concurrent() { continuation::remaining(run, 0) } else { Vec::new() };
+    for path in files {
+        let Some(bytes) = image.file(&path) else { continue };
+        for corruption in Corruption::each(&path, bytes.len()) {
+            let damaged = image.with_file(&path, corruption.apply(bytes)).expect("the file is there");
+            let fingerprint = damaged.fingerprint();
+            let observed = cache.observe(subject, fingerprint, || damaged.clone());
+            result.crash_states += 1;
+            result.fingerprints.insert(fingerprint);
+            if let Err(violation) = subject.check_corrupted(&expected, &observed) {
+                let case = Case { faults: Plan::corrupting(corruption), check: Check::Restart, ..case.clone() };
+                result.found(Finding { case, violation, survivors: 0 });
+                continue;
+            }
+            if work.is_empty() || !subject.started(&observed) {
+                continue;
+            }
+            let continued =
+                continuation::continue_after(subject, &before, &damaged, &observed, work.clone(), opts.preempt, cache);
+            result.crash_states += 1;
+            if let Err(violation) = continued.verdict {
+                let case =
+                    Case { faults: Plan::corrupting(corruption), check: Check::WorkAfterRestart, ..case.clone() };
+                result.found(Finding { case, violation, survivors: 0 });
+            }
+        }
+    }
+}
+
+/// One fault at one syscall of a lone client's run. An errno: the operation it hits must fail.
+/// A short write: the store must carry on (write the rest). Either way the store must pass the
+/// checks after it: at every crash point from the fault to the end of that operation, and after
+/// a clean restart. The running store's own files are not checked after a failure: like a
+/// filesystem after EIO, a store that saw an I/O error is consistent again once it recovers.
+///
+/// With `prefixes_explored` (every prefix of the workload has its own fault runs), the crash
+/// points of a fault in an operation before the last are not checked again: the run is the
+/// prefix's up to the end of that operation, and so are those crash states. The restart after
+/// the operations that follow the fault is what this run adds.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_fault_run<S: Subject>(
+    subject: &S,
+    models: &[Model],
+    workload: &Workload<S::Op>,
+    plan: &Plan,
+    prefixes_explored: bool,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache<S>,
+    results: &mut [WorkloadResult<S>],
+) {
+    assert_eq!(models.len(), results.len(), "one result per model");
+    let run = execute(subject, workload, plan, &Run { preempt: opts.preempt, ..Run::default() });
+    let case = Case {
+        workload: workload.clone(),
+        faults: plan.clone(),
+        schedule: Schedule::default(),
+        madsim: None,
+        check: Check::Restart,
+    };
+    let (&step, fault) = plan.faults.iter().next().expect("a fault plan has one fault");
+    let hit = run.spans.iter().position(|s| s.start <= step && step < s.end);
+    if let Some(span) = hit {
+        let hit = &run.spans[span];
+        // A failed close keeps nothing from happening: its data is in the page cache by then,
+        // and only an fsync decides what is durable (std ignores close errors, as most programs
+        // do).
+        let closing =
+            run.fs.trace().steps.get(step).is_some_and(|s| matches!(s.call, crashsim_sim::Call::Close { .. }));
+        if let (Outcome::Replied(reply), Fault::Fail(errno), false) = (&hit.outcome, fault, closing) {
+            if !subject.is_refusal(reply) {
+                let violation = Violation {
+                    invariant: FAILURE_REPORTED,
+                    summary: format!(
+                        "{} was acknowledged ({reply}) although syscall {step} failed with {errno:?}",
+                        hit.op
+                    ),
+                    expected: "  the call returns an error\n".to_string(),
+                    found: format!("  the call returned {reply}\n"),
+                };
+                let case = Case { check: Check::Clean { op: span }, ..case };
+                for result in results.iter_mut() {
+                    result.found(Finding { case: case.clone(), violation: violation.clone(), survivors: 0 });
+                }
+                return;
+            }
+        }
+    }
+    if let Some(span) = hit.filter(|&span| !prefixes_explored || span + 1 >= workload.len()) {
+        check_crash_points(&run, &case, step..=run.spans[span].end, false, subject, models, opts, cache, results);
+    }
+    let mut restart = WorkloadResult::default();
+    check_restart(&run, &case, subject, cache, &mut restart);
+    absorb_each(results, &restart);
+}

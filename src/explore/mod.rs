@@ -1,0 +1,358 @@
+//! The explorer: crash at every syscall boundary, boot a store on every crash image, check it.
+//!
+//! For each workload (exhaustive ones shortest first, then random ones, then concurrent ones:
+//! two clients in one process, then in two):
+//! 1. run it on a recording SimFs (plus a clean shutdown at the end), once per interleaving of
+//!    its clients with at most `preemptions_max` preemptions ([`dfs`](crate::schedule::dfs)): N syscalls each;
+//! 2. for every crash point k in 0..=N and every image the persistence model allows there,
+//!    boot a fresh store on the image and check what recovery left against the spec, replayed
+//!    over the history at k (operations that returned, the one in flight);
+//! 3. check the clean points: the running store's files after each call that answered while no
+//!    other call ran (no recovery), and a restart after the clean shutdown;
+//! 4. for short workloads, rerun with each errno at each mutating syscall: the failing operation
+//!    must return an error, and the store must pass the checks after it and after a crash;
+//! 5. for the same short workloads (one client), work after recovery: on every crash image whose
+//!    recovery passed, run the operations not yet invoked, shut down, restart, and judge from
+//!    the state recovery showed ([`continuation`](crate::continuation)).
+//!
+//! An interleaving shares its first syscalls with the one it branched from; crash points in that
+//! common part are checked once, by the first. Recovery depends on the image alone, so
+//! identical images (by 128-bit fingerprint) are booted once per variant ([`RecoveryCache`]).
+//! Workloads are spread over all cores with rayon; results are merged in workload order, so
+//! every figure and the first violation are the same on every run.
+
+mod judge;
+mod options;
+mod plan;
+mod result;
+mod seen;
+mod shrink;
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use crashsim_faults::{Plan, ERRNOS};
+use crashsim_sim::Model;
+use rayon::prelude::*;
+
+use self::judge::{check_corruptions, check_crash_points};
+use self::plan::{batches, last_op_faults, prunable};
+use self::result::absorb_each;
+use self::seen::{state_keys, Keys, SeenStates};
+use crate::cache::RecoveryCache;
+use crate::case::{Case, Check, Finding};
+use crate::execute::{execute, Run};
+use crate::schedule::dfs::Dfs;
+use crate::schedule::Schedule;
+use crate::subject::Subject;
+use crate::workload::Workload;
+
+pub(crate) use self::judge::{check_fault_run, check_run};
+pub use self::options::{ExploreOptions, FAILURE_REPORTED, STOP_BATCH};
+pub(crate) use self::plan::Planned;
+pub use self::result::ModelResult;
+pub(crate) use self::result::{Merger, WorkloadResult};
+pub use self::shrink::shrink_finding;
+
+/// Explores `subject` under `model`; `progress` is told after each workload.
+pub fn explore<S: Subject>(
+    subject: &S,
+    model: Model,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache<S>,
+    progress: &(dyn Fn() + Sync),
+) -> ModelResult<S> {
+    explore_models(subject, &[model], opts, cache, progress).pop().expect("one result per model")
+}
+
+/// Explores `subject` under each of `models` in one pass: each run (interleaving, fault) is
+/// made once and checked under every model still exploring. One result per model, in order,
+/// each the same as [`explore`] under that model alone gives; `progress` is told after each
+/// workload under each model. A model's time is the wall time until its last workload.
+pub fn explore_models<S: Subject>(
+    subject: &S,
+    models: &[Model],
+    opts: &ExploreOptions,
+    cache: &RecoveryCache<S>,
+    progress: &(dyn Fn() + Sync),
+) -> Vec<ModelResult<S>> {
+    assert!(!models.is_empty(), "explore under at least one model");
+    let started = Instant::now();
+    let all = opts.planned(subject);
+    let stops = |model: &Model| opts.stop_under.contains(model);
+    let batch = if models.iter().any(stops) { STOP_BATCH } else { all.len().max(1) };
+    let mut mergers: Vec<Merger<S>> = models.iter().map(|&model| Merger::new(subject, model)).collect();
+    let mut ended_ms: Vec<Option<u128>> = vec![None; models.len()];
+    // The states before a last operation (with it) whose fault runs ran, and how many
+    // workloads asked.
+    let mut seen_before_last: HashSet<u128> = HashSet::new();
+    // The states after a run (with what the spec expects of them) whose damages were checked.
+    let mut seen_after: HashSet<u128> = HashSet::new();
+    // State caching of the exhaustive workloads: the states after a workload's last call (with
+    // the spec's expectation) reached so far, and the workloads whose state was reached first by
+    // an earlier one (their extensions are skipped).
+    let mut seen_after_last: HashSet<u128> = HashSet::new();
+    let mut pruned: HashSet<Vec<S::Op>> = HashSet::new();
+    let mut skipped: u64 = 0;
+    for range in batches(&all, batch) {
+        let live: Vec<usize> = (0..models.len()).filter(|&m| ended_ms[m].is_none()).collect();
+        if live.is_empty() {
+            break;
+        }
+        let live_models: Vec<Model> = live.iter().map(|&m| models[m]).collect();
+        let end = range.end;
+        let mut indexes: Vec<usize> = Vec::new();
+        for i in range {
+            let planned = &all[i];
+            let ops = &planned.workload.clients[0];
+            let prunable = prunable(opts, planned) && planned.workload.len() > opts.errno_max_ops.max(1);
+            if prunable && pruned.contains(&ops[..ops.len() - 1]) {
+                pruned.insert(ops.clone());
+                skipped += 1;
+                live.iter().for_each(|_| progress());
+            } else {
+                indexes.push(i);
+            }
+        }
+        let workloads: Vec<&Planned<S::Op>> = indexes.iter().map(|&i| &all[i]).collect();
+        let explored: Vec<(Vec<WorkloadResult<S>>, Option<Keys>)> = workloads
+            .par_iter()
+            .map(|planned| {
+                let w = &planned.workload;
+                let errno_runs = !w.is_concurrent() && w.len() <= opts.errno_max_ops && !planned.scale;
+                if planned.scale {
+                    (explore_after_setup(subject, &live_models, w, opts, cache), None)
+                } else {
+                    let keyed = prunable(opts, planned);
+                    explore_workload_keyed(subject, &live_models, w, errno_runs, keyed, opts, cache)
+                }
+            })
+            .collect();
+        // State caching, decided in workload order so that which workload runs a state's fault
+        // runs does not depend on the threads: the first with that state before its last op.
+        let deep: Vec<(bool, bool)> = workloads
+            .iter()
+            .zip(&explored)
+            .map(|(planned, (_, keys))| {
+                let deep = last_op_faults(opts, planned);
+                match keys.as_ref().and_then(|k| k.before_last.map(|before| (before, k.after))) {
+                    Some((before, after)) if deep => (seen_before_last.insert(before), seen_after.insert(after)),
+                    _ => (deep, deep),
+                }
+            })
+            .collect();
+        for (planned, (_, keys)) in workloads.iter().zip(&explored) {
+            // A state already reached by an earlier workload: this one's extensions are that
+            // one's, and are not run.
+            if let Some(keys) = keys {
+                if !seen_after_last.insert(keys.after_last) {
+                    pruned.insert(planned.workload.clients[0].clone());
+                }
+            }
+        }
+        let results: Vec<(Vec<WorkloadResult<S>>, u128)> = workloads
+            .par_iter()
+            .zip(explored)
+            .zip(deep)
+            .map(|((planned, (mut results, _)), (faults, damage))| {
+                if faults || damage {
+                    let w = &planned.workload;
+                    let faults = check_last_op_faults(subject, &live_models, w, faults, damage, opts, cache);
+                    for (result, part) in results.iter_mut().zip(faults) {
+                        result.absorb(part);
+                    }
+                }
+                live.iter().for_each(|_| progress());
+                (results, started.elapsed().as_millis())
+            })
+            .collect();
+        let mut found = vec![false; live.len()];
+        for ((per_model, finished_ms), &i) in results.into_iter().zip(&indexes) {
+            for (j, result) in per_model.into_iter().enumerate() {
+                found[j] |= result.violations > 0;
+                mergers[live[j]].add(i, result, finished_ms);
+            }
+        }
+        for (j, &m) in live.iter().enumerate() {
+            if found[j] && stops(&models[m]) {
+                ended_ms[m] = Some(started.elapsed().as_millis());
+                (end..all.len()).for_each(|_| progress());
+            }
+        }
+    }
+    let all_done = started.elapsed().as_millis();
+    let mut results = Vec::new();
+    for (m, merger) in mergers.into_iter().enumerate() {
+        let shrinking = Instant::now();
+        let (mut merged, first_index) = merger.finish();
+        // Workloads come shortest first, so an exhaustive or concurrent finding is as short as
+        // any; a random workload's finding, or one under an injected fault, is shrunk by
+        // dropping operations.
+        let shrink =
+            |f: &Finding<S>| !f.case.faults.is_clean() || first_index.is_some_and(|i| all[i].random || all[i].scale);
+        if let Some(finding) = merged.first.take_if(|f| shrink(f)) {
+            merged.first = Some(shrink_finding(subject, models[m], finding, opts, cache));
+        }
+        merged.elapsed_ms = ended_ms[m].unwrap_or(all_done) + shrinking.elapsed().as_millis();
+        merged.seen_skipped = skipped;
+        results.push(merged);
+    }
+    results
+}
+
+/// Explores one workload under each of `models`: every interleaving within the preemption
+/// bound, each run once and checked under every model. One result per model, in order.
+pub(crate) fn explore_workload<S: Subject>(
+    subject: &S,
+    models: &[Model],
+    workload: &Workload<S::Op>,
+    errno_runs: bool,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache<S>,
+) -> Vec<WorkloadResult<S>> {
+    explore_workload_keyed(subject, models, workload, errno_runs, false, opts, cache).0
+}
+
+/// [`explore_workload`]; with `keyed` (a lone client's workload of two or more operations), also
+/// its state caching [`Keys`], when the subject tells them ([`state_keys`]).
+fn explore_workload_keyed<S: Subject>(
+    subject: &S,
+    models: &[Model],
+    workload: &Workload<S::Op>,
+    errno_runs: bool,
+    keyed: bool,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache<S>,
+) -> (Vec<WorkloadResult<S>>, Option<Keys>) {
+    let mut key = None;
+    let mut results: Vec<WorkloadResult<S>> = models.iter().map(|_| WorkloadResult::default()).collect();
+    let clean = Plan::none();
+    let mut dfs = Dfs::new(opts.preemptions_max);
+    let concurrent = workload.is_concurrent() && opts.state_caching;
+    let mut seen = SeenStates::default();
+    while let Some(branch) = dfs.next_branch() {
+        let case = Case {
+            workload: workload.clone(),
+            faults: clean.clone(),
+            schedule: branch.schedule.clone(),
+            madsim: None,
+            check: Check::Restart,
+        };
+        let run =
+            execute(subject, workload, &clean, &Run { fingerprint: keyed || concurrent, ..case.run(opts.preempt) });
+        if keyed {
+            key = state_keys(subject, &run);
+        }
+        // Interleaving state caching: the rest of a run past a state an earlier interleaving of
+        // this workload reached is that interleaving's to explore.
+        let cut = if concurrent { seen.cut(subject, &run, branch.from_step, opts.preemptions_max) } else { None };
+        assert!(
+            run.interleaving.deadlocked.is_empty(),
+            "clients {:?} of {} deadlocked on workload {workload} with schedule {}: a store must never wait forever",
+            run.interleaving.deadlocked,
+            subject.name(),
+            case.schedule
+        );
+        for result in results.iter_mut() {
+            result.interleavings += 1;
+            result.interleavings_cut += u64::from(cut.is_some());
+        }
+        let points = branch.from_step..=cut.unwrap_or(run.fs.steps());
+        check_run(&run, &case, points, cut.is_none(), subject, models, opts, cache, &mut results);
+        if errno_runs && branch.schedule.0.is_empty() {
+            if !workload.is_concurrent() {
+                let points = run.open_end..=run.fs.steps();
+                check_crash_points(&run, &case, points, true, subject, models, opts, cache, &mut results);
+            }
+            let mut corruptions = WorkloadResult::default();
+            check_corruptions(&run, &case, true, subject, opts, cache, &mut corruptions);
+            absorb_each(&mut results, &corruptions);
+            let trace = run.fs.trace();
+            for plan in Plan::each_errno(&trace, &ERRNOS).iter().chain(&Plan::each_short_write(&trace, 1)) {
+                check_fault_run(subject, models, workload, plan, true, opts, cache, &mut results);
+            }
+        }
+        dfs.explored(&branch, &run.interleaving, cut);
+    }
+    (results, key)
+}
+
+/// The fault runs of a lone client's workload's last operation (with `faults`): every errno at
+/// each of its mutating syscalls and a one-byte short write at each of its writes, each checked
+/// at the crash points to the end of that operation and after a restart ([`check_fault_run`]),
+/// and work after recovery from every crash image of the operations before it;
+/// and (with `damage`) every damage on restart after the run ([`check_corruptions`]; work after
+/// that restart reruns the whole workload, so it stays with the workloads of `errno_max_ops`).
+fn check_last_op_faults<S: Subject>(
+    subject: &S,
+    models: &[Model],
+    workload: &Workload<S::Op>,
+    faults: bool,
+    damage: bool,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache<S>,
+) -> Vec<WorkloadResult<S>> {
+    let mut results: Vec<WorkloadResult<S>> = models.iter().map(|_| WorkloadResult::default()).collect();
+    let run = execute(subject, workload, &Plan::none(), &Run { preempt: opts.preempt, ..Run::default() });
+    let Some(last) = run.spans.iter().filter(|s| s.client.is_some()).last() else { return results };
+    let in_last = |plan: &&Plan| plan.faults.keys().all(|&step| last.start <= step && step < last.end);
+    let case = Case {
+        workload: workload.clone(),
+        faults: Plan::none(),
+        schedule: Schedule::default(),
+        madsim: None,
+        check: Check::Restart,
+    };
+    if damage {
+        let mut corruptions = WorkloadResult::default();
+        check_corruptions(&run, &case, false, subject, opts, cache, &mut corruptions);
+        absorb_each(&mut results, &corruptions);
+    }
+    if !faults {
+        return results;
+    }
+    // Work after recovery: a crash in any operation before the last, then the calls left on
+    // the recovered store.
+    let calls: Vec<&crate::execute::Span<S>> = run.spans.iter().filter(|s| s.client.is_some()).collect();
+    if let [.., before, _] = calls[..] {
+        let points = run.open_end..=before.end;
+        check_crash_points(&run, &case, points, true, subject, models, opts, cache, &mut results);
+    }
+    let trace = run.fs.trace();
+    let plans = Plan::each_errno(&trace, &ERRNOS).into_iter().chain(Plan::each_short_write(&trace, 1));
+    for plan in plans.collect::<Vec<Plan>>().iter().filter(in_last) {
+        check_fault_run(subject, models, workload, plan, true, opts, cache, &mut results);
+    }
+    results
+}
+
+/// Explores a scale workload under each of `models`: one run, crash-checked from the end of
+/// its setup to the start of the final clean shutdown. The setup's crash points are those of
+/// shorter workloads, many times over; so are the shutdown's, and a crash inside a shutdown
+/// that ends thousands of sessions would have the spec enumerate every subset of them.
+fn explore_after_setup<S: Subject>(
+    subject: &S,
+    models: &[Model],
+    workload: &Workload<S::Op>,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache<S>,
+) -> Vec<WorkloadResult<S>> {
+    assert!(!workload.is_concurrent(), "a scale workload has one client");
+    let mut results: Vec<WorkloadResult<S>> = models.iter().map(|_| WorkloadResult::default()).collect();
+    let case = Case {
+        workload: workload.clone(),
+        faults: Plan::none(),
+        schedule: Schedule::default(),
+        madsim: None,
+        check: Check::Restart,
+    };
+    let run = execute(subject, workload, &Plan::none(), &case.run(opts.preempt));
+    let setup_end = run.spans.iter().filter(|s| s.client.is_none()).take(workload.setup.len()).map(|s| s.end).max();
+    for result in results.iter_mut() {
+        result.interleavings += 1;
+    }
+    let from = setup_end.unwrap_or(run.open_end);
+    let shutdown = run.spans.last().filter(|s| s.client.is_none() && s.start >= from).map(|s| s.start);
+    check_run(&run, &case, from..=shutdown.unwrap_or(run.fs.steps()), true, subject, models, opts, cache, &mut results);
+    results
+}
