@@ -8,6 +8,7 @@
 use std::borrow::Borrow;
 
 use crashsim_sim::{Image, ImageOptions, SimFs, SyncRule};
+use rayon::prelude::*;
 
 use super::check::{run_checker, CheckOptions, ModelResult};
 use super::recording::Recording;
@@ -119,17 +120,25 @@ pub fn diagnose(
     let mut all: Vec<Diagnosis> = Vec::new();
     for r in results {
         let trackers = original.fs().trackers(r.model, 0..=points.last().copied().unwrap_or(0));
+        // Each failing image is classified on its own (checker runs, one at a time): the points
+        // are spread over the cores, and their diagnoses taken back in order.
+        let classified: Vec<Vec<(usize, Diagnosis)>> = r
+            .failures
+            .par_iter()
+            .map(|failure| {
+                let set = trackers[points[failure.point]].images(&options.images);
+                (0..set.len())
+                    .filter(|&image| original.fails(failure.point, &set.image(image)))
+                    .filter_map(|image| Some((image, classify(&original, r.model, failure.point, image).ok()?)))
+                    .collect()
+            })
+            .collect();
         let mut firsts = Vec::new();
         let mut found: Vec<Diagnosis> = Vec::new();
-        for failure in &r.failures {
-            let set = trackers[points[failure.point]].images(&options.images);
+        for (failure, diagnoses) in r.failures.iter().zip(classified) {
             let mut keys_here: Vec<VulnerabilityKey> = Vec::new();
             let mut first = None;
-            for image in 0..set.len() {
-                if !original.fails(failure.point, &set.image(image)) {
-                    continue;
-                }
-                let Ok(diagnosis) = classify(&original, r.model, failure.point, image) else { continue };
+            for (image, diagnosis) in diagnoses {
                 let counted = !keys_here.contains(&diagnosis.key());
                 keys_here.push(diagnosis.key());
                 let diagnosis = Diagnosis { failing_points: usize::from(counted), ..diagnosis };
