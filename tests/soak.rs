@@ -9,9 +9,9 @@
 //! (`crashsim soak --seeds N --shard i/n` does the same from the command line.)
 
 use crashsim::cache::RecoveryCache;
-use crashsim::session::program::replay_command;
 use crashsim::session::Session;
 use crashsim::soak::{soak, SoakOptions};
+use crashsim::subject::Subject;
 use crashsim_sim::Model;
 use crashsim_store::Variant;
 
@@ -43,7 +43,7 @@ fn assert_clean(opts: &SoakOptions) -> Vec<u64> {
                 "seed {:?}: {}\nreplay: {}",
                 soaked.failing_seed,
                 finding.violation,
-                replay_command(&Session(Variant::Reference), model, &finding.case, &opts.explore)
+                Session(Variant::Reference).replay(model, &finding.case, &opts.explore).unwrap_or_default()
             );
         }
         assert_eq!((soaked.seeds_run, soaked.seeds_planned, soaked.cut_short), (opts.seeds, opts.seeds, false));

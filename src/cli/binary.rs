@@ -9,7 +9,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use crashsim_store::{Concurrency, Variant};
 
 use super::{check_dir, images, parse_models, real_disk, run_command, self_check, spec, trace};
-use super::{Models, StoreCommand};
+use super::{with_help_after, Models, StoreCommand};
 use crate::scenario::Scenario;
 use crate::session::Session;
 
@@ -247,12 +247,8 @@ The program's stdout goes to a file: flush after saying something is done. Its s
 
 /// Parses the command line and runs the command.
 pub fn run() -> ExitCode {
-    let command = Cli::command()
-        .mut_subcommand("explore", |c| {
-            c.about(EXPLORE_ABOUT).long_about(EXPLORE_LONG_ABOUT).after_long_help(reference_help())
-        })
-        .mut_subcommand("repro", |c| c.after_long_help(reference_help()))
-        .mut_subcommand("soak", |c| c.after_long_help(reference_help()));
+    let command = Cli::command().mut_subcommand("explore", |c| c.about(EXPLORE_ABOUT).long_about(EXPLORE_LONG_ABOUT));
+    let command = with_help_after(command, &reference_help());
     let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     let sessions: Vec<Session> = Variant::ALL.iter().map(|&v| Session(v)).collect();
     match cli.command {

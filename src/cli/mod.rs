@@ -60,10 +60,7 @@ pub fn run<S: Subject>(subjects: &[S]) -> ExitCode {
         .ok()
         .and_then(|exe| exe.file_stem().map(|stem| stem.to_string_lossy().into_owned()))
         .map_or("store", |name| Box::leak(name.into_boxed_str()));
-    let help = subjects_help(subjects);
-    let command = ["explore", "repro", "soak"].into_iter().fold(StoreCli::command().name(program), |command, name| {
-        command.mut_subcommand(name, |c| c.after_long_help(help.clone()))
-    });
+    let command = with_help_after(StoreCli::command().name(program), &subjects_help(subjects));
     // With no arguments at all: explore every subject with the default bounds.
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.len() == 1 {
@@ -333,6 +330,14 @@ fn pick<S: Subject>(subjects: &[S], name: Option<&str>, default: Pick) -> Result
         None if default == Pick::First || subjects.len() == 1 => Ok(vec![subjects[0].clone()]),
         None => Err(format!("which store? give --variant, one of {}", names())),
     }
+}
+
+/// `command` whose store commands (explore, repro, soak) end their `--help` with `help`: the
+/// subjects and the syntax of workloads, schedules and plans.
+fn with_help_after(command: clap::Command, help: &str) -> clap::Command {
+    ["explore", "repro", "soak"]
+        .into_iter()
+        .fold(command, |command, name| command.mut_subcommand(name, |c| c.after_long_help(help.to_string())))
 }
 
 /// What `--help` ends with for a program's own subjects.

@@ -65,7 +65,7 @@ enum Message {
 
 /// The disk the thread's shims see: each call goes to the task, which answers it.
 struct Relay {
-    requests: Mutex<Sender<Message>>,
+    requests: Sender<Message>,
     answers: Mutex<Receiver<FsResult<Response>>>,
     /// Frames never a site, when the run's disk records sites.
     site_library: Option<Vec<String>>,
@@ -74,7 +74,7 @@ struct Relay {
 impl Disk for Relay {
     fn call(self: Arc<Self>, request: Request) -> Pending<Response> {
         let site = self.site_library.as_ref().and_then(|library| Site::capture(library));
-        let sent = self.requests.lock().expect("one call at a time").send(Message::Call(request, site));
+        let sent = self.requests.send(Message::Call(request, site));
         // The task is gone only when the run is dropped; the call then fails like a dead disk.
         let answer = match sent {
             Ok(()) => self.answers.lock().expect("one call at a time").recv().unwrap_or(Err(Errno::EIO)),
@@ -95,7 +95,7 @@ impl<R: Send + 'static> Scheduled<R> {
         let (to_task, requests) = mpsc::channel();
         let (answers, from_task) = mpsc::channel();
         let relay = Arc::new(Relay {
-            requests: Mutex::new(to_task.clone()),
+            requests: to_task.clone(),
             answers: Mutex::new(from_task),
             site_library: disk.site_library(),
         });

@@ -1,5 +1,6 @@
 //! The program that replays a case of the session store: the `crashsim` binary, as a user would
-//! type it. The command itself is the generic one ([`crate::case_text::replay_command`]).
+//! type it ([`crate::subject::Subject::program`]); the command is the generic one
+//! ([`crate::case_text::replay_command`]).
 
 /// How a printed command starts: `crashsim` when this program is the installed `crashsim` (or
 /// the library is used from elsewhere, as in tests), `cargo run --release --features cli --` when
@@ -19,14 +20,4 @@ pub fn program() -> &'static str {
             "crashsim"
         }
     })
-}
-
-/// The one-line command that replays a case of the session store.
-pub fn replay_command(
-    subject: &super::Session,
-    model: crashsim_sim::Model,
-    case: &crate::case::Case<super::Session>,
-    opts: &crate::explore::ExploreOptions,
-) -> String {
-    crate::case_text::replay_command(program(), subject, model, case, opts)
 }
