@@ -2,8 +2,10 @@
 //! Recovery depends on the image alone, so identical images are booted once per subject,
 //! whichever workload, crash point or model produced them, as long as the cache holds them.
 //!
-//! It is bounded: two generations of at most [`GENERATION`] entries each. When the current one
-//! is full, it becomes the old one and the older is dropped; an entry found in the old one moves
+//! It is bounded: two generations of at most [`GENERATION`] entries and [`GENERATION_BYTES`]
+//! bytes of booted images each (what a store observes grows with its files: a registry of
+//! 2,000 sessions is some 100 KB). When the current one is full, it becomes the old one and
+//! the older is dropped; an entry found in the old one moves
 //! back to the current. So memory stays flat however long a run is, while the images one
 //! workload's crash points share (the hits that matter) stay. What the cache holds never
 //! changes a verdict: a miss boots the store again, and a boot depends on the image alone.
@@ -11,46 +13,54 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crashsim_sim::Image;
+use crashsim_sim::{Image, Node};
 
 use crate::subject::{recover_on, Subject};
 
 /// Most entries of one generation of the cache.
 pub const GENERATION: usize = 20_000;
 
+/// Most bytes of booted images (files and paths) one generation of the cache stands for.
+pub const GENERATION_BYTES: usize = 64 << 20;
+
 /// Observed states of booted images, by subject and image fingerprint.
 pub struct RecoveryCache<S: Subject> {
     generations: Mutex<Generations<S>>,
 }
 
-type Entries<S> = HashMap<(S, u128), Arc<<S as Subject>::Observed>>;
+/// Observed states with the size of the image each was booted on.
+type Entries<S> = HashMap<(S, u128), (Arc<<S as Subject>::Observed>, usize)>;
 
 struct Generations<S: Subject> {
     current: Entries<S>,
+    /// Image bytes the current generation stands for.
+    current_bytes: usize,
     old: Entries<S>,
 }
 
 impl<S: Subject> Default for RecoveryCache<S> {
     fn default() -> Self {
-        Self { generations: Mutex::new(Generations { current: HashMap::new(), old: HashMap::new() }) }
+        Self { generations: Mutex::new(Generations { current: HashMap::new(), current_bytes: 0, old: HashMap::new() }) }
     }
 }
 
 impl<S: Subject> Generations<S> {
     fn get(&mut self, key: &(S, u128)) -> Option<Arc<S::Observed>> {
-        if let Some(found) = self.current.get(key) {
+        if let Some((found, _)) = self.current.get(key) {
             return Some(found.clone());
         }
-        let found = self.old.remove(key)?;
-        self.insert(key.clone(), found.clone());
+        let (found, bytes) = self.old.remove(key)?;
+        self.insert(key.clone(), found.clone(), bytes);
         Some(found)
     }
 
-    fn insert(&mut self, key: (S, u128), observed: Arc<S::Observed>) {
-        if self.current.len() >= GENERATION {
+    fn insert(&mut self, key: (S, u128), observed: Arc<S::Observed>, bytes: usize) {
+        if self.current.len() >= GENERATION || self.current_bytes.saturating_add(bytes) > GENERATION_BYTES {
             self.old = std::mem::take(&mut self.current);
+            self.current_bytes = 0;
         }
-        self.current.insert(key, observed);
+        self.current_bytes = self.current_bytes.saturating_add(bytes);
+        self.current.insert(key, (observed, bytes));
     }
 }
 
@@ -62,8 +72,15 @@ impl<S: Subject> RecoveryCache<S> {
         if let Some(found) = self.generations.lock().expect("cache lock").get(&key) {
             return found;
         }
-        let observed = Arc::new(recover_on(subject, &image()).0.observed);
-        self.generations.lock().expect("cache lock").insert(key, observed.clone());
+        let image = image();
+        let bytes = image_bytes(&image);
+        let observed = Arc::new(recover_on(subject, &image).0.observed);
+        self.generations.lock().expect("cache lock").insert(key, observed.clone(), bytes);
         observed
     }
+}
+
+/// The size of `image`: its paths and file contents, in bytes.
+fn image_bytes(image: &Image) -> usize {
+    image.nodes().map(|(path, node)| path.len() + if let Node::File(bytes) = node { bytes.len() } else { 0 }).sum()
 }

@@ -129,3 +129,20 @@ fn a_bug_five_operations_deep_is_caught_with_state_caching_on() {
     assert_eq!(cached.workloads + cached.seen_skipped as usize, full.workloads, "each workload run or skipped");
     assert!(cached.violations < full.violations, "the workloads skipped would have found it again");
 }
+
+/// The plan lists only the extensions of workloads that reached a new state, yet progress and
+/// the counts still cover every workload of the bound once: run, or skipped with its prefix.
+#[test]
+fn every_workload_of_the_bound_is_run_or_counted_skipped_once() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let opts = exhaustive(6, true);
+    assert_eq!(opts.workload_count(&Counter), opts.workloads(&Counter).len() as u64);
+    let ticks = AtomicU64::new(0);
+    let cache = RecoveryCache::default();
+    let result = explore(&Counter, Model::Process, &opts, &cache, &|| {
+        ticks.fetch_add(1, Ordering::Relaxed);
+    });
+    assert_eq!(ticks.load(Ordering::Relaxed), opts.workload_count(&Counter));
+    assert_eq!(result.workloads as u64 + result.seen_skipped, opts.workload_count(&Counter));
+    assert!(result.seen_skipped > result.workloads as u64, "six deep, most prefixes were reached before");
+}

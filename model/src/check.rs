@@ -16,8 +16,9 @@ use crate::history::{self, linearize, Interval, Violation};
 use crate::invariant::{adoption, Invariant, Judged, Uncertain, View, ViewEntry};
 use crate::keys::canonical;
 use crate::op::{Op, Outcome, Reply};
+use crate::partial;
 use crate::served::Served;
-use crate::store::{crash_resolutions, Client, Store};
+use crate::store::{crash_resolutions, Client, Effect, Store};
 
 /// One step of a recorded run of the session store.
 pub type Record = history::Record<Op, Reply>;
@@ -52,11 +53,71 @@ impl Observed {
     }
 }
 
-/// One branch of the replay.
+/// One branch of the replay: a store, the clients' memories, and the effects of an interrupted
+/// prune or shutdown that may or may not have happened, any subset of them ([`partial`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Branch {
     store: Store,
     clients: BTreeMap<usize, Client>,
+    optional: Vec<Effect>,
+}
+
+impl Branch {
+    /// One branch per subset of the optional effects, each with it applied.
+    fn concrete(self) -> Vec<Branch> {
+        if self.optional.is_empty() {
+            return vec![self];
+        }
+        let clients = self.clients;
+        let stores = partial::subsets(&self.store, &self.optional);
+        stores.into_iter().map(|store| Branch { store, clients: clients.clone(), optional: Vec::new() }).collect()
+    }
+
+    /// Whether the store names a wildcard id (`?n`): then an observed view binds names before it
+    /// can show which optional effects were taken, and the branch is enumerated instead.
+    fn has_wildcards(&self) -> bool {
+        self.store.registry.values().any(|e| e.id.starts_with('?'))
+            || self.store.transcripts.keys().chain(self.store.trajectories.keys()).any(|id| id.starts_with('?'))
+    }
+}
+
+/// An outcome the spec allows: a view, or (an interrupted prune or shutdown) a store with the
+/// effects that may or may not have happened, whose view is the base's with any subset of them.
+#[derive(Debug)]
+struct AllowedView {
+    /// The view with none of the optional effects taken.
+    view: View,
+    symbolic: Option<(Store, Vec<Effect>)>,
+}
+
+impl AllowedView {
+    /// The outcomes `branch` allows: one (symbolic when it has optional effects and no wildcard
+    /// ids), or one per subset.
+    fn of(branch: &Branch) -> Vec<AllowedView> {
+        if branch.optional.is_empty() || branch.has_wildcards() {
+            let concrete = branch.clone().concrete();
+            return concrete.iter().map(|b| AllowedView { view: b.store.view(), symbolic: None }).collect();
+        }
+        let symbolic = Some((branch.store.clone(), branch.optional.clone()));
+        vec![AllowedView { view: branch.store.view(), symbolic }]
+    }
+
+    /// The one outcome of those allowed that `observed` can equal.
+    fn shown(&self, observed: &View) -> std::borrow::Cow<'_, View> {
+        match &self.symbolic {
+            None => std::borrow::Cow::Borrowed(&self.view),
+            Some((store, optional)) => std::borrow::Cow::Owned(partial::shown_in(store, optional, observed).view()),
+        }
+    }
+
+    /// Views whose common part is what every outcome allowed holds: none and all of the
+    /// optional effects taken (each removes or ends one session, so any subset lies between).
+    fn extremes(&self) -> Vec<View> {
+        match &self.symbolic {
+            None => vec![self.view.clone()],
+            Some((store, optional)) => vec![self.view.clone(), partial::all_applied(store, optional).view()],
+        }
+    }
 }
 
 /// What the spec expects after a history: the views of the outcomes it allows (or the reply it
@@ -64,7 +125,7 @@ struct Branch {
 /// returned. Replayed once per history, then held against any number of observed states
 /// ([`Expected::check`]).
 pub struct Expected {
-    views: Result<Vec<View>, (Invariant, String)>,
+    views: Result<Vec<AllowedView>, (Invariant, String)>,
     uncertain: Uncertain,
     known: BTreeSet<String>,
     /// A hash of the whole spec state of every branch (stamps, clock, each client's memory),
@@ -97,7 +158,7 @@ impl Expected {
         let replay = replay_from(vec![Branch::default()], history, 0);
         let known = history.iter().flat_map(known_ids).collect();
         let branches = branches_hash(&replay.branches);
-        let views = replay.branches.map(|branches| branches.iter().map(|b| b.store.view()).collect());
+        let views = replay.branches.map(|branches| branches.iter().flat_map(AllowedView::of).collect());
         Self { views, uncertain: replay.uncertain, known, branches }
     }
 
@@ -114,7 +175,7 @@ impl Expected {
         let known: BTreeSet<String> = whole.iter().flat_map(known_ids).collect();
         let start = replay_from(vec![Branch::default()], before, 0);
         let pinned: Vec<Branch> = match start.branches {
-            Ok(branches) => branches.into_iter().filter_map(|b| bound(b, &recovered.view, &known)).collect(),
+            Ok(branches) => branches.into_iter().flat_map(|b| bound(b, &recovered.view, &known)).collect(),
             Err(_) => Vec::new(),
         };
         if pinned.is_empty() {
@@ -122,7 +183,7 @@ impl Expected {
         }
         let replay = replay_from(pinned, after, start.wildcards);
         let branches = branches_hash(&replay.branches);
-        let views = replay.branches.map(|branches| branches.iter().map(|b| b.store.view()).collect());
+        let views = replay.branches.map(|branches| branches.iter().flat_map(AllowedView::of).collect());
         Self { views, uncertain: replay.uncertain, known, branches }
     }
 
@@ -145,24 +206,30 @@ impl Expected {
             Ok(views) => views,
             Err((invariant, summary)) => return Err(violation(*invariant, summary.clone(), String::new())),
         };
-        if views.iter().any(|view| matches(view, &observed.view, &self.known)) {
-            if let Some(summary) = adoption(&observed.recovery, &views[0], uncertain) {
+        if views.iter().any(|allowed| matches(&allowed.shown(&observed.view), &observed.view, &self.known)) {
+            if let Some(summary) = adoption(&observed.recovery, &views[0].view, uncertain) {
                 return Err(violation(Invariant::Durable, summary, String::new()));
             }
             return disagreement
                 .map_or(Ok(()), |(invariant, summary)| Err(violation(invariant, summary, String::new())));
         }
         // Durable and NoPhantom compare against what every branch agrees on: the acknowledged part.
-        let expected = &views[0];
-        let shown = if views.len() > 1 {
-            format!("  (one of {} allowed outcomes)\n{expected}", views.len())
+        let expected = &views[0].view;
+        let partway = if views.iter().any(|v| v.symbolic.is_some()) {
+            ", an interrupted prune or shutdown having done any subset of its per-session effects"
+        } else {
+            ""
+        };
+        let shown = if views.len() > 1 || !partway.is_empty() {
+            format!("  (one of {} allowed outcomes{partway})\n{expected}", views.len())
         } else {
             expected.to_string()
         };
+        let extremes: Vec<View> = views.iter().flat_map(AllowedView::extremes).collect();
         let judged = Judged { view: &observed.view, acked: expected, uncertain, recovery: &observed.recovery };
         let (invariant, summary) = judged
             .first_broken()
-            .or_else(|| crate::invariant::durable_in_every(&observed.view, views).map(|s| (Invariant::Durable, s)))
+            .or_else(|| crate::invariant::durable_in_every(&observed.view, &extremes).map(|s| (Invariant::Durable, s)))
             .unwrap_or((
                 Invariant::Atomic,
                 "an uncertain operation is neither fully applied nor fully absent".to_string(),
@@ -276,6 +343,14 @@ fn extend<'c>(
     uncertain: &mut Uncertain,
     out: &mut Vec<Branch>,
 ) -> Option<(&'c Placed<'c>, Reply, Reply)> {
+    if !branch.optional.is_empty() {
+        // A call after an interrupted prune or shutdown: its effects apply to each subset.
+        let mut mismatch = None;
+        for concrete in branch.concrete() {
+            mismatch = mismatch.or(extend(concrete, call, uncertain, out));
+        }
+        return mismatch;
+    }
     let mut branch = branch;
     let state = branch.clients.get(&call.process).cloned().unwrap_or_default();
     let (mut reply, effects) = branch.store.plan(&state, call.op, &call.new_id);
@@ -304,6 +379,15 @@ fn extend<'c>(
         }
         Outcome::Failed(_) | Outcome::InFlight => {
             note_uncertain(uncertain, &branch.store, call.op, &call.new_id);
+            if let Some(optional) = partial::optional_effects(call.op, &effects) {
+                // Any subset, kept symbolic; the client learned nothing (and a failed shutdown
+                // does not close it: `Close` is not among the optional effects).
+                let mut b = branch;
+                b.clients.entry(call.process).or_default();
+                b.optional = optional;
+                out.push(b);
+                return None;
+            }
             for resolution in crash_resolutions(call.op, &effects) {
                 let mut b = branch.clone();
                 // The client never learned the outcome, so it did not "use" a session
@@ -356,15 +440,27 @@ fn binding(spec: &View, observed: &View, known: &BTreeSet<String>) -> Option<BTr
     bindings(&wild, &unknown).into_iter().find(|names| same(&spec.renamed(names), observed, known))
 }
 
-/// `branch` as recovery showed it (`view`), its wildcard ids renamed to the ids the view
-/// shows, with its clients gone (a restart); `None` if the view is not this branch's.
-fn bound(branch: Branch, view: &View, known: &BTreeSet<String>) -> Option<Branch> {
-    let names = binding(&branch.store.view(), view, known)?;
-    let mut store = branch.store;
-    for (wild, real) in &names {
-        store.rename_id(wild, real);
-    }
-    Some(Branch { store, clients: BTreeMap::new() })
+/// `branch` as recovery showed it (`view`): the subset of its optional effects the view shows
+/// taken, wildcard ids renamed to the ids the view shows, its clients gone (a restart); none if
+/// the view is not this branch's.
+fn bound(branch: Branch, view: &View, known: &BTreeSet<String>) -> Vec<Branch> {
+    let candidates = if branch.optional.is_empty() || branch.has_wildcards() {
+        branch.concrete()
+    } else {
+        let store = partial::shown_in(&branch.store, &branch.optional, view);
+        vec![Branch { store, ..Branch::default() }]
+    };
+    candidates
+        .into_iter()
+        .filter_map(|branch| {
+            let names = binding(&branch.store.view(), view, known)?;
+            let mut store = branch.store;
+            for (wild, real) in &names {
+                store.rename_id(wild, real);
+            }
+            Some(Branch { store, ..Branch::default() })
+        })
+        .collect()
 }
 
 /// Whether the views are equal but for archives of sessions the history never returned.

@@ -14,6 +14,8 @@
 //! - [`invariant`]: Live, Canonical, NoOrphan, NoDangling, Durable, NoPhantom, Atomic, in the
 //!   order a verdict names them, each with the failure it rules out and a predicate over a
 //!   [`View`] that both the spec and an observed disk produce.
+//! - [`partial`]: an interrupted prune or shutdown as one outcome with optional effects, not
+//!   2^n enumerated ones.
 //! - [`served`]: what a store booted on a crash image answers a client, judged with its files.
 //! - [`check()`]: conformance of an observed store with the spec replayed over a recorded history.
 //! - [`bfs`]: a bounded breadth-first check of the spec itself, with counterexample paths.
@@ -29,6 +31,7 @@ pub mod judge;
 pub mod keys;
 pub mod machine;
 pub mod op;
+pub mod partial;
 pub mod served;
 pub mod spec;
 pub mod store;

@@ -216,15 +216,12 @@ pub fn partial_at_crash(op: &Op) -> bool {
     matches!(op, Op::Prune { .. } | Op::Shutdown)
 }
 
-/// Every way a crash may resolve an operation with these effects: each a subset to apply.
+/// Every way a crash may resolve an operation with these effects: each a subset to apply (all
+/// or none, or for a prune or a shutdown any subset of its per-session effects, enumerated:
+/// [`crate::partial`] keeps them symbolic).
 pub fn crash_resolutions(op: &Op, effects: &[Effect]) -> Vec<Vec<Effect>> {
-    if !partial_at_crash(op) {
-        return vec![Vec::new(), effects.to_vec()];
+    match crate::partial::optional_effects(op, effects) {
+        Some(optional) => crate::partial::every_subset(&optional),
+        None => vec![Vec::new(), effects.to_vec()],
     }
-    // `Close` dies with the process: only the per-session effects can survive.
-    let parts: Vec<&Effect> = effects.iter().filter(|e| **e != Effect::Close).collect();
-    assert!(parts.len() < 16, "too many effects to enumerate subsets of");
-    (0u32..(1 << parts.len()))
-        .map(|mask| parts.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, e)| (*e).clone()).collect())
-        .collect()
 }

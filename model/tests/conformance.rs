@@ -396,3 +396,79 @@ fn an_acknowledged_message_lost_beside_an_append_in_flight_breaks_durable_not_at
     view.transcripts.insert("id1".into(), vec!["hi".into(), "more".into()]);
     assert!(check(&history, &observed(view)).is_ok());
 }
+
+/// `n` sessions created and acknowledged: keys k0.., ids i0...
+fn many_sessions(n: usize) -> (Vec<Record>, View) {
+    let mut history = Vec::new();
+    let mut view = View::default();
+    for i in 0..n {
+        history.push(ok(create(&format!("k{i}"), None), Reply::Session(format!("i{i}"))));
+        view.registry.insert(format!("agent:main:k{i}"), entry(&format!("i{i}"), None));
+        view.transcripts.insert(format!("i{i}"), vec![]);
+        view.trajectories.insert(format!("i{i}"), false);
+    }
+    (history, view)
+}
+
+fn archived_away(view: &mut View, i: usize) {
+    view.registry.remove(&format!("agent:main:k{i}"));
+    view.transcripts.remove(&format!("i{i}"));
+    view.trajectories.remove(&format!("i{i}"));
+    view.archived.insert(format!("i{i}"));
+}
+
+/// A crash inside a prune of 1,000 sessions may leave any subset of them pruned (2^1000
+/// outcomes, judged symbolically); pruning one the prune would not touch is a violation.
+#[test]
+fn an_interrupted_prune_of_a_thousand_allows_any_subset_and_nothing_else() {
+    let (mut history, view) = many_sessions(2000);
+    history.push(call(Op::Prune { max_entries: 1000 }, Outcome::InFlight));
+    let expected = Expected::of(&history);
+    expected.check(&observed(view.clone())).expect("none pruned yet");
+    let mut some = view.clone();
+    (0..1000).filter(|i| i % 3 == 0).for_each(|i| archived_away(&mut some, i));
+    expected.check(&observed(some.clone())).expect("every third of the oldest pruned");
+    let mut all = view.clone();
+    (0..1000).for_each(|i| archived_away(&mut all, i));
+    expected.check(&observed(all)).expect("the whole prune done");
+    // The newest session was never a victim: its loss is a lost acknowledged session.
+    let mut too_many = some;
+    archived_away(&mut too_many, 1999);
+    assert_eq!(expected.check(&observed(too_many)).unwrap_err().invariant, Invariant::Durable.name());
+    // A victim half removed (entry gone, transcript left unarchived) is not an outcome.
+    let mut half = view;
+    half.registry.remove("agent:main:k5");
+    assert!(expected.check(&observed(half)).is_err());
+}
+
+/// A crash inside the shutdown of a client that used 500 sessions may leave any of their
+/// trajectories ended.
+#[test]
+fn an_interrupted_shutdown_of_five_hundred_allows_any_subset_ended() {
+    let (mut history, view) = many_sessions(500);
+    history.push(call(Op::Shutdown, Outcome::InFlight));
+    let expected = Expected::of(&history);
+    let mut some = view.clone();
+    (0..500).filter(|i| i % 7 == 1).for_each(|i| {
+        some.trajectories.insert(format!("i{i}"), true);
+    });
+    expected.check(&observed(some)).expect("some trajectories ended");
+    // A session the client never used cannot be ended by its shutdown.
+    let (mut history, view) = many_sessions(3);
+    history.push(ok(create("other", None), Reply::Session("other-id".into())));
+    history.push(Record::Restart);
+    history.push(ok(append("k0", "m"), Reply::Unit));
+    history.push(call(Op::Shutdown, Outcome::InFlight));
+    let mut view = view;
+    view.registry.insert("agent:main:other".into(), entry("other-id", None));
+    view.transcripts.insert("other-id".into(), vec![]);
+    view.transcripts.insert("i0".into(), vec!["m".into()]);
+    view.trajectories.insert("other-id".into(), false);
+    let expected = Expected::of(&history);
+    let mut used_ended = view.clone();
+    used_ended.trajectories.insert("i0".into(), true);
+    expected.check(&observed(used_ended)).expect("the used session ended");
+    let mut unused_ended = view;
+    unused_ended.trajectories.insert("i1".into(), true);
+    assert!(expected.check(&observed(unused_ended)).is_err());
+}

@@ -304,6 +304,19 @@ impl SimFs {
         }
     }
 
+    /// Moves `tracker` (one of this SimFs's, from [`SimFs::trackers`] or [`SimFs::visit_trackers`])
+    /// on to the state after the first `to_step` steps: the events it has not seen, up to there.
+    /// What a thread walking its own crash points needs, one tracker at a time.
+    pub fn advance(&self, tracker: &mut Tracker, to_step: usize) {
+        let state = self.lock();
+        assert!(to_step <= state.trace.len(), "crash point {to_step} is past the trace end");
+        let seen = usize::try_from(tracker.events_seen()).expect("an event count fits in memory");
+        assert!(seen <= state.log.len(), "a tracker of another run");
+        for event in state.log[seen..].iter().take_while(|e| e.step < to_step) {
+            tracker.push(event);
+        }
+    }
+
     /// The state of `model` at every crash point k in `points` (index `k - points.start()`),
     /// replaying the log once up to the last. Each can list its images on its own, so crash
     /// points can be spread over threads.

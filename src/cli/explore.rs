@@ -23,8 +23,8 @@ pub fn run_all<S: Subject>(
     opts: &ExploreOptions,
     stop_under: &dyn Fn(&S) -> Vec<Model>,
 ) -> Vec<ModelResult<S>> {
-    let total: usize = subjects.iter().map(|s| models.len() * opts.workloads(s).len()).sum();
-    let progress = Progress::new(total as u64, "workloads");
+    let total: u64 = subjects.iter().map(|s| models.len() as u64 * opts.workload_count(s)).sum();
+    let progress = Progress::new(total, "workloads");
     let cache = RecoveryCache::default();
     let mut results = Vec::new();
     for subject in subjects {

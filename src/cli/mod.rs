@@ -364,8 +364,9 @@ fn subjects_help<S: Subject>(subjects: &[S]) -> String {
 #[derive(Args, Clone, Debug)]
 pub struct Bounds {
     /// Exhaustive workloads: every sequence of up to N operations of the store's alphabet (1 to
-    /// 5; the session store's self-check needs 2 or more).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=5))]
+    /// 8; the session store's self-check needs 2 or more). With state caching, a sequence whose
+    /// prefix ended in a state already explored is not run.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=8))]
     max_ops: u64,
     /// Random workloads (up to 30 operations each) of the store's random source (0 or more).
     #[arg(long, default_value_t = 16)]
@@ -392,8 +393,8 @@ pub struct Bounds {
     seed: u64,
     /// Scale workloads (0 or more): the store's own workloads past its limits (the session
     /// store: 8 to --scale-size sessions created, then five rotations past the 3 backups kept, a
-    /// prune of half (at most 6), a create and a delete); crash-checked after their setup, up to
-    /// the final shutdown.
+    /// prune of half, a create and a delete); crash-checked after their setup, through the final
+    /// shutdown.
     #[arg(long, default_value_t = 2)]
     scale: usize,
     /// Most items a scale workload creates (8 or more; its count is seeded below this):

@@ -25,7 +25,7 @@ pub fn find<S: Subject>(
 ) -> ExitCode {
     let cache = RecoveryCache::default();
     let mut found = Vec::new();
-    let progress = Progress::new((models.len() * opts.workloads(subject).len()) as u64, "workloads");
+    let progress = Progress::new(models.len() as u64 * opts.workload_count(subject), "workloads");
     let variant = subject.name();
     for &model in models {
         progress.set_label(format!("searching {variant} / {model}"));

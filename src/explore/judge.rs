@@ -72,8 +72,6 @@ pub(super) fn check_crash_points<S: Subject>(
     if points.is_empty() {
         return;
     }
-    let first = *points.start();
-    let trackers: Vec<Vec<Tracker>> = models.iter().map(|&model| run.fs.trackers(model, points.clone())).collect();
     // Each segment with the calls left to run after a crash in it (work after recovery only).
     let segments: Vec<(std::ops::RangeInclusive<usize>, Vec<S::Op>)> = history_segments(run, points)
         .into_iter()
@@ -83,9 +81,22 @@ pub(super) fn check_crash_points<S: Subject>(
         })
         .filter(|(_, left)| !work_after || !left.is_empty())
         .collect();
+    // Each model's state at the start of each segment; a segment's thread moves its own copy
+    // on point by point, so one tracker per segment and model is held, not one per point (a
+    // shutdown of thousands of sessions is tens of thousands of points).
+    let starts: Vec<usize> = segments.iter().map(|(segment, _)| *segment.start()).collect();
+    let at_starts: Vec<Vec<Tracker>> = models
+        .iter()
+        .map(|&model| {
+            let mut out = Vec::with_capacity(starts.len());
+            run.fs.visit_trackers(model, &starts, |_, tracker| out.push(tracker.clone()));
+            out
+        })
+        .collect();
     let partials: Vec<Vec<WorkloadResult<S>>> = segments
         .par_iter()
-        .map(|(segment, left)| {
+        .enumerate()
+        .map(|(s, (segment, left))| {
             let before = run.history_at(*segment.start());
             let expected = subject.expect(&before);
             let judge = |image: &dyn Fn() -> Image, fingerprint: u128| {
@@ -103,13 +114,14 @@ pub(super) fn check_crash_points<S: Subject>(
                 }
             };
             let mut judged: HashMap<u128, Option<Violation>> = HashMap::new();
-            let per_model = trackers.iter().map(|trackers| {
+            let per_model = at_starts.iter().map(|at_starts| {
                 let mut partial = WorkloadResult::default();
                 let mut last: Option<(u64, ImageSet)> = None;
+                let mut tracker = at_starts[s].clone();
                 for k in segment.clone() {
                     partial.crash_points += 1;
+                    run.fs.advance(&mut tracker, k);
                     // A syscall that logged no event (a read, a stat) leaves the images it found.
-                    let tracker = &trackers[k - first];
                     let seen = tracker.events_seen();
                     if last.as_ref().is_none_or(|(at, _)| *at != seen) {
                         last = Some((seen, tracker.images(&opts.images)));

@@ -36,7 +36,7 @@ use crashsim_sim::Model;
 use rayon::prelude::*;
 
 use self::judge::{check_corruptions, check_crash_points};
-use self::plan::{batches, last_op_faults, prunable};
+use self::plan::{extendable, last_op_faults, prunable, Levels};
 use self::result::absorb_each;
 use self::seen::{state_keys, Keys, SeenStates};
 use crate::cache::RecoveryCache;
@@ -48,8 +48,7 @@ use crate::subject::Subject;
 use crate::workload::Workload;
 
 pub(crate) use self::judge::{check_fault_run, check_run};
-pub use self::options::{ExploreOptions, FAILURE_REPORTED, STOP_BATCH};
-pub(crate) use self::plan::Planned;
+pub use self::options::{ExploreOptions, FAILURE_REPORTED, RUN_BATCH, STOP_BATCH};
 pub use self::result::ModelResult;
 pub(crate) use self::result::{Merger, WorkloadResult};
 pub use self::shrink::shrink_finding;
@@ -78,105 +77,110 @@ pub fn explore_models<S: Subject>(
 ) -> Vec<ModelResult<S>> {
     assert!(!models.is_empty(), "explore under at least one model");
     let started = Instant::now();
-    let all = opts.planned(subject);
+    let total = opts.workload_count(subject);
+    let mut levels = Levels::new(subject, opts);
     let stops = |model: &Model| opts.stop_under.contains(model);
-    let batch = if models.iter().any(stops) { STOP_BATCH } else { all.len().max(1) };
+    let batch = if models.iter().any(stops) { STOP_BATCH } else { RUN_BATCH };
     let mut mergers: Vec<Merger<S>> = models.iter().map(|&model| Merger::new(subject, model)).collect();
     let mut ended_ms: Vec<Option<u128>> = vec![None; models.len()];
+    // Whether each workload run (in merge order) is shrunk when its finding is kept: a random
+    // or scale workload's.
+    let mut shrinkable: Vec<bool> = Vec::new();
+    // Workloads run or skipped so far (for the progress of a model that stops early).
+    let mut accounted: u64 = 0;
     // The states before a last operation (with it) whose fault runs ran, and how many
     // workloads asked.
     let mut seen_before_last: HashSet<u128> = HashSet::new();
     // The states after a run (with what the spec expects of them) whose damages were checked.
     let mut seen_after: HashSet<u128> = HashSet::new();
     // State caching of the exhaustive workloads: the states after a workload's last call (with
-    // the spec's expectation) reached so far, and the workloads whose state was reached first by
-    // an earlier one (their extensions are skipped).
+    // the spec's expectation) reached so far. A workload that reached one first reached by an
+    // earlier one is not extended; its extensions count as skipped.
     let mut seen_after_last: HashSet<u128> = HashSet::new();
-    let mut pruned: HashSet<Vec<S::Op>> = HashSet::new();
     let mut skipped: u64 = 0;
-    for range in batches(&all, batch) {
-        let live: Vec<usize> = (0..models.len()).filter(|&m| ended_ms[m].is_none()).collect();
-        if live.is_empty() {
-            break;
-        }
-        let live_models: Vec<Model> = live.iter().map(|&m| models[m]).collect();
-        let end = range.end;
-        let mut indexes: Vec<usize> = Vec::new();
-        for i in range {
-            let planned = &all[i];
-            let ops = &planned.workload.clients[0];
-            let prunable = prunable(opts, planned) && planned.workload.len() > opts.errno_max_ops.max(1);
-            if prunable && pruned.contains(&ops[..ops.len() - 1]) {
-                pruned.insert(ops.clone());
-                skipped += 1;
-                live.iter().for_each(|_| progress());
-            } else {
-                indexes.push(i);
+    'levels: while let Some(level) = levels.next_level() {
+        for chunk in level.chunks(batch) {
+            let live: Vec<usize> = (0..models.len()).filter(|&m| ended_ms[m].is_none()).collect();
+            if live.is_empty() {
+                break 'levels;
             }
-        }
-        let workloads: Vec<&Planned<S::Op>> = indexes.iter().map(|&i| &all[i]).collect();
-        let explored: Vec<(Vec<WorkloadResult<S>>, Option<Keys>)> = workloads
-            .par_iter()
-            .map(|planned| {
-                let w = &planned.workload;
-                let errno_runs = !w.is_concurrent() && w.len() <= opts.errno_max_ops && !planned.scale;
-                if planned.scale {
-                    (explore_after_setup(subject, &live_models, w, opts, cache), None)
-                } else {
-                    let keyed = prunable(opts, planned);
-                    explore_workload_keyed(subject, &live_models, w, errno_runs, keyed, opts, cache)
-                }
-            })
-            .collect();
-        // State caching, decided in workload order so that which workload runs a state's fault
-        // runs does not depend on the threads: the first with that state before its last op.
-        let deep: Vec<(bool, bool)> = workloads
-            .iter()
-            .zip(&explored)
-            .map(|(planned, (_, keys))| {
-                let deep = last_op_faults(opts, planned);
-                match keys.as_ref().and_then(|k| k.before_last.map(|before| (before, k.after))) {
-                    Some((before, after)) if deep => (seen_before_last.insert(before), seen_after.insert(after)),
-                    _ => (deep, deep),
-                }
-            })
-            .collect();
-        for (planned, (_, keys)) in workloads.iter().zip(&explored) {
-            // A state already reached by an earlier workload: this one's extensions are that
-            // one's, and are not run.
-            if let Some(keys) = keys {
-                if !seen_after_last.insert(keys.after_last) {
-                    pruned.insert(planned.workload.clients[0].clone());
-                }
-            }
-        }
-        let results: Vec<(Vec<WorkloadResult<S>>, u128)> = workloads
-            .par_iter()
-            .zip(explored)
-            .zip(deep)
-            .map(|((planned, (mut results, _)), (faults, damage))| {
-                if faults || damage {
+            let live_models: Vec<Model> = live.iter().map(|&m| models[m]).collect();
+            let explored: Vec<(Vec<WorkloadResult<S>>, Option<Keys>)> = chunk
+                .par_iter()
+                .map(|planned| {
                     let w = &planned.workload;
-                    let faults = check_last_op_faults(subject, &live_models, w, faults, damage, opts, cache);
-                    for (result, part) in results.iter_mut().zip(faults) {
-                        result.absorb(part);
+                    let errno_runs = !w.is_concurrent() && w.len() <= opts.errno_max_ops && !planned.scale;
+                    if planned.scale {
+                        (explore_after_setup(subject, &live_models, w, opts, cache), None)
+                    } else {
+                        let keyed = prunable(opts, planned);
+                        explore_workload_keyed(subject, &live_models, w, errno_runs, keyed, opts, cache)
                     }
+                })
+                .collect();
+            // State caching, decided in workload order so that which workload runs a state's
+            // fault runs does not depend on the threads: the first with that state before its
+            // last op.
+            let deep: Vec<(bool, bool)> = chunk
+                .iter()
+                .zip(&explored)
+                .map(|(planned, (_, keys))| {
+                    let deep = last_op_faults(opts, planned);
+                    match keys.as_ref().and_then(|k| k.before_last.map(|before| (before, k.after))) {
+                        Some((before, after)) if deep => (seen_before_last.insert(before), seen_after.insert(after)),
+                        _ => (deep, deep),
+                    }
+                })
+                .collect();
+            for (planned, (_, keys)) in chunk.iter().zip(&explored) {
+                if !extendable(planned) {
+                    continue;
                 }
-                live.iter().for_each(|_| progress());
-                (results, started.elapsed().as_millis())
-            })
-            .collect();
-        let mut found = vec![false; live.len()];
-        for ((per_model, finished_ms), &i) in results.into_iter().zip(&indexes) {
-            for (j, result) in per_model.into_iter().enumerate() {
-                found[j] |= result.violations > 0;
-                mergers[live[j]].add(i, result, finished_ms);
+                let ops = &planned.workload.clients[0];
+                // A workload that reached a state an earlier one reached: its extensions are
+                // that one's (but the short ones with every fault run are run all the same).
+                let new_state = !prunable(opts, planned)
+                    || keys.as_ref().is_none_or(|keys| seen_after_last.insert(keys.after_last));
+                if new_state || ops.len() < opts.errno_max_ops.max(1) {
+                    levels.extend(ops);
+                } else {
+                    let not_run = levels.not_extended();
+                    skipped += not_run;
+                    accounted += not_run;
+                    (0..not_run * live.len() as u64).for_each(|_| progress());
+                }
             }
-        }
-        for (j, &m) in live.iter().enumerate() {
-            if found[j] && stops(&models[m]) {
-                ended_ms[m] = Some(started.elapsed().as_millis());
-                (end..all.len()).for_each(|_| progress());
+            let results: Vec<(Vec<WorkloadResult<S>>, u128)> = chunk
+                .par_iter()
+                .zip(explored)
+                .zip(deep)
+                .map(|((planned, (mut results, _)), (faults, damage))| {
+                    if faults || damage {
+                        let w = &planned.workload;
+                        let faults = check_last_op_faults(subject, &live_models, w, faults, damage, opts, cache);
+                        for (result, part) in results.iter_mut().zip(faults) {
+                            result.absorb(part);
+                        }
+                    }
+                    live.iter().for_each(|_| progress());
+                    (results, started.elapsed().as_millis())
+                })
+                .collect();
+            let mut found = vec![false; live.len()];
+            for (planned, (per_model, finished_ms)) in chunk.iter().zip(results) {
+                let index = shrinkable.len();
+                shrinkable.push(planned.random || planned.scale);
+                for (j, result) in per_model.into_iter().enumerate() {
+                    found[j] |= result.violations > 0;
+                    mergers[live[j]].add(index, result, finished_ms);
+                }
+            }
+            accounted += chunk.len() as u64;
+            for (j, &m) in live.iter().enumerate() {
+                if found[j] && stops(&models[m]) {
+                    ended_ms[m] = Some(started.elapsed().as_millis());
+                    (accounted..total).for_each(|_| progress());
+                }
             }
         }
     }
@@ -188,8 +192,7 @@ pub fn explore_models<S: Subject>(
         // Workloads come shortest first, so an exhaustive or concurrent finding is as short as
         // any; a random workload's finding, or one under an injected fault, is shrunk by
         // dropping operations.
-        let shrink =
-            |f: &Finding<S>| !f.case.faults.is_clean() || first_index.is_some_and(|i| all[i].random || all[i].scale);
+        let shrink = |f: &Finding<S>| !f.case.faults.is_clean() || first_index.is_some_and(|i| shrinkable[i]);
         if let Some(finding) = merged.first.take_if(|f| shrink(f)) {
             merged.first = Some(shrink_finding(subject, models[m], finding, opts, cache));
         }
@@ -213,8 +216,9 @@ pub(crate) fn explore_workload<S: Subject>(
     explore_workload_keyed(subject, models, workload, errno_runs, false, opts, cache).0
 }
 
-/// [`explore_workload`]; with `keyed` (a lone client's workload of two or more operations), also
-/// its state caching [`Keys`], when the subject tells them ([`state_keys`]).
+/// [`explore_workload`]; with `keyed` (an exhaustive workload of a lone client, whose prefix was
+/// explored before it), also its state caching [`Keys`] when the subject tells them
+/// ([`state_keys`]), and only the crash points and clean points past that prefix.
 fn explore_workload_keyed<S: Subject>(
     subject: &S,
     models: &[Model],
@@ -257,7 +261,12 @@ fn explore_workload_keyed<S: Subject>(
             result.interleavings += 1;
             result.interleavings_cut += u64::from(cut.is_some());
         }
-        let points = branch.from_step..=cut.unwrap_or(run.fs.steps());
+        // An exhaustive workload's prefix is a workload explored before it (the plan extends
+        // only what it ran), and the run is that prefix's up to its last call: those crash
+        // points and clean points were judged there.
+        let last_call = run.spans.iter().filter(|s| s.client.is_some()).last();
+        let prefix_end = last_call.filter(|_| keyed && workload.len() >= 2).map_or(0, |last| last.start + 1);
+        let points = branch.from_step.max(prefix_end)..=cut.unwrap_or(run.fs.steps());
         check_run(&run, &case, points, cut.is_none(), subject, models, opts, cache, &mut results);
         if errno_runs && branch.schedule.0.is_empty() {
             if !workload.is_concurrent() {
@@ -327,9 +336,9 @@ fn check_last_op_faults<S: Subject>(
 }
 
 /// Explores a scale workload under each of `models`: one run, crash-checked from the end of
-/// its setup to the start of the final clean shutdown. The setup's crash points are those of
-/// shorter workloads, many times over; so are the shutdown's, and a crash inside a shutdown
-/// that ends thousands of sessions would have the spec enumerate every subset of them.
+/// its setup to the end of the final clean shutdown (the setup's crash points are those of
+/// shorter workloads, many times over). A crash inside the prune or the shutdown, which touch
+/// every session, is judged against the spec's symbolic "any subset" of their effects.
 fn explore_after_setup<S: Subject>(
     subject: &S,
     models: &[Model],
@@ -352,7 +361,6 @@ fn explore_after_setup<S: Subject>(
         result.interleavings += 1;
     }
     let from = setup_end.unwrap_or(run.open_end);
-    let shutdown = run.spans.last().filter(|s| s.client.is_none() && s.start >= from).map(|s| s.start);
-    check_run(&run, &case, from..=shutdown.unwrap_or(run.fs.steps()), true, subject, models, opts, cache, &mut results);
+    check_run(&run, &case, from..=run.fs.steps(), true, subject, models, opts, cache, &mut results);
     results
 }

@@ -70,6 +70,10 @@ pub const FAILURE_REPORTED: &str = "Durable";
 /// `stop_under`; fixed, so that where a run stops does not depend on the number of threads.
 pub const STOP_BATCH: usize = 64;
 
+/// Workloads run (in parallel) between two merges otherwise: what is held at once (each
+/// workload's result keeps its fingerprints until merged) does not grow with the exploration.
+pub const RUN_BATCH: usize = 512;
+
 impl Default for ExploreOptions {
     fn default() -> Self {
         Self {

@@ -151,7 +151,9 @@ struct Memory {
 struct Cached {
     key: (u64, u64, u64),
     loaded_ms: u64,
-    registry: Registry,
+    /// Shared with the readers it was handed to: a `get` looks one key up without copying
+    /// thousands of entries.
+    registry: Arc<Registry>,
 }
 
 impl<F: Fs> Store<F> {
@@ -296,6 +298,11 @@ impl<F: Fs> Store<F> {
     /// session the crash takes back). With neither held after the read, the last writer had
     /// finished.
     async fn load(&self) -> StoreResult<Registry> {
+        Ok(Arc::unwrap_or_clone(self.load_shared().await?))
+    }
+
+    /// [`Store::load`], shared with the cache.
+    async fn load_shared(&self) -> StoreResult<Arc<Registry>> {
         let path = self.path(REGISTRY);
         let seen = match self.opts.cache_ttl_ms {
             0 => None,
@@ -314,7 +321,7 @@ impl<F: Fs> Store<F> {
                 }
             }
         }
-        let registry = self.load_locked().await?;
+        let registry = Arc::new(self.load_locked().await?);
         let lock = self.path(LOCK);
         let writing = self.queue.is_held()
             || match self.fs.stat(&lock).await {
@@ -837,7 +844,7 @@ impl<F: Fs> Store<F> {
         if self.memory().closed {
             return Err(StoreError::Closed);
         }
-        Ok(self.load().await?.remove(&canonical_key(key)))
+        Ok(self.load_shared().await?.get(&canonical_key(key)).cloned())
     }
 
     /// Every entry, by key.
