@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crashsim_faults::Plan;
 use crashsim_model::history::{Outcome, Record};
 use crashsim_model::NEVER;
-use crashsim_sim::{Clock, Image, SimClock, SimFs, SimOptions};
+use crashsim_sim::{Clock, Frozen, Image, SimClock, SimFs, SimOptions};
 
 use crate::schedule::gate::{Attribution, Gated, Preempt};
 use crate::schedule::{self, Interleaving, Replay, Schedule, Strategy, Task};
@@ -33,7 +33,7 @@ pub struct Span<S: Subject> {
     pub end: usize,
     pub invoked: u64,
     pub returned: u64,
-    pub after: Image,
+    pub after: Frozen,
     /// The whole state right after the call answered: the filesystem under every model, every
     /// process's store memory ([`Subject::memory`]) and the clock. Recorded only by a run asked
     /// to ([`Run::fingerprint`]), for a subject that tells its memory, and only when no other
@@ -268,7 +268,7 @@ impl<S: Subject> Recorder<S> {
         let mut state = self.state.lock().expect("recorder");
         let invoked = state.1;
         state.1 += 1;
-        let after = Image::empty();
+        let after = Frozen::default();
         let span = Span {
             client,
             process,
@@ -286,7 +286,7 @@ impl<S: Subject> Recorder<S> {
     }
 
     fn answered(&self, index: usize, outcome: Outcome<S::Reply>) {
-        let (end, after) = (self.fs.steps(), self.fs.volatile_image());
+        let (end, after) = (self.fs.steps(), self.fs.volatile_frozen());
         let mut state = self.state.lock().expect("recorder");
         let returned = state.1;
         state.1 += 1;

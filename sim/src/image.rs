@@ -196,6 +196,35 @@ fn file_fingerprint(path: &str, content: &Content) -> u128 {
     hasher.digest128()
 }
 
+/// A disk as it stood at one moment, kept as the simulator's own persistent table (a clone is
+/// O(1) and shares what did not change since), its [`Image`] built only when asked for: what a
+/// run keeps after each call, thousands of calls over thousands of files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frozen(Disk);
+
+impl Frozen {
+    pub(crate) fn of(disk: &Disk) -> Self {
+        Self(disk.clone())
+    }
+
+    /// Every path and what it held.
+    pub fn image(&self) -> Image {
+        Image::of(&self.0)
+    }
+}
+
+impl Default for Frozen {
+    fn default() -> Self {
+        Self(Image::empty().to_disk().0)
+    }
+}
+
+impl fmt::Display for Frozen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.image().fmt(f)
+    }
+}
+
 /// Calls `visit` with the path and inode of every node reachable from the root of `disk`,
 /// walking each directory once (by inode) even if two paths reach it.
 fn walk(disk: &Disk, mut visit: impl FnMut(&str, &Inode)) {

@@ -81,7 +81,7 @@ use std::future::Future;
 
 pub use clock::{Clock, SimClock};
 pub use disk::{Bytes, Effect, Event, EventKind, Ino};
-pub use image::{preview, Image, Node};
+pub use image::{preview, Frozen, Image, Node};
 pub use inject::{Injection, Injector};
 pub use nix::errno::Errno;
 pub use persistence::{crash_images, ImageOptions, ImageSet, Model, Survivor, Tracker};

@@ -14,7 +14,8 @@ use crate::path::{components, join, parent_and_leaf};
 use crate::persistence::{ImageOptions, ImageSet, Model, Tracker};
 use crate::trace::{Call, Outcome, Trace, TraceStep};
 use crate::{
-    Clock, Errno, Fd, Fs, FsResult, Image, Injection, Injector, Kind, OpenOptions, Site, Stat, SyncRule, SyncTarget,
+    Clock, Errno, Fd, Frozen, Fs, FsResult, Image, Injection, Injector, Kind, OpenOptions, Site, Stat, SyncRule,
+    SyncTarget,
 };
 
 /// Options of a [`SimFs`].
@@ -208,6 +209,11 @@ impl SimFs {
     /// V: what a running process sees now.
     pub fn volatile_image(&self) -> Image {
         Image::of(&self.lock().volatile)
+    }
+
+    /// The filesystem the processes see now (V), frozen: O(1), its image built when asked.
+    pub fn volatile_frozen(&self) -> Frozen {
+        Frozen::of(&self.lock().volatile)
     }
 
     /// A fingerprint of the whole state now ([`crate::state`]): equal for two filesystems that

@@ -15,6 +15,10 @@
 //!    recovery passed, run the operations not yet invoked, shut down, restart, and judge from
 //!    the state recovery showed ([`continuation`](crate::continuation)).
 //!
+//! Exhaustive workloads are planned one length at a time (`plan::Levels`): only the workloads
+//! whose state after their last call was new are extended, and a workload's crash points inside
+//! its prefix (the prefix's own, checked when it ran) are not checked again.
+//!
 //! An interleaving shares its first syscalls with the one it branched from; crash points in that
 //! common part are checked once, by the first. Recovery depends on the image alone, so
 //! identical images (by 128-bit fingerprint) are booted once per variant ([`RecoveryCache`]).

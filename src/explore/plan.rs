@@ -1,5 +1,6 @@
-//! Planning: which workloads are explored, in which order, in which batches, and which of them
-//! run faults in their last operation or may be cut short.
+//! Planning: which workloads are explored, in which order (one length at a time, the exhaustive
+//! ones extended only from a new state), and which of them run faults in their last operation or
+//! may be cut short.
 
 use super::options::ExploreOptions;
 use crate::subject::Subject;
