@@ -110,6 +110,16 @@ impl AllowedView {
         }
     }
 
+    /// How many outcomes this stands for (2^n for n optional effects); `None` past `u64`.
+    fn outcomes(&self) -> Option<u64> {
+        match &self.symbolic {
+            None => Some(1),
+            Some((_, optional)) => {
+                1u64.checked_shl(u32::try_from(optional.len()).ok()?).filter(|_| optional.len() < 64)
+            }
+        }
+    }
+
     /// Views whose common part is what every outcome allowed holds: none and all of the
     /// optional effects taken (each removes or ends one session, so any subset lies between).
     fn extremes(&self) -> Vec<View> {
@@ -215,15 +225,11 @@ impl Expected {
         }
         // Durable and NoPhantom compare against what every branch agrees on: the acknowledged part.
         let expected = &views[0].view;
-        let partway = if views.iter().any(|v| v.symbolic.is_some()) {
-            ", an interrupted prune or shutdown having done any subset of its per-session effects"
-        } else {
-            ""
-        };
-        let shown = if views.len() > 1 || !partway.is_empty() {
-            format!("  (one of {} allowed outcomes{partway})\n{expected}", views.len())
-        } else {
-            expected.to_string()
+        let outcomes: Option<u64> = views.iter().try_fold(0u64, |sum, v| sum.checked_add(v.outcomes()?));
+        let shown = match outcomes {
+            Some(1) => expected.to_string(),
+            Some(n) => format!("  (one of {n} allowed outcomes)\n{expected}"),
+            None => format!("  (one of more than 2^64 allowed outcomes: an interrupted prune or shutdown)\n{expected}"),
         };
         let extremes: Vec<View> = views.iter().flat_map(AllowedView::extremes).collect();
         let judged = Judged { view: &observed.view, acked: expected, uncertain, recovery: &observed.recovery };

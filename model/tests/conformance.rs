@@ -434,7 +434,9 @@ fn an_interrupted_prune_of_a_thousand_allows_any_subset_and_nothing_else() {
     // The newest session was never a victim: its loss is a lost acknowledged session.
     let mut too_many = some;
     archived_away(&mut too_many, 1999);
-    assert_eq!(expected.check(&observed(too_many)).unwrap_err().invariant, Invariant::Durable.name());
+    let violation = expected.check(&observed(too_many)).unwrap_err();
+    assert_eq!(violation.invariant, Invariant::Durable.name());
+    assert!(violation.expected.contains("more than 2^64 allowed outcomes"), "{}", violation.expected);
     // A victim half removed (entry gone, transcript left unarchived) is not an outcome.
     let mut half = view;
     half.registry.remove("agent:main:k5");
