@@ -199,7 +199,7 @@ fn file_fingerprint(path: &str, content: &Content) -> u128 {
 /// A disk as it stood at one moment, kept as the simulator's own persistent table (a clone is
 /// O(1) and shares what did not change since), its [`Image`] built only when asked for: what a
 /// run keeps after each call, thousands of calls over thousands of files.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Frozen(Disk);
 
 impl Frozen {
@@ -210,12 +210,6 @@ impl Frozen {
     /// Every path and what it held.
     pub fn image(&self) -> Image {
         Image::of(&self.0)
-    }
-}
-
-impl Default for Frozen {
-    fn default() -> Self {
-        Self(Image::empty().to_disk().0)
     }
 }
 

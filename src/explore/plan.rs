@@ -157,13 +157,6 @@ pub(super) fn prunable<O: Clone>(opts: &ExploreOptions, planned: &Planned<O>) ->
 
 /// Whether `planned` gets fault runs in its last operation only ([`ExploreOptions::fault_max_ops`]).
 pub(super) fn last_op_faults<O: Clone>(opts: &ExploreOptions, planned: &Planned<O>) -> bool {
-    let w = &planned.workload;
-    let len = w.len();
-    opts.errno_max_ops > 0
-        && opts.errno_max_ops < len
-        && len <= opts.fault_max_ops
-        && !w.is_concurrent()
-        && w.setup.is_empty()
-        && !planned.scale
-        && !planned.random
+    let len = planned.workload.len();
+    opts.errno_max_ops > 0 && opts.errno_max_ops < len && len <= opts.fault_max_ops && extendable(planned)
 }
