@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crashsim_model::history::{Outcome, Record};
 use crashsim_model::Violation;
-use crashsim_sim::{Clock, Image, Model, SimFs};
+use crashsim_sim::{Clock, Frozen, Image, Model, SimFs};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -253,9 +253,10 @@ pub type History<S> = Vec<Record<<S as Subject>::Op, <S as Subject>::Reply>>;
 /// The outcome type of subject `S`.
 pub type OutcomeOf<S> = Outcome<<S as Subject>::Reply>;
 
-/// Boots a store of `subject` on `image` and returns what it showed and the disk after.
-pub fn recover_on<S: Subject>(subject: &S, image: &Image) -> (Recovered<S::Observed>, Image) {
+/// Boots a store of `subject` on `image` and returns what it showed and the disk after (kept
+/// as a snapshot: most callers never look at it).
+pub fn recover_on<S: Subject>(subject: &S, image: &Image) -> (Recovered<S::Observed>, Frozen) {
     let fs = Arc::new(SimFs::from_image(image, crashsim_sim::SimOptions::unrecorded()));
     let recovered = crate::fs::on(fs.clone(), || pollster::block_on(subject.recover(fs.clone())));
-    (recovered, fs.volatile_image())
+    (recovered, fs.volatile_frozen())
 }

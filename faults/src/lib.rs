@@ -330,7 +330,7 @@ mod tests {
     fn injector_fails_and_shortens_at_its_steps() {
         let plan: Plan = "fail@1=ENOSPC short@2=5".parse().unwrap();
         let mut injector = plan.injector();
-        let write = Call::Write { fd: crashsim_sim::Fd(3), data: vec![0; 10] };
+        let write = Call::Write { fd: crashsim_sim::Fd(3), data: std::sync::Arc::new(vec![0; 10]) };
         assert_eq!(injector.before(0, &write), Injection::Proceed);
         assert_eq!(injector.before(1, &write), Injection::Fail(Errno::ENOSPC));
         assert_eq!(injector.before(2, &write), Injection::ShortWrite(5));

@@ -163,6 +163,9 @@ pub struct Tracker {
     /// a diagnosis rebuilds an image from them. `None` while exploring (trackers are cloned at
     /// every crash point, and this grows with the run).
     durable_seqs: Option<Vec<usize>>,
+    /// Files of D that lost their name while a pending effect still named them; forgotten once
+    /// none does ([`Tracker::forget_unnamed`]).
+    unnamed: Vec<Ino>,
 }
 
 impl Tracker {
@@ -172,7 +175,7 @@ impl Tracker {
     }
 
     pub(crate) fn from_disk(model: Model, durable: Disk) -> Self {
-        Self { model, durable, pending: Vec::new(), events_seen: 0, durable_seqs: None }
+        Self { model, durable, pending: Vec::new(), events_seen: 0, durable_seqs: None, unnamed: Vec::new() }
     }
 
     /// This tracker, noting from now on which effects reach D ([`Tracker::durable_seqs`]).
@@ -206,9 +209,10 @@ impl Tracker {
     /// Feeds the next event of the log.
     pub fn push(&mut self, event: &Event) {
         self.events_seen += 1;
+        let mut unnamed = Vec::new();
         match (&event.kind, self.model) {
             (EventKind::Effect(effect), Model::Process) => {
-                self.durable.apply(effect);
+                unnamed.extend(self.durable.apply_unnaming(effect));
                 self.note(event.seq);
             }
             (EventKind::Effect(effect), _) => self.pending.push(Pending {
@@ -223,7 +227,7 @@ impl Tracker {
             }
             (EventKind::Sync { ok: true, .. }, Model::Ordered) => {
                 for p in std::mem::take(&mut self.pending) {
-                    self.durable.apply(&p.effect);
+                    unnamed.extend(self.durable.apply_unnaming(&p.effect));
                     self.note(p.seq);
                 }
             }
@@ -248,7 +252,13 @@ impl Tracker {
                 let noted = &mut self.durable_seqs;
                 self.pending.retain_mut(|p| {
                     if let Some(at) = p.dirs_left.iter().position(|d| *d == dir) {
-                        durable.apply(&p.effect.half_in(dir));
+                        let half = p.effect.half_in(dir);
+                        if p.effect.dirs().len() > 1 && matches!(half, Effect::Unlink { .. }) {
+                            // The source half of a cross-directory rename: the file moved.
+                            durable.apply(&half);
+                        } else {
+                            unnamed.extend(durable.apply_unnaming(&half));
+                        }
                         if let Some(seqs) = noted.as_mut() {
                             seqs.push(p.seq);
                         }
@@ -260,6 +270,26 @@ impl Tracker {
                 self.drop_invisible_data();
             }
         }
+        if !unnamed.is_empty() || !self.unnamed.is_empty() {
+            self.unnamed.extend(unnamed);
+            self.forget_unnamed();
+        }
+    }
+
+    /// Forgets the files of D that lost their name and that no pending effect names: nothing can
+    /// name them again (a file is named only by its creation or by a rename of one of its names),
+    /// so no crash image can show them, and keeping them would keep every version of a file
+    /// rewritten by replacement (a registry rewritten at each change: the sum of its sizes).
+    fn forget_unnamed(&mut self) {
+        let pending = &self.pending;
+        let durable = &mut self.durable;
+        self.unnamed.retain(|&ino| {
+            let named = pending.iter().any(|p| p.effect.ino() == ino);
+            if !named {
+                durable.forget(ino);
+            }
+            named
+        });
     }
 
     /// Drops pending data of inodes no crash image can show: reachable in D neither from the
@@ -267,17 +297,21 @@ impl Tracker {
     /// file whose removal is durable). Without this, every such write would double the posix
     /// combinations for the rest of the run, all of them the same image.
     fn drop_invisible_data(&mut self) {
-        let linked = self.pending.iter().filter_map(|p| match &*p.effect {
+        let visible = self.durable.reachable_from(std::iter::once(crate::disk::ROOT).chain(self.linked()));
+        self.pending.retain(|p| p.effect.data_ino().is_none_or(|ino| visible.contains(&ino)));
+    }
+
+    /// The objects pending entry effects may still link, in log order.
+    fn linked(&self) -> impl Iterator<Item = Ino> + '_ {
+        self.pending.iter().filter_map(|p| match &*p.effect {
             Effect::Link { ino, .. } | Effect::Rename { ino, .. } => Some(*ino),
             _ => None,
-        });
-        let visible = self.durable.reachable_from(std::iter::once(crate::disk::ROOT).chain(linked));
-        self.pending.retain(|p| p.effect.data_ino().is_none_or(|ino| visible.contains(&ino)));
+        })
     }
 
     /// Adds this tracker's durable tree and pending effects to a state fingerprint.
     pub(crate) fn canonical(&self, canon: &mut crate::state::Canon) {
-        canon.disk(&self.durable, None);
+        canon.disk_from(&self.durable, std::iter::once(crate::disk::ROOT).chain(self.linked()), None);
         for pending in &self.pending {
             canon.pending(&pending.effect, &pending.dirs_left);
         }
@@ -551,6 +585,52 @@ impl Distinct {
             fingerprints: self.fingerprints,
             exhaustive,
             combinations,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Model;
+    use crate::{files, Fs, OpenOptions, SimFs, SimOptions};
+
+    #[test]
+    fn a_file_replaced_by_a_rename_is_forgotten_by_every_model() {
+        // A registry rewritten by replacement, many times: D keeps the file that holds the name,
+        // not every version that once did.
+        let fs = SimFs::new(SimOptions::default());
+        pollster::block_on(async {
+            for i in 0..50u32 {
+                files::write(&fs, "tmp", OpenOptions::create_trunc(), &i.to_le_bytes(), true).await.unwrap();
+                fs.rename("tmp", "registry").await.unwrap();
+                files::sync_dir(&fs, "").await.unwrap();
+            }
+        });
+        let end = fs.steps();
+        for model in Model::ALL {
+            let tracker = fs.trackers(model, end..=end).pop().expect("one tracker");
+            // The root and the registry.
+            assert_eq!(tracker.durable.inodes.len(), 2, "{model}");
+            let image = tracker.durable_image();
+            assert_eq!(image.file("registry"), Some(&49u32.to_le_bytes()[..]), "{model}");
+        }
+    }
+
+    #[test]
+    fn a_replaced_file_with_another_name_is_kept() {
+        let fs = SimFs::new(SimOptions::default());
+        pollster::block_on(async {
+            files::write(&fs, "registry", OpenOptions::create_trunc(), b"old", true).await.unwrap();
+            fs.link("registry", "backup").await.unwrap();
+            files::write(&fs, "tmp", OpenOptions::create_trunc(), b"new", true).await.unwrap();
+            fs.rename("tmp", "registry").await.unwrap();
+            files::sync_dir(&fs, "").await.unwrap();
+        });
+        let end = fs.steps();
+        for model in Model::ALL {
+            let image = fs.trackers(model, end..=end).pop().expect("one tracker").durable_image();
+            assert_eq!(image.file("backup"), Some(&b"old"[..]), "{model}");
+            assert_eq!(image.file("registry"), Some(&b"new"[..]), "{model}");
         }
     }
 }

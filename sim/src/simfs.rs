@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::disk::{Disk, Effect, Event, EventKind, Ino, Inode, ROOT};
+use crate::disk::{Bytes, Disk, Effect, Event, EventKind, Ino, Inode, ROOT};
 use crate::fd::FdTable;
 use crate::path::{components, join, parent_and_leaf};
 use crate::persistence::{ImageOptions, ImageSet, Model, Tracker};
@@ -641,7 +641,7 @@ impl State {
         step: usize,
         fd: Fd,
         offset: Option<u64>,
-        data: &[u8],
+        data: &Bytes,
         max: Option<usize>,
     ) -> FsResult<usize> {
         let file = self.fds.get(fd)?;
@@ -663,7 +663,7 @@ impl State {
             }
         }
         if len > 0 {
-            let bytes = std::sync::Arc::new(data[..len].to_vec());
+            let bytes = if len == data.len() { data.clone() } else { std::sync::Arc::new(data[..len].to_vec()) };
             self.effect(step, Effect::Write { ino, offset: at, data: bytes });
         }
         if offset.is_none() {
@@ -838,13 +838,15 @@ impl Fs for SimFs {
     }
 
     async fn write(&self, fd: Fd, data: &[u8]) -> FsResult<usize> {
-        let call = Call::Write { fd, data: data.to_vec() };
-        self.syscall(call, |s, step, max| s.write_at(step, fd, None, data, max), |n| Outcome::Count(*n))
+        let data = std::sync::Arc::new(data.to_vec());
+        let call = Call::Write { fd, data: data.clone() };
+        self.syscall(call, |s, step, max| s.write_at(step, fd, None, &data, max), |n| Outcome::Count(*n))
     }
 
     async fn pwrite(&self, fd: Fd, offset: u64, data: &[u8]) -> FsResult<usize> {
-        let call = Call::Pwrite { fd, offset, data: data.to_vec() };
-        self.syscall(call, |s, step, max| s.write_at(step, fd, Some(offset), data, max), |n| Outcome::Count(*n))
+        let data = std::sync::Arc::new(data.to_vec());
+        let call = Call::Pwrite { fd, offset, data: data.clone() };
+        self.syscall(call, |s, step, max| s.write_at(step, fd, Some(offset), &data, max), |n| Outcome::Count(*n))
     }
 
     async fn read(&self, fd: Fd, len: usize) -> FsResult<Vec<u8>> {

@@ -3,16 +3,17 @@
 
 use std::fmt;
 
-use crate::disk::{Event, EventKind};
+use crate::disk::{Bytes, Event, EventKind};
 use crate::image::preview;
 use crate::{Errno, Fd, OpenOptions, Site, Stat};
 
-/// One call of the `Fs` trait with its arguments.
+/// One call of the `Fs` trait with its arguments. A write's bytes are shared with its effect in
+/// the log: a run that rewrites a large file keeps each version once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Call {
     Open { path: String, opts: OpenOptions },
-    Write { fd: Fd, data: Vec<u8> },
-    Pwrite { fd: Fd, offset: u64, data: Vec<u8> },
+    Write { fd: Fd, data: Bytes },
+    Pwrite { fd: Fd, offset: u64, data: Bytes },
     Read { fd: Fd, len: usize },
     Pread { fd: Fd, offset: u64, len: usize },
     Truncate { fd: Fd, len: u64 },

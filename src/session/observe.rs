@@ -110,7 +110,11 @@ async fn ask<F: Fs>(store: &Store<F>) -> Answers {
 /// What a user sees after a boot that ended `booted`, on a disk that was `before` and is
 /// `after`: the registry the store serves, and the rest of the files. A boot that succeeded is
 /// never taken for a refusal, whatever its files hold.
-pub fn observed_after(booted: &Result<Booted, String>, before: &Image, after: &Image) -> Recovered<Observed> {
+pub fn observed_after(
+    booted: &Result<Booted, String>,
+    before: impl FnOnce() -> Image,
+    after: &Image,
+) -> Recovered<Observed> {
     match booted {
         Ok(Booted { report, answers: (listing, gets) }) => {
             let adopted: BTreeSet<String> = report
@@ -134,7 +138,7 @@ pub fn observed_after(booted: &Result<Booted, String>, before: &Image, after: &I
             Recovered { observed, report }
         }
         Err(error) => {
-            let view = view_of(before).unwrap_or_default();
+            let view = view_of(&before()).unwrap_or_default();
             let recovery = Recovery::Failed(error.clone());
             Recovered { report: format!("{recovery:?}\n"), observed: Observed::of_files(view, recovery) }
         }
@@ -143,7 +147,7 @@ pub fn observed_after(booted: &Result<Booted, String>, before: &Image, after: &I
 
 /// Boots a fresh store of `variant` on `fs` (a crash image) and observes the result.
 pub async fn recover(fs: Arc<SimFs>, variant: Variant) -> Recovered<Observed> {
-    let before = fs.volatile_image();
+    let before = fs.volatile_frozen();
     let booted = boot(fs.clone(), variant, StoreOptions::default().clock).await;
-    observed_after(&booted, &before, &fs.volatile_image())
+    observed_after(&booted, || before.image(), &fs.volatile_image())
 }
