@@ -21,7 +21,8 @@ use crate::workload::Workload;
 
 /// One call of a run: who made it, what it returned, the syscalls `start..end` that ran while
 /// it did (other clients' among them), when it was invoked and answered (a counter of the
-/// run's invocations and answers), and the disk the running processes saw right after (V).
+/// run's invocations and answers), and the disk the running processes saw right after (V),
+/// unless the run was asked to keep it only from a later call on ([`Run::snapshots_from`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Span<S: Subject> {
     /// The client that made the call; `None` for the harness's clean shutdown of a process.
@@ -33,7 +34,7 @@ pub struct Span<S: Subject> {
     pub end: usize,
     pub invoked: u64,
     pub returned: u64,
-    pub after: Frozen,
+    pub after: Option<Frozen>,
     /// The whole state right after the call answered: the filesystem under every model, every
     /// process's store memory ([`Subject::memory`]) and the clock. Recorded only by a run asked
     /// to ([`Run::fingerprint`]), for a subject that tells its memory, and only when no other
@@ -115,6 +116,10 @@ pub struct Run {
     /// Record each syscall's call site and insert these fsyncs after the calls at their sites
     /// (a diagnosis and the verification of its fix; slow). Default: `None` (no sites).
     pub sync_rules: Option<Vec<crashsim_sim::SyncRule>>,
+    /// The first call (0-based, in invocation order) whose [`Span::after`] is kept; the calls
+    /// before keep none. A scale workload is judged only after its setup, and thousands of
+    /// setup calls each holding their disk keep every version of a rewritten file. Default: 0.
+    pub snapshots_from: usize,
 }
 
 /// Runs `workload` with the faults of `plan`, the schedule of `run` (then the default choice).
@@ -126,7 +131,8 @@ pub fn execute<S: Subject>(subject: &S, workload: &Workload<S::Op>, plan: &Plan,
         fs.record_sites(library);
         fs.insert_syncs(rules.clone());
     }
-    execute_on(subject, fs, workload, plan, run.preempt, run.fingerprint, &mut Replay::new(run.schedule.clone()))
+    let recording = Recording { fingerprint: run.fingerprint, snapshots_from: run.snapshots_from };
+    execute_on(subject, fs, workload, plan, run.preempt, recording, &mut Replay::new(run.schedule.clone()))
 }
 
 /// Runs `workload` with the faults of `plan`, `strategy` choosing the interleaving. The plan's
@@ -138,7 +144,7 @@ pub fn execute_with<S: Subject>(
     preempt: Preempt,
     strategy: &mut dyn Strategy,
 ) -> Execution<S> {
-    execute_on(subject, SimFs::new(SimOptions::default()), workload, plan, preempt, false, strategy)
+    execute_on(subject, SimFs::new(SimOptions::default()), workload, plan, preempt, Recording::default(), strategy)
 }
 
 /// Runs `workload` (with its default schedule, no fault) on a disk that starts as `image`: work
@@ -150,7 +156,15 @@ pub fn execute_from<S: Subject>(
     preempt: Preempt,
 ) -> Execution<S> {
     let fs = SimFs::from_image(image, SimOptions::default());
-    execute_on(subject, fs, workload, &Plan::none(), preempt, false, &mut Replay::new(Schedule::default()))
+    execute_on(
+        subject,
+        fs,
+        workload,
+        &Plan::none(),
+        preempt,
+        Recording::default(),
+        &mut Replay::new(Schedule::default()),
+    )
 }
 
 fn execute_on<S: Subject>(
@@ -159,7 +173,7 @@ fn execute_on<S: Subject>(
     workload: &Workload<S::Op>,
     plan: &Plan,
     preempt: Preempt,
-    fingerprint: bool,
+    recording: Recording,
     strategy: &mut dyn Strategy,
 ) -> Execution<S> {
     workload.validate().expect("a valid workload");
@@ -198,9 +212,10 @@ fn execute_on<S: Subject>(
         }
         let open_end = fs.steps();
         let stores: Vec<Arc<S::Store>> = stores.into_iter().map(Arc::new).collect();
-        let whole = fingerprint
+        let whole = recording
+            .fingerprint
             .then(|| Arc::new(Whole { subject: subject.clone(), stores: stores.clone(), clock: clock.clone() }));
-        let recorder = Recorder { whole, ..Recorder::new(fs.clone()) };
+        let recorder = Recorder { whole, snapshots_from: recording.snapshots_from, ..Recorder::new(fs.clone()) };
         let mut interleaving = Interleaving::default();
         if open_error.is_none() {
             alone(Box::pin(setup_task(subject, workload.clone(), stores.clone(), recorder.clone())));
@@ -243,6 +258,15 @@ pub struct Recorder<S: Subject> {
     /// What the whole state holds beside the disk; `Some` when each answer records
     /// [`Span::state`].
     whole: Option<Arc<Whole<S>>>,
+    /// [`Run::snapshots_from`].
+    snapshots_from: usize,
+}
+
+/// What a run records beside its calls and syscalls ([`Run::fingerprint`], [`Run::snapshots_from`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct Recording {
+    fingerprint: bool,
+    snapshots_from: usize,
 }
 
 /// The parts of a run's state outside the filesystem: every process's store, and the clock.
@@ -254,13 +278,18 @@ struct Whole<S: Subject> {
 
 impl<S: Subject> Clone for Recorder<S> {
     fn clone(&self) -> Self {
-        Self { fs: self.fs.clone(), state: self.state.clone(), whole: self.whole.clone() }
+        Self {
+            fs: self.fs.clone(),
+            state: self.state.clone(),
+            whole: self.whole.clone(),
+            snapshots_from: self.snapshots_from,
+        }
     }
 }
 
 impl<S: Subject> Recorder<S> {
     pub fn new(fs: Arc<SimFs>) -> Self {
-        Self { fs, state: Arc::default(), whole: None }
+        Self { fs, state: Arc::default(), whole: None, snapshots_from: 0 }
     }
 
     /// A call invoked now; in flight until [`Recorder::answered`].
@@ -268,7 +297,7 @@ impl<S: Subject> Recorder<S> {
         let mut state = self.state.lock().expect("recorder");
         let invoked = state.1;
         state.1 += 1;
-        let after = Frozen::default();
+        let after = None;
         let span = Span {
             client,
             process,
@@ -286,7 +315,7 @@ impl<S: Subject> Recorder<S> {
     }
 
     fn answered(&self, index: usize, outcome: Outcome<S::Reply>) {
-        let (end, after) = (self.fs.steps(), self.fs.volatile_frozen());
+        let (end, after) = (self.fs.steps(), (index >= self.snapshots_from).then(|| self.fs.volatile_frozen()));
         let mut state = self.state.lock().expect("recorder");
         let returned = state.1;
         state.1 += 1;

@@ -173,7 +173,7 @@ pub fn reproduce_with<S: Subject>(
             }
         }
         Check::Clean { op } => {
-            let disk = &run.spans[op].after.image();
+            let disk = &run.spans[op].after.as_ref().expect("a report's run keeps every call's disk").image();
             let _ = write!(text, "\nfiles of the running store (no crash, no recovery):\n{disk}");
             let observed =
                 subject.inspect(disk).ok_or_else(|| format!("{} has no clean-point check", subject.name()))?;

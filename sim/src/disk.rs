@@ -35,15 +35,13 @@ pub(crate) enum Inode {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Disk {
     pub inodes: OrdMap<Ino, Inode>,
-    /// How many directory entries name each object that has one (hard links count each).
-    names: OrdMap<Ino, u32>,
 }
 
 impl Default for Disk {
     fn default() -> Self {
         let mut inodes = OrdMap::new();
         inodes.insert(ROOT, Inode::Dir(OrdMap::new()));
-        Self { inodes, names: OrdMap::new() }
+        Self { inodes }
     }
 }
 
@@ -191,35 +189,24 @@ impl Disk {
             };
             self.inodes.insert(ino, fresh);
         }
-        if let Some(replaced) = self.dir_mut(dir).insert(name.to_string(), ino) {
-            self.unname(replaced);
-        }
-        *self.names.entry(ino).or_insert(0) += 1;
+        self.dir_mut(dir).insert(name.to_string(), ino);
     }
 
     fn unlink(&mut self, dir: Ino, name: &str, ino: Ino) {
         let entries = self.dir_mut(dir);
         if entries.get(name) == Some(&ino) {
             entries.remove(name);
-            self.unname(ino);
         }
     }
 
-    fn unname(&mut self, ino: Ino) {
-        let count = self.names.get_mut(&ino).expect("an entry's object is counted");
-        *count -= 1;
-        if *count == 0 {
-            self.names.remove(&ino);
-        }
-    }
-
-    /// Whether a directory entry names `ino`.
+    /// Whether an entry of any directory, reachable or not, names `ino` (a scan of every
+    /// directory: asked only of a file that just lost a name, which a hard link may have kept).
     pub fn is_named(&self, ino: Ino) -> bool {
-        self.names.contains_key(&ino)
+        self.inodes.values().any(|inode| matches!(inode, Inode::Dir(entries) if entries.values().any(|&i| i == ino)))
     }
 
-    /// Applies `effect` and returns the file it left without a name, if it did: the last name
-    /// an unlink removed, or that a rename (or a rename's link half) replaced.
+    /// Applies `effect` and returns the file whose name it removed, if it did: by an unlink, or
+    /// by a rename (or a rename's link half) that replaced it. A hard link may still name it.
     pub fn apply_unnaming(&mut self, effect: &Effect) -> Option<Ino> {
         let lost = match effect {
             Effect::Unlink { dir, name, .. } => self.lookup(*dir, name),
@@ -227,7 +214,7 @@ impl Disk {
             Effect::Write { .. } | Effect::Truncate { .. } => None,
         };
         self.apply(effect);
-        lost.filter(|ino| !self.is_named(*ino) && self.kind(*ino) == Some(Kind::File))
+        lost.filter(|ino| self.kind(*ino) == Some(Kind::File))
     }
 
     fn dir_mut(&mut self, dir: Ino) -> &mut OrdMap<String, Ino> {
@@ -290,7 +277,6 @@ impl Disk {
 
     /// Forgets an inode that no name and no descriptor reaches any more.
     pub fn forget(&mut self, ino: Ino) {
-        assert!(!self.is_named(ino), "inode {ino} is forgotten while a name reaches it");
         self.inodes.remove(&ino);
     }
 }

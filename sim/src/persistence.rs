@@ -276,19 +276,23 @@ impl Tracker {
         }
     }
 
-    /// Forgets the files of D that lost their name and that no pending effect names: nothing can
-    /// name them again (a file is named only by its creation or by a rename of one of its names),
-    /// so no crash image can show them, and keeping them would keep every version of a file
-    /// rewritten by replacement (a registry rewritten at each change: the sum of its sizes).
+    /// Forgets the files of D that lost their last name and that no pending effect names:
+    /// nothing can name them again (a file is named only by its creation, a hard link or a
+    /// rename of one of its names), so no crash image can show them, and keeping them would keep
+    /// every version of a file rewritten by replacement (a registry rewritten at each change: the
+    /// sum of its sizes). One still named (a hard link) is dropped from the candidates: it
+    /// becomes one again when it loses that name.
     fn forget_unnamed(&mut self) {
         let pending = &self.pending;
         let durable = &mut self.durable;
         self.unnamed.retain(|&ino| {
-            let named = pending.iter().any(|p| p.effect.ino() == ino);
-            if !named {
+            if pending.iter().any(|p| p.effect.ino() == ino) {
+                return true;
+            }
+            if !durable.is_named(ino) {
                 durable.forget(ino);
             }
-            named
+            false
         });
     }
 
