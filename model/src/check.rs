@@ -94,9 +94,12 @@ impl AllowedView {
     /// The outcomes `branch` allows: one (symbolic when it has optional effects and no wildcard
     /// ids), or one per subset.
     fn of(branch: &Branch) -> Vec<AllowedView> {
-        if branch.optional.is_empty() || branch.has_wildcards() {
-            let concrete = branch.clone().concrete();
-            return concrete.iter().map(|b| AllowedView { view: b.store.view(), symbolic: None }).collect();
+        let concrete = |store: &Store| AllowedView { view: store.view(), symbolic: None };
+        if branch.optional.is_empty() {
+            return vec![concrete(&branch.store)];
+        }
+        if branch.has_wildcards() {
+            return partial::subsets(&branch.store, &branch.optional).iter().map(concrete).collect();
         }
         let symbolic = Some((branch.store.clone(), branch.optional.clone()));
         vec![AllowedView { view: branch.store.view(), symbolic }]

@@ -163,8 +163,8 @@ pub struct Tracker {
     /// a diagnosis rebuilds an image from them. `None` while exploring (trackers are cloned at
     /// every crash point, and this grows with the run).
     durable_seqs: Option<Vec<usize>>,
-    /// Files of D that lost their name while a pending effect still named them; forgotten once
-    /// none does ([`Tracker::forget_unnamed`]).
+    /// Files of D that lost a name, kept across events while a pending effect still names them;
+    /// forgotten once none does and no entry does ([`Tracker::forget_unnamed`]).
     unnamed: Vec<Ino>,
 }
 
@@ -209,10 +209,9 @@ impl Tracker {
     /// Feeds the next event of the log.
     pub fn push(&mut self, event: &Event) {
         self.events_seen += 1;
-        let mut unnamed = Vec::new();
         match (&event.kind, self.model) {
             (EventKind::Effect(effect), Model::Process) => {
-                unnamed.extend(self.durable.apply_unnaming(effect));
+                self.unnamed.extend(self.durable.apply_unnaming(effect));
                 self.note(event.seq);
             }
             (EventKind::Effect(effect), _) => self.pending.push(Pending {
@@ -227,7 +226,7 @@ impl Tracker {
             }
             (EventKind::Sync { ok: true, .. }, Model::Ordered) => {
                 for p in std::mem::take(&mut self.pending) {
-                    unnamed.extend(self.durable.apply_unnaming(&p.effect));
+                    self.unnamed.extend(self.durable.apply_unnaming(&p.effect));
                     self.note(p.seq);
                 }
             }
@@ -250,15 +249,12 @@ impl Tracker {
                 let dir = *ino;
                 let durable = &mut self.durable;
                 let noted = &mut self.durable_seqs;
+                let unnamed = &mut self.unnamed;
                 self.pending.retain_mut(|p| {
                     if let Some(at) = p.dirs_left.iter().position(|d| *d == dir) {
-                        let half = p.effect.half_in(dir);
-                        if p.effect.dirs().len() > 1 && matches!(half, Effect::Unlink { .. }) {
-                            // The source half of a cross-directory rename: the file moved.
-                            durable.apply(&half);
-                        } else {
-                            unnamed.extend(durable.apply_unnaming(&half));
-                        }
+                        // The source half of a cross-directory rename unnames a file that its
+                        // other half names (or will): `forget_unnamed` keeps it.
+                        unnamed.extend(durable.apply_unnaming(&p.effect.half_in(dir)));
                         if let Some(seqs) = noted.as_mut() {
                             seqs.push(p.seq);
                         }
@@ -270,8 +266,7 @@ impl Tracker {
                 self.drop_invisible_data();
             }
         }
-        if !unnamed.is_empty() || !self.unnamed.is_empty() {
-            self.unnamed.extend(unnamed);
+        if !self.unnamed.is_empty() {
             self.forget_unnamed();
         }
     }
@@ -617,6 +612,29 @@ mod tests {
             assert_eq!(tracker.durable.inodes.len(), 2, "{model}");
             let image = tracker.durable_image();
             assert_eq!(image.file("registry"), Some(&49u32.to_le_bytes()[..]), "{model}");
+        }
+    }
+
+    #[test]
+    fn a_file_moved_across_directories_is_kept_once_both_halves_persist() {
+        // Posix: the target directory synced first, then the source, whose half unnames the file.
+        let fs = SimFs::new(SimOptions::default());
+        pollster::block_on(async {
+            for dir in ["a", "b"] {
+                fs.mkdir(dir).await.unwrap();
+            }
+            files::sync_dir(&fs, "").await.unwrap();
+            files::write(&fs, "a/f", OpenOptions::create_trunc(), b"v", true).await.unwrap();
+            files::sync_dir(&fs, "a").await.unwrap();
+            fs.rename("a/f", "b/f").await.unwrap();
+            files::sync_dir(&fs, "b").await.unwrap();
+            files::sync_dir(&fs, "a").await.unwrap();
+        });
+        let end = fs.steps();
+        for model in Model::ALL {
+            let image = fs.trackers(model, end..=end).pop().expect("one tracker").durable_image();
+            assert_eq!(image.file("b/f"), Some(&b"v"[..]), "{model}");
+            assert!(!image.contains("a/f"), "{model}");
         }
     }
 
