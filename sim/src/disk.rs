@@ -37,6 +37,25 @@ pub(crate) struct Disk {
     pub inodes: OrdMap<Ino, Inode>,
 }
 
+impl Disk {
+    /// A copy sharing nothing with this disk, its nodes and pages allocated one after another
+    /// (what a walk of every file reads goes faster from there).
+    pub(crate) fn compacted(&self) -> Disk {
+        let inodes = self
+            .inodes
+            .iter()
+            .map(|(&ino, inode)| {
+                let inode = match inode {
+                    Inode::File(content) => Inode::File(Content::from_bytes(&content.to_vec())),
+                    Inode::Dir(entries) => Inode::Dir(entries.iter().map(|(name, ino)| (name.clone(), *ino)).collect()),
+                };
+                (ino, inode)
+            })
+            .collect();
+        Disk { inodes }
+    }
+}
+
 impl Default for Disk {
     fn default() -> Self {
         let mut inodes = OrdMap::new();

@@ -178,6 +178,12 @@ impl Tracker {
         Self { model, durable, pending: Vec::new(), events_seen: 0, durable_seqs: None, unnamed: Vec::new() }
     }
 
+    /// Copies D anew, its nodes and pages allocated together: a tracker moved on among other
+    /// allocations (a run's, call by call) is walked at every crash image built on it after.
+    pub(crate) fn compact(&mut self) {
+        self.durable = self.durable.compacted();
+    }
+
     /// This tracker, noting from now on which effects reach D ([`Tracker::durable_seqs`]).
     pub fn noting_durable(mut self) -> Self {
         self.durable_seqs = Some(Vec::new());

@@ -87,6 +87,24 @@ pub struct TraceStep {
     pub site: Option<Site>,
     /// Whether a proposed fix inserted this call after the one at its site ([`crate::SyncRule`]).
     pub inserted: bool,
+    /// Whether the run forgot this step ([`crate::SimFs::forget_past`]): its written and read
+    /// bytes, events and pending set are gone (empty), its call and outcome kinds remain.
+    pub forgotten: bool,
+}
+
+impl TraceStep {
+    /// Drops what only a crash at or before this step needs (see [`TraceStep::forgotten`]).
+    pub(crate) fn forget(&mut self) {
+        if let Call::Write { data, .. } | Call::Pwrite { data, .. } = &mut self.call {
+            *data = Bytes::default();
+        }
+        if let Outcome::Bytes(bytes) = &mut self.outcome {
+            *bytes = Vec::new();
+        }
+        self.events = Vec::new();
+        self.pending = Vec::new();
+        self.forgotten = true;
+    }
 }
 
 /// A whole trace.
@@ -159,6 +177,14 @@ impl fmt::Display for Outcome {
 
 impl fmt::Display for TraceStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.forgotten {
+            return write!(
+                f,
+                "{:>4}  {}(...) (forgotten: the run keeps only what follows)",
+                self.step,
+                self.call.name()
+            );
+        }
         write!(f, "{:>4}  {} = {}", self.step, self.call, self.outcome)?;
         if self.injected {
             write!(f, " (injected)")?;

@@ -189,7 +189,7 @@ pub(super) fn check_clean_points<S: Subject>(
         if span.returned == crashsim_model::NEVER || !steps.contains(&span.end) || !run.quiescent_after(op) {
             continue;
         }
-        let disk = span.after.as_ref().expect("a clean point judged keeps its disk (Run::snapshots_from)");
+        let disk = span.after.as_ref().expect("a clean point judged keeps its disk (Run::judged_from)");
         let Some(observed) = subject.inspect(&disk.image()) else { return };
         result.crash_states += 1;
         if let Err(violation) = subject.check(&subject.expect(&run.history_at(span.end)), &observed) {

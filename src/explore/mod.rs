@@ -360,8 +360,8 @@ fn explore_after_setup<S: Subject>(
         check: Check::Restart,
     };
     // The last setup call's disk is the first clean point judged.
-    let snapshots_from = workload.setup.len().saturating_sub(1);
-    let run = execute(subject, workload, &Plan::none(), &Run { snapshots_from, ..case.run(opts.preempt) });
+    let judged_from = workload.setup.len().saturating_sub(1);
+    let run = execute(subject, workload, &Plan::none(), &Run { judged_from, ..case.run(opts.preempt) });
     let setup_end = run.spans.iter().filter(|s| s.client.is_none()).take(workload.setup.len()).map(|s| s.end).max();
     for result in results.iter_mut() {
         result.interleavings += 1;
