@@ -117,8 +117,8 @@ pub struct Run {
     /// (a diagnosis and the verification of its fix; slow). Default: `None` (no sites).
     pub sync_rules: Option<Vec<crashsim_sim::SyncRule>>,
     /// The first call (0-based, in invocation order) judged: the calls before keep no
-    /// [`Span::after`], and once each answers the run forgets what only crash points up to it
-    /// need ([`SimFs::forget_past`]). A scale workload is judged only after its setup, and
+    /// [`Span::after`], and as they answer (every 32 of them, and the last: `FORGET_EVERY`) the
+    /// run forgets what only crash points up to there need ([`SimFs::forget_past`]). A scale workload is judged only after its setup, and
     /// thousands of setup calls each holding their disk and their log keep every version of a
     /// rewritten file. Default: 0 (every call judged, nothing forgotten).
     pub judged_from: usize,
@@ -254,7 +254,7 @@ fn execute_on<S: Subject>(
 /// Calls before [`Run::judged_from`] answered between two [`SimFs::forget_past`]: each copies
 /// every model's durable state anew, so not after every call; meanwhile the log and the trace
 /// hold at most this many calls' bytes (a store that reads and rewrites its registry at each
-/// call: by 256 calls, a scale run of 2,000 sessions peaked at 524 MB, by 32 at 378 MB).
+/// call: by 256 calls, a scale run of 2,000 sessions peaked at 524 MB, by 32 under 400 MB).
 const FORGET_EVERY: usize = 32;
 
 /// Records the calls of a run as they are invoked and answered. Shared by the client tasks of

@@ -370,7 +370,7 @@ impl SimFs {
         let state = self.lock();
         assert!(to_step <= state.trace.len(), "crash point {to_step} is past the trace end");
         let seen = usize::try_from(tracker.events_seen()).expect("an event count fits in memory");
-        let first = state.floor.as_ref().map_or(0, |floor| floor.events);
+        let first = state.first_kept_event();
         assert!(first <= seen && seen <= state.event_count(), "a tracker of another run, or from before its floor");
         for event in state.log[seen - first..].iter().take_while(|e| e.step < to_step) {
             tracker.push(event);
@@ -462,7 +462,12 @@ impl SimFs {
 impl State {
     /// Log events recorded so far, forgotten ones included: the next one's sequence number.
     fn event_count(&self) -> usize {
-        self.floor.as_ref().map_or(0, |floor| floor.events) + self.log.len()
+        self.first_kept_event() + self.log.len()
+    }
+
+    /// The sequence number of the log's first event (the events before the floor are gone).
+    fn first_kept_event(&self) -> usize {
+        self.floor.as_ref().map_or(0, |floor| floor.events)
     }
 
     /// The first step whose events the log still holds.
@@ -504,8 +509,7 @@ impl State {
             Err(errno) => Outcome::Err(*errno),
         };
         let pending = self.posix.pending_seqs();
-        let first = self.floor.as_ref().map_or(0, |floor| floor.events);
-        let events = self.log[first_event - first..].to_vec();
+        let events = self.log[first_event - self.first_kept_event()..].to_vec();
         let site = site.clone();
         self.trace.push(TraceStep { step, call, outcome, injected, events, pending, site, inserted, forgotten: false });
     }
