@@ -118,9 +118,10 @@ pub struct Run {
     pub sync_rules: Option<Vec<crashsim_sim::SyncRule>>,
     /// The first call (0-based, in invocation order) judged: the calls before keep no
     /// [`Span::after`], and as they answer (every 32 of them, and the last: `FORGET_EVERY`) the
-    /// run forgets what only crash points up to there need ([`SimFs::forget_past`]). A scale workload is judged only after its setup, and
-    /// thousands of setup calls each holding their disk and their log keep every version of a
-    /// rewritten file. Default: 0 (every call judged, nothing forgotten).
+    /// run forgets what only crash points up to there need ([`SimFs::forget_past`]). A scale
+    /// workload is judged only after its setup, and thousands of setup calls each holding their
+    /// disk and their log keep every version of a rewritten file. Default: 0 (every call judged,
+    /// nothing forgotten).
     pub judged_from: usize,
 }
 
