@@ -7,8 +7,12 @@ use crashsim::cache::RecoveryCache;
 use crashsim::explore::{explore, ExploreOptions};
 use crashsim::subject::{Gated, Process, Recovered, Subject};
 use crashsim_model::history::{Outcome, Record};
-use crashsim_model::{Allowed, Property, Spec, Violation};
-use crashsim_sim::{files, Fs, Model, OpenOptions, SimFs};
+use crashsim_model::{Allowed, Violation};
+use crashsim_sim::{files, Model, OpenOptions, SimFs};
+
+#[path = "common/counter.rs"]
+mod counter;
+use counter::{read_value, replace, CounterSpec};
 
 /// A counter in one file. `inc` adds one and `dbl` doubles it, each saved atomically (a temp
 /// file, its fsync, a rename, a directory fsync), except that the value 7 is written in place:
@@ -18,43 +22,6 @@ use crashsim_sim::{files, Fs, Model, OpenOptions, SimFs};
 /// same state, so state caching extends only the first.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Counter;
-
-struct CounterSpec;
-
-impl Spec for CounterSpec {
-    type Op = String;
-    type Reply = u64;
-    type State = u64;
-
-    fn init(&self) -> u64 {
-        0
-    }
-
-    fn step(&self, value: &u64, op: &String) -> (u64, u64) {
-        let next = if op == "inc" { value + 1 } else { value * 2 };
-        (next, next)
-    }
-
-    fn properties(&self) -> Vec<Property<u64>> {
-        let predicate = |value: &u64, allowed: &[u64]| (!allowed.contains(value)).then(|| format!("value {value}"));
-        vec![Property { name: "Durable", failure: "a saved value is lost by a crash", predicate }]
-    }
-}
-
-async fn read_value<F: Fs>(fs: &F) -> Result<u64, String> {
-    let bytes = files::read(fs, "count").await.map_err(|e| e.to_string())?;
-    match bytes {
-        None => Ok(0),
-        Some(bytes) => String::from_utf8_lossy(&bytes).parse().map_err(|_| format!("count holds {bytes:?}")),
-    }
-}
-
-/// The atomic save: a temp file, its fsync, a rename over the count, a directory fsync.
-async fn replace<F: Fs>(fs: &F, text: &str) -> crashsim_sim::FsResult<()> {
-    files::write(fs, "count.tmp", OpenOptions::create_trunc(), text.as_bytes(), true).await?;
-    fs.rename("count.tmp", "count").await?;
-    files::sync_dir(fs, "").await
-}
 
 impl Subject for Counter {
     type Op = String;

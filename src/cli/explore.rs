@@ -86,6 +86,7 @@ pub fn to_json<S: Subject>(results: &[ModelResult<S>], opts: &ExploreOptions) ->
                 "ms_to_detection": r.ms_to_detection,
                 "elapsed_ms": r.elapsed_ms,
                 "seen_skipped": r.seen_skipped,
+                "fault_runs_reused": r.fault_runs_reused,
             })
         })
         .collect();

@@ -293,6 +293,22 @@ pub(crate) fn check_fault_run<S: Subject>(
 ) {
     assert_eq!(models.len(), results.len(), "one result per model");
     let run = execute(subject, workload, plan, &Run { preempt: opts.preempt, ..Run::default() });
+    judge_fault_run(&run, workload, plan, prefixes_explored, subject, models, opts, cache, results);
+}
+
+/// The checks of [`check_fault_run`] on `run`, the workload's run under `plan`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn judge_fault_run<S: Subject>(
+    run: &Execution<S>,
+    workload: &Workload<S::Op>,
+    plan: &Plan,
+    prefixes_explored: bool,
+    subject: &S,
+    models: &[Model],
+    opts: &ExploreOptions,
+    cache: &RecoveryCache<S>,
+    results: &mut [WorkloadResult<S>],
+) {
     let case = Case {
         workload: workload.clone(),
         faults: plan.clone(),
@@ -329,9 +345,9 @@ pub(crate) fn check_fault_run<S: Subject>(
         }
     }
     if let Some(span) = hit.filter(|&span| !prefixes_explored || span + 1 >= workload.len()) {
-        check_crash_points(&run, &case, step..=run.spans[span].end, false, subject, models, opts, cache, results);
+        check_crash_points(run, &case, step..=run.spans[span].end, false, subject, models, opts, cache, results);
     }
     let mut restart = WorkloadResult::default();
-    check_restart(&run, &case, subject, cache, &mut restart);
+    check_restart(run, &case, subject, cache, &mut restart);
     absorb_each(results, &restart);
 }

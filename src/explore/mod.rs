@@ -10,7 +10,8 @@
 //! 3. check the clean points: the running store's files after each call that answered while no
 //!    other call ran (no recovery), and a restart after the clean shutdown;
 //! 4. for short workloads, rerun with each errno at each mutating syscall: the failing operation
-//!    must return an error, and the store must pass the checks after it and after a crash;
+//!    must return an error, and the store must pass the checks after it and after a crash (a
+//!    rerun that did what an earlier one did takes its verdicts: `fault_runs`);
 //! 5. for the same short workloads (one client), work after recovery: on every crash image whose
 //!    recovery passed, run the operations not yet invoked, shut down, restart, and judge from
 //!    the state recovery showed ([`continuation`](crate::continuation)).
@@ -25,6 +26,7 @@
 //! Workloads are spread over all cores with rayon; results are merged in workload order, so
 //! every figure and the first violation are the same on every run.
 
+mod fault_runs;
 mod judge;
 mod options;
 mod plan;
@@ -39,6 +41,7 @@ use crashsim_faults::{Plan, ERRNOS};
 use crashsim_sim::Model;
 use rayon::prelude::*;
 
+use self::fault_runs::check_fault_runs;
 use self::judge::{check_corruptions, check_crash_points};
 use self::plan::{extendable, last_op_faults, prunable, Levels};
 use self::result::absorb_each;
@@ -281,9 +284,9 @@ fn explore_workload_keyed<S: Subject>(
             check_corruptions(&run, &case, true, subject, opts, cache, &mut corruptions);
             absorb_each(&mut results, &corruptions);
             let trace = run.fs.trace();
-            for plan in Plan::each_errno(&trace, &ERRNOS).iter().chain(&Plan::each_short_write(&trace, 1)) {
-                check_fault_run(subject, models, workload, plan, true, opts, cache, &mut results);
-            }
+            let plans: Vec<Plan> =
+                Plan::each_errno(&trace, &ERRNOS).into_iter().chain(Plan::each_short_write(&trace, 1)).collect();
+            check_fault_runs(subject, models, workload, &plans, opts, cache, &mut results);
         }
         dfs.explored(&branch, &run.interleaving, cut);
     }
@@ -308,7 +311,7 @@ fn check_last_op_faults<S: Subject>(
     let mut results: Vec<WorkloadResult<S>> = models.iter().map(|_| WorkloadResult::default()).collect();
     let run = execute(subject, workload, &Plan::none(), &Run { preempt: opts.preempt, ..Run::default() });
     let Some(last) = run.spans.iter().filter(|s| s.client.is_some()).last() else { return results };
-    let in_last = |plan: &&Plan| plan.faults.keys().all(|&step| last.start <= step && step < last.end);
+    let in_last = |plan: &Plan| plan.faults.keys().all(|&step| last.start <= step && step < last.end);
     let case = Case {
         workload: workload.clone(),
         faults: Plan::none(),
@@ -332,10 +335,12 @@ fn check_last_op_faults<S: Subject>(
         check_crash_points(&run, &case, points, true, subject, models, opts, cache, &mut results);
     }
     let trace = run.fs.trace();
-    let plans = Plan::each_errno(&trace, &ERRNOS).into_iter().chain(Plan::each_short_write(&trace, 1));
-    for plan in plans.collect::<Vec<Plan>>().iter().filter(in_last) {
-        check_fault_run(subject, models, workload, plan, true, opts, cache, &mut results);
-    }
+    let plans: Vec<Plan> = Plan::each_errno(&trace, &ERRNOS)
+        .into_iter()
+        .chain(Plan::each_short_write(&trace, 1))
+        .filter(in_last)
+        .collect();
+    check_fault_runs(subject, models, workload, &plans, opts, cache, &mut results);
     results
 }
 

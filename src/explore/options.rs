@@ -51,9 +51,10 @@ pub struct ExploreOptions {
     pub preempt: Preempt,
     /// State caching: a workload whose prefix ended in a state already explored is not run, a
     /// last-operation fault tier runs once per distinct state ([`ExploreOptions::fault_max_ops`]),
-    /// and an interleaving is checked only up to a state an earlier interleaving of its workload
-    /// explored (`SeenStates`). Only for subjects that tell their memory. False: everything in
-    /// full. Default: true.
+    /// an interleaving is checked only up to a state an earlier interleaving of its workload
+    /// explored (`SeenStates`), and a fault run that behaved as an earlier one of its workload
+    /// takes that run's verdicts (`fault_runs`). Only for subjects that tell their memory (fault
+    /// runs: their expectation). False: everything in full. Default: true.
     pub state_caching: bool,
     /// Models under which exploring stops after the first batch of [`STOP_BATCH`] workloads (in
     /// workload order) that holds a violation: enough to know a variant is caught there, and the

@@ -42,6 +42,10 @@ pub struct ModelResult<S: Subject> {
     /// Workloads whose last-operation fault runs ([`ExploreOptions::fault_max_ops`](super::ExploreOptions::fault_max_ops)) were
     /// skipped: the state before that operation, and the operation, were already explored.
     pub seen_skipped: u64,
+    /// Fault runs that behaved as an earlier fault run of their workload did (another errno
+    /// at the same syscall, passed up alike) and took its verdicts instead of being judged
+    /// again; they are counted in every figure above as if judged.
+    pub fault_runs_reused: u64,
 }
 
 /// What one workload contributed.
@@ -58,6 +62,8 @@ pub(crate) struct WorkloadResult<S: Subject> {
     pub(crate) first: Option<Finding<S>>,
     /// Crash states checked up to and including the first that found a violation.
     pub(super) states_to_detection: Option<u64>,
+    /// Fault runs that took an earlier run's verdicts ([`ModelResult::fault_runs_reused`]).
+    pub(super) fault_runs_reused: u64,
 }
 
 impl<S: Subject> Default for WorkloadResult<S> {
@@ -71,6 +77,7 @@ impl<S: Subject> Default for WorkloadResult<S> {
             violations: 0,
             first: None,
             states_to_detection: None,
+            fault_runs_reused: 0,
         }
     }
 }
@@ -92,6 +99,7 @@ impl<S: Subject> WorkloadResult<S> {
         self.crash_states += part.crash_states;
         self.fingerprints.extend(part.fingerprints);
         self.violations += part.violations;
+        self.fault_runs_reused += part.fault_runs_reused;
         keep_smallest(&mut self.first, part.first);
     }
 }
@@ -139,6 +147,7 @@ impl<S: Subject> Merger<S> {
             ms_to_detection: None,
             elapsed_ms: 0,
             seen_skipped: 0,
+            fault_runs_reused: 0,
         };
         Self { result, distinct: DistinctCount::default(), first_index: None, first_detected: None }
     }
@@ -158,6 +167,7 @@ impl<S: Subject> Merger<S> {
         merged.crash_points += result.crash_points;
         merged.crash_states += result.crash_states;
         merged.violations += result.violations;
+        merged.fault_runs_reused += result.fault_runs_reused;
         self.distinct.extend(result.fingerprints);
         // The smallest finding over all workloads; on a tie, the earliest workload.
         if keep_smallest(&mut merged.first, result.first) {
