@@ -40,7 +40,7 @@ impl Image {
     /// halves of cross-directory renames persist independently) is walked once.
     pub(crate) fn of(disk: &Disk) -> Self {
         let mut nodes = BTreeMap::new();
-        walk(disk, |path, inode| {
+        walk(disk, |path, _, inode| {
             let node = match inode {
                 Inode::File(content) => Node::File(content.to_bytes()),
                 Inode::Dir(_) => Node::Dir,
@@ -180,8 +180,16 @@ fn node_fingerprint(path: &str, content: Option<&[u8]>) -> u128 {
     xxh3_128_with_seed(content.unwrap_or_default(), xxh3_64_with_seed(path.as_bytes(), kind))
 }
 
+/// [`node_fingerprint`] of the node `inode` at `path`.
+pub(crate) fn inode_fingerprint(path: &str, inode: &Inode) -> u128 {
+    match inode {
+        Inode::File(content) => file_fingerprint(path, content),
+        Inode::Dir(_) => node_fingerprint(path, None),
+    }
+}
+
 /// [`node_fingerprint`] of a file, hashed page by page (the same value as of its bytes whole).
-fn file_fingerprint(path: &str, content: &Content) -> u128 {
+pub(crate) fn file_fingerprint(path: &str, content: &Content) -> u128 {
     use xxhash_rust::xxh3::{xxh3_128_with_seed, xxh3_64_with_seed, Xxh3};
     let seed = xxh3_64_with_seed(path.as_bytes(), 2);
     if content.len() <= crate::content::PAGE as u64 {
@@ -221,7 +229,7 @@ impl fmt::Display for Frozen {
 
 /// Calls `visit` with the path and inode of every node reachable from the root of `disk`,
 /// walking each directory once (by inode) even if two paths reach it.
-fn walk(disk: &Disk, mut visit: impl FnMut(&str, &Inode)) {
+pub(crate) fn walk(disk: &Disk, mut visit: impl FnMut(&str, Ino, &Inode)) {
     let by_number = InodeIndex::of(disk);
     let mut seen_dirs = BTreeSet::new();
     let mut stack: Vec<(String, Ino)> = vec![(String::new(), ROOT)];
@@ -239,7 +247,7 @@ fn walk(disk: &Disk, mut visit: impl FnMut(&str, &Inode)) {
             }
             path.push_str(name);
             let Some(inode) = by_number.get(*ino) else { continue };
-            visit(&path, inode);
+            visit(&path, *ino, inode);
             if matches!(inode, Inode::Dir(_)) && seen_dirs.insert(*ino) {
                 stack.push((path.clone(), *ino));
             }
@@ -281,13 +289,7 @@ impl Disk {
     /// The [`Image::fingerprint`] of this disk's image, without building it.
     pub(crate) fn fingerprint(&self) -> u128 {
         let mut sum = 0u128;
-        walk(self, |path, inode| {
-            let print = match inode {
-                Inode::File(content) => file_fingerprint(path, content),
-                Inode::Dir(_) => node_fingerprint(path, None),
-            };
-            sum = sum.wrapping_add(print);
-        });
+        walk(self, |path, _, inode| sum = sum.wrapping_add(inode_fingerprint(path, inode)));
         sum
     }
 }

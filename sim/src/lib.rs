@@ -60,6 +60,7 @@
 //! Operations that need a parent (mkdir, rmdir, unlink, rename) refuse the root with `EBUSY`.
 //! Errors are Linux errno values, errno for errno; a differential test holds `SimFs` to `RealFs`.
 
+mod candidate;
 pub mod clock;
 mod content;
 mod disk;

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::candidate::{Base, Candidate};
 use crate::disk::{Disk, Effect, Event, EventKind, Ino};
 use crate::{Image, Kind};
 
@@ -375,7 +376,8 @@ impl Tracker {
             picks.dedup();
         }
         let mut out = Distinct::default();
-        let mut disk = self.durable.clone();
+        let base = Base::of(&self.durable);
+        let mut disk = Candidate::new(&base);
         let mut kept = Vec::new();
         let mut applied = 0;
         for (cut, torn_keep) in picks {
@@ -404,11 +406,15 @@ impl Tracker {
         let slots = PosixSlots::of(&self.pending, opts.sector_size);
         let combinations = slots.combinations();
         let mut out = Distinct::default();
+        // A candidate applies its chosen effects to the durable disk anew: following each costs
+        // more than a walk once they are more than a few per file.
+        let follow = self.pending.len() * 16 <= self.durable.inodes.len();
+        let base = if follow { Base::of(&self.durable) } else { Base::walked(&self.durable) };
         let exhaustive = combinations <= opts.max_images as u128;
         if exhaustive {
             let mut choice = vec![0usize; slots.radix.len()];
             loop {
-                out.add_choice(&slots, &self.durable, &self.pending, &choice);
+                out.add_choice(&slots, &base, &self.pending, &choice);
                 if !next_choice(&mut choice, &slots.radix) {
                     break;
                 }
@@ -416,11 +422,11 @@ impl Tracker {
         } else {
             let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
             rng.set_stream(self.events_seen);
-            out.add_choice(&slots, &self.durable, &self.pending, &vec![0; slots.radix.len()]);
-            out.add_choice(&slots, &self.durable, &self.pending, &slots.everything());
+            out.add_choice(&slots, &base, &self.pending, &vec![0; slots.radix.len()]);
+            out.add_choice(&slots, &base, &self.pending, &slots.everything());
             for _ in 0..opts.max_images {
                 let choice: Vec<usize> = slots.radix.iter().map(|&r| rng.random_range(0..r)).collect();
-                out.add_choice(&slots, &self.durable, &self.pending, &choice);
+                out.add_choice(&slots, &base, &self.pending, &choice);
             }
         }
         out.finish(exhaustive, combinations)
@@ -502,8 +508,8 @@ impl PosixSlots {
     }
 
     /// The image of one choice, and the pending events that survive in it.
-    fn disk(&self, durable: &Disk, pending: &[Pending], choice: &[usize]) -> (Disk, Vec<Survivor>) {
-        let mut disk = durable.clone();
+    fn disk<'b>(&self, base: &'b Base<'b>, pending: &[Pending], choice: &[usize]) -> (Candidate<'b>, Vec<Survivor>) {
+        let mut disk = Candidate::new(base);
         let mut survivors = Vec::new();
         for (index, p) in pending.iter().enumerate() {
             if let Some((slot, torn)) = self.data.get(&index) {
@@ -564,8 +570,8 @@ struct Distinct {
 impl Distinct {
     /// Adds the image of `disk`, reached by keeping `survivors`; of two ways to one image, the
     /// one with fewer survivors is kept.
-    fn add(&mut self, disk: Disk, survivors: Vec<Survivor>) {
-        let fingerprint = disk.fingerprint();
+    fn add(&mut self, candidate: Candidate<'_>, survivors: Vec<Survivor>) {
+        let (disk, fingerprint) = candidate.finish();
         match self.index.get(&fingerprint) {
             Some(&at) if survivors.len() < self.survivors[at].len() => self.survivors[at] = survivors,
             Some(_) => {}
@@ -578,8 +584,8 @@ impl Distinct {
         }
     }
 
-    fn add_choice(&mut self, slots: &PosixSlots, durable: &Disk, pending: &[Pending], choice: &[usize]) {
-        let (disk, survivors) = slots.disk(durable, pending, choice);
+    fn add_choice(&mut self, slots: &PosixSlots, base: &Base<'_>, pending: &[Pending], choice: &[usize]) {
+        let (disk, survivors) = slots.disk(base, pending, choice);
         self.add(disk, survivors);
     }
 
