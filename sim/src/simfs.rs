@@ -210,6 +210,11 @@ impl SimFs {
         Trace { steps: self.lock().trace.clone() }
     }
 
+    /// The steps of the trace from syscall `step` on (none past its end).
+    pub fn trace_from(&self, step: usize) -> Vec<TraceStep> {
+        self.lock().trace.get(step..).map_or_else(Vec::new, <[TraceStep]>::to_vec)
+    }
+
     /// The log of effects and syncs, in order (indexed by sequence number: a run that forgot
     /// its past has no whole log).
     pub fn log(&self) -> Vec<Event> {

@@ -296,6 +296,19 @@ pub(crate) fn check_fault_run<S: Subject>(
     judge_fault_run(&run, workload, plan, prefixes_explored, subject, models, opts, cache, results);
 }
 
+/// The crash points [`judge_fault_run`] checks in `run`, whose fault is at syscall `step`: from
+/// there to the end of the call it hit, unless (with `prefixes_explored`) that call is not the
+/// workload's last (a shorter workload's fault run checked them) or it hit no call.
+pub(super) fn fault_crash_points<S: Subject>(
+    run: &Execution<S>,
+    workload: &Workload<S::Op>,
+    step: usize,
+    prefixes_explored: bool,
+) -> Option<std::ops::RangeInclusive<usize>> {
+    let span = run.spans.iter().position(|s| s.start <= step && step < s.end)?;
+    (!prefixes_explored || span + 1 >= workload.len()).then(|| step..=run.spans[span].end)
+}
+
 /// The checks of [`check_fault_run`] on `run`, the workload's run under `plan`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn judge_fault_run<S: Subject>(
@@ -324,7 +337,7 @@ pub(super) fn judge_fault_run<S: Subject>(
         // and only an fsync decides what is durable (std ignores close errors, as most programs
         // do).
         let closing =
-            run.fs.trace().steps.get(step).is_some_and(|s| matches!(s.call, crashsim_sim::Call::Close { .. }));
+            run.fs.trace_from(step).first().is_some_and(|s| matches!(s.call, crashsim_sim::Call::Close { .. }));
         if let (Outcome::Replied(reply), Fault::Fail(errno), false) = (&hit.outcome, fault, closing) {
             if !subject.is_refusal(reply) {
                 let violation = Violation {
@@ -344,8 +357,8 @@ pub(super) fn judge_fault_run<S: Subject>(
             }
         }
     }
-    if let Some(span) = hit.filter(|&span| !prefixes_explored || span + 1 >= workload.len()) {
-        check_crash_points(run, &case, step..=run.spans[span].end, false, subject, models, opts, cache, results);
+    if let Some(points) = fault_crash_points(run, workload, step, prefixes_explored) {
+        check_crash_points(run, &case, points, false, subject, models, opts, cache, results);
     }
     let mut restart = WorkloadResult::default();
     check_restart(run, &case, subject, cache, &mut restart);
