@@ -90,8 +90,8 @@ impl<S: Subject> Behaviour<S> {
 
 /// Runs `workload` under each of `plans` (one fault each) and judges each run
 /// ([`judge_fault_run`], every prefix's own fault runs explored), into the result of each of
-/// `models`; with state caching, a run that behaved as an earlier one did takes that run's verdicts (counted in
-/// [`ModelResult::fault_runs_reused`](super::ModelResult::fault_runs_reused)).
+/// `models`; with state caching, a run that behaved as an earlier one did takes that run's
+/// verdicts (counted in [`ModelResult::fault_runs_reused`](super::ModelResult::fault_runs_reused)).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn check_fault_runs<S: Subject>(
     subject: &S,
