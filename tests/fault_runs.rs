@@ -70,9 +70,12 @@ fn a_bug_found_by_fault_runs_is_found_alike_when_they_are_reused() {
 /// the failure: it removes the temp file, except after EIO, when it "salvages" it by renaming it
 /// over the count, whatever it holds. An EIO at the temp file's write leaves an empty count, on
 /// which the store cannot start. Its run differs from the other errnos' runs only in which
-/// syscall that one was: same replies, same syscall counts.
+/// syscall that one was: same replies, same syscall counts. Its failures' messages name their
+/// errno; with `fingerprints` it tells the explorer which expectations judge alike.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Salvager;
+struct Salvager {
+    fingerprints: bool,
+}
 
 impl Subject for Salvager {
     type Op = String;
@@ -125,17 +128,29 @@ impl Subject for Salvager {
     }
 
     fn expected_fingerprint(&self, expected: &Allowed<u64>) -> Option<u128> {
-        Some(expected.fingerprint())
+        self.fingerprints.then(|| expected.fingerprint())
     }
 }
 
 #[test]
 fn a_run_whose_errno_changed_what_the_store_wrote_is_judged_not_reused() {
     let cache = RecoveryCache::default();
-    let result = explore(&Salvager, Model::Process, &one_op_with_faults(true), &cache, &|| {});
+    let result = explore(&Salvager { fingerprints: true }, Model::Process, &one_op_with_faults(true), &cache, &|| {});
     assert!(result.fault_runs_reused > 0, "the errnos other than EIO repeat the first's run");
     let finding = result.first.as_ref().expect("the salvage after EIO is caught");
     assert_eq!(finding.violation.invariant, "Live", "an empty count: {}", finding.violation);
     let faults: Vec<&Fault> = finding.case.faults.faults.values().collect();
     assert_eq!(faults, [&Fault::Fail(Errno::EIO)], "found in an EIO run");
+}
+
+/// Two runs whose histories differ only in a failure's message (it names the errno) are the same
+/// to the spec only by its fingerprints: a subject that gives none has every such run judged.
+#[test]
+fn without_the_specs_fingerprints_runs_whose_messages_differ_are_each_judged() {
+    let cache = RecoveryCache::default();
+    let subject = Salvager { fingerprints: false };
+    let result = explore(&subject, Model::Process, &one_op_with_faults(true), &cache, &|| {});
+    assert_eq!(result.fault_runs_reused, 0, "every errno's message differs");
+    let with = explore(&Salvager { fingerprints: true }, Model::Process, &one_op_with_faults(true), &cache, &|| {});
+    assert_eq!(figures(&result), figures(&with), "the same figures either way");
 }
