@@ -349,6 +349,17 @@ impl Tracker {
         }
     }
 
+    /// The base of this crash point's candidate images: followed effect by effect when
+    /// `follow` and there is an effect to follow (with none, the one candidate is D itself, and
+    /// a plain walk is cheaper than the index a followed base builds).
+    fn candidate_base(&self, follow: bool) -> Base<'_> {
+        if follow && !self.pending.is_empty() {
+            Base::of(&self.durable)
+        } else {
+            Base::walked(&self.durable)
+        }
+    }
+
     fn ordered_images(&self, opts: &ImageOptions) -> ImageSet {
         // A cut after each prefix of the pending effects, and each torn form of the next one.
         let torn: Vec<Vec<usize>> = self.pending.iter().map(|p| torn_sizes(&p.effect, opts.sector_size)).collect();
@@ -376,7 +387,7 @@ impl Tracker {
             picks.dedup();
         }
         let mut out = Distinct::default();
-        let base = Base::of(&self.durable);
+        let base = self.candidate_base(true);
         let mut disk = Candidate::new(&base);
         let mut kept = Vec::new();
         let mut applied = 0;
@@ -408,8 +419,7 @@ impl Tracker {
         let mut out = Distinct::default();
         // A candidate applies its chosen effects to the durable disk anew: following each costs
         // more than a walk once they are more than a few per file.
-        let follow = self.pending.len() * 16 <= self.durable.inodes.len();
-        let base = if follow { Base::of(&self.durable) } else { Base::walked(&self.durable) };
+        let base = self.candidate_base(self.pending.len() * 16 <= self.durable.inodes.len());
         let exhaustive = combinations <= opts.max_images as u128;
         if exhaustive {
             let mut choice = vec![0usize; slots.radix.len()];
