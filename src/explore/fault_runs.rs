@@ -7,9 +7,9 @@
 
 use std::cell::OnceCell;
 
-use crashsim_faults::Plan;
+use crashsim_faults::{Plan, ERRNOS};
 use crashsim_model::history::Outcome;
-use crashsim_sim::{Model, TraceStep};
+use crashsim_sim::{Model, Trace, TraceStep};
 
 use super::judge::{fault_crash_points, history_segments, judge_fault_run};
 use super::options::ExploreOptions;
@@ -86,6 +86,12 @@ impl<S: Subject> Behaviour<S> {
                 mine.0 == theirs.0 || fingerprint(mine).is_some_and(|f| Some(f) == fingerprint(theirs))
             })
     }
+}
+
+/// The fault runs of a run's `trace`: every errno ([`ERRNOS`]) at each of its mutating syscalls,
+/// and a one-byte short write at each of its writes, one fault a plan, in step order.
+pub(super) fn every_fault(trace: &Trace) -> Vec<Plan> {
+    Plan::each_errno(trace, &ERRNOS).into_iter().chain(Plan::each_short_write(trace, 1)).collect()
 }
 
 /// Runs `workload` under each of `plans` (one fault each) and judges each run

@@ -37,11 +37,11 @@ mod shrink;
 use std::collections::HashSet;
 use std::time::Instant;
 
-use crashsim_faults::{Plan, ERRNOS};
+use crashsim_faults::Plan;
 use crashsim_sim::Model;
 use rayon::prelude::*;
 
-use self::fault_runs::check_fault_runs;
+use self::fault_runs::{check_fault_runs, every_fault};
 use self::judge::{check_corruptions, check_crash_points};
 use self::plan::{extendable, last_op_faults, prunable, Levels};
 use self::result::absorb_each;
@@ -283,10 +283,7 @@ fn explore_workload_keyed<S: Subject>(
             let mut corruptions = WorkloadResult::default();
             check_corruptions(&run, &case, true, subject, opts, cache, &mut corruptions);
             absorb_each(&mut results, &corruptions);
-            let trace = run.fs.trace();
-            let plans: Vec<Plan> =
-                Plan::each_errno(&trace, &ERRNOS).into_iter().chain(Plan::each_short_write(&trace, 1)).collect();
-            check_fault_runs(subject, models, workload, &plans, opts, cache, &mut results);
+            check_fault_runs(subject, models, workload, &every_fault(&run.fs.trace()), opts, cache, &mut results);
         }
         dfs.explored(&branch, &run.interleaving, cut);
     }
@@ -334,12 +331,7 @@ fn check_last_op_faults<S: Subject>(
         let points = run.open_end..=before.end;
         check_crash_points(&run, &case, points, true, subject, models, opts, cache, &mut results);
     }
-    let trace = run.fs.trace();
-    let plans: Vec<Plan> = Plan::each_errno(&trace, &ERRNOS)
-        .into_iter()
-        .chain(Plan::each_short_write(&trace, 1))
-        .filter(in_last)
-        .collect();
+    let plans: Vec<Plan> = every_fault(&run.fs.trace()).into_iter().filter(in_last).collect();
     check_fault_runs(subject, models, workload, &plans, opts, cache, &mut results);
     results
 }
