@@ -250,7 +250,18 @@ pub(crate) fn evaluate_race<S: Subject>(
     let run: Execution<S> = execute_case(subject, case, opts.preempt).expect("a race case runs in this build");
     let mut result = WorkloadResult::default();
     result.interleavings += 1;
-    check_run(&run, case, 0..=run.fs.steps(), true, subject, &[model], opts, cache, std::slice::from_mut(&mut result));
+    check_run(
+        &run,
+        case,
+        0..=run.fs.steps(),
+        true,
+        None,
+        subject,
+        &[model],
+        opts,
+        cache,
+        std::slice::from_mut(&mut result),
+    );
     result
 }
 

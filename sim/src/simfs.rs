@@ -223,6 +223,25 @@ impl SimFs {
         state.log.clone()
     }
 
+    /// Fingerprints of the log's prefixes: element `n` stands for its first `n` events (what
+    /// each did, not at which step). A tracker is fed events alone, so two runs from the same
+    /// initial disk whose first `n` events are equal leave equal crash images after them under
+    /// every model, however their other syscalls (reads, stats, failed calls) fell between.
+    /// Panics on a run that forgot its past.
+    pub fn event_prefix_fingerprints(&self) -> Vec<u128> {
+        use std::hash::Hash;
+        let state = self.lock();
+        assert!(state.floor.is_none(), "the log prefixes of a run that forgot its past (SimFs::forget_past)");
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let mut out = Vec::with_capacity(state.log.len() + 1);
+        out.push(hasher.digest128());
+        for event in &state.log {
+            event.kind.hash(&mut hasher);
+            out.push(hasher.digest128());
+        }
+        out
+    }
+
     /// Forgets what only crash points before now need: every model's state here is kept, the
     /// log events so far are dropped, and the trace keeps its steps so far without their bytes,
     /// events and pending sets ([`TraceStep::forgotten`]). Crash points before now can no longer
@@ -1000,5 +1019,43 @@ impl Fs for SimFs {
     async fn stat(&self, path: &str) -> FsResult<Stat> {
         let call = Call::Stat { path: path.to_string() };
         self.syscall(call, |s, _, _| s.stat(path), |stat| Outcome::Stat(*stat))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{files, Fs, OpenOptions, SimFs, SimOptions};
+
+    /// Runs `writes` (path, bytes; each written and synced), reading `a` after the first.
+    fn prefixes(writes: &[(&str, &[u8])], read_between: bool) -> Vec<u128> {
+        let fs = SimFs::new(SimOptions::default());
+        pollster::block_on(async {
+            for (i, (path, bytes)) in writes.iter().enumerate() {
+                files::write(&fs, path, OpenOptions::create_trunc(), bytes, true).await.unwrap();
+                if read_between && i == 0 {
+                    files::read(&fs, "a").await.unwrap();
+                    fs.stat("a").await.unwrap();
+                }
+            }
+        });
+        let out = fs.event_prefix_fingerprints();
+        assert_eq!(out.len(), fs.events() + 1, "one per prefix, the empty one included");
+        out
+    }
+
+    /// Syscalls that log nothing do not move the fingerprints; an event that differs changes
+    /// every prefix from it on and none before.
+    #[test]
+    fn log_prefixes_are_fingerprinted_by_their_events_alone() {
+        let plain = prefixes(&[("a", b"1"), ("b", b"2")], false);
+        assert_eq!(plain, prefixes(&[("a", b"1"), ("b", b"2")], true));
+        let other = prefixes(&[("a", b"1"), ("b", b"3")], false);
+        let first_b = prefixes(&[("a", b"1")], false).len();
+        assert_eq!(plain.len(), other.len());
+        assert_eq!(plain[..first_b], other[..first_b]);
+        let same: Vec<bool> = plain.iter().zip(&other).map(|(p, o)| p == o).collect();
+        let first_different = same.iter().position(|same| !same).expect("the write of b differs");
+        assert!(first_different >= first_b, "{same:?}");
+        assert!(same[first_different..].iter().all(|same| !same), "once different, always: {same:?}");
     }
 }

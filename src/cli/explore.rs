@@ -87,6 +87,7 @@ pub fn to_json<S: Subject>(results: &[ModelResult<S>], opts: &ExploreOptions) ->
                 "elapsed_ms": r.elapsed_ms,
                 "seen_skipped": r.seen_skipped,
                 "fault_runs_reused": r.fault_runs_reused,
+                "crash_points_reused": r.crash_points_reused,
             })
         })
         .collect();

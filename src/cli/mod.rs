@@ -96,7 +96,7 @@ pub enum StoreCommand {
         bounds: Bounds,
         /// Print one JSON object instead of tables: {"command":"explore","ok","results":[{"variant","model","workloads","interleavings",
         /// "interleavings_cut","crash_points","crash_states","distinct_states","distinct_exact","violations","first_violation"
-        /// (with its "diagnosis"),"elapsed_ms","seen_skipped","fault_runs_reused"}...],"vulnerabilities":[{"variant","kind","calls","sites","failing_points",
+        /// (with its "diagnosis"),"elapsed_ms","seen_skipped","fault_runs_reused","crash_points_reused"}...],"vulnerabilities":[{"variant","kind","calls","sites","failing_points",
         /// "models","fix","verified"}]}.
         #[arg(long)]
         json: bool,

@@ -1,6 +1,7 @@
 //! Judging one run: every crash point and image, the clean points, the restart, damaged files,
 //! and the fault runs, each against the spec replayed over the run's history.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
 use crashsim_faults::{Corruption, Fault, Plan};
@@ -11,6 +12,7 @@ use rayon::prelude::*;
 
 use super::options::{ExploreOptions, FAILURE_REPORTED};
 use super::result::{absorb_each, WorkloadResult};
+use super::seen_points::{ImageVerdict, SeenPoints};
 use crate::cache::RecoveryCache;
 use crate::case::{Case, Check, Finding};
 use crate::continuation;
@@ -31,6 +33,7 @@ pub(crate) fn check_run<S: Subject>(
     case: &Case<S>,
     points: std::ops::RangeInclusive<usize>,
     to_the_end: bool,
+    seen: Option<&SeenPoints>,
     subject: &S,
     models: &[Model],
     opts: &ExploreOptions,
@@ -44,7 +47,7 @@ pub(crate) fn check_run<S: Subject>(
         check_restart(run, case, subject, cache, &mut shared);
     }
     absorb_each(results, &shared);
-    check_crash_points(run, case, points, false, subject, models, opts, cache, results);
+    check_crash_points(run, case, points, false, seen, subject, models, opts, cache, results);
 }
 
 /// Every image of every crash point in `points` under each of `models`, booted and checked.
@@ -62,6 +65,7 @@ pub(super) fn check_crash_points<S: Subject>(
     case: &Case<S>,
     points: std::ops::RangeInclusive<usize>,
     work_after: bool,
+    seen: Option<&SeenPoints>,
     subject: &S,
     models: &[Model],
     opts: &ExploreOptions,
@@ -72,6 +76,8 @@ pub(super) fn check_crash_points<S: Subject>(
     if points.is_empty() {
         return;
     }
+    let prefixes = seen.map(|_| run.fs.event_prefix_fingerprints());
+    let reuse: Option<(&SeenPoints, &[u128])> = seen.zip(prefixes.as_deref());
     // Each segment with the calls left to run after a crash in it (work after recovery only).
     let segments: Vec<(std::ops::RangeInclusive<usize>, Vec<S::Op>)> = history_segments(run, points)
         .into_iter()
@@ -98,10 +104,13 @@ pub(super) fn check_crash_points<S: Subject>(
         .enumerate()
         .map(|(s, (segment, left))| {
             let before = run.history_at(*segment.start());
-            let expected = subject.expect(&before);
+            // Made when a point is judged: a segment whose points all take earlier verdicts
+            // needs only its fingerprint, met before.
+            let expected = OnceCell::new();
+            let expected = || expected.get_or_init(|| subject.expect(&before));
             let judge = |image: &dyn Fn() -> Image, fingerprint: u128| {
                 let recovered = cache.observe(subject, fingerprint, image);
-                match (work_after, subject.check(&expected, &recovered).err()) {
+                match (work_after, subject.check(expected(), &recovered).err()) {
                     (false, verdict) => verdict,
                     // A bad recovery is the crash check's finding, not the continuation's.
                     (true, Some(_)) => None,
@@ -113,34 +122,50 @@ pub(super) fn check_crash_points<S: Subject>(
                     }
                 }
             };
+            // Reuse needs the spec's fingerprint of this history; work after recovery depends on
+            // more than the crash state (the calls left), so it is always judged.
+            let expected_key = reuse
+                .filter(|_| !work_after)
+                .and_then(|(points, _)| points.expected::<S>(&before, || subject.expected_fingerprint(expected())));
             let mut judged: HashMap<u128, Option<Violation>> = HashMap::new();
-            let per_model = at_starts.iter().map(|at_starts| {
+            let per_model = at_starts.iter().zip(models).map(|(at_starts, &model)| {
                 let mut partial = WorkloadResult::default();
                 let mut last: Option<(u64, ImageSet)> = None;
                 let mut tracker = at_starts[s].clone();
                 for k in segment.clone() {
                     partial.crash_points += 1;
                     run.fs.advance(&mut tracker, k);
-                    // A syscall that logged no event (a read, a stat) leaves the images it found.
                     let seen = tracker.events_seen();
+                    let key = reuse.zip(expected_key).map(|((points, prefixes), expected)| {
+                        let events = prefixes[usize::try_from(seen).expect("an event count fits in memory")];
+                        (points, SeenPoints::key(model, events, expected))
+                    });
+                    if let Some(verdicts) = key.and_then(|(points, key)| points.get(key)) {
+                        partial.crash_points_reused += 1;
+                        record(&mut partial, &verdicts, k, case, work_after);
+                        continue;
+                    }
+                    // A syscall that logged no event (a read, a stat) leaves the images it found.
                     if last.as_ref().is_none_or(|(at, _)| *at != seen) {
                         last = Some((seen, tracker.images(&opts.images)));
                     }
                     let set = &last.as_ref().expect("just set").1;
-                    for (i, &fingerprint) in set.fingerprints.iter().enumerate() {
-                        partial.crash_states += 1;
-                        partial.fingerprints.insert(fingerprint);
-                        let verdict = judged.entry(fingerprint).or_insert_with(|| judge(&|| set.image(i), fingerprint));
-                        if let Some(violation) = verdict {
-                            let check = if work_after {
-                                Check::Continue { after: k, image: i }
-                            } else {
-                                Check::Crash { after: k, image: i }
-                            };
-                            let case = Case { check, ..case.clone() };
-                            let survivors = set.survivors[i].len();
-                            partial.found(Finding { case, violation: violation.clone(), survivors });
-                        }
+                    let verdicts: Vec<ImageVerdict> = set
+                        .fingerprints
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &fingerprint)| ImageVerdict {
+                            fingerprint,
+                            violation: judged
+                                .entry(fingerprint)
+                                .or_insert_with(|| judge(&|| set.image(i), fingerprint))
+                                .clone(),
+                            survivors: set.survivors[i].len(),
+                        })
+                        .collect();
+                    record(&mut partial, &verdicts, k, case, work_after);
+                    if let Some((points, key)) = key {
+                        points.insert(key, verdicts);
                     }
                 }
                 partial
@@ -151,6 +176,27 @@ pub(super) fn check_crash_points<S: Subject>(
     for per_model in partials {
         for (result, partial) in results.iter_mut().zip(per_model) {
             result.absorb(partial);
+        }
+    }
+}
+
+/// Counts the images of crash point `k` and keeps a finding for each whose verdict is a
+/// violation: the same whether the point was judged now or took an earlier point's verdicts.
+fn record<S: Subject>(
+    partial: &mut WorkloadResult<S>,
+    verdicts: &[ImageVerdict],
+    k: usize,
+    case: &Case<S>,
+    work_after: bool,
+) {
+    for (i, verdict) in verdicts.iter().enumerate() {
+        partial.crash_states += 1;
+        partial.fingerprints.insert(verdict.fingerprint);
+        if let Some(violation) = &verdict.violation {
+            let check =
+                if work_after { Check::Continue { after: k, image: i } } else { Check::Crash { after: k, image: i } };
+            let case = Case { check, ..case.clone() };
+            partial.found(Finding { case, violation: violation.clone(), survivors: verdict.survivors });
         }
     }
 }
@@ -358,7 +404,7 @@ pub(super) fn judge_fault_run<S: Subject>(
         }
     }
     if let Some(points) = fault_crash_points(run, workload, step, prefixes_explored) {
-        check_crash_points(run, &case, points, false, subject, models, opts, cache, results);
+        check_crash_points(run, &case, points, false, None, subject, models, opts, cache, results);
     }
     let mut restart = WorkloadResult::default();
     check_restart(run, &case, subject, cache, &mut restart);

@@ -32,6 +32,7 @@ mod options;
 mod plan;
 mod result;
 mod seen;
+mod seen_points;
 mod shrink;
 
 use std::collections::HashSet;
@@ -46,6 +47,7 @@ use self::judge::{check_corruptions, check_crash_points};
 use self::plan::{extendable, last_op_faults, prunable, Levels};
 use self::result::absorb_each;
 use self::seen::{state_keys, Keys, SeenStates};
+use self::seen_points::SeenPoints;
 use crate::cache::RecoveryCache;
 use crate::case::{Case, Check, Finding};
 use crate::execute::{execute, Run};
@@ -235,6 +237,23 @@ fn explore_workload_keyed<S: Subject>(
     opts: &ExploreOptions,
     cache: &RecoveryCache<S>,
 ) -> (Vec<WorkloadResult<S>>, Option<Keys>) {
+    // Interleavings reach the same crash states again and again: each is judged once.
+    let seen_points = (workload.is_concurrent() && opts.state_caching).then(SeenPoints::default);
+    explore_interleavings(subject, models, workload, errno_runs, keyed, seen_points.as_ref(), opts, cache)
+}
+
+/// [`explore_workload_keyed`], its crash points judged once each with `seen_points`.
+#[allow(clippy::too_many_arguments)]
+fn explore_interleavings<S: Subject>(
+    subject: &S,
+    models: &[Model],
+    workload: &Workload<S::Op>,
+    errno_runs: bool,
+    keyed: bool,
+    seen_points: Option<&SeenPoints>,
+    opts: &ExploreOptions,
+    cache: &RecoveryCache<S>,
+) -> (Vec<WorkloadResult<S>>, Option<Keys>) {
     let mut key = None;
     let mut results: Vec<WorkloadResult<S>> = models.iter().map(|_| WorkloadResult::default()).collect();
     let clean = Plan::none();
@@ -274,11 +293,11 @@ fn explore_workload_keyed<S: Subject>(
         let last_call = run.spans.iter().filter(|s| s.client.is_some()).last();
         let prefix_end = last_call.filter(|_| keyed && workload.len() >= 2).map_or(0, |last| last.start + 1);
         let points = branch.from_step.max(prefix_end)..=cut.unwrap_or(run.fs.steps());
-        check_run(&run, &case, points, cut.is_none(), subject, models, opts, cache, &mut results);
+        check_run(&run, &case, points, cut.is_none(), seen_points, subject, models, opts, cache, &mut results);
         if errno_runs && branch.schedule.0.is_empty() {
             if !workload.is_concurrent() {
                 let points = run.open_end..=run.fs.steps();
-                check_crash_points(&run, &case, points, true, subject, models, opts, cache, &mut results);
+                check_crash_points(&run, &case, points, true, None, subject, models, opts, cache, &mut results);
             }
             let mut corruptions = WorkloadResult::default();
             check_corruptions(&run, &case, true, subject, opts, cache, &mut corruptions);
@@ -329,7 +348,7 @@ fn check_last_op_faults<S: Subject>(
     let calls: Vec<&crate::execute::Span<S>> = run.spans.iter().filter(|s| s.client.is_some()).collect();
     if let [.., before, _] = calls[..] {
         let points = run.open_end..=before.end;
-        check_crash_points(&run, &case, points, true, subject, models, opts, cache, &mut results);
+        check_crash_points(&run, &case, points, true, None, subject, models, opts, cache, &mut results);
     }
     let plans: Vec<Plan> = every_fault(&run.fs.trace()).into_iter().filter(in_last).collect();
     check_fault_runs(subject, models, workload, &plans, opts, cache, &mut results);
@@ -364,6 +383,6 @@ fn explore_after_setup<S: Subject>(
         result.interleavings += 1;
     }
     let from = setup_end.unwrap_or(run.open_end);
-    check_run(&run, &case, from..=run.fs.steps(), true, subject, models, opts, cache, &mut results);
+    check_run(&run, &case, from..=run.fs.steps(), true, None, subject, models, opts, cache, &mut results);
     results
 }

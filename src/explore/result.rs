@@ -46,6 +46,10 @@ pub struct ModelResult<S: Subject> {
     /// at the same syscall, passed up alike) and took its verdicts instead of being judged
     /// again; they are counted in every figure above as if judged.
     pub fault_runs_reused: u64,
+    /// Crash points of concurrent workloads that had the same log events, model and expected
+    /// history as a point an earlier interleaving of their workload judged, and took its
+    /// verdicts ([`SeenPoints`](super::seen_points::SeenPoints)); counted in every figure above as if judged.
+    pub crash_points_reused: u64,
 }
 
 /// What one workload contributed.
@@ -64,6 +68,8 @@ pub(crate) struct WorkloadResult<S: Subject> {
     pub(super) states_to_detection: Option<u64>,
     /// Fault runs that took an earlier run's verdicts ([`ModelResult::fault_runs_reused`]).
     pub(super) fault_runs_reused: u64,
+    /// Crash points that took an earlier point's verdicts ([`ModelResult::crash_points_reused`]).
+    pub(super) crash_points_reused: u64,
 }
 
 impl<S: Subject> Default for WorkloadResult<S> {
@@ -78,6 +84,7 @@ impl<S: Subject> Default for WorkloadResult<S> {
             first: None,
             states_to_detection: None,
             fault_runs_reused: 0,
+            crash_points_reused: 0,
         }
     }
 }
@@ -100,6 +107,7 @@ impl<S: Subject> WorkloadResult<S> {
         self.fingerprints.extend(part.fingerprints);
         self.violations += part.violations;
         self.fault_runs_reused += part.fault_runs_reused;
+        self.crash_points_reused += part.crash_points_reused;
         keep_smallest(&mut self.first, part.first);
     }
 }
@@ -148,6 +156,7 @@ impl<S: Subject> Merger<S> {
             elapsed_ms: 0,
             seen_skipped: 0,
             fault_runs_reused: 0,
+            crash_points_reused: 0,
         };
         Self { result, distinct: DistinctCount::default(), first_index: None, first_detected: None }
     }
@@ -168,6 +177,7 @@ impl<S: Subject> Merger<S> {
         merged.crash_states += result.crash_states;
         merged.violations += result.violations;
         merged.fault_runs_reused += result.fault_runs_reused;
+        merged.crash_points_reused += result.crash_points_reused;
         self.distinct.extend(result.fingerprints);
         // The smallest finding over all workloads; on a tie, the earliest workload.
         if keep_smallest(&mut merged.first, result.first) {

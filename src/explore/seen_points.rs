@@ -1,0 +1,134 @@
+//! Crash points judged once per workload. The interleavings of a concurrent workload reach the
+//! same crash state again and again: a read or a stat moved before or after another client's
+//! write changes the schedule but not one logged event, and every model's crash images after a
+//! syscall are made of the log's events alone
+//! ([`SimFs::event_prefix_fingerprints`](crashsim_sim::SimFs::event_prefix_fingerprints)).
+//! A crash point with the same events so far, the same model and a history the spec expects
+//! alike ([`Subject::expected_fingerprint`](crate::subject::Subject::expected_fingerprint)) as a
+//! point judged before it in the same workload takes that point's verdicts image by image: every
+//! count and finding is what judging it would give, and no image is built, no store booted.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+
+use crashsim_model::Violation;
+use crashsim_sim::Model;
+
+use crate::subject::{History, Subject};
+
+/// The verdict of one image of a crash point, with what a finding there reports.
+#[derive(Clone, Debug)]
+pub(super) struct ImageVerdict {
+    pub(super) fingerprint: u128,
+    pub(super) violation: Option<Violation>,
+    /// Pending events that survive in the image.
+    pub(super) survivors: usize,
+}
+
+/// The crash points of one workload judged so far, by [`SeenPoints::key`]. Shared by the
+/// threads that judge its segments: which thread judges a point first changes no figure, since
+/// a reused point records exactly what judging it records.
+#[derive(Default)]
+pub(crate) struct SeenPoints {
+    verdicts: Mutex<HashMap<u128, Arc<Vec<ImageVerdict>>>>,
+    /// The spec's fingerprint of what it expects of each history met so far, by the history's
+    /// own fingerprint: interleavings repeat histories as they repeat crash states, and the
+    /// spec's replay of one is most of what a reused point would still cost.
+    expected: Mutex<HashMap<u128, Option<u128>>>,
+}
+
+impl SeenPoints {
+    /// A crash point's key: the model, the fingerprint of the log events before it, and the
+    /// spec's fingerprint of what it expects of the history there.
+    pub(super) fn key(model: Model, events: u128, expected: u128) -> u128 {
+        let mut bytes = [0u8; 33];
+        bytes[0] = model as u8;
+        bytes[1..17].copy_from_slice(&events.to_le_bytes());
+        bytes[17..].copy_from_slice(&expected.to_le_bytes());
+        xxhash_rust::xxh3::xxh3_128(&bytes)
+    }
+
+    /// [`Subject::expected_fingerprint`] of what the spec expects of `history`: `expect` makes
+    /// it, called only for a history not met before in this workload.
+    pub(super) fn expected<S: Subject>(
+        &self,
+        history: &History<S>,
+        expect: impl FnOnce() -> Option<u128>,
+    ) -> Option<u128> {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        history.hash(&mut hasher);
+        let key = hasher.digest128();
+        if let Some(&known) = self.expected.lock().expect("seen points lock").get(&key) {
+            return known;
+        }
+        let fingerprint = expect();
+        self.expected.lock().expect("seen points lock").insert(key, fingerprint);
+        fingerprint
+    }
+
+    /// The verdicts of the point judged with `key`, if one was.
+    pub(super) fn get(&self, key: u128) -> Option<Arc<Vec<ImageVerdict>>> {
+        self.verdicts.lock().expect("seen points lock").get(&key).cloned()
+    }
+
+    /// Keeps the verdicts of the point just judged with `key`.
+    pub(super) fn insert(&self, key: u128, verdicts: Vec<ImageVerdict>) {
+        self.verdicts.lock().expect("seen points lock").insert(key, Arc::new(verdicts));
+    }
+}
+
+#[cfg(all(test, feature = "cli"))]
+mod tests {
+    use crashsim_sim::Model;
+    use crashsim_store::Variant;
+
+    use super::super::{explore_interleavings, ExploreOptions, WorkloadResult};
+    use super::SeenPoints;
+    use crate::cache::RecoveryCache;
+    use crate::session::Session;
+
+    /// Everything a workload's result reports, as compared with and without reuse.
+    fn figures(r: &WorkloadResult<Session>) -> impl PartialEq + std::fmt::Debug + '_ {
+        let mut fingerprints: Vec<&u128> = r.fingerprints.iter().collect();
+        fingerprints.sort();
+        let first = r.first.as_ref().map(|f| (&f.case, &f.violation, f.survivors));
+        (
+            r.interleavings,
+            r.interleavings_cut,
+            r.crash_points,
+            r.crash_states,
+            fingerprints,
+            r.violations,
+            first,
+            r.states_to_detection,
+        )
+    }
+
+    /// Crash points that take an earlier interleaving's verdicts leave every figure and finding
+    /// as judging them does: the reference (clean) and two races (caught), every concurrent
+    /// workload in one process and in two, under every model.
+    #[test]
+    fn reused_crash_points_change_no_figure() {
+        let opts = ExploreOptions { client_ops_max: 1, processes_max: 2, ..ExploreOptions::default() };
+        for variant in [Variant::Reference, Variant::UpdateWithoutLock, Variant::ProcessLocalLock] {
+            let subject = Session(variant);
+            let cache = RecoveryCache::default();
+            let (mut reused, mut violations) = (0, 0);
+            for planned in opts.planned_others(&subject).iter().filter(|p| p.workload.is_concurrent()).step_by(3) {
+                let w = &planned.workload;
+                let judged = explore_interleavings(&subject, &Model::ALL, w, false, false, None, &opts, &cache).0;
+                let seen = SeenPoints::default();
+                let taken = explore_interleavings(&subject, &Model::ALL, w, false, false, Some(&seen), &opts, &cache).0;
+                for (j, t) in judged.iter().zip(&taken) {
+                    assert_eq!(figures(j), figures(t), "{variant} on {w}");
+                    assert_eq!(j.crash_points_reused, 0);
+                    reused += t.crash_points_reused;
+                    violations += t.violations;
+                }
+            }
+            assert!(reused > 0, "{variant}: no crash point was reused");
+            assert_eq!(violations > 0, variant != Variant::Reference, "{variant}");
+        }
+    }
+}
