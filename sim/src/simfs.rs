@@ -100,6 +100,10 @@ struct State {
     rules: Vec<SyncRule>,
     /// Calls the rules inserted so far: the injector numbers the program's own calls only.
     inserted_steps: usize,
+    /// The `ordered` and `posix` trackers the last state fingerprint was taken with, moved on
+    /// from there by the next: a run fingerprinted after each call replays its log once, not
+    /// once per call. `None` until the first, and after the past is forgotten.
+    fingerprinted: Option<[Tracker; 2]>,
 }
 
 /// The state of every model at the floor: where the trackers of crash points past it start.
@@ -145,6 +149,7 @@ impl SimFs {
             sites: Sites::Off,
             rules: Vec::new(),
             inserted_steps: 0,
+            fingerprinted: None,
         };
         Self { state: Mutex::new(state) }
     }
@@ -223,20 +228,22 @@ impl SimFs {
         state.log.clone()
     }
 
-    /// Fingerprints of the log's prefixes: element `n` stands for its first `n` events (what
-    /// each did, not at which step). A tracker is fed events alone, so two runs from the same
-    /// initial disk whose first `n` events are equal leave equal crash images after them under
-    /// every model, however their other syscalls (reads, stats, failed calls) fell between.
-    /// Panics on a run that forgot its past.
-    pub fn event_prefix_fingerprints(&self) -> Vec<u128> {
+    /// A fingerprint of what each crash point's images are made of: element `k` stands for the
+    /// events the first `k` syscalls logged (what each did, not at which step). A tracker is fed
+    /// events alone, so two runs from the same initial disk with equal elements at their crash
+    /// points `k` and `j` leave equal crash images there under every model, however their other
+    /// syscalls (reads, stats, failed calls) fell between. Panics on a run that forgot its past.
+    pub fn crash_point_fingerprints(&self) -> Vec<u128> {
         use std::hash::Hash;
         let state = self.lock();
-        assert!(state.floor.is_none(), "the log prefixes of a run that forgot its past (SimFs::forget_past)");
+        assert!(state.floor.is_none(), "the crash points of a run that forgot its past (SimFs::forget_past)");
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-        let mut out = Vec::with_capacity(state.log.len() + 1);
-        out.push(hasher.digest128());
-        for event in &state.log {
-            event.kind.hash(&mut hasher);
+        let mut out = Vec::with_capacity(state.trace.len() + 1);
+        let mut events = state.log.iter().peekable();
+        for k in 0..=state.trace.len() {
+            while let Some(event) = events.next_if(|e| e.step < k) {
+                event.kind.hash(&mut hasher);
+            }
             out.push(hasher.digest128());
         }
         out
@@ -266,6 +273,7 @@ impl SimFs {
         state.trace[from..].iter_mut().for_each(TraceStep::forget);
         state.log = Vec::new();
         state.floor = Some(Floor { step, events, trackers });
+        state.fingerprinted = None;
     }
 
     /// The image this filesystem started from.
@@ -287,22 +295,26 @@ impl SimFs {
     /// do the same from here on and leave the same crash images under every model. `None` while
     /// a descriptor is open (a state between calls has none) or without recording.
     pub fn state_fingerprint(&self) -> Option<u128> {
-        let k = self.steps();
-        {
-            let state = self.lock();
-            if !state.options.recording || state.fds.values().next().is_some() {
-                return None;
-            }
+        let mut state = self.lock();
+        if !state.options.recording || state.fds.values().next().is_some() {
+            return None;
         }
-        let durable: Vec<Tracker> =
-            [Model::Ordered, Model::Posix].into_iter().filter_map(|model| self.trackers(model, k..=k).pop()).collect();
-        let state = self.lock();
+        let state = &mut *state;
+        let mut durable = state
+            .fingerprinted
+            .take()
+            .unwrap_or_else(|| [Model::Ordered, Model::Posix].map(|model| state.start_tracker(model)));
+        for tracker in &mut durable {
+            let seen = usize::try_from(tracker.events_seen()).expect("an event count fits in memory");
+            state.log[seen - state.first_kept_event()..].iter().for_each(|event| tracker.push(event));
+        }
         let mut canon = crate::state::Canon::default();
         canon.disk(&state.volatile, Some(&state.mtimes));
         for (tag, tracker) in [b'o', b'p'].into_iter().zip(&durable) {
             canon.section(tag);
             tracker.canonical(&mut canon);
         }
+        state.fingerprinted = Some(durable);
         Some(canon.finish())
     }
 
@@ -1026,7 +1038,8 @@ impl Fs for SimFs {
 mod tests {
     use crate::{files, Fs, OpenOptions, SimFs, SimOptions};
 
-    /// Runs `writes` (path, bytes; each written and synced), reading `a` after the first.
+    /// Runs `writes` (path, bytes; each written and synced), reading `a` after the first; the
+    /// fingerprints of its crash points where an event was logged, and of the last.
     fn prefixes(writes: &[(&str, &[u8])], read_between: bool) -> Vec<u128> {
         let fs = SimFs::new(SimOptions::default());
         pollster::block_on(async {
@@ -1038,15 +1051,18 @@ mod tests {
                 }
             }
         });
-        let out = fs.event_prefix_fingerprints();
-        assert_eq!(out.len(), fs.events() + 1, "one per prefix, the empty one included");
+        let all = fs.crash_point_fingerprints();
+        assert_eq!(all.len(), fs.steps() + 1, "one per crash point, before the first syscall included");
+        let mut out = all.clone();
+        out.dedup();
+        assert_eq!(out.len(), fs.events() + 1, "a syscall that logs nothing leaves the fingerprint");
         out
     }
 
     /// Syscalls that log nothing do not move the fingerprints; an event that differs changes
-    /// every prefix from it on and none before.
+    /// every one from it on and none before.
     #[test]
-    fn log_prefixes_are_fingerprinted_by_their_events_alone() {
+    fn crash_points_are_fingerprinted_by_their_events_alone() {
         let plain = prefixes(&[("a", b"1"), ("b", b"2")], false);
         assert_eq!(plain, prefixes(&[("a", b"1"), ("b", b"2")], true));
         let other = prefixes(&[("a", b"1"), ("b", b"3")], false);

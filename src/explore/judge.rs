@@ -76,8 +76,8 @@ pub(super) fn check_crash_points<S: Subject>(
     if points.is_empty() {
         return;
     }
-    let prefixes = seen.map(|_| run.fs.event_prefix_fingerprints());
-    let reuse: Option<(&SeenPoints, &[u128])> = seen.zip(prefixes.as_deref());
+    let points_made_of = seen.map(|_| run.fs.crash_point_fingerprints());
+    let reuse: Option<(&SeenPoints, &[u128])> = seen.zip(points_made_of.as_deref());
     // Each segment with the calls left to run after a crash in it (work after recovery only).
     let segments: Vec<(std::ops::RangeInclusive<usize>, Vec<S::Op>)> = history_segments(run, points)
         .into_iter()
@@ -89,16 +89,19 @@ pub(super) fn check_crash_points<S: Subject>(
         .collect();
     // Each model's state at the start of each segment; a segment's thread moves its own copy
     // on point by point, so one tracker per segment and model is held, not one per point (a
-    // shutdown of thousands of sessions is tens of thousands of points).
+    // shutdown of thousands of sessions is tens of thousands of points). With reuse, most
+    // points need none: a segment makes its own at its first point judged.
     let starts: Vec<usize> = segments.iter().map(|(segment, _)| *segment.start()).collect();
-    let at_starts: Vec<Vec<Tracker>> = models
-        .iter()
-        .map(|&model| {
-            let mut out = Vec::with_capacity(starts.len());
-            run.fs.visit_trackers(model, &starts, |_, tracker| out.push(tracker.clone()));
-            out
-        })
-        .collect();
+    let at_starts: Option<Vec<Vec<Tracker>>> = reuse.is_none().then(|| {
+        models
+            .iter()
+            .map(|&model| {
+                let mut out = Vec::with_capacity(starts.len());
+                run.fs.visit_trackers(model, &starts, |_, tracker| out.push(tracker.clone()));
+                out
+            })
+            .collect()
+    });
     let partials: Vec<Vec<WorkloadResult<S>>> = segments
         .par_iter()
         .enumerate()
@@ -128,23 +131,26 @@ pub(super) fn check_crash_points<S: Subject>(
                 .filter(|_| !work_after)
                 .and_then(|(points, _)| points.expected::<S>(&before, || subject.expected_fingerprint(expected())));
             let mut judged: HashMap<u128, Option<Violation>> = HashMap::new();
-            let per_model = at_starts.iter().zip(models).map(|(at_starts, &model)| {
+            let per_model = models.iter().enumerate().map(|(m, &model)| {
                 let mut partial = WorkloadResult::default();
                 let mut last: Option<(u64, ImageSet)> = None;
-                let mut tracker = at_starts[s].clone();
+                let mut tracker: Option<Tracker> = None;
                 for k in segment.clone() {
                     partial.crash_points += 1;
-                    run.fs.advance(&mut tracker, k);
-                    let seen = tracker.events_seen();
-                    let key = reuse.zip(expected_key).map(|((points, prefixes), expected)| {
-                        let events = prefixes[usize::try_from(seen).expect("an event count fits in memory")];
-                        (points, SeenPoints::key(model, events, expected))
-                    });
+                    let key = reuse
+                        .zip(expected_key)
+                        .map(|((points, made_of), expected)| (points, SeenPoints::key(model, made_of[k], expected)));
                     if let Some(verdicts) = key.and_then(|(points, key)| points.get(key)) {
                         partial.crash_points_reused += 1;
                         record(&mut partial, &verdicts, k, case, work_after);
                         continue;
                     }
+                    let tracker = tracker.get_or_insert_with(|| match &at_starts {
+                        Some(at_starts) => at_starts[m][s].clone(),
+                        None => run.fs.trackers(model, k..=k).pop().expect("one tracker"),
+                    });
+                    run.fs.advance(tracker, k);
+                    let seen = tracker.events_seen();
                     // A syscall that logged no event (a read, a stat) leaves the images it found.
                     if last.as_ref().is_none_or(|(at, _)| *at != seen) {
                         last = Some((seen, tracker.images(&opts.images)));

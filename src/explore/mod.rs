@@ -53,7 +53,7 @@ use crate::case::{Case, Check, Finding};
 use crate::execute::{execute, Run};
 use crate::schedule::dfs::Dfs;
 use crate::schedule::Schedule;
-use crate::subject::Subject;
+use crate::subject::{History, Subject};
 use crate::workload::Workload;
 
 pub(crate) use self::judge::{check_fault_run, check_run};
@@ -260,6 +260,11 @@ fn explore_interleavings<S: Subject>(
     let mut dfs = Dfs::new(opts.preemptions_max);
     let concurrent = workload.is_concurrent() && opts.state_caching;
     let mut seen = SeenStates::default();
+    // Interleavings repeat histories: the spec replays each once.
+    let expected = |history: &History<S>| {
+        let fingerprint = || subject.expected_fingerprint(&subject.expect(history));
+        seen_points.map_or_else(fingerprint, |points| points.expected::<S>(history, fingerprint))
+    };
     while let Some(branch) = dfs.next_branch() {
         let case = Case {
             workload: workload.clone(),
@@ -275,7 +280,7 @@ fn explore_interleavings<S: Subject>(
         }
         // Interleaving state caching: the rest of a run past a state an earlier interleaving of
         // this workload reached is that interleaving's to explore.
-        let cut = if concurrent { seen.cut(subject, &run, branch.from_step, opts.preemptions_max) } else { None };
+        let cut = if concurrent { seen.cut(&expected, &run, branch.from_step, opts.preemptions_max) } else { None };
         assert!(
             run.interleaving.deadlocked.is_empty(),
             "clients {:?} of {} deadlocked on workload {workload} with schedule {}: a store must never wait forever",

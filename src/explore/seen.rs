@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::execute::Execution;
-use crate::subject::Subject;
+use crate::subject::{History, Subject};
 
 /// Interleaving state caching within one workload (TLC's and SPIN's visited set, over the
 /// schedules [`Dfs`](crate::schedule::dfs::Dfs) makes): each state a run reached between calls (no call in flight), with
@@ -25,10 +25,11 @@ pub(super) struct SeenStates {
 impl SeenStates {
     /// The step at which `run`, branched at `from_step` from an earlier run, reached a state an
     /// earlier run reached with at least as many preemptions left; `None` if it reached none.
-    /// Every state it reached before that is remembered.
+    /// Every state it reached before that is remembered. `expected` is the spec's fingerprint of
+    /// what it expects of a history ([`Subject::expected_fingerprint`]).
     pub(super) fn cut<S: Subject>(
         &mut self,
-        subject: &S,
+        expected: &dyn Fn(&History<S>) -> Option<u128>,
         run: &Execution<S>,
         from_step: usize,
         bound: usize,
@@ -39,7 +40,7 @@ impl SeenStates {
         answers.sort_by_key(|s| s.returned);
         let clients = run.spans.iter().filter_map(|s| s.client).max().map_or(0, |c| c + 1);
         for span in answers {
-            let expected = subject.expected_fingerprint(&subject.expect(&run.history_at_answer(span.returned)))?;
+            let expected = expected(&run.history_at_answer(span.returned))?;
             let made: Vec<usize> = (0..clients)
                 .map(|c| run.spans.iter().filter(|s| s.client == Some(c) && s.returned <= span.returned).count())
                 .collect();

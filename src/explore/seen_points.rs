@@ -2,7 +2,7 @@
 //! same crash state again and again: a read or a stat moved before or after another client's
 //! write changes the schedule but not one logged event, and every model's crash images after a
 //! syscall are made of the log's events alone
-//! ([`SimFs::event_prefix_fingerprints`](crashsim_sim::SimFs::event_prefix_fingerprints)).
+//! ([`SimFs::crash_point_fingerprints`](crashsim_sim::SimFs::crash_point_fingerprints)).
 //! A crash point with the same events so far, the same model and a history the spec expects
 //! alike ([`Subject::expected_fingerprint`](crate::subject::Subject::expected_fingerprint)) as a
 //! point judged before it in the same workload takes that point's verdicts image by image: every
@@ -39,8 +39,9 @@ pub(crate) struct SeenPoints {
 }
 
 impl SeenPoints {
-    /// A crash point's key: the model, the fingerprint of the log events before it, and the
-    /// spec's fingerprint of what it expects of the history there.
+    /// A crash point's key: the model, the fingerprint of the log events before it
+    /// ([`SimFs::crash_point_fingerprints`](crashsim_sim::SimFs::crash_point_fingerprints)), and
+    /// the spec's fingerprint of what it expects of the history there.
     pub(super) fn key(model: Model, events: u128, expected: u128) -> u128 {
         let mut bytes = [0u8; 33];
         bytes[0] = model as u8;
