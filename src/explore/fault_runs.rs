@@ -14,6 +14,7 @@ use crashsim_sim::{Model, Trace, TraceStep};
 use super::judge::{fault_crash_points, history_segments, judge_fault_run};
 use super::options::ExploreOptions;
 use super::result::WorkloadResult;
+use super::seen_points::SeenPoints;
 use crate::cache::RecoveryCache;
 use crate::execute::{execute, Execution, Run};
 use crate::subject::{History, Subject};
@@ -110,13 +111,14 @@ pub(super) fn check_fault_runs<S: Subject>(
 ) {
     assert_eq!(models.len(), results.len(), "one result per model");
     let mut judged: Vec<(Behaviour<S>, Vec<WorkloadResult<S>>)> = Vec::new();
+    let seen = opts.state_caching.then(SeenPoints::default);
     for plan in plans {
         let run = execute(subject, workload, plan, &Run { preempt: opts.preempt, ..Run::default() });
         let (&step, _) = plan.faults.iter().next().expect("a fault plan has one fault");
         // A run that checks no crash point (its fault is in an earlier call) checks only its
         // restart, from the recovery cache: cheaper than telling its behaviour.
         let Some(points) = fault_crash_points(&run, workload, step, true).filter(|_| opts.state_caching) else {
-            judge_fault_run(&run, workload, plan, true, subject, models, opts, cache, results);
+            judge_fault_run(&run, workload, plan, true, seen.as_ref(), subject, models, opts, cache, results);
             continue;
         };
         let behaviour = Behaviour::of(&run, step, points);
@@ -129,7 +131,7 @@ pub(super) fn check_fault_runs<S: Subject>(
             continue;
         }
         let mut own: Vec<WorkloadResult<S>> = models.iter().map(|_| WorkloadResult::default()).collect();
-        judge_fault_run(&run, workload, plan, true, subject, models, opts, cache, &mut own);
+        judge_fault_run(&run, workload, plan, true, seen.as_ref(), subject, models, opts, cache, &mut own);
         for (result, part) in results.iter_mut().zip(&own) {
             result.absorb(part.clone());
         }

@@ -345,7 +345,7 @@ pub(crate) fn check_fault_run<S: Subject>(
 ) {
     assert_eq!(models.len(), results.len(), "one result per model");
     let run = execute(subject, workload, plan, &Run { preempt: opts.preempt, ..Run::default() });
-    judge_fault_run(&run, workload, plan, prefixes_explored, subject, models, opts, cache, results);
+    judge_fault_run(&run, workload, plan, prefixes_explored, None, subject, models, opts, cache, results);
 }
 
 /// The crash points [`judge_fault_run`] checks in `run`, whose fault is at syscall `step`: from
@@ -368,6 +368,7 @@ pub(super) fn judge_fault_run<S: Subject>(
     workload: &Workload<S::Op>,
     plan: &Plan,
     prefixes_explored: bool,
+    seen: Option<&SeenPoints>,
     subject: &S,
     models: &[Model],
     opts: &ExploreOptions,
@@ -410,7 +411,7 @@ pub(super) fn judge_fault_run<S: Subject>(
         }
     }
     if let Some(points) = fault_crash_points(run, workload, step, prefixes_explored) {
-        check_crash_points(run, &case, points, false, None, subject, models, opts, cache, results);
+        check_crash_points(run, &case, points, false, seen, subject, models, opts, cache, results);
     }
     let mut restart = WorkloadResult::default();
     check_restart(run, &case, subject, cache, &mut restart);
