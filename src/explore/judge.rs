@@ -42,7 +42,7 @@ pub(crate) fn check_run<S: Subject>(
 ) {
     let mut shared = WorkloadResult::default();
     let clean_end = if to_the_end { usize::MAX } else { *points.end() };
-    check_clean_points(run, case, *points.start()..=clean_end, subject, &mut shared);
+    check_clean_points(run, case, *points.start()..=clean_end, seen, subject, &mut shared);
     if to_the_end {
         check_restart(run, case, subject, cache, &mut shared);
     }
@@ -137,9 +137,9 @@ pub(super) fn check_crash_points<S: Subject>(
                 let mut tracker: Option<Tracker> = None;
                 for k in segment.clone() {
                     partial.crash_points += 1;
-                    let key = reuse
-                        .zip(expected_key)
-                        .map(|((points, made_of), expected)| (points, SeenPoints::key(model, made_of[k], expected)));
+                    let key = reuse.zip(expected_key).map(|((points, made_of), expected)| {
+                        (points, SeenPoints::crash_key(model, made_of[k], expected))
+                    });
                     if let Some(verdicts) = key.and_then(|(points, key)| points.get(key)) {
                         partial.crash_points_reused += 1;
                         record(&mut partial, &verdicts, k, case, work_after);
@@ -229,29 +229,49 @@ pub(super) fn history_segments<S: Subject>(
 }
 
 /// The running store's files after each call that answered with no other call in flight (and
-/// ended at or after syscall `from_step`), checked without recovery.
+/// ended at or after syscall `from_step`), checked without recovery; with `seen`, one whose
+/// files and expected history an earlier run of the workload had takes its verdict.
 pub(super) fn check_clean_points<S: Subject>(
     run: &Execution<S>,
     case: &Case<S>,
     steps: std::ops::RangeInclusive<usize>,
+    seen: Option<&SeenPoints>,
     subject: &S,
     result: &mut WorkloadResult<S>,
 ) {
+    let made_of = seen.map(|_| run.fs.crash_point_fingerprints());
     for (op, span) in run.spans.iter().enumerate() {
         if span.returned == crashsim_model::NEVER || !steps.contains(&span.end) || !run.quiescent_after(op) {
             continue;
         }
-        let disk = span.after.as_ref().expect("a clean point judged keeps its disk (Run::judged_from)");
-        let Some(observed) = subject.inspect(&disk.image()) else { return };
+        let history = run.history_at(span.end);
+        let expected = OnceCell::new();
+        let expected = || expected.get_or_init(|| subject.expect(&history));
+        let key = seen.zip(made_of.as_deref()).and_then(|(points, made_of)| {
+            let fingerprint = points.expected::<S>(&history, || subject.expected_fingerprint(expected()))?;
+            Some((points, SeenPoints::clean_key(made_of[span.end], fingerprint)))
+        });
+        let verdict = match key.and_then(|(points, key)| points.get(key)) {
+            Some(verdicts) => verdicts[0].violation.clone(),
+            None => {
+                let disk = span.after.as_ref().expect("a clean point judged keeps its disk (Run::judged_from)");
+                let Some(observed) = subject.inspect(&disk.image()) else { return };
+                let violation = subject.check(expected(), &observed).err();
+                if let Some((points, key)) = key {
+                    points
+                        .insert(key, vec![ImageVerdict { fingerprint: 0, violation: violation.clone(), survivors: 0 }]);
+                }
+                violation
+            }
+        };
         result.crash_states += 1;
-        if let Err(violation) = subject.check(&subject.expect(&run.history_at(span.end)), &observed) {
+        if let Some(violation) = verdict {
             let case = Case { check: Check::Clean { op }, ..case.clone() };
             result.found(Finding { case, violation, survivors: 0 });
         }
     }
 }
 
-/// A restart after the clean shutdown that ends every run.
 pub(super) fn check_restart<S: Subject>(
     run: &Execution<S>,
     case: &Case<S>,

@@ -7,6 +7,7 @@
 //! alike ([`Subject::expected_fingerprint`](crate::subject::Subject::expected_fingerprint)) as a
 //! point judged before it in the same workload takes that point's verdicts image by image: every
 //! count and finding is what judging it would give, and no image is built, no store booted.
+//! A clean point (the running store's files after a call) is reused the same way.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -42,12 +43,19 @@ impl SeenPoints {
     /// A crash point's key: the model, the fingerprint of the log events before it
     /// ([`SimFs::crash_point_fingerprints`](crashsim_sim::SimFs::crash_point_fingerprints)), and
     /// the spec's fingerprint of what it expects of the history there.
-    pub(super) fn key(model: Model, events: u128, expected: u128) -> u128 {
-        let mut bytes = [0u8; 33];
-        bytes[0] = model as u8;
-        bytes[1..17].copy_from_slice(&events.to_le_bytes());
-        bytes[17..].copy_from_slice(&expected.to_le_bytes());
-        xxhash_rust::xxh3::xxh3_128(&bytes)
+    pub(super) fn crash_key(model: Model, events: u128, expected: u128) -> u128 {
+        let tag = match model {
+            Model::Process => 0,
+            Model::Ordered => 1,
+            Model::Posix => 2,
+        };
+        key(tag, events, expected)
+    }
+
+    /// A clean point's key: the running store's files after the events before it, and the
+    /// spec's fingerprint of what it expects of the history there.
+    pub(super) fn clean_key(events: u128, expected: u128) -> u128 {
+        key(3, events, expected)
     }
 
     /// [`Subject::expected_fingerprint`] of what the spec expects of `history`: `expect` makes
@@ -79,6 +87,14 @@ impl SeenPoints {
     }
 }
 
+fn key(tag: u8, events: u128, expected: u128) -> u128 {
+    let mut bytes = [0u8; 33];
+    bytes[0] = tag;
+    bytes[1..17].copy_from_slice(&events.to_le_bytes());
+    bytes[17..].copy_from_slice(&expected.to_le_bytes());
+    xxhash_rust::xxh3::xxh3_128(&bytes)
+}
+
 #[cfg(all(test, feature = "cli"))]
 mod tests {
     use crashsim_sim::Model;
@@ -106,13 +122,19 @@ mod tests {
         )
     }
 
-    /// Crash points that take an earlier interleaving's verdicts leave every figure and finding
-    /// as judging them does: the reference (clean) and two races (caught), every concurrent
-    /// workload in one process and in two, under every model.
+    /// Crash and clean points that take an earlier interleaving's verdicts leave every figure
+    /// and finding as judging them does: the reference (clean) and three races (caught, one of
+    /// them at clean points), a third of the concurrent workloads in one process and in two,
+    /// under every model.
     #[test]
     fn reused_crash_points_change_no_figure() {
         let opts = ExploreOptions { client_ops_max: 1, processes_max: 2, ..ExploreOptions::default() };
-        for variant in [Variant::Reference, Variant::UpdateWithoutLock, Variant::ProcessLocalLock] {
+        for variant in [
+            Variant::Reference,
+            Variant::UpdateWithoutLock,
+            Variant::ProcessLocalLock,
+            Variant::CreateRegistersAfterAck,
+        ] {
             let subject = Session(variant);
             let cache = RecoveryCache::default();
             let (mut reused, mut violations) = (0, 0);
