@@ -180,76 +180,228 @@ fn execute_on<S: Subject>(
     strategy: &mut dyn Strategy,
 ) -> Execution<S> {
     workload.validate().expect("a valid workload");
-    let fs = Arc::new(fs);
-    if !plan.faults.is_empty() {
-        fs.set_injector(plan.injector());
-    }
-    let clock = Arc::new(SimClock::driven(0));
-    fs.set_clock(clock.clone());
-    let attribution = Attribution::default();
-    let gated = Arc::new(Gated::new(fs.clone(), preempt, attribution.clone()));
-    // Stores written on the shims (`crashsim::fs::std`) run on this run's disk.
-    crate::fs::on(gated.clone(), || {
-        let steps = || fs.steps();
-        let alone = |task: Task<'_>| schedule::run(vec![task], &clock, &mut Replay::new(Schedule::default()), &steps);
+    let mut running = Running::open(subject, fs, workload, plan, preempt, recording);
+    running.run_clients(subject, workload, strategy);
+    running.close(subject);
+    running.finish()
+}
 
-        let mut stores = Vec::new();
-        let mut open_error = None;
-        for index in 0..workload.processes {
-            // Every process of a run on this executor lives to its end.
-            let process = Process {
-                index,
-                count: workload.processes,
-                clock: clock.clone() as Arc<dyn Clock>,
-                alive: Arc::new(|_| true),
-            };
-            let opened = RefCell::new(None);
-            alone(Box::pin(async { *opened.borrow_mut() = Some(subject.open(gated.clone(), &process).await) }));
-            match opened.into_inner().expect("the open task ran to its end") {
-                Ok(store) => stores.push(store),
-                Err(error) => {
-                    open_error = Some(error);
-                    break;
+/// A lone client's run stopped before its last call, to run that call under many fault plans:
+/// each [`Prefix::run`] runs it, then the clean shutdown, on copies of the disk, the clock and
+/// the stores ([`Subject::fork`]), and records exactly what a run of the whole workload under
+/// that plan from the start records.
+pub struct Prefix<S: Subject> {
+    running: Running<S>,
+    /// The workload with only its last call left.
+    last: Workload<S::Op>,
+}
+
+impl<S: Subject> Prefix<S> {
+    /// Runs `workload` (one client, at least one call) up to its last call; `None` if a store
+    /// did not open or the subject cannot fork its stores (then each fault run starts from the
+    /// beginning).
+    pub fn of(subject: &S, workload: &Workload<S::Op>, preempt: Preempt) -> Option<Self> {
+        workload.validate().expect("a valid workload");
+        assert!(!workload.is_concurrent(), "a prefix is a lone client's");
+        let (last_op, before) = workload.clients[0].split_last().expect("a workload with a call");
+        let mut head = workload.clone();
+        head.clients[0] = before.to_vec();
+        let fs = SimFs::new(SimOptions::default());
+        let mut running = Running::open(subject, fs, &head, &Plan::none(), preempt, Recording::default());
+        running.open_error.is_none().then_some(())?;
+        running.run_clients(subject, &head, &mut Replay::new(Schedule::default()));
+        let mut last = workload.clone();
+        last.setup.clear();
+        last.clients[0] = vec![last_op.clone()];
+        let prefix = Self { running, last };
+        // A subject that cannot fork is told now, not at every plan.
+        prefix.running.fork(subject, &Plan::none())?;
+        Some(prefix)
+    }
+
+    /// The syscalls before the last call: a plan run from here has its faults at or after it.
+    pub fn steps(&self) -> usize {
+        self.running.fs.steps()
+    }
+
+    /// The run of the whole workload under `plan` (its faults all at or after [`Prefix::steps`]).
+    pub fn run(&self, subject: &S, plan: &Plan) -> Execution<S> {
+        assert!(plan.faults.keys().all(|&step| step >= self.steps()), "a fault before the fork: run it whole");
+        let mut running = self.running.fork(subject, plan).expect("the subject forked its stores before");
+        running.run_clients(subject, &self.last, &mut Replay::new(Schedule::default()));
+        running.close(subject);
+        running.finish()
+    }
+}
+
+/// A run under way: its disk, clock and stores, and what it recorded so far.
+struct Running<S: Subject> {
+    fs: Arc<SimFs>,
+    clock: Arc<SimClock>,
+    gated: Arc<Gated>,
+    attribution: Attribution,
+    preempt: Preempt,
+    /// One per process, in order.
+    stores: Vec<Arc<S::Store>>,
+    recorder: Recorder<S>,
+    open_end: usize,
+    open_error: Option<String>,
+    interleaving: Interleaving,
+}
+
+impl<S: Subject> Running<S> {
+    /// Opens each process's store on `fs` (until one fails to), under `plan`'s faults.
+    fn open(
+        subject: &S,
+        fs: SimFs,
+        workload: &Workload<S::Op>,
+        plan: &Plan,
+        preempt: Preempt,
+        recording: Recording,
+    ) -> Self {
+        let fs = Arc::new(fs);
+        if !plan.faults.is_empty() {
+            fs.set_injector(plan.injector());
+        }
+        let clock = Arc::new(SimClock::driven(0));
+        fs.set_clock(clock.clone());
+        let attribution = Attribution::default();
+        let gated = Arc::new(Gated::new(fs.clone(), preempt, attribution.clone()));
+        let (stores, open_error) = crate::fs::on(gated.clone(), || {
+            let mut stores = Vec::new();
+            for index in 0..workload.processes {
+                let process = process(index, workload.processes, &clock);
+                let opened = RefCell::new(None);
+                alone(
+                    &fs,
+                    &clock,
+                    Box::pin(async { *opened.borrow_mut() = Some(subject.open(gated.clone(), &process).await) }),
+                );
+                match opened.into_inner().expect("the open task ran to its end") {
+                    Ok(store) => stores.push(Arc::new(store)),
+                    Err(error) => return (stores, Some(error)),
                 }
             }
-        }
+            (stores, None)
+        });
         let open_end = fs.steps();
-        let stores: Vec<Arc<S::Store>> = stores.into_iter().map(Arc::new).collect();
         let whole = recording
             .fingerprint
             .then(|| Arc::new(Whole { subject: subject.clone(), stores: stores.clone(), clock: clock.clone() }));
         let recorder = Recorder { whole, judged_from: recording.judged_from, ..Recorder::new(fs.clone()) };
-        let mut interleaving = Interleaving::default();
-        if open_error.is_none() {
-            alone(Box::pin(setup_task(subject, workload.clone(), stores.clone(), recorder.clone())));
-            let tasks: Vec<Task<'_>> = workload
-                .clients
-                .iter()
-                .enumerate()
-                .map(|(client, ops)| {
-                    let process = workload.process_of(client);
-                    let task =
-                        client_task(subject, client, process, ops.clone(), stores[process].clone(), recorder.clone());
-                    Box::pin(attribution.tag(client, task)) as Task<'_>
-                })
-                .collect();
-            interleaving = schedule::run(tasks, &clock, strategy, &steps);
-            if let Some(closing) = subject.closing() {
-                for (process, store) in stores.iter().enumerate() {
-                    alone(Box::pin(harness_call(subject, process, closing.clone(), store.clone(), recorder.clone())));
-                }
-            }
-        }
-        Execution {
-            fs: fs.clone(),
+        let running = Self {
+            fs,
+            clock,
+            gated,
+            attribution,
+            preempt,
+            stores,
+            recorder,
             open_end,
             open_error,
-            spans: recorder.spans(),
-            interleaving,
-            owners: attribution.owners(),
+            interleaving: Interleaving::default(),
+        };
+        if running.open_error.is_none() {
+            let setup = setup_task(subject, workload.clone(), running.stores.clone(), running.recorder.clone());
+            crate::fs::on(running.gated.clone(), || alone(&running.fs, &running.clock, Box::pin(setup)));
+        }
+        running
+    }
+
+    /// Runs the workload's clients, `strategy` choosing the interleaving (none when a store did
+    /// not open).
+    fn run_clients(&mut self, subject: &S, workload: &Workload<S::Op>, strategy: &mut dyn Strategy) {
+        if self.open_error.is_some() {
+            return;
+        }
+        let tasks: Vec<Task<'_>> = workload
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(client, ops)| {
+                let process = workload.process_of(client);
+                let task = client_task(
+                    subject,
+                    client,
+                    process,
+                    ops.clone(),
+                    self.stores[process].clone(),
+                    self.recorder.clone(),
+                );
+                Box::pin(self.attribution.tag(client, task)) as Task<'_>
+            })
+            .collect();
+        let fs = self.fs.clone();
+        let ran = crate::fs::on(self.gated.clone(), || schedule::run(tasks, &self.clock, strategy, &|| fs.steps()));
+        self.interleaving.choices.extend(ran.choices);
+        self.interleaving.deadlocked = ran.deadlocked;
+    }
+
+    /// The harness's clean shutdown of each process ([`Subject::closing`]).
+    fn close(&mut self, subject: &S) {
+        let Some(closing) = subject.closing().filter(|_| self.open_error.is_none()) else { return };
+        for (process, store) in self.stores.iter().enumerate() {
+            let call = harness_call(subject, process, closing.clone(), store.clone(), self.recorder.clone());
+            crate::fs::on(self.gated.clone(), || alone(&self.fs, &self.clock, Box::pin(call)));
+        }
+    }
+
+    fn finish(self) -> Execution<S> {
+        Execution {
+            fs: self.fs,
+            open_end: self.open_end,
+            open_error: self.open_error,
+            spans: self.recorder.spans(),
+            interleaving: self.interleaving,
+            owners: self.attribution.owners(),
             elapsed_us: 0,
         }
-    })
+    }
+
+    /// A copy of this run, between calls, to go on under `plan` ([`SimFs::fork`],
+    /// [`Subject::fork`]); `None` if the subject cannot fork its stores.
+    fn fork(&self, subject: &S, plan: &Plan) -> Option<Self> {
+        assert!(self.recorder.whole.is_none(), "a fork records no states");
+        let fs = Arc::new(self.fs.fork());
+        if !plan.faults.is_empty() {
+            fs.set_injector(plan.injector());
+        }
+        let clock = Arc::new(self.clock.fork());
+        fs.set_clock(clock.clone());
+        let attribution = Attribution::continued(self.attribution.owners());
+        let gated = Arc::new(Gated::new(fs.clone(), self.preempt, attribution.clone()));
+        let count = self.stores.len();
+        let stores = self
+            .stores
+            .iter()
+            .enumerate()
+            .map(|(index, store)| subject.fork(store, gated.clone(), &process(index, count, &clock)).map(Arc::new))
+            .collect::<Option<Vec<_>>>()?;
+        let recorder = self.recorder.forked(fs.clone());
+        Some(Self {
+            fs,
+            clock,
+            gated,
+            attribution,
+            preempt: self.preempt,
+            stores,
+            recorder,
+            open_end: self.open_end,
+            open_error: self.open_error.clone(),
+            interleaving: self.interleaving.clone(),
+        })
+    }
+}
+
+/// Process `index` of `count` on the run's `clock`; every process of a run on this executor
+/// lives to its end.
+fn process(index: usize, count: usize, clock: &Arc<SimClock>) -> Process {
+    Process { index, count, clock: clock.clone() as Arc<dyn Clock>, alive: Arc::new(|_| true) }
+}
+
+/// Runs `task` alone to its end (an open, the setup, a shutdown).
+fn alone(fs: &SimFs, clock: &SimClock, task: Task<'_>) {
+    schedule::run(vec![task], clock, &mut Replay::new(Schedule::default()), &|| fs.steps());
 }
 
 /// Calls before [`Run::judged_from`] answered between two [`SimFs::forget_past`]: each copies
@@ -299,6 +451,12 @@ impl<S: Subject> Clone for Recorder<S> {
 impl<S: Subject> Recorder<S> {
     pub fn new(fs: Arc<SimFs>) -> Self {
         Self { fs, state: Arc::default(), whole: None, judged_from: 0 }
+    }
+
+    /// A recorder that goes on from what this one recorded, on `fs` (a fork of its run).
+    fn forked(&self, fs: Arc<SimFs>) -> Self {
+        let recorded = self.state.lock().expect("recorder").clone();
+        Self { fs, state: Arc::new(std::sync::Mutex::new(recorded)), whole: None, judged_from: self.judged_from }
     }
 
     /// A call invoked now; in flight until [`Recorder::answered`].
@@ -476,5 +634,61 @@ impl<S: Subject> Execution<S> {
     pub fn quiescent_after(&self, i: usize) -> bool {
         let at = self.spans[i].returned;
         self.spans.iter().enumerate().all(|(j, s)| j == i || s.returned < at || s.invoked > at)
+    }
+}
+
+#[cfg(all(test, feature = "cli"))]
+mod tests {
+    use crashsim_faults::{Plan, ERRNOS};
+    use crashsim_store::Variant;
+
+    use super::{execute, Execution, Prefix, Run};
+    use crate::session::Session;
+    use crate::subject::Subject;
+
+    /// Everything a run records, and the state it ends in (mtimes and every model's disk).
+    fn recorded(run: &Execution<Session>) -> impl PartialEq + std::fmt::Debug {
+        let state = (run.fs.volatile_image(), run.fs.state_fingerprint());
+        (
+            run.fs.trace(),
+            run.fs.log(),
+            run.spans.clone(),
+            run.owners.clone(),
+            run.interleaving.clone(),
+            run.open_end,
+            state,
+        )
+    }
+
+    /// A run of a workload's last call on a copy of one run of the calls before it records what
+    /// a run of the whole workload from the start does, under every fault in that call: for
+    /// stores whose memory holds a registry cache, deferred registrations, or nothing special.
+    #[test]
+    fn a_forked_run_records_what_a_whole_run_does() {
+        for variant in
+            [Variant::Reference, Variant::CachedUpdate, Variant::CreateRegistersAfterAck, Variant::StaleCacheRead]
+        {
+            let subject = Session(variant);
+            let mut forked = 0;
+            for workload in crate::workload::exhaustive(&subject.alphabet(), 2) {
+                let clean = execute(&subject, &workload, &Plan::none(), &Run::default());
+                let last = clean.spans.iter().rfind(|s| s.client.is_some()).expect("a call").start;
+                let prefix = Prefix::of(&subject, &workload, Default::default()).expect("the session store forks");
+                assert_eq!(prefix.steps(), last, "{variant} on {workload}");
+                assert_eq!(recorded(&prefix.run(&subject, &Plan::none())), recorded(&clean), "{variant} on {workload}");
+                let trace = clean.fs.trace();
+                let plans = Plan::each_errno(&trace, &ERRNOS).into_iter().chain(Plan::each_short_write(&trace, 1));
+                for plan in plans.filter(|p| p.faults.keys().all(|&step| step >= last)) {
+                    let whole = execute(&subject, &workload, &plan, &Run::default());
+                    assert_eq!(
+                        recorded(&prefix.run(&subject, &plan)),
+                        recorded(&whole),
+                        "{variant} on {workload} under {plan}"
+                    );
+                    forked += 1;
+                }
+            }
+            assert!(forked > 1000, "{variant}: {forked} fault runs forked");
+        }
     }
 }

@@ -223,6 +223,16 @@ pub trait Subject: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static
         None
     }
 
+    /// A copy of `store`, between calls, that runs on `fs` (a copy of its disk) and waits on
+    /// `process`'s clock from now on, remembering what `store` does: it must do what `store`
+    /// would. The explorer runs a workload's last operation under each of its faults on copies
+    /// of one run of the operations before it, instead of running those again for each fault.
+    /// `None` (the default): every fault run starts from the beginning.
+    fn fork(&self, store: &Self::Store, fs: Arc<Gated>, process: &Process) -> Option<Self::Store> {
+        let _ = (store, fs, process);
+        None
+    }
+
     /// State caching: a fingerprint of what the spec expects, equal for two expectations that
     /// judge every observation alike. `None` (the default): no state caching.
     fn expected_fingerprint(&self, expected: &Self::Expected) -> Option<u128> {

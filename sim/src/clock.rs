@@ -66,6 +66,20 @@ impl SimClock {
         true
     }
 
+    /// A copy of this clock, at the same time, for a copy of a run ([`SimFs::fork`](crate::SimFs::fork)).
+    /// Panics while a task sleeps on it: a sleeper's waker belongs to the run it slept in.
+    pub fn fork(&self) -> SimClock {
+        let state = self.lock();
+        assert!(state.timers.is_empty(), "forking a clock a task sleeps on");
+        let copy = ClockState {
+            now_ms: state.now_ms,
+            driven: state.driven,
+            timers: BTreeMap::new(),
+            arrivals: state.arrivals,
+        };
+        SimClock { state: Mutex::new(copy) }
+    }
+
     /// Sleepers waiting for [`SimClock::advance`].
     pub fn sleepers(&self) -> usize {
         self.lock().timers.len()

@@ -53,6 +53,7 @@ pub struct SimFs {
     state: Mutex<State>,
 }
 
+#[derive(Clone)]
 struct OpenFile {
     ino: Ino,
     kind: Kind,
@@ -107,6 +108,7 @@ struct State {
 }
 
 /// The state of every model at the floor: where the trackers of crash points past it start.
+#[derive(Clone)]
 struct Floor {
     step: usize,
     /// Log events before the floor (the sequence number of the first one kept).
@@ -152,6 +154,38 @@ impl SimFs {
             fingerprinted: None,
         };
         Self { state: Mutex::new(state) }
+    }
+
+    /// A copy of this filesystem that goes its own way from here: the same disk, descriptors,
+    /// log and trace so far, and no injector or clock (its caller installs its own). What lets
+    /// a harness run the rest of a workload under many fault plans from one run of its start:
+    /// each copy records exactly what a run from the start would. Panics while call sites are
+    /// recorded or fsyncs inserted (a diagnosis replays its runs whole).
+    pub fn fork(&self) -> SimFs {
+        let state = self.lock();
+        assert!(matches!(state.sites, Sites::Off) && state.rules.is_empty(), "forking a run that records call sites");
+        let copy = State {
+            options: state.options,
+            initial: state.initial.clone(),
+            volatile: state.volatile.clone(),
+            next_ino: state.next_ino,
+            fds: state.fds.clone(),
+            unlinked: state.unlinked.clone(),
+            extra_names: state.extra_names.clone(),
+            log: state.log.clone(),
+            trace: state.trace.clone(),
+            posix: state.posix.clone(),
+            floor: state.floor.clone(),
+            injector: None,
+            unrecorded_steps: state.unrecorded_steps,
+            clock: None,
+            mtimes: state.mtimes.clone(),
+            sites: Sites::Off,
+            rules: Vec::new(),
+            inserted_steps: state.inserted_steps,
+            fingerprinted: state.fingerprinted.clone(),
+        };
+        SimFs { state: Mutex::new(copy) }
     }
 
     /// Installs a fault injector, consulted before every following call.

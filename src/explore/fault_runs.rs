@@ -16,7 +16,7 @@ use super::options::ExploreOptions;
 use super::result::WorkloadResult;
 use super::seen_points::SeenPoints;
 use crate::cache::RecoveryCache;
-use crate::execute::{execute, Execution, Run};
+use crate::execute::{execute, Execution, Prefix, Run};
 use crate::subject::{History, Subject};
 use crate::workload::Workload;
 
@@ -99,12 +99,15 @@ pub(super) fn every_fault(trace: &Trace) -> Vec<Plan> {
 /// ([`judge_fault_run`], every prefix's own fault runs explored), into the result of each of
 /// `models`; with state caching, a run that behaved as an earlier one did takes that run's
 /// verdicts (counted in [`ModelResult::fault_runs_reused`](super::ModelResult::fault_runs_reused)).
+/// `last_call` is where the workload's last call starts in its clean run: a plan whose faults
+/// are all in that call runs on a copy of one run of the calls before it ([`Prefix`]).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn check_fault_runs<S: Subject>(
     subject: &S,
     models: &[Model],
     workload: &Workload<S::Op>,
     plans: &[Plan],
+    last_call: Option<usize>,
     opts: &ExploreOptions,
     cache: &RecoveryCache<S>,
     results: &mut [WorkloadResult<S>],
@@ -112,8 +115,16 @@ pub(super) fn check_fault_runs<S: Subject>(
     assert_eq!(models.len(), results.len(), "one result per model");
     let mut judged: Vec<(Behaviour<S>, Vec<WorkloadResult<S>>)> = Vec::new();
     let seen = opts.state_caching.then(SeenPoints::default);
+    let prefix: OnceCell<Option<Prefix<S>>> = OnceCell::new();
     for plan in plans {
-        let run = execute(subject, workload, plan, &Run { preempt: opts.preempt, ..Run::default() });
+        let in_last = last_call.filter(|&start| plan.faults.keys().all(|&step| step >= start));
+        let forked = in_last.and_then(|start| {
+            let prefix = prefix.get_or_init(|| Prefix::of(subject, workload, opts.preempt)).as_ref()?;
+            assert_eq!(prefix.steps(), start, "the prefix of {workload} stops where its clean run's last call starts");
+            Some(prefix.run(subject, plan))
+        });
+        let run = forked
+            .unwrap_or_else(|| execute(subject, workload, plan, &Run { preempt: opts.preempt, ..Run::default() }));
         let (&step, _) = plan.faults.iter().next().expect("a fault plan has one fault");
         // A run that checks no crash point (its fault is in an earlier call) checks only its
         // restart, from the recovery cache: cheaper than telling its behaviour.

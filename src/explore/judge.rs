@@ -3,6 +3,7 @@
 
 use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crashsim_faults::{Corruption, Fault, Plan};
 use crashsim_model::history::Outcome;
@@ -102,7 +103,10 @@ pub(super) fn check_crash_points<S: Subject>(
             })
             .collect()
     });
-    let partials: Vec<Vec<WorkloadResult<S>>> = segments
+    // Each segment's results, and the verdicts of the points it judged: kept once every
+    // segment is done, so that what a segment reuses never depends on the threads.
+    #[allow(clippy::type_complexity)]
+    let partials: Vec<(Vec<WorkloadResult<S>>, HashMap<u128, Arc<Vec<ImageVerdict>>>)> = segments
         .par_iter()
         .enumerate()
         .map(|(s, (segment, left))| {
@@ -131,6 +135,7 @@ pub(super) fn check_crash_points<S: Subject>(
                 .filter(|_| !work_after)
                 .and_then(|(points, _)| points.expected::<S>(&before, || subject.expected_fingerprint(expected())));
             let mut judged: HashMap<u128, Option<Violation>> = HashMap::new();
+            let mut fresh: HashMap<u128, Arc<Vec<ImageVerdict>>> = HashMap::new();
             let per_model = models.iter().enumerate().map(|(m, &model)| {
                 let mut partial = WorkloadResult::default();
                 let mut last: Option<(u64, ImageSet)> = None;
@@ -140,7 +145,8 @@ pub(super) fn check_crash_points<S: Subject>(
                     let key = reuse.zip(expected_key).map(|((points, made_of), expected)| {
                         (points, SeenPoints::crash_key(model, made_of[k], expected))
                     });
-                    if let Some(verdicts) = key.and_then(|(points, key)| points.get(key)) {
+                    let earlier = key.and_then(|(points, key)| fresh.get(&key).cloned().or_else(|| points.get(key)));
+                    if let Some(verdicts) = earlier {
                         partial.crash_points_reused += 1;
                         record(&mut partial, &verdicts, k, case, work_after);
                         continue;
@@ -170,18 +176,22 @@ pub(super) fn check_crash_points<S: Subject>(
                         })
                         .collect();
                     record(&mut partial, &verdicts, k, case, work_after);
-                    if let Some((points, key)) = key {
-                        points.insert(key, verdicts);
+                    if let Some((_, key)) = key {
+                        fresh.insert(key, Arc::new(verdicts));
                     }
                 }
                 partial
             });
-            per_model.collect()
+            let per_model = per_model.collect();
+            (per_model, fresh)
         })
         .collect();
-    for per_model in partials {
+    for (per_model, fresh) in partials {
         for (result, partial) in results.iter_mut().zip(per_model) {
             result.absorb(partial);
+        }
+        if let Some((points, _)) = reuse {
+            fresh.into_iter().for_each(|(key, verdicts)| points.insert(key, verdicts));
         }
     }
 }
@@ -258,8 +268,10 @@ pub(super) fn check_clean_points<S: Subject>(
                 let Some(observed) = subject.inspect(&disk.image()) else { return };
                 let violation = subject.check(expected(), &observed).err();
                 if let Some((points, key)) = key {
-                    points
-                        .insert(key, vec![ImageVerdict { fingerprint: 0, violation: violation.clone(), survivors: 0 }]);
+                    points.insert(
+                        key,
+                        Arc::new(vec![ImageVerdict { fingerprint: 0, violation: violation.clone(), survivors: 0 }]),
+                    );
                 }
                 violation
             }

@@ -307,7 +307,18 @@ fn explore_interleavings<S: Subject>(
             let mut corruptions = WorkloadResult::default();
             check_corruptions(&run, &case, true, subject, opts, cache, &mut corruptions);
             absorb_each(&mut results, &corruptions);
-            check_fault_runs(subject, models, workload, &every_fault(&run.fs.trace()), opts, cache, &mut results);
+            let last_call = run.spans.iter().filter(|s| s.client.is_some()).last().map(|s| s.start);
+            let last_call = last_call.filter(|_| !workload.is_concurrent());
+            check_fault_runs(
+                subject,
+                models,
+                workload,
+                &every_fault(&run.fs.trace()),
+                last_call,
+                opts,
+                cache,
+                &mut results,
+            );
         }
         dfs.explored(&branch, &run.interleaving, cut);
     }
@@ -356,7 +367,7 @@ fn check_last_op_faults<S: Subject>(
         check_crash_points(&run, &case, points, true, None, subject, models, opts, cache, &mut results);
     }
     let plans: Vec<Plan> = every_fault(&run.fs.trace()).into_iter().filter(in_last).collect();
-    check_fault_runs(subject, models, workload, &plans, opts, cache, &mut results);
+    check_fault_runs(subject, models, workload, &plans, Some(last.start), opts, cache, &mut results);
     results
 }
 

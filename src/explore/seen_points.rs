@@ -27,9 +27,10 @@ pub(super) struct ImageVerdict {
     pub(super) survivors: usize,
 }
 
-/// The crash points of one workload judged so far, by [`SeenPoints::key`]. Shared by the
-/// threads that judge its segments: which thread judges a point first changes no figure, since
-/// a reused point records exactly what judging it records.
+/// The crash points of one workload judged so far, by key ([`SeenPoints::crash_key`],
+/// [`SeenPoints::clean_key`]). The threads that judge one run's segments read it and add to it
+/// only once all are done, so which points are reused (and counted so) never depends on the
+/// threads; a reused point records exactly what judging it records.
 #[derive(Default)]
 pub(crate) struct SeenPoints {
     verdicts: Mutex<HashMap<u128, Arc<Vec<ImageVerdict>>>>,
@@ -81,9 +82,9 @@ impl SeenPoints {
         self.verdicts.lock().expect("seen points lock").get(&key).cloned()
     }
 
-    /// Keeps the verdicts of the point just judged with `key`.
-    pub(super) fn insert(&self, key: u128, verdicts: Vec<ImageVerdict>) {
-        self.verdicts.lock().expect("seen points lock").insert(key, Arc::new(verdicts));
+    /// Keeps the verdicts of a point judged with `key` (the first kept stays: any other is equal).
+    pub(super) fn insert(&self, key: u128, verdicts: Arc<Vec<ImageVerdict>>) {
+        self.verdicts.lock().expect("seen points lock").entry(key).or_insert(verdicts);
     }
 }
 

@@ -91,6 +91,11 @@ impl Attribution {
         owners.by_step[step] = client;
     }
 
+    /// An attribution that goes on from `owners` (a fork of a run whose syscalls so far had them).
+    pub fn continued(owners: Vec<Option<usize>>) -> Self {
+        Self(Arc::new(Mutex::new(Owners { current: None, by_step: owners })))
+    }
+
     /// The client of each syscall so far.
     pub fn owners(&self) -> Vec<Option<usize>> {
         self.lock().by_step.clone()

@@ -134,6 +134,10 @@ impl Subject for Session {
         expected.check_corrupted(observed)
     }
 
+    fn fork(&self, store: &Store<Gated>, fs: Arc<Gated>, process: &Process) -> Option<Store<Gated>> {
+        Some(store.fork(fs, process.clock.clone()))
+    }
+
     fn memory(&self, store: &Store<Gated>) -> Option<u128> {
         Some(store.memory_fingerprint().into())
     }

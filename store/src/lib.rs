@@ -130,6 +130,7 @@ pub struct Store<F: Fs> {
 }
 
 /// What a process remembers between calls. Locked for moments, never across an await.
+#[derive(Clone)]
 struct Memory {
     ids: IdSource,
     temp_seq: u64,
@@ -148,6 +149,7 @@ struct Memory {
 }
 
 /// A cached registry: what the file looked like when it was read, when, and what it held.
+#[derive(Clone)]
 struct Cached {
     key: (u64, u64, u64),
     loaded_ms: u64,
@@ -169,6 +171,20 @@ impl<F: Fs> Store<F> {
         format!("{:?} {:?} {:?}", memory.deferred, memory.unarchived, self.recovery).hash(&mut hasher);
         self.opts.clock.now_ms().hash(&mut hasher);
         hasher.finish()
+    }
+
+    /// A copy of this store, between calls, that runs on `fs` and waits on `clock` from now on,
+    /// remembering what this one does (ids drawn, sessions used, its registry cache, what
+    /// recovery found): on a copy of this store's disk it does what this one would. What lets a
+    /// harness run one operation under many faults from one run of those before it.
+    pub fn fork<G: Fs>(&self, fs: Arc<G>, clock: Arc<dyn Clock>) -> Store<G> {
+        Store {
+            fs,
+            opts: StoreOptions { clock, ..self.opts.clone() },
+            queue: self.queue.fork(),
+            memory: Mutex::new(self.memory().clone()),
+            recovery: self.recovery.clone(),
+        }
     }
 
     /// Opens the store: creates the sessions dir if missing, takes the lock (breaking a stale

@@ -42,6 +42,14 @@ impl Queue {
         Acquire { queue: self, ticket: None }
     }
 
+    /// A copy of this queue, idle, for a copy of its store ([`Store::fork`](crate::Store::fork)).
+    /// Panics if a task holds it or waits on it.
+    pub fn fork(&self) -> Queue {
+        let state = self.lock();
+        assert!(!state.held && state.waiting.is_empty() && state.granted.is_empty(), "forking a queue in use");
+        Queue { state: Mutex::new(QueueState { tickets: state.tickets, ..QueueState::default() }) }
+    }
+
     /// Whether a task of this process holds the queue (a registry write may be under way).
     pub fn is_held(&self) -> bool {
         self.lock().held
