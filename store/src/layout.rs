@@ -36,6 +36,16 @@ impl ArchiveReason {
         }
     }
 
+    /// `.<suffix>.`: what stands between an archived file's name and its timestamp.
+    fn marker(self) -> &'static str {
+        match self {
+            ArchiveReason::Deleted => ".deleted.",
+            ArchiveReason::Reset => ".reset.",
+            ArchiveReason::Torn => ".torn.",
+            ArchiveReason::Abandoned => ".abandoned.",
+        }
+    }
+
     pub const ALL: [ArchiveReason; 4] =
         [ArchiveReason::Deleted, ArchiveReason::Reset, ArchiveReason::Torn, ArchiveReason::Abandoned];
 }
@@ -117,8 +127,8 @@ pub fn classify(name: &str) -> FileKind {
         return FileKind::Other;
     }
     for reason in ArchiveReason::ALL {
-        let marker = format!(".{}.", reason.suffix());
-        if let Some(at) = name.rfind(&marker) {
+        let marker = reason.marker();
+        if let Some(at) = name.rfind(marker) {
             let (file, ts) = (&name[..at], &name[at + marker.len()..]);
             if let Ok(ts) = ts.parse() {
                 if file.ends_with(TRANSCRIPT_EXT) {
@@ -178,6 +188,10 @@ mod tests {
             classify("ab12.trajectory.jsonl.reset.5"),
             FileKind::Archive { file: "ab12.trajectory.jsonl".into(), reason: ArchiveReason::Reset, ts: 5 }
         );
+        for reason in ArchiveReason::ALL {
+            let name = archive_name("ab12.jsonl", reason, 9);
+            assert_eq!(classify(&name), FileKind::Archive { file: "ab12.jsonl".into(), reason, ts: 9 }, "{name}");
+        }
         assert_eq!(classify("notes.txt"), FileKind::Other);
         assert_eq!(classify("a.b.jsonl"), FileKind::Other);
         assert!(!is_plain_name("../x.jsonl"));
