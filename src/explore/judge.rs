@@ -4,6 +4,7 @@
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::{Mutex, OnceLock};
 
 use crashsim_faults::{Corruption, Fault, Plan};
 use crashsim_model::history::Outcome;
@@ -88,11 +89,27 @@ pub(super) fn check_crash_points<S: Subject>(
         })
         .filter(|(_, left)| !work_after || !left.is_empty())
         .collect();
-    // Each model's state at the start of each segment; a segment's thread moves its own copy
-    // on point by point, so one tracker per segment and model is held, not one per point (a
-    // shutdown of thousands of sessions is tens of thousands of points). With reuse, most
-    // points need none: a segment makes its own at its first point judged.
-    let starts: Vec<usize> = segments.iter().map(|(segment, _)| *segment.start()).collect();
+    // Segments cut into chunks of at most CHUNK points, judged in parallel: a prune or a
+    // shutdown of thousands of sessions is one call, tens of thousands of points of one
+    // history. A chunk shares its segment's history and the spec's expectation of it.
+    let chunks: Vec<(usize, std::ops::RangeInclusive<usize>)> = segments
+        .iter()
+        .enumerate()
+        .flat_map(|(s, (segment, _))| {
+            let (first, last) = (*segment.start(), *segment.end());
+            (first..=last).step_by(CHUNK).map(move |start| (s, start..=last.min(start + CHUNK - 1)))
+        })
+        .collect();
+    let expectations: Vec<OnceLock<S::Expected>> = segments.iter().map(|_| OnceLock::new()).collect();
+    // The verdict of each image of a segment, by fingerprint, shared by its chunks: an image a
+    // crash leaves at many points of one history is judged once (two chunks may both judge
+    // one at the same time: a verdict depends on the image and the history alone).
+    #[allow(clippy::type_complexity)]
+    let judged: Vec<Mutex<HashMap<u128, Option<Violation>>>> = segments.iter().map(|_| Mutex::default()).collect();
+    // Each model's state at the start of each chunk; a chunk's thread moves its own copy on
+    // point by point, so one tracker per chunk and model is held, not one per point. With
+    // reuse, most points need none: a chunk makes its own at its first point judged.
+    let starts: Vec<usize> = chunks.iter().map(|(_, chunk)| *chunk.start()).collect();
     let at_starts: Option<Vec<Vec<Tracker>>> = reuse.is_none().then(|| {
         models
             .iter()
@@ -103,18 +120,18 @@ pub(super) fn check_crash_points<S: Subject>(
             })
             .collect()
     });
-    // Each segment's results, and the verdicts of the points it judged: kept once every
-    // segment is done, so that what a segment reuses never depends on the threads.
+    // Each chunk's results, and the verdicts of the points it judged: kept once every chunk is
+    // done, so that what a chunk reuses never depends on the threads.
     #[allow(clippy::type_complexity)]
-    let partials: Vec<(Vec<WorkloadResult<S>>, HashMap<u128, Arc<Vec<ImageVerdict>>>)> = segments
+    let partials: Vec<(Vec<WorkloadResult<S>>, HashMap<u128, Arc<Vec<ImageVerdict>>>)> = chunks
         .par_iter()
         .enumerate()
-        .map(|(s, (segment, left))| {
+        .map(|(c, (s, chunk))| {
+            let (segment, left) = &segments[*s];
             let before = run.history_at(*segment.start());
             // Made when a point is judged: a segment whose points all take earlier verdicts
             // needs only its fingerprint, met before.
-            let expected = OnceCell::new();
-            let expected = || expected.get_or_init(|| subject.expect(&before));
+            let expected = || expectations[*s].get_or_init(|| subject.expect(&before));
             let judge = |image: &dyn Fn() -> Image, fingerprint: u128| {
                 let recovered = cache.observe(subject, fingerprint, image);
                 match (work_after, subject.check(expected(), &recovered).err()) {
@@ -134,13 +151,13 @@ pub(super) fn check_crash_points<S: Subject>(
             let expected_key = reuse
                 .filter(|_| !work_after)
                 .and_then(|(points, _)| points.expected::<S>(&before, || subject.expected_fingerprint(expected())));
-            let mut judged: HashMap<u128, Option<Violation>> = HashMap::new();
+            let judged = &judged[*s];
             let mut fresh: HashMap<u128, Arc<Vec<ImageVerdict>>> = HashMap::new();
             let per_model = models.iter().enumerate().map(|(m, &model)| {
                 let mut partial = WorkloadResult::default();
                 let mut last: Option<(u64, ImageSet)> = None;
                 let mut tracker: Option<Tracker> = None;
-                for k in segment.clone() {
+                for k in chunk.clone() {
                     partial.crash_points += 1;
                     let key = reuse.zip(expected_key).map(|((points, made_of), expected)| {
                         (points, SeenPoints::crash_key(model, made_of[k], expected))
@@ -152,7 +169,7 @@ pub(super) fn check_crash_points<S: Subject>(
                         continue;
                     }
                     let tracker = tracker.get_or_insert_with(|| match &at_starts {
-                        Some(at_starts) => at_starts[m][s].clone(),
+                        Some(at_starts) => at_starts[m][c].clone(),
                         None => run.fs.trackers(model, k..=k).pop().expect("one tracker"),
                     });
                     run.fs.advance(tracker, k);
@@ -166,13 +183,14 @@ pub(super) fn check_crash_points<S: Subject>(
                         .fingerprints
                         .iter()
                         .enumerate()
-                        .map(|(i, &fingerprint)| ImageVerdict {
-                            fingerprint,
-                            violation: judged
-                                .entry(fingerprint)
-                                .or_insert_with(|| judge(&|| set.image(i), fingerprint))
-                                .clone(),
-                            survivors: set.survivors[i].len(),
+                        .map(|(i, &fingerprint)| {
+                            let known = judged.lock().expect("judged lock").get(&fingerprint).cloned();
+                            let violation = known.unwrap_or_else(|| {
+                                let verdict = judge(&|| set.image(i), fingerprint);
+                                judged.lock().expect("judged lock").insert(fingerprint, verdict.clone());
+                                verdict
+                            });
+                            ImageVerdict { fingerprint, violation, survivors: set.survivors[i].len() }
                         })
                         .collect();
                     record(&mut partial, &verdicts, k, case, work_after);
@@ -195,6 +213,9 @@ pub(super) fn check_crash_points<S: Subject>(
         }
     }
 }
+
+/// Most crash points of one history judged in one thread.
+const CHUNK: usize = 64;
 
 /// Counts the images of crash point `k` and keeps a finding for each whose verdict is a
 /// violation: the same whether the point was judged now or took an earlier point's verdicts.
