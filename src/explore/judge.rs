@@ -56,11 +56,15 @@ pub(crate) fn check_run<S: Subject>(
 /// Crash points between two call boundaries share a history (its spec replay is made once for
 /// all models), and a crash inside one syscall usually leaves the images the previous one left:
 /// each (history, image) pair is judged once, though every state is counted. Segments of equal
-/// history are spread over threads; their findings are merged in crash point order.
+/// history, cut into chunks of at most [`CHUNK`] points, are spread over threads; their findings
+/// are merged in crash point order.
 ///
 /// With `work_after`, each image whose recovery passes is also continued
 /// ([`continuation::continue_after`]): the calls not yet invoked run on it, and the restart after
 /// them is judged. Segments with no call left are skipped.
+///
+/// With `seen`, a point whose events, model and expected history a run judged before took
+/// ([`SeenPoints`]) takes that point's verdicts.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn check_crash_points<S: Subject>(
     run: &Execution<S>,
