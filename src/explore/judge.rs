@@ -3,8 +3,7 @@
 
 use std::cell::OnceCell;
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crashsim_faults::{Corruption, Fault, Plan};
 use crashsim_model::history::Outcome;
