@@ -307,8 +307,7 @@ fn explore_interleavings<S: Subject>(
             let mut corruptions = WorkloadResult::default();
             check_corruptions(&run, &case, true, subject, opts, cache, &mut corruptions);
             absorb_each(&mut results, &corruptions);
-            let last_call = run.spans.iter().filter(|s| s.client.is_some()).last().map(|s| s.start);
-            let last_call = last_call.filter(|_| !workload.is_concurrent());
+            let last_call = last_call.map(|last| last.start).filter(|_| !workload.is_concurrent());
             check_fault_runs(
                 subject,
                 models,
