@@ -9,12 +9,16 @@
 //! back to the current. So memory stays flat however long a run is, while the images one
 //! workload's crash points share (the hits that matter) stay. What the cache holds never
 //! changes a verdict: a miss boots the store again, and a boot depends on the image alone.
+//! Continuations (work after recovery) are held the same way, by image and calls.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
 use crashsim_sim::{Image, Node};
 
+use crate::continuation::Continuation;
+use crate::schedule::gate::Preempt;
 use crate::subject::{recover_on, Subject};
 
 /// Most entries of one generation of the cache. The hits that matter come from one
@@ -29,29 +33,42 @@ pub const GENERATION: usize = 10_000;
 /// reach [`GENERATION`] first (the self-check ran as fast with 16 MB as with 64, in 30 MB less).
 pub const GENERATION_BYTES: usize = 16 << 20;
 
-/// Observed states of booted images, by subject and image fingerprint.
+/// Observed states of booted images, by subject and image fingerprint; and the continuations
+/// run on them ([`crate::continuation`]), by image and calls.
 pub struct RecoveryCache<S: Subject> {
-    generations: Mutex<Generations<S>>,
+    generations: Mutex<Generations<(S, u128), Observed<S>>>,
+    continuations: Mutex<Generations<ContinuationKey<S>, Arc<Continuation<S>>>>,
 }
 
-/// Observed states with the size of the image each was booted on.
-type Entries<S> = HashMap<(S, u128), (Arc<<S as Subject>::Observed>, usize)>;
+/// What a store observed, shared by the cache and its callers.
+type Observed<S> = Arc<<S as Subject>::Observed>;
 
-struct Generations<S: Subject> {
-    current: Entries<S>,
-    /// Image bytes the current generation stands for.
+/// A continuation: the subject, the image's fingerprint, the calls run on it and where a client
+/// may be preempted.
+type ContinuationKey<S> = (S, u128, Vec<<S as Subject>::Op>, Preempt);
+
+/// Entries with the bytes each stands for.
+struct Generations<K, V> {
+    current: HashMap<K, (V, usize)>,
+    /// Bytes the current generation stands for.
     current_bytes: usize,
-    old: Entries<S>,
+    old: HashMap<K, (V, usize)>,
+}
+
+impl<K, V> Default for Generations<K, V> {
+    fn default() -> Self {
+        Self { current: HashMap::new(), current_bytes: 0, old: HashMap::new() }
+    }
 }
 
 impl<S: Subject> Default for RecoveryCache<S> {
     fn default() -> Self {
-        Self { generations: Mutex::new(Generations { current: HashMap::new(), current_bytes: 0, old: HashMap::new() }) }
+        Self { generations: Mutex::default(), continuations: Mutex::default() }
     }
 }
 
-impl<S: Subject> Generations<S> {
-    fn get(&mut self, key: &(S, u128)) -> Option<Arc<S::Observed>> {
+impl<K: Clone + Eq + Hash, V: Clone> Generations<K, V> {
+    fn get(&mut self, key: &K) -> Option<V> {
         if let Some((found, _)) = self.current.get(key) {
             return Some(found.clone());
         }
@@ -60,13 +77,13 @@ impl<S: Subject> Generations<S> {
         Some(found)
     }
 
-    fn insert(&mut self, key: (S, u128), observed: Arc<S::Observed>, bytes: usize) {
+    fn insert(&mut self, key: K, value: V, bytes: usize) {
         if self.current.len() >= GENERATION || self.current_bytes.saturating_add(bytes) > GENERATION_BYTES {
             self.old = std::mem::take(&mut self.current);
             self.current_bytes = 0;
         }
         self.current_bytes = self.current_bytes.saturating_add(bytes);
-        self.current.insert(key, (observed, bytes));
+        self.current.insert(key, (value, bytes));
     }
 }
 
@@ -84,9 +101,67 @@ impl<S: Subject> RecoveryCache<S> {
         self.generations.lock().expect("cache lock").insert(key, observed.clone(), bytes);
         observed
     }
+
+    /// The continuation of `ops` on the image whose fingerprint is `fingerprint`, made by `run`
+    /// when it is not held: a continuation depends on the image and the calls alone (a run is
+    /// deterministic), and a workload's crash points before and after a call's last syscall
+    /// leave the same images with the same calls left.
+    pub(crate) fn continued(
+        &self,
+        subject: &S,
+        fingerprint: u128,
+        ops: &[S::Op],
+        preempt: Preempt,
+        run: impl FnOnce() -> Continuation<S>,
+    ) -> Arc<Continuation<S>> {
+        let key = (subject.clone(), fingerprint, ops.to_vec(), preempt);
+        if let Some(found) = self.continuations.lock().expect("cache lock").get(&key) {
+            return found;
+        }
+        let continued = Arc::new(run());
+        // The restart's observation is the recovery cache's; a history is a few records a call.
+        let bytes = continued.len() * 64;
+        self.continuations.lock().expect("cache lock").insert(key, continued.clone(), bytes);
+        continued
+    }
 }
 
 /// The size of `image`: its paths and file contents, in bytes.
 fn image_bytes(image: &Image) -> usize {
     image.nodes().map(|(path, node)| path.len() + if let Node::File(bytes) = node { bytes.len() } else { 0 }).sum()
+}
+
+#[cfg(all(test, feature = "cli"))]
+mod tests {
+    use std::cell::Cell;
+
+    use crashsim_model::op::Op;
+    use crashsim_sim::Image;
+    use crashsim_store::Variant;
+
+    use super::RecoveryCache;
+    use crate::schedule::gate::Preempt;
+    use crate::session::Session;
+
+    #[test]
+    fn a_continuation_is_run_once_per_image_and_calls() {
+        let cache = RecoveryCache::default();
+        let subject = Session(Variant::Reference);
+        let runs = Cell::new(0);
+        let image = Image::default();
+        let continue_with = |fingerprint: u128, ops: &[Op]| {
+            cache.continued(&subject, fingerprint, ops, Preempt::default(), || {
+                runs.set(runs.get() + 1);
+                crate::continuation::run_on(&subject, &image, ops.to_vec(), Preempt::default(), &cache).1
+            })
+        };
+        let create = [Op::Create { key: "a".to_string(), label: None }];
+        let first = continue_with(image.fingerprint(), &create);
+        let again = continue_with(image.fingerprint(), &create);
+        assert_eq!(runs.get(), 1, "the same image and calls are run once");
+        assert!(std::sync::Arc::ptr_eq(&first, &again));
+        continue_with(image.fingerprint(), &[Op::Create { key: "b".to_string(), label: None }]);
+        continue_with(image.fingerprint() ^ 1, &create);
+        assert_eq!(runs.get(), 3, "other calls, or another image, are run");
+    }
 }

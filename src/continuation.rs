@@ -44,11 +44,66 @@ pub fn continue_after<S: Subject>(
     preempt: Preempt,
     cache: &RecoveryCache<S>,
 ) -> Continued<S> {
+    let (run, continuation) = run_on(subject, image, ops, preempt, cache);
+    let verdict = judge(subject, before, recovered, &continuation);
+    Continued { run, observed: continuation.observed, verdict }
+}
+
+/// The verdict of [`continue_after`] on the image whose fingerprint is `fingerprint` (`image`
+/// builds it), the continuation taken from `cache` when it holds it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn continued_verdict<S: Subject>(
+    subject: &S,
+    before: &History<S>,
+    fingerprint: u128,
+    image: &dyn Fn() -> Image,
+    recovered: &S::Observed,
+    ops: &[S::Op],
+    preempt: Preempt,
+    cache: &RecoveryCache<S>,
+) -> Result<(), Violation> {
+    let continuation = cache
+        .continued(subject, fingerprint, ops, preempt, || run_on(subject, &image(), ops.to_vec(), preempt, cache).1);
+    judge(subject, before, recovered, &continuation)
+}
+
+/// What a continuation's verdict depends on beside the crashed run's history and what recovery
+/// showed: the calls made on the recovered store, then the restart, and what the restart
+/// showed. A function of the image and the calls alone.
+pub(crate) struct Continuation<S: Subject> {
+    history: History<S>,
+    observed: Arc<S::Observed>,
+}
+
+impl<S: Subject> Continuation<S> {
+    /// Records of the calls and the restart.
+    pub(crate) fn len(&self) -> usize {
+        self.history.len()
+    }
+}
+
+/// `ops` run on a store booted on `image`, then a clean shutdown and a restart.
+pub(crate) fn run_on<S: Subject>(
+    subject: &S,
+    image: &Image,
+    ops: Vec<S::Op>,
+    preempt: Preempt,
+    cache: &RecoveryCache<S>,
+) -> (Execution<S>, Continuation<S>) {
     assert!(!ops.is_empty(), "a continuation runs at least one operation");
     let run = execute_from(subject, image, &Workload::sequential(ops), preempt);
     let after = run.fs.volatile_image();
     let observed = cache.observe(subject, after.fingerprint(), || after.clone());
-    let expected = subject.expect_after_recovery(before, recovered, &run.history_then_restart());
-    let verdict = subject.check(&expected, &observed);
-    Continued { run, observed, verdict }
+    let history = run.history_then_restart();
+    (run, Continuation { history, observed })
+}
+
+fn judge<S: Subject>(
+    subject: &S,
+    before: &History<S>,
+    recovered: &S::Observed,
+    continuation: &Continuation<S>,
+) -> Result<(), Violation> {
+    let expected = subject.expect_after_recovery(before, recovered, &continuation.history);
+    subject.check(&expected, &continuation.observed)
 }

@@ -75,12 +75,12 @@ impl<S: Subject> Behaviour<S> {
     }
 
     /// Whether every check of this run and of `other`'s gives the same verdict. Histories that
-    /// differ (a failure's message names its errno) are compared by the spec's fingerprints; a
-    /// subject without them never has two behaviours the same unless their histories are.
-    fn same(&self, other: &Self, subject: &S) -> bool {
-        let fingerprint = |(history, cell): &(History<S>, OnceCell<Option<u128>>)| {
-            *cell.get_or_init(|| subject.expected_fingerprint(&subject.expect(history)))
-        };
+    /// differ (a failure's message names its errno) are compared by the spec's fingerprints
+    /// (`expected`: [`Subject::expected_fingerprint`] of a history); a subject without them never
+    /// has two behaviours the same unless their histories are.
+    fn same(&self, other: &Self, expected: &dyn Fn(&History<S>) -> Option<u128>) -> bool {
+        let fingerprint =
+            |(history, cell): &(History<S>, OnceCell<Option<u128>>)| *cell.get_or_init(|| expected(history));
         (self.step, &self.syscalls, &self.calls) == (other.step, &other.syscalls, &other.calls)
             && self.histories.len() == other.histories.len()
             && self.histories.iter().zip(&other.histories).all(|(mine, theirs)| {
@@ -116,6 +116,11 @@ pub(super) fn check_fault_runs<S: Subject>(
     let mut judged: Vec<(Behaviour<S>, Vec<WorkloadResult<S>>)> = Vec::new();
     let seen = opts.state_caching.then(SeenPoints::default);
     let prefix: OnceCell<Option<Prefix<S>>> = OnceCell::new();
+    // Fault runs repeat histories (most faults fail the same call): the spec replays each once.
+    let expected = |history: &History<S>| {
+        let fingerprint = || subject.expected_fingerprint(&subject.expect(history));
+        seen.as_ref().map_or_else(fingerprint, |points| points.expected::<S>(history, fingerprint))
+    };
     for plan in plans {
         let in_last = last_call.filter(|&start| plan.faults.keys().all(|&step| step >= start));
         let forked = in_last.and_then(|start| {
@@ -133,7 +138,7 @@ pub(super) fn check_fault_runs<S: Subject>(
             continue;
         };
         let behaviour = Behaviour::of(&run, step, points);
-        let earlier = judged.iter().find(|(seen, _)| seen.same(&behaviour, subject));
+        let earlier = judged.iter().find(|(judged, _)| judged.same(&behaviour, &expected));
         if let Some((_, verdicts)) = earlier {
             for (result, part) in results.iter_mut().zip(verdicts) {
                 result.absorb(part.clone());

@@ -60,7 +60,8 @@ pub(crate) fn check_run<S: Subject>(
 ///
 /// With `work_after`, each image whose recovery passes is also continued
 /// ([`continuation::continue_after`]): the calls not yet invoked run on it, and the restart after
-/// them is judged. Segments with no call left are skipped.
+/// them is judged. Segments with no call left are skipped. A continuation is run once per image
+/// and calls while the cache holds it ([`RecoveryCache::continued`]).
 ///
 /// With `seen`, a point whose events, model and expected history a run judged before took
 /// ([`SeenPoints`]) takes that point's verdicts.
@@ -141,12 +142,17 @@ pub(super) fn check_crash_points<S: Subject>(
                     (false, verdict) => verdict,
                     // A bad recovery is the crash check's finding, not the continuation's.
                     (true, Some(_)) => None,
-                    (true, None) => {
-                        let ops = left.clone();
-                        continuation::continue_after(subject, &before, &image(), &recovered, ops, opts.preempt, cache)
-                            .verdict
-                            .err()
-                    }
+                    (true, None) => continuation::continued_verdict(
+                        subject,
+                        &before,
+                        fingerprint,
+                        image,
+                        &recovered,
+                        left,
+                        opts.preempt,
+                        cache,
+                    )
+                    .err(),
                 }
             };
             // Reuse needs the spec's fingerprint of this history; work after recovery depends on
@@ -366,10 +372,19 @@ pub(super) fn check_corruptions<S: Subject>(
             if work.is_empty() || !subject.started(&observed) {
                 continue;
             }
-            let continued =
-                continuation::continue_after(subject, &before, &damaged, &observed, work.clone(), opts.preempt, cache);
+            let damaged_image = || damaged.clone();
+            let continued = continuation::continued_verdict(
+                subject,
+                &before,
+                fingerprint,
+                &damaged_image,
+                &observed,
+                &work,
+                opts.preempt,
+                cache,
+            );
             result.crash_states += 1;
-            if let Err(violation) = continued.verdict {
+            if let Err(violation) = continued {
                 let case =
                     Case { faults: Plan::corrupting(corruption), check: Check::WorkAfterRestart, ..case.clone() };
                 result.found(Finding { case, violation, survivors: 0 });
