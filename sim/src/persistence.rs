@@ -417,20 +417,23 @@ impl Tracker {
         let slots = PosixSlots::of(&self.pending, opts.sector_size);
         let combinations = slots.combinations();
         let mut out = Distinct::default();
-        // A candidate applies its chosen effects to the durable disk anew: following each costs
-        // more than a walk once they are more than a few per file.
-        let base = self.candidate_base(self.pending.len() * 16 <= self.durable.inodes.len());
         let exhaustive = combinations <= opts.max_images as u128;
         if exhaustive {
+            // A candidate applies its chosen effects to the durable disk anew: following each
+            // costs more than a walk once they are more than a few per file.
+            let base = self.candidate_base(self.pending.len() * 16 <= self.durable.inodes.len());
             self.posix_choices(&slots, &base, &mut out);
         } else {
             let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
             rng.set_stream(self.events_seen);
-            out.add_choice(&slots, &base, &self.pending, &vec![0; slots.radix.len()]);
-            out.add_choice(&slots, &base, &self.pending, &slots.everything());
+            let mut choices = vec![vec![0; slots.radix.len()], slots.everything()];
             for _ in 0..opts.max_images {
-                let choice: Vec<usize> = slots.radix.iter().map(|&r| rng.random_range(0..r)).collect();
-                out.add_choice(&slots, &base, &self.pending, &choice);
+                choices.push(slots.radix.iter().map(|&r| rng.random_range(0..r)).collect());
+            }
+            // Sampled choices share the prefixes of their longest directory queue: built along it.
+            let base = self.candidate_base(true);
+            for (candidate, survivors) in slots.along_spine(&base, &self.pending, &choices) {
+                out.add(candidate, survivors);
             }
         }
         out.finish(exhaustive, combinations)
@@ -569,6 +572,19 @@ impl PosixSlots {
     /// The image of one choice, and the pending events that survive in it.
     fn disk<'b>(&self, base: &'b Base<'b>, pending: &[Pending], choice: &[usize]) -> (Candidate<'b>, Vec<Survivor>) {
         let mut disk = Candidate::new(base);
+        let survivors = self.apply(&mut disk, pending, choice, None);
+        (disk, survivors)
+    }
+
+    /// Applies to `disk` the effects `choice` keeps, in log order, but for the entry effects of
+    /// directory `skip` (applied already); returns the pending events that survive in it.
+    fn apply(
+        &self,
+        disk: &mut Candidate<'_>,
+        pending: &[Pending],
+        choice: &[usize],
+        skip: Option<Ino>,
+    ) -> Vec<Survivor> {
         let mut survivors = Vec::new();
         for (index, p) in pending.iter().enumerate() {
             if let Some((slot, torn)) = self.data.get(&index) {
@@ -590,7 +606,9 @@ impl PosixSlots {
                 let (slot, queue) = &self.dirs[dir];
                 let position = queue.iter().position(|i| *i == index).expect("queued");
                 if position < choice[*slot] {
-                    disk.apply(&p.effect.half_in(*dir));
+                    if skip != Some(*dir) {
+                        disk.apply(&p.effect.half_in(*dir));
+                    }
                     survived = true;
                 }
             }
@@ -598,7 +616,40 @@ impl PosixSlots {
                 survivors.push(Survivor { seq: p.seq, torn: None });
             }
         }
-        (disk, survivors)
+        survivors
+    }
+
+    /// The image of each of `choices` and its survivors, as [`PosixSlots::disk`] makes them, in
+    /// order. The directory with the longest queue (the spine: a prune's or a shutdown's
+    /// thousands of renames) is followed once, prefix by prefix in the order of the choices'
+    /// digits for it, and each candidate starts from its prefix. Entry effects of different
+    /// directories, and data effects and entry effects, commute (a file's data does not depend
+    /// on its names), so the disk is the one the log order gives.
+    fn along_spine<'b>(
+        &self,
+        base: &'b Base<'b>,
+        pending: &[Pending],
+        choices: &[Vec<usize>],
+    ) -> Vec<(Candidate<'b>, Vec<Survivor>)> {
+        let Some((&spine, (slot, queue))) = self.dirs.iter().max_by_key(|(_, (_, queue))| queue.len()) else {
+            return choices.iter().map(|choice| self.disk(base, pending, choice)).collect();
+        };
+        let mut order: Vec<usize> = (0..choices.len()).collect();
+        order.sort_by_key(|&c| choices[c].get(*slot));
+        let mut prefix = Candidate::new(base);
+        let mut applied = 0;
+        let mut built: Vec<Option<(Candidate<'b>, Vec<Survivor>)>> = choices.iter().map(|_| None).collect();
+        for c in order {
+            let choice = &choices[c];
+            while applied < choice[*slot] {
+                prefix.apply(&pending[queue[applied]].effect.half_in(spine));
+                applied += 1;
+            }
+            let mut disk = prefix.clone();
+            let survivors = self.apply(&mut disk, pending, choice, Some(spine));
+            built[c] = Some((disk, survivors));
+        }
+        built.into_iter().map(|b| b.expect("every choice built")).collect()
     }
 }
 
@@ -674,7 +725,8 @@ mod tests {
     fn posix_images_skip_only_choices_that_add_nothing() {
         // Random runs over two directories, some syncs left out: at every crash point, the
         // images of every choice (the plain mixed-radix enumeration) are the posix images, in
-        // the same order and with the same survivors.
+        // the same order and with the same survivors; and random choices built along the
+        // longest directory queue are the disks and survivors each makes alone.
         let names = ["a", "b", "d/a", "d/b", "e"];
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         let (mut points, mut skipped) = (0, 0u128);
@@ -711,6 +763,19 @@ mod tests {
                     if !next_choice(&mut choice, &slots.radix) {
                         break;
                     }
+                }
+                // Sampled choices built along the spine are each the choice's own disk.
+                let sampled: Vec<Vec<usize>> =
+                    (0..8).map(|_| slots.radix.iter().map(|&r| rng.random_range(0..r)).collect()).collect();
+                let followed = tracker.candidate_base(true);
+                for ((spined, kept), choice) in
+                    slots.along_spine(&followed, &tracker.pending, &sampled).into_iter().zip(&sampled)
+                {
+                    let (alone, alone_kept) = slots.disk(&base, &tracker.pending, choice);
+                    let (spined, alone) = (spined.finish(), alone.finish());
+                    assert_eq!(spined.1, alone.1, "choice {choice:?}");
+                    assert_eq!(spined.0.fingerprint(), alone.1, "choice {choice:?}");
+                    assert_eq!(kept, alone_kept, "choice {choice:?}");
                 }
                 let every = every.finish(true, slots.combinations());
                 let mut built = Distinct::default();
