@@ -15,11 +15,11 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
-use crashsim_sim::{Image, Node};
+use crashsim_sim::{Image, Node, SimFs};
 
 use crate::continuation::Continuation;
 use crate::schedule::gate::Preempt;
-use crate::subject::{recover_on, Subject};
+use crate::subject::{recover_on, recover_on_fs, Subject};
 
 /// Most entries of one generation of the cache. The hits that matter come from one
 /// workload's crash points, which share their images: 10,000 ran the self-check, `--max-ops 5`
@@ -108,6 +108,25 @@ impl<S: Subject> RecoveryCache<S> {
         let image = image();
         let bytes = image_bytes(&image);
         let observed = Arc::new(recover_on(subject, &image).0.observed);
+        self.generations.lock().expect("cache lock").insert(key, observed.clone(), bytes);
+        observed
+    }
+
+    /// [`RecoveryCache::observe`], `filesystem` making the filesystem the store boots on (one
+    /// holding the image, unrecorded) instead of the image.
+    pub(crate) fn observe_on(
+        &self,
+        subject: &S,
+        fingerprint: u128,
+        filesystem: impl FnOnce() -> SimFs,
+    ) -> Arc<S::Observed> {
+        let key = (subject.clone(), fingerprint);
+        if let Some(found) = self.generations.lock().expect("cache lock").get(&key) {
+            return found;
+        }
+        let fs = filesystem();
+        let bytes = fs.initial_bytes();
+        let observed = Arc::new(recover_on_fs(subject, fs).0.observed);
         self.generations.lock().expect("cache lock").insert(key, observed.clone(), bytes);
         observed
     }

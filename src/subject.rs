@@ -266,7 +266,13 @@ pub type OutcomeOf<S> = Outcome<<S as Subject>::Reply>;
 /// Boots a store of `subject` on `image` and returns what it showed and the disk after (kept
 /// as a snapshot: most callers never look at it).
 pub fn recover_on<S: Subject>(subject: &S, image: &Image) -> (Recovered<S::Observed>, Frozen) {
-    let fs = Arc::new(SimFs::from_image(image, crashsim_sim::SimOptions::unrecorded()));
+    recover_on_fs(subject, SimFs::from_image(image, crashsim_sim::SimOptions::unrecorded()))
+}
+
+/// [`recover_on`] a filesystem holding the image (unrecorded: nothing of the boot is judged but
+/// what the store shows).
+pub fn recover_on_fs<S: Subject>(subject: &S, fs: SimFs) -> (Recovered<S::Observed>, Frozen) {
+    let fs = Arc::new(fs);
     let recovered = crate::fs::on(fs.clone(), || pollster::block_on(subject.recover(fs.clone())));
     (recovered, fs.volatile_frozen())
 }

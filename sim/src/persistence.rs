@@ -129,6 +129,12 @@ impl ImageSet {
         Image::of(&self.disks[i])
     }
 
+    /// `SimFs::from_image(&self.image(i), options)`, without building the image.
+    pub fn filesystem(&self, i: usize, options: crate::SimOptions) -> crate::SimFs {
+        let (disk, next_ino) = self.disks[i].canonical();
+        crate::SimFs::from_canonical(disk, next_ino, options)
+    }
+
     /// Every image, in order.
     pub fn images(&self) -> Vec<Image> {
         self.disks.iter().map(Image::of).collect()

@@ -73,7 +73,8 @@ enum Sites {
 
 struct State {
     options: SimOptions,
-    initial: Image,
+    /// The disk this filesystem started from, numbered as [`Image::to_disk`] numbers its image.
+    initial: Disk,
     volatile: Disk,
     next_ino: Ino,
     fds: FdTable<OpenFile>,
@@ -132,9 +133,14 @@ impl SimFs {
     /// A filesystem holding `image`, all of it durable: the state a restarted process boots on.
     pub fn from_image(image: &Image, options: SimOptions) -> Self {
         let (disk, next_ino) = image.to_disk();
+        Self::from_canonical(disk, next_ino, options)
+    }
+
+    /// [`SimFs::from_image`] of a disk numbered as [`Image::to_disk`] numbers its image.
+    pub(crate) fn from_canonical(disk: Disk, next_ino: Ino, options: SimOptions) -> Self {
         let state = State {
             options,
-            initial: image.clone(),
+            initial: disk.clone(),
             posix: Tracker::from_disk(Model::Posix, disk.clone()),
             volatile: disk,
             next_ino,
@@ -298,7 +304,7 @@ impl SimFs {
         // 1,000 sessions was 30% slower walking nodes allocated among the run's own.
         let mut trackers = match state.floor.take() {
             Some(floor) => floor.trackers,
-            None => Model::ALL.iter().map(|&model| Tracker::new(model, &state.initial)).collect(),
+            None => Model::ALL.iter().map(|&model| Tracker::from_disk(model, state.initial.clone())).collect(),
         };
         for tracker in &mut trackers {
             state.log.iter().for_each(|event| tracker.push(event));
@@ -312,7 +318,12 @@ impl SimFs {
 
     /// The image this filesystem started from.
     pub fn initial_image(&self) -> Image {
-        self.lock().initial.clone()
+        Image::of(&self.lock().initial)
+    }
+
+    /// Bytes of the image this filesystem started from: its paths and file contents.
+    pub fn initial_bytes(&self) -> usize {
+        self.lock().initial.tree_bytes()
     }
 
     /// V: what a running process sees now.
@@ -371,7 +382,7 @@ impl SimFs {
         state.assert_past_floor(after_steps);
         let mut tracker = if noting {
             assert!(state.floor.is_none(), "the effects reaching D since the start of a run that forgot its past");
-            Tracker::new(model, &state.initial).noting_durable()
+            Tracker::from_disk(model, state.initial.clone()).noting_durable()
         } else {
             state.start_tracker(model)
         };
@@ -401,7 +412,7 @@ impl SimFs {
         let state = self.lock();
         assert!(state.options.recording, "crash images need a recording SimFs");
         assert!(state.floor.is_none(), "a what-if image of a run that forgot its past");
-        let (mut disk, _) = state.initial.to_disk();
+        let mut disk = state.initial.clone();
         for event in state.log.iter().take_while(|e| e.step < after_steps) {
             let EventKind::Effect(effect) = &event.kind else { continue };
             match kept(event.seq) {
@@ -557,7 +568,7 @@ impl State {
                 let index = Model::ALL.iter().position(|&m| m == model).expect("a model of Model::ALL");
                 floor.trackers[index].clone()
             }
-            None => Tracker::new(model, &self.initial),
+            None => Tracker::from_disk(model, self.initial.clone()),
         }
     }
 

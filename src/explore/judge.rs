@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crashsim_faults::{Corruption, Fault, Plan};
 use crashsim_model::history::Outcome;
 use crashsim_model::Violation;
-use crashsim_sim::{Image, ImageSet, Model, Tracker};
+use crashsim_sim::{Image, ImageSet, Model, SimFs, SimOptions, Tracker};
 use rayon::prelude::*;
 
 use super::options::{ExploreOptions, FAILURE_REPORTED};
@@ -136,8 +136,8 @@ pub(super) fn check_crash_points<S: Subject>(
             // Made when a point is judged: a segment whose points all take earlier verdicts
             // needs only its fingerprint, met before.
             let expected = || expectations[*s].get_or_init(|| subject.expect(&before));
-            let judge = |image: &dyn Fn() -> Image, fingerprint: u128| {
-                let recovered = cache.observe(subject, fingerprint, image);
+            let judge = |image: &dyn Fn() -> Image, filesystem: &dyn Fn() -> SimFs, fingerprint: u128| {
+                let recovered = cache.observe_on(subject, fingerprint, filesystem);
                 match (work_after, subject.check(expected(), &recovered).err()) {
                     (false, verdict) => verdict,
                     // A bad recovery is the crash check's finding, not the continuation's.
@@ -195,7 +195,8 @@ pub(super) fn check_crash_points<S: Subject>(
                         .map(|(i, &fingerprint)| {
                             let known = judged.lock().expect("judged lock").get(&fingerprint).cloned();
                             let violation = known.unwrap_or_else(|| {
-                                let verdict = judge(&|| set.image(i), fingerprint);
+                                let filesystem = || set.filesystem(i, SimOptions::unrecorded());
+                                let verdict = judge(&|| set.image(i), &filesystem, fingerprint);
                                 judged.lock().expect("judged lock").insert(fingerprint, verdict.clone());
                                 verdict
                             });
