@@ -4,7 +4,8 @@
 //! a recovery that looked right (a torn or uncommitted tail left in place, which the next write
 //! makes live); the recovered state alone cannot show them.
 //!
-//! [`continue_after`] evaluates one continuation for the explorer and the reporter alike.
+//! [`run_on`] runs one continuation and `judge` judges it, for the reporter ([`continue_after`])
+//! and the explorer ([`continued_verdict`], through the recovery cache) alike.
 
 use std::sync::Arc;
 
@@ -98,6 +99,7 @@ pub(crate) fn run_on<S: Subject>(
     (run, Continuation { history, observed })
 }
 
+/// The restart after `continuation` judged from the state recovery showed.
 fn judge<S: Subject>(
     subject: &S,
     before: &History<S>,
