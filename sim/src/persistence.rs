@@ -509,6 +509,9 @@ struct PosixSlots {
     dirs: BTreeMap<Ino, (usize, Vec<usize>)>,
     /// For each pending index holding a data effect: its slot and its torn sizes.
     data: BTreeMap<usize, (usize, Vec<usize>)>,
+    /// For each pending index, each directory its entry effect has a half left in (in
+    /// `dirs_left`'s order): the directory, its slot and the effect's position in its queue.
+    halves: Vec<Vec<(Ino, usize, usize)>>,
 }
 
 impl PosixSlots {
@@ -516,17 +519,22 @@ impl PosixSlots {
         let mut queues: BTreeMap<Ino, Vec<usize>> = BTreeMap::new();
         let mut data = BTreeMap::new();
         let mut radix = Vec::new();
+        let mut positions: Vec<Vec<(Ino, usize)>> = Vec::with_capacity(pending.len());
         for (index, p) in pending.iter().enumerate() {
             if p.effect.data_ino().is_some() {
                 let torn = torn_sizes(&p.effect, sector);
                 data.insert(index, (radix.len(), torn.clone()));
                 radix.push(2 + torn.len());
             }
+            let mut mine = Vec::with_capacity(p.dirs_left.len());
             for dir in &p.dirs_left {
-                queues.entry(*dir).or_default().push(index);
+                let queue = queues.entry(*dir).or_default();
+                mine.push((*dir, queue.len()));
+                queue.push(index);
             }
+            positions.push(mine);
         }
-        let dirs = queues
+        let dirs: BTreeMap<Ino, (usize, Vec<usize>)> = queues
             .into_iter()
             .map(|(dir, queue)| {
                 let slot = radix.len();
@@ -534,7 +542,11 @@ impl PosixSlots {
                 (dir, (slot, queue))
             })
             .collect();
-        Self { radix, dirs, data }
+        let halves = positions
+            .into_iter()
+            .map(|mine| mine.into_iter().map(|(dir, position)| (dir, dirs[&dir].0, position)).collect())
+            .collect();
+        Self { radix, dirs, data, halves }
     }
 
     fn combinations(&self) -> u128 {
@@ -558,12 +570,10 @@ impl PosixSlots {
         }
         let first_dir_slot = self.data.len();
         let mut names = durable.clone();
-        for (index, p) in pending.iter().enumerate() {
-            for dir in &p.dirs_left {
-                let (slot, queue) = &self.dirs[dir];
-                let position = queue.iter().position(|i| *i == index).expect("queued");
+        for (p, halves) in pending.iter().zip(&self.halves) {
+            for &(dir, slot, position) in halves {
                 if position < dirs[slot - first_dir_slot] {
-                    names.apply(&p.effect.half_in(*dir));
+                    names.apply(&p.effect.half_in(dir));
                 }
             }
         }
@@ -608,12 +618,10 @@ impl PosixSlots {
                 continue;
             }
             let mut survived = false;
-            for dir in &p.dirs_left {
-                let (slot, queue) = &self.dirs[dir];
-                let position = queue.iter().position(|i| *i == index).expect("queued");
-                if position < choice[*slot] {
-                    if skip != Some(*dir) {
-                        disk.apply(&p.effect.half_in(*dir));
+            for &(dir, slot, position) in &self.halves[index] {
+                if position < choice[slot] {
+                    if skip != Some(dir) {
+                        disk.apply(&p.effect.half_in(dir));
                     }
                     survived = true;
                 }
