@@ -15,11 +15,11 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
-use crashsim_sim::{Image, Node, SimFs};
+use crashsim_sim::{Image, SimFs, SimOptions};
 
 use crate::continuation::Continuation;
 use crate::schedule::gate::Preempt;
-use crate::subject::{recover_on, recover_on_fs, Subject};
+use crate::subject::{recover_on_fs, Subject};
 
 /// Most entries of one generation of the cache. The hits that matter come from one
 /// workload's crash points, which share their images: 10,000 ran the self-check, `--max-ops 5`
@@ -101,15 +101,7 @@ impl<S: Subject> RecoveryCache<S> {
     /// What `subject` observes when booted on the image whose fingerprint is `fingerprint`;
     /// `image` builds it, called only when no store was booted on it yet.
     pub(crate) fn observe(&self, subject: &S, fingerprint: u128, image: impl FnOnce() -> Image) -> Arc<S::Observed> {
-        let key = (subject.clone(), fingerprint);
-        if let Some(found) = self.generations.lock().expect("cache lock").get(&key) {
-            return found;
-        }
-        let image = image();
-        let bytes = image_bytes(&image);
-        let observed = Arc::new(recover_on(subject, &image).0.observed);
-        self.generations.lock().expect("cache lock").insert(key, observed.clone(), bytes);
-        observed
+        self.observe_on(subject, fingerprint, || SimFs::from_image(&image(), SimOptions::unrecorded()))
     }
 
     /// [`RecoveryCache::observe`], `filesystem` making the filesystem the store boots on (one
@@ -153,11 +145,6 @@ impl<S: Subject> RecoveryCache<S> {
         self.continuations.lock().expect("cache lock").insert(key, continued.clone(), bytes);
         continued
     }
-}
-
-/// The size of `image`: its paths and file contents, in bytes.
-fn image_bytes(image: &Image) -> usize {
-    image.nodes().map(|(path, node)| path.len() + if let Node::File(bytes) = node { bytes.len() } else { 0 }).sum()
 }
 
 #[cfg(all(test, feature = "cli"))]
