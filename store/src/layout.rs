@@ -126,10 +126,11 @@ pub fn classify(name: &str) -> FileKind {
         }
         return FileKind::Other;
     }
-    for reason in ArchiveReason::ALL {
-        let marker = reason.marker();
-        if let Some(at) = name.rfind(marker) {
-            let (file, ts) = (&name[..at], &name[at + marker.len()..]);
+    // `<file><marker><ts>`: a timestamp that parses has no dot, so the marker's last dot is the
+    // name's last one (one split instead of a substring search per reason).
+    if let Some((head, ts)) = name.rsplit_once('.') {
+        for reason in ArchiveReason::ALL {
+            let Some(file) = head.strip_suffix(reason.marker().trim_end_matches('.')) else { continue };
             if let Ok(ts) = ts.parse() {
                 if file.ends_with(TRANSCRIPT_EXT) {
                     return FileKind::Archive { file: file.to_string(), reason, ts };
@@ -197,5 +198,31 @@ mod tests {
         assert!(!is_plain_name("../x.jsonl"));
         assert!(!is_plain_name("/etc/passwd"));
         assert!(is_plain_name("x.jsonl"));
+    }
+
+    /// The archive test as a substring search per reason, the way it reads in words.
+    fn archive_by_search(name: &str) -> Option<FileKind> {
+        ArchiveReason::ALL.into_iter().find_map(|reason| {
+            let at = name.rfind(reason.marker())?;
+            let (file, ts) = (&name[..at], &name[at + reason.marker().len()..]);
+            let ts = ts.parse().ok()?;
+            file.ends_with(TRANSCRIPT_EXT).then(|| FileKind::Archive { file: file.to_string(), reason, ts })
+        })
+    }
+
+    proptest::proptest! {
+        /// One split at the last dot finds exactly the archives a search for each marker finds.
+        #[test]
+        fn archives_are_found_by_their_last_dot(parts in proptest::collection::vec(0usize..12, 0..7)) {
+            const PIECES: [&str; 12] =
+                ["ab", ".jsonl", ".deleted.", ".reset.", ".torn.", ".abandoned.", "7", "+3", ".", "x.", ".trajectory", "1.2"];
+            let name: String = parts.iter().map(|&p| PIECES[p]).collect();
+            let kind = classify(&name);
+            let expected = archive_by_search(&name);
+            match kind {
+                FileKind::Archive { .. } => proptest::prop_assert_eq!(Some(kind), expected, "{}", name),
+                _ => proptest::prop_assert_eq!(None, expected, "{}", name),
+            }
+        }
     }
 }

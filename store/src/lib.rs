@@ -28,6 +28,7 @@ pub mod ids;
 pub mod keys;
 pub mod layout;
 pub mod lock;
+mod object;
 pub mod queue;
 pub mod recovery;
 pub mod registry;

@@ -36,7 +36,7 @@ use crate::layout::{
     FileKind, REGISTRY,
 };
 use crate::registry::{self, Entry, Registry};
-use crate::transcript::Parsed;
+use crate::transcript::{self, Parsed};
 use crate::variant::{CorruptRegistry, MissingRegistry, Variant};
 
 /// One repair recovery made (or one thing it refused to touch).
@@ -393,8 +393,8 @@ impl<'a, F: Fs> Recovery<'a, F> {
             if !transcript {
                 continue;
             }
-            if let Some((_, parsed)) = self.read_jsonl(name).await? {
-                replaced.extend(parsed.header.and_then(|h| h.reset_from));
+            if let Some(bytes) = self.read_readable(name).await? {
+                replaced.extend(transcript::header_of(&bytes).and_then(|h| h.reset_from));
             }
         }
         Ok(replaced)
@@ -581,9 +581,14 @@ impl<'a, F: Fs> Recovery<'a, F> {
 
     /// Reads and parses a JSONL file: its length and contents; `None` if it is not a readable file.
     async fn read_jsonl(&mut self, name: &str) -> StoreResult<Option<(usize, Parsed)>> {
+        Ok(self.read_readable(name).await?.map(|bytes| (bytes.len(), Parsed::of(&bytes))))
+    }
+
+    /// The bytes of a file; `None` if it is not a readable file.
+    async fn read_readable(&mut self, name: &str) -> StoreResult<Option<Vec<u8>>> {
         match read_file(self.fs, &self.path(name)).await {
-            Ok(Some(bytes)) => Ok(Some((bytes.len(), Parsed::of(&bytes)))),
-            Ok(None) | Err(StoreError::Fs { errno: Errno::EISDIR | Errno::ELOOP, .. }) => Ok(None),
+            Ok(bytes) => Ok(bytes),
+            Err(StoreError::Fs { errno: Errno::EISDIR | Errno::ELOOP, .. }) => Ok(None),
             Err(other) => Err(other),
         }
     }

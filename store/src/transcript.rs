@@ -2,8 +2,12 @@
 //! line. A transcript's first line is its header, naming the session id, its canonical key and
 //! its label, so that recovery can adopt a transcript the registry lost.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+use crate::object::Object;
 
 /// The first line of a transcript.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,15 +89,10 @@ pub struct Parsed {
 
 impl Parsed {
     pub fn of(bytes: &[u8]) -> Self {
-        let complete_len = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-        let mut lines = bytes[..complete_len].split(|b| *b == b'\n').filter(|l| !l.is_empty());
-        let header =
-            lines.next().and_then(|l| serde_json::from_slice::<Header>(l).ok()).filter(|h| h.kind == "session");
-        let messages = lines
-            .filter_map(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
-            .filter(|v| v["type"] == "message")
-            .filter_map(|v| v["text"].as_str().map(str::to_string))
-            .collect();
+        let complete_len = complete_len(bytes);
+        let mut lines = complete_lines(bytes);
+        let header = lines.next().and_then(header_line);
+        let messages = lines.filter_map(message_text).collect();
         let header_len = bytes.iter().position(|b| *b == b'\n').map_or(0, |i| i + 1);
         let before_last_len = match complete_len {
             0 => 0,
@@ -101,6 +100,45 @@ impl Parsed {
         };
         Self { header, messages, complete_len, before_last_len }
     }
+}
+
+/// The header of a transcript's bytes: [`Parsed::of`]'s, its messages left unread.
+pub fn header_of(bytes: &[u8]) -> Option<Header> {
+    complete_lines(bytes).next().and_then(header_line)
+}
+
+/// Length of `bytes` up to its last `\n`.
+fn complete_len(bytes: &[u8]) -> usize {
+    bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)
+}
+
+/// The non-empty `\n`-terminated lines of `bytes`.
+fn complete_lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    bytes[..complete_len(bytes)].split(|b| *b == b'\n').filter(|l| !l.is_empty())
+}
+
+fn header_line(line: &[u8]) -> Option<Header> {
+    serde_json::from_slice::<Header>(line).ok().filter(|h| h.kind == "session")
+}
+
+/// A line of exactly a `type` and a `text`, both strings: what a message line is.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextLine<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    text: String,
+}
+
+/// The text of a line that is a message: an object whose `type` is `"message"` and whose
+/// `text` is a string. Lines of just those two strings take a typed fast path; any other
+/// line is read as a JSON value, as it always was.
+fn message_text(line: &[u8]) -> Option<String> {
+    if let Ok(Object(plain)) = serde_json::from_slice::<Object<TextLine>>(line) {
+        return (plain.kind == "message").then_some(plain.text);
+    }
+    let value = serde_json::from_slice::<serde_json::Value>(line).ok()?;
+    (value["type"] == "message").then(|| value["text"].as_str().map(str::to_string))?
 }
 
 /// Events of a trajectory: the `type` of every complete line.
@@ -126,5 +164,43 @@ mod tests {
         assert_eq!(parsed.messages, vec!["hi\nthere".to_string()]);
         assert_eq!(parsed.complete_len, bytes.len() - 13);
         assert_eq!(Parsed::of(b"{\"type\":\"sess").header, None);
+        assert_eq!(header_of(&bytes), Parsed::of(&bytes).header);
+    }
+
+    /// Every message line reads as a JSON value would: the typed fast path only takes lines
+    /// that read the same both ways.
+    #[test]
+    fn message_lines_read_as_json_values() {
+        let by_value = |line: &[u8]| {
+            serde_json::from_slice::<serde_json::Value>(line)
+                .ok()
+                .filter(|v| v["type"] == "message")
+                .and_then(|v| v["text"].as_str().map(str::to_string))
+        };
+        let lines: [&[u8]; 12] = [
+            br#"{"type":"message","text":"hi"}"#,
+            br#"{"text":"a\nb","type":"message"}"#,
+            br#"{"type":"note","text":"hi"}"#,
+            br#"["message","hi"]"#,
+            br#"{"type":"message","text":"a","type":"note"}"#,
+            br#"{"type":"note","type":"message","text":"b"}"#,
+            br#"{"type":"message","text":"a","n":1e400}"#,
+            br#"{"type":"message","text":"a","x":"\ud800"}"#,
+            br#"{"type":"message","text":"\ud800"}"#,
+            br#"{"type":"message","text":5}"#,
+            br#"{"type":"message"}"#,
+            br#" {"type":"message","text":"x"} "#,
+        ];
+        for line in lines {
+            assert_eq!(message_text(line), by_value(line), "{}", String::from_utf8_lossy(line));
+        }
+        let mut bytes = Header::new("a1", "k", 5, None).line();
+        for line in lines {
+            bytes.extend(line);
+            bytes.push(b'\n');
+        }
+        let expected: Vec<String> = lines.iter().filter_map(|l| by_value(l)).collect();
+        assert_eq!(Parsed::of(&bytes).messages, expected);
+        assert_eq!(expected.len(), 4);
     }
 }
