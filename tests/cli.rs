@@ -7,6 +7,19 @@ fn crashsim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_crashsim")).args(args).output().expect("the binary runs")
 }
 
+/// How the binary under test starts a printed replay command: the checkout's `cargo run` when
+/// it is a build under a `target/` directory (the usual test run), its own name otherwise (a
+/// `CARGO_TARGET_DIR` elsewhere).
+fn replay_prefix() -> &'static str {
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_crashsim"));
+    let target = exe.parent().and_then(std::path::Path::parent).and_then(std::path::Path::file_name);
+    if target.is_some_and(|name| name == "target") {
+        "cargo run --release --features cli -- "
+    } else {
+        "crashsim "
+    }
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
@@ -92,10 +105,7 @@ fn explore_json_has_the_contract_fields_and_exit_codes() {
     assert!(first["crash_point"].is_u64());
     // Run from target/, the replay command runs from the checkout.
     let replay = first["replay"].as_str().unwrap();
-    assert!(
-        replay.starts_with("cargo run --release --features cli -- repro --variant no-temp-fsync --model posix"),
-        "{replay}"
-    );
+    assert!(replay.starts_with(&format!("{}repro --variant no-temp-fsync --model posix", replay_prefix())), "{replay}");
     assert!(posix["states_to_detection"].as_u64().unwrap() <= posix["crash_states"].as_u64().unwrap());
     assert!(posix["ms_to_detection"].is_u64());
     let process = results.iter().find(|r| r["model"] == "process").unwrap();
@@ -114,8 +124,7 @@ fn the_printed_replay_command_reproduces_the_violation() {
     assert_eq!(output.status.code(), Some(0));
     let text = stdout(&output);
     let replay = text.lines().find_map(|l| l.strip_prefix("replay: ")).expect("a replay line");
-    let args =
-        words(replay.strip_prefix("cargo run --release --features cli -- ").expect("a command for the checkout"));
+    let args = words(replay.strip_prefix(replay_prefix()).expect("a command for the checkout"));
     let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let again = crashsim(&arg_refs);
     assert_eq!(again.status.code(), Some(1), "the replay shows the violation again");

@@ -131,7 +131,7 @@ fn object_of(trace: &Trace, step: usize) -> Option<String> {
     })
 }
 
-/// `the rename at syscall 80 (store/src/registry.rs:84)`.
+/// `the rename at syscall 80 (store/src/registry.rs:117)`.
 impl fmt::Display for CallRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "the {} at {}", self.name, self.at)?;

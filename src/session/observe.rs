@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crashsim_model::{Observed, Recovery, Served, View, ViewEntry};
-use crashsim_sim::{Clock, Fs, Image, SimFs};
+use crashsim_sim::{Clock, Fs, Image, Node, SimFs};
 use crashsim_store::layout::{classify, FileKind, REGISTRY};
 use crashsim_store::registry::parse;
 use crashsim_store::registry::Entry;
@@ -32,11 +32,15 @@ fn files_view(image: &Image) -> (View, Result<(), String>) {
     let mut view = View::default();
     let mut registry = Ok(());
     let prefix = format!("{DIR}/");
-    for (path, _) in image.nodes() {
+    for (path, node) in image.nodes() {
         let Some(name) = path.strip_prefix(&prefix) else { continue };
-        let bytes = image.file(path).unwrap_or_default();
-        match classify(name) {
-            FileKind::Registry => match parse(bytes) {
+        let file = match node {
+            Node::File(bytes) => Some(bytes.as_slice()),
+            Node::Dir => None,
+        };
+        match (classify(name), file) {
+            // A directory in the registry's place reads as no bytes: it does not parse.
+            (FileKind::Registry, file) => match parse(file.unwrap_or_default()) {
                 Ok(parsed) => {
                     for (key, entry) in parsed.entries {
                         view.registry.insert(key, ViewEntry { id: entry.session_id, label: entry.label });
@@ -44,15 +48,15 @@ fn files_view(image: &Image) -> (View, Result<(), String>) {
                 }
                 Err(e) => registry = Err(format!("{REGISTRY} does not parse: {e}")),
             },
-            FileKind::Transcript(id) if image.file(path).is_some() => {
+            (FileKind::Transcript(id), Some(bytes)) => {
                 view.transcripts.insert(id, Parsed::of(bytes).messages);
             }
-            FileKind::Trajectory(id) if image.file(path).is_some() => {
+            (FileKind::Trajectory(id), Some(bytes)) => {
                 let ended = trajectory_events(bytes).iter().any(|e| e == "session.ended");
                 view.trajectories.insert(id, ended);
             }
-            FileKind::Archive { file, .. } => {
-                if let FileKind::Transcript(id) = classify(&file) {
+            (FileKind::Archive { file: archived, .. }, _) => {
+                if let FileKind::Transcript(id) = classify(&archived) {
                     view.archived.insert(id);
                 }
             }
