@@ -12,8 +12,12 @@
 //! reachable by two paths (the halves of a cross-directory rename of one), and the candidates of
 //! a [`Base::walked`] (posix candidates each apply their effects to the durable disk anew: when
 //! they are many per file, following them costs more than a walk).
+//!
+//! A tracker keeps its last walk ([`Walks`]): the durable disk changes only at a sync, so most
+//! crash points walk the disk the one before them walked.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use xxhash_rust::xxh3::Xxh3Builder;
 
@@ -30,7 +34,7 @@ pub(crate) struct Base<'d> {
     fingerprint: u128,
     /// `None` when a directory is reachable by two paths, or the base is [`Base::walked`]: then
     /// every candidate is walked.
-    paths: Option<Paths>,
+    paths: Option<Arc<Paths>>,
 }
 
 /// Where reachable objects are: each directory's one path, each file's paths (hard links).
@@ -59,7 +63,64 @@ impl<'d> Base<'d> {
                 Inode::File(_) => paths.files.entry(ino).or_default().push(path.to_string()),
             }
         });
-        Self { disk, fingerprint, paths: (!twice).then_some(paths) }
+        Self { disk, fingerprint, paths: (!twice).then(|| Arc::new(paths)) }
+    }
+}
+
+/// The walk of a disk a [`Base`] makes, kept while that disk is the one asked about again:
+/// consecutive crash points with no sync between them have the same durable disk (the same
+/// tree, not only equal), and walking it is the same walk.
+#[derive(Default)]
+pub(crate) struct Walks {
+    last: Mutex<Option<Walked>>,
+}
+
+#[derive(Clone)]
+struct Walked {
+    disk: Disk,
+    fingerprint: u128,
+    /// The base's paths once a base was asked for (`Some(None)`: a directory reachable twice).
+    paths: Option<Option<Arc<Paths>>>,
+}
+
+impl Walks {
+    /// [`Disk::fingerprint`] of `disk`.
+    pub(crate) fn fingerprint(&self, disk: &Disk) -> u128 {
+        let mut last = self.last.lock().expect("never poisoned: nothing panics holding it");
+        match last.as_ref().filter(|walked| walked.disk.inodes.ptr_eq(&disk.inodes)) {
+            Some(walked) => walked.fingerprint,
+            None => {
+                let fingerprint = disk.fingerprint();
+                *last = Some(Walked { disk: disk.clone(), fingerprint, paths: None });
+                fingerprint
+            }
+        }
+    }
+
+    /// [`Base::of`] `disk`.
+    pub(crate) fn base<'d>(&self, disk: &'d Disk) -> Base<'d> {
+        let mut last = self.last.lock().expect("never poisoned: nothing panics holding it");
+        let same = last.as_ref().filter(|walked| walked.disk.inodes.ptr_eq(&disk.inodes));
+        if let Some(Walked { fingerprint, paths: Some(paths), .. }) = same {
+            return Base { disk, fingerprint: *fingerprint, paths: paths.clone() };
+        }
+        let base = Base::of(disk);
+        *last = Some(Walked { disk: disk.clone(), fingerprint: base.fingerprint, paths: Some(base.paths.clone()) });
+        base
+    }
+}
+
+/// A copy starts with what this one holds (each crash point's tracker is a copy moved on).
+impl Clone for Walks {
+    fn clone(&self) -> Self {
+        let last = self.last.lock().expect("never poisoned: nothing panics holding it").clone();
+        Self { last: Mutex::new(last) }
+    }
+}
+
+impl std::fmt::Debug for Walks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Walks")
     }
 }
 
@@ -194,7 +255,7 @@ mod tests {
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    use super::{Base, Candidate};
+    use super::{Base, Candidate, Walks};
     use crate::disk::{Disk, Effect, ROOT};
     use crate::Kind;
 
@@ -274,5 +335,39 @@ mod tests {
             }
         }
         assert!(followed * 2 > applied, "most effects are followed without a walk: {followed} of {applied}");
+    }
+
+    /// A walk kept for the same disk answers as a fresh walk does, and a disk that changed (even
+    /// to one of the same size) is walked anew.
+    #[test]
+    fn a_kept_walk_is_the_walk_of_the_same_disk_only() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let walks = Walks::default();
+        let mut disk = base_disk(&mut rng);
+        let (mut kept, mut asked) = (0, 0);
+        for _ in 0..3000 {
+            if rng.random_range(0..3) == 0 {
+                let effect = random_effect(&mut rng);
+                if !matches!(effect, Effect::Link { kind: Kind::Dir, .. } | Effect::Rename { kind: Kind::Dir, .. }) {
+                    disk.apply(&effect);
+                }
+            }
+            let same = walks.last.lock().unwrap().as_ref().is_some_and(|w| w.disk.inodes.ptr_eq(&disk.inodes));
+            let fresh = Base::of(&disk);
+            let base = if rng.random_range(0..2) == 0 {
+                assert_eq!(walks.fingerprint(&disk), disk.fingerprint());
+                walks.base(&disk)
+            } else {
+                walks.base(&disk)
+            };
+            asked += 1;
+            kept += usize::from(same);
+            assert_eq!(base.fingerprint, fresh.fingerprint);
+            let paths = |b: &Base| b.paths.as_ref().map(|p| (p.dirs.clone(), p.files.clone()));
+            assert_eq!(paths(&base), paths(&fresh));
+            let copy = walks.clone();
+            assert_eq!(copy.fingerprint(&disk), disk.fingerprint());
+        }
+        assert!(kept * 2 > asked, "most disks were the one walked before: {kept} of {asked}");
     }
 }

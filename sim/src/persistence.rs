@@ -27,7 +27,7 @@ use std::sync::Arc;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::candidate::{Base, Candidate};
+use crate::candidate::{Base, Candidate, Walks};
 use crate::disk::{Disk, Effect, Event, EventKind, Ino};
 use crate::{Image, Kind};
 
@@ -173,6 +173,8 @@ pub struct Tracker {
     /// Files of D that lost a name, kept across events while a pending effect still names them;
     /// forgotten once none does and no entry does ([`Tracker::forget_unnamed`]).
     unnamed: Vec<Ino>,
+    /// The last walk of the durable disk, for the next crash point on the same one.
+    walks: Walks,
 }
 
 impl Tracker {
@@ -182,7 +184,15 @@ impl Tracker {
     }
 
     pub(crate) fn from_disk(model: Model, durable: Disk) -> Self {
-        Self { model, durable, pending: Vec::new(), events_seen: 0, durable_seqs: None, unnamed: Vec::new() }
+        Self {
+            model,
+            durable,
+            pending: Vec::new(),
+            events_seen: 0,
+            durable_seqs: None,
+            unnamed: Vec::new(),
+            walks: Walks::default(),
+        }
     }
 
     /// Copies D anew, its nodes and pages allocated together: a tracker moved on among other
@@ -344,7 +354,7 @@ impl Tracker {
         assert!(opts.sector_size > 0, "sector size must be positive");
         match self.model {
             Model::Process => ImageSet {
-                fingerprints: vec![self.durable.fingerprint()],
+                fingerprints: vec![self.walks.fingerprint(&self.durable)],
                 disks: vec![self.durable.clone()],
                 survivors: vec![Vec::new()],
                 exhaustive: true,
@@ -360,7 +370,7 @@ impl Tracker {
     /// a plain walk is cheaper than the index a followed base builds).
     fn candidate_base(&self, follow: bool) -> Base<'_> {
         if follow && !self.pending.is_empty() {
-            Base::of(&self.durable)
+            self.walks.base(&self.durable)
         } else {
             Base::walked(&self.durable)
         }
