@@ -331,6 +331,16 @@ impl SimFs {
         Image::of(&self.lock().volatile)
     }
 
+    /// Each path of [`Self::volatile_image`] with what it holds (a file's bytes, `None` for a
+    /// directory), in walk order, without building the image.
+    pub fn visit_volatile(&self, mut visit: impl FnMut(&str, Option<&[u8]>)) {
+        let disk = self.lock().volatile.clone();
+        crate::image::walk(&disk, |path, _, inode| match inode {
+            Inode::File(content) => visit(path, Some(&content.to_bytes())),
+            Inode::Dir(_) => visit(path, None),
+        });
+    }
+
     /// The filesystem the processes see now (V), frozen: O(1), its image built when asked.
     pub fn volatile_frozen(&self) -> Frozen {
         Frozen::of(&self.lock().volatile)

@@ -23,21 +23,35 @@ pub const DIR: &str = "sessions";
 /// The view of the sessions directory in `image`, as the files stand (no repair).
 /// `Err` if the registry does not parse.
 pub fn view_of(image: &Image) -> Result<View, String> {
-    let (view, registry) = files_view(image);
+    let (view, registry) = files_view(&image_files(image));
     registry.map(|()| view)
 }
 
-/// The view of the files in `image`, its registry empty if it does not parse, and why not.
-fn files_view(image: &Image) -> (View, Result<(), String>) {
+/// What is told each path of a disk, with what it holds (a file's bytes, `None` for a directory).
+pub type Visit<'v> = &'v mut dyn FnMut(&str, Option<&[u8]>);
+
+/// A disk's files, gone over one by one ([`Visit`]), in any order.
+pub type Files<'a> = &'a dyn Fn(Visit);
+
+/// The files of `image`.
+pub fn image_files(image: &Image) -> impl Fn(Visit) + '_ {
+    move |visit| {
+        for (path, node) in image.nodes() {
+            match node {
+                Node::File(bytes) => visit(path, Some(bytes)),
+                Node::Dir => visit(path, None),
+            }
+        }
+    }
+}
+
+/// The view of `files`, its registry empty if it does not parse, and why not.
+fn files_view(files: Files) -> (View, Result<(), String>) {
     let mut view = View::default();
     let mut registry = Ok(());
     let prefix = format!("{DIR}/");
-    for (path, node) in image.nodes() {
-        let Some(name) = path.strip_prefix(&prefix) else { continue };
-        let file = match node {
-            Node::File(bytes) => Some(bytes.as_slice()),
-            Node::Dir => None,
-        };
+    files(&mut |path, file| {
+        let Some(name) = path.strip_prefix(&prefix) else { return };
         match (classify(name), file) {
             // A directory in the registry's place reads as no bytes: it does not parse.
             (FileKind::Registry, file) => match parse(file.unwrap_or_default()) {
@@ -62,7 +76,7 @@ fn files_view(image: &Image) -> (View, Result<(), String>) {
             }
             _ => {}
         }
-    }
+    });
     (view, registry)
 }
 
@@ -111,13 +125,13 @@ async fn ask<F: Fs>(store: &Store<F>) -> Answers {
     (listing.map_err(|e| e.to_string()), gets)
 }
 
-/// What a user sees after a boot that ended `booted`, on a disk that was `before` and is
-/// `after`: the registry the store serves, and the rest of the files. A boot that succeeded is
-/// never taken for a refusal, whatever its files hold.
+/// What a user sees after a boot that ended `booted`, on a disk that was `before` and whose
+/// files are now `after`: the registry the store serves, and the rest of the files. A boot that
+/// succeeded is never taken for a refusal, whatever its files hold.
 pub fn observed_after(
     booted: &Result<Booted, String>,
     before: impl FnOnce() -> Image,
-    after: &Image,
+    after: Files,
 ) -> Recovered<Observed> {
     match booted {
         Ok(Booted { report, answers: (listing, gets) }) => {
@@ -153,5 +167,47 @@ pub fn observed_after(
 pub async fn recover(fs: Arc<SimFs>, variant: Variant) -> Recovered<Observed> {
     let before = fs.volatile_frozen();
     let booted = boot(fs.clone(), variant, StoreOptions::default().clock).await;
-    observed_after(&booted, || before.image(), &fs.volatile_image())
+    observed_after(&booted, || before.image(), &|visit| fs.visit_volatile(visit))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crashsim_sim::{Image, Node, SimFs, SimOptions};
+    use crashsim_store::transcript::{message_line, trajectory_ended, Header};
+
+    use super::{files_view, image_files};
+
+    /// Going over a filesystem's files as it stands gives what its image holds, and the same view.
+    #[test]
+    fn the_files_of_a_filesystem_are_those_of_its_image() {
+        let file = |path: &str, bytes: Vec<u8>| (path.to_string(), Node::File(Arc::new(bytes)));
+        let dir = |path: &str| (path.to_string(), Node::Dir);
+        let mut transcript = Header::new("a1", "agent:main:a", 3, None).line();
+        transcript.extend(message_line("hi"));
+        transcript.extend(vec![b'x'; 9000]);
+        let registry = br#"{"agent:main:a": {"sessionId": "a1", "sessionFile": "a1.jsonl", "updatedAt": 3}}"#.to_vec();
+        let image = Image::from_nodes([
+            dir("sessions"),
+            file("sessions/sessions.json", registry),
+            file("sessions/a1.jsonl", transcript),
+            file("sessions/a1.trajectory.jsonl", trajectory_ended()),
+            file("sessions/b2.jsonl.deleted.5", b"{}\n".to_vec()),
+            dir("sessions/c3.jsonl"),
+            dir("sessions/sub"),
+            file("sessions/sub/d4.jsonl", b"{}\n".to_vec()),
+            file("elsewhere.jsonl", b"{}\n".to_vec()),
+        ]);
+        let fs = SimFs::from_image(&image, SimOptions::default());
+        let mut visited = Vec::new();
+        fs.visit_volatile(|path, file| visited.push((path.to_string(), file.map(<[u8]>::to_vec))));
+        visited.sort();
+        let mut held = Vec::new();
+        image_files(&image)(&mut |path, file| held.push((path.to_string(), file.map(<[u8]>::to_vec))));
+        assert_eq!(visited, held);
+        let (view, registry) = files_view(&|visit| fs.visit_volatile(visit));
+        assert_eq!((view.clone(), registry.clone()), files_view(&image_files(&image)));
+        assert_eq!((view.transcripts.len(), view.trajectories.len(), view.archived.len(), registry), (1, 1, 1, Ok(())));
+    }
 }

@@ -21,7 +21,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, getpid, ForkResult};
 
-use super::observe::{boot, observed_after};
+use super::observe::{boot, image_files, observed_after};
 use super::{call, Session};
 use crate::execute::{execute, Execution};
 use crate::workload::Workload;
@@ -190,7 +190,7 @@ fn crash_after(variant: Variant, ops: &[Op], sim: &Execution<Session>, k: usize)
     let clock = Arc::new(SimClock::new(now_ms + StoreOptions::default().lock_stale_ms));
     let booted = pollster::block_on(boot(real, variant, clock));
     let after = read_back(dir.path())?;
-    let observed = observed_after(&booted, || image.clone(), &after).observed;
+    let observed = observed_after(&booted, || image.clone(), &image_files(&after)).observed;
     let violation = Expected::of(&sim.history_at(k)).check(&observed).err();
     Ok(RealCrash { k, image, simulated, violation })
 }
