@@ -17,7 +17,7 @@
 //! crash points walk the disk the one before them walked.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use xxhash_rust::xxh3::Xxh3Builder;
 
@@ -86,8 +86,8 @@ struct Walked {
 impl Walks {
     /// [`Disk::fingerprint`] of `disk`.
     pub(crate) fn fingerprint(&self, disk: &Disk) -> u128 {
-        let mut last = self.last.lock().expect("never poisoned: nothing panics holding it");
-        match last.as_ref().filter(|walked| walked.disk.inodes.ptr_eq(&disk.inodes)) {
+        let mut last = self.lock();
+        match Walked::of(&last, disk) {
             Some(walked) => walked.fingerprint,
             None => {
                 let fingerprint = disk.fingerprint();
@@ -99,22 +99,31 @@ impl Walks {
 
     /// [`Base::of`] `disk`.
     pub(crate) fn base<'d>(&self, disk: &'d Disk) -> Base<'d> {
-        let mut last = self.last.lock().expect("never poisoned: nothing panics holding it");
-        let same = last.as_ref().filter(|walked| walked.disk.inodes.ptr_eq(&disk.inodes));
-        if let Some(Walked { fingerprint, paths: Some(paths), .. }) = same {
+        let mut last = self.lock();
+        if let Some(Walked { fingerprint, paths: Some(paths), .. }) = Walked::of(&last, disk) {
             return Base { disk, fingerprint: *fingerprint, paths: paths.clone() };
         }
         let base = Base::of(disk);
         *last = Some(Walked { disk: disk.clone(), fingerprint: base.fingerprint, paths: Some(base.paths.clone()) });
         base
     }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Walked>> {
+        self.last.lock().expect("never poisoned: nothing panics holding it")
+    }
+}
+
+impl Walked {
+    /// The walk kept in `last` if it is of `disk` (the same tree, not only an equal one).
+    fn of<'w>(last: &'w Option<Walked>, disk: &Disk) -> Option<&'w Walked> {
+        last.as_ref().filter(|walked| walked.disk.inodes.ptr_eq(&disk.inodes))
+    }
 }
 
 /// A copy starts with what this one holds (each crash point's tracker is a copy moved on).
 impl Clone for Walks {
     fn clone(&self) -> Self {
-        let last = self.last.lock().expect("never poisoned: nothing panics holding it").clone();
-        Self { last: Mutex::new(last) }
+        Self { last: Mutex::new(self.lock().clone()) }
     }
 }
 
@@ -255,7 +264,7 @@ mod tests {
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    use super::{Base, Candidate, Walks};
+    use super::{Base, Candidate, Walked, Walks};
     use crate::disk::{Disk, Effect, ROOT};
     use crate::Kind;
 
@@ -352,14 +361,12 @@ mod tests {
                     disk.apply(&effect);
                 }
             }
-            let same = walks.last.lock().unwrap().as_ref().is_some_and(|w| w.disk.inodes.ptr_eq(&disk.inodes));
+            let same = Walked::of(&walks.lock(), &disk).is_some();
             let fresh = Base::of(&disk);
-            let base = if rng.random_range(0..2) == 0 {
+            if rng.random_range(0..2) == 0 {
                 assert_eq!(walks.fingerprint(&disk), disk.fingerprint());
-                walks.base(&disk)
-            } else {
-                walks.base(&disk)
-            };
+            }
+            let base = walks.base(&disk);
             asked += 1;
             kept += usize::from(same);
             assert_eq!(base.fingerprint, fresh.fingerprint);

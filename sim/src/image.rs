@@ -23,6 +23,16 @@ pub enum Node {
     File(Bytes),
 }
 
+impl Node {
+    /// A file's bytes; `None` for a directory.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Node::File(bytes) => Some(bytes),
+            Node::Dir => None,
+        }
+    }
+}
+
 /// A disk image: every reachable path (root-relative, `/`-separated) and what it holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Image {
@@ -53,13 +63,7 @@ impl Image {
     /// A disk holding this tree, with inode numbers from 2 upward in path order; returns the
     /// disk and the next free inode number.
     pub(crate) fn to_disk(&self) -> (Disk, Ino) {
-        canonical_disk(self.nodes.iter().map(|(path, node)| {
-            let content = match node {
-                Node::File(bytes) => Some(Content::from_bytes(bytes)),
-                Node::Dir => None,
-            };
-            (path.as_str(), content)
-        }))
+        canonical_disk(self.nodes.iter().map(|(path, node)| (path.as_str(), node.bytes().map(Content::from_bytes))))
     }
 
     /// Builds an image from `(path, node)` pairs; parents must be listed (as `Node::Dir`).
@@ -83,10 +87,7 @@ impl Image {
 
     /// The contents of the file at `path`, if there is one.
     pub fn file(&self, path: &str) -> Option<&[u8]> {
-        match self.nodes.get(path)? {
-            Node::File(bytes) => Some(bytes),
-            Node::Dir => None,
-        }
+        self.nodes.get(path)?.bytes()
     }
 
     pub fn contains(&self, path: &str) -> bool {
@@ -117,13 +118,7 @@ impl Image {
     /// by its path. A sum does not depend on the order nodes are visited in, so a disk is
     /// fingerprinted by walking it ([`Disk::fingerprint`]) without building its image.
     pub fn fingerprint(&self) -> u128 {
-        self.nodes.iter().fold(0u128, |sum, (path, node)| {
-            let content = match node {
-                Node::File(bytes) => Some(bytes.as_slice()),
-                Node::Dir => None,
-            };
-            sum.wrapping_add(node_fingerprint(path, content))
-        })
+        self.nodes.iter().fold(0u128, |sum, (path, node)| sum.wrapping_add(node_fingerprint(path, node.bytes())))
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crashsim_model::{Observed, Recovery, Served, View, ViewEntry};
-use crashsim_sim::{Clock, Fs, Image, Node, SimFs};
+use crashsim_sim::{Clock, Fs, Image, SimFs};
 use crashsim_store::layout::{classify, FileKind, REGISTRY};
 use crashsim_store::registry::parse;
 use crashsim_store::registry::Entry;
@@ -35,14 +35,7 @@ pub type Files<'a> = &'a dyn Fn(Visit);
 
 /// The files of `image`.
 pub fn image_files(image: &Image) -> impl Fn(Visit) + '_ {
-    move |visit| {
-        for (path, node) in image.nodes() {
-            match node {
-                Node::File(bytes) => visit(path, Some(bytes)),
-                Node::Dir => visit(path, None),
-            }
-        }
-    }
+    move |visit| image.nodes().for_each(|(path, node)| visit(path, node.bytes()))
 }
 
 /// The view of `files`, its registry empty if it does not parse, and why not.
