@@ -3,6 +3,7 @@
 
 pub mod observe;
 pub mod program;
+pub mod reading;
 pub mod real_disk;
 pub mod workload;
 

@@ -7,12 +7,11 @@ use std::sync::Arc;
 
 use crashsim_model::{Observed, Recovery, Served, View, ViewEntry};
 use crashsim_sim::{Clock, Fs, Image, SimFs};
-use crashsim_store::layout::{classify, FileKind, REGISTRY};
-use crashsim_store::registry::parse;
+use crashsim_store::layout::{classify, FileKind};
 use crashsim_store::registry::Entry;
-use crashsim_store::transcript::{trajectory_events, Parsed};
 use crashsim_store::{RecoveryReport, Repair, Store, StoreOptions, Variant};
 
+use super::reading::{read_kept, Reading};
 use super::workload::KEYS;
 
 use crate::subject::Recovered;
@@ -45,29 +44,19 @@ fn files_view(files: Files) -> (View, Result<(), String>) {
     let prefix = format!("{DIR}/");
     files(&mut |path, file| {
         let Some(name) = path.strip_prefix(&prefix) else { return };
-        match (classify(name), file) {
-            // A directory in the registry's place reads as no bytes: it does not parse.
-            (FileKind::Registry, file) => match parse(file.unwrap_or_default()) {
-                Ok(parsed) => {
-                    for (key, entry) in parsed.entries {
-                        view.registry.insert(key, ViewEntry { id: entry.session_id, label: entry.label });
-                    }
-                }
-                Err(e) => registry = Err(format!("{REGISTRY} does not parse: {e}")),
-            },
-            (FileKind::Transcript(id), Some(bytes)) => {
-                view.transcripts.insert(id, Parsed::of(bytes).messages);
+        match &*read_kept(name, file) {
+            Reading::Registry(Ok(entries)) => view.registry.extend(entries.iter().cloned()),
+            Reading::Registry(Err(e)) => registry = Err(e.clone()),
+            Reading::Transcript(id, messages) => {
+                view.transcripts.insert(id.clone(), messages.clone());
             }
-            (FileKind::Trajectory(id), Some(bytes)) => {
-                let ended = trajectory_events(bytes).iter().any(|e| e == "session.ended");
-                view.trajectories.insert(id, ended);
+            Reading::Trajectory(id, ended) => {
+                view.trajectories.insert(id.clone(), *ended);
             }
-            (FileKind::Archive { file: archived, .. }, _) => {
-                if let FileKind::Transcript(id) = classify(&archived) {
-                    view.archived.insert(id);
-                }
+            Reading::Archived(id) => {
+                view.archived.insert(id.clone());
             }
-            _ => {}
+            Reading::Unseen => {}
         }
     });
     (view, registry)
@@ -122,7 +111,7 @@ async fn ask<F: Fs>(store: &Store<F>) -> Answers {
 /// files are now `after`: the registry the store serves, and the rest of the files. A boot that
 /// succeeded is never taken for a refusal, whatever its files hold.
 pub fn observed_after(
-    booted: &Result<Booted, String>,
+    booted: Result<Booted, String>,
     before: impl FnOnce() -> Image,
     after: Files,
 ) -> Recovered<Observed> {
@@ -140,17 +129,19 @@ pub fn observed_after(
                 })
                 .collect();
             let (mut view, registry) = files_view(after);
-            let served = Served::new(listing.clone(), gets.clone(), registry.map(|()| view.registry.clone()));
-            if let Ok(listing) = &served.listing {
-                view.registry = listing.clone();
-            }
+            let served = Served::new(listing, gets, registry.map(|()| std::mem::take(&mut view.registry)));
+            // What a user sees is what the store lists, or what its files hold when it cannot list.
+            view.registry = match (&served.listing, &served.files) {
+                (Ok(registry), _) | (Err(_), Ok(registry)) => registry.clone(),
+                (Err(_), Err(_)) => BTreeMap::new(),
+            };
             let report = format!("{report}the booted store answers:\n{served}");
             let observed = Observed { view, recovery: Recovery::Ok { adopted }, served: Some(served) };
             Recovered { observed, report }
         }
         Err(error) => {
             let view = view_of(&before()).unwrap_or_default();
-            let recovery = Recovery::Failed(error.clone());
+            let recovery = Recovery::Failed(error);
             Recovered { report: format!("{recovery:?}\n"), observed: Observed::of_files(view, recovery) }
         }
     }
@@ -160,7 +151,7 @@ pub fn observed_after(
 pub async fn recover(fs: Arc<SimFs>, variant: Variant) -> Recovered<Observed> {
     let before = fs.volatile_frozen();
     let booted = boot(fs.clone(), variant, StoreOptions::default().clock).await;
-    observed_after(&booted, || before.image(), &|visit| fs.visit_volatile(visit))
+    observed_after(booted, || before.image(), &|visit| fs.visit_volatile(visit))
 }
 
 #[cfg(test)]

@@ -190,7 +190,7 @@ fn crash_after(variant: Variant, ops: &[Op], sim: &Execution<Session>, k: usize)
     let clock = Arc::new(SimClock::new(now_ms + StoreOptions::default().lock_stale_ms));
     let booted = pollster::block_on(boot(real, variant, clock));
     let after = read_back(dir.path())?;
-    let observed = observed_after(&booted, || image.clone(), &image_files(&after)).observed;
+    let observed = observed_after(booted, || image.clone(), &image_files(&after)).observed;
     let violation = Expected::of(&sim.history_at(k)).check(&observed).err();
     Ok(RealCrash { k, image, simulated, violation })
 }
