@@ -146,6 +146,9 @@ pub(crate) struct Recovery<'a, F: Fs> {
     orphans_dropped: bool,
     /// The registry did not parse and is served as empty, left as it was found (a variant).
     serving_empty: bool,
+    /// The session each file read so far says it replaced (its header's `reset_from`, as the
+    /// file stands after any cut), by name: recovery reads each transcript once.
+    resets: BTreeMap<String, Option<String>>,
 }
 
 impl<'a, F: Fs> Recovery<'a, F> {
@@ -162,6 +165,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
             registry_lost: false,
             orphans_dropped: false,
             serving_empty: false,
+            resets: BTreeMap::new(),
         }
     }
 
@@ -382,8 +386,9 @@ impl<'a, F: Fs> Recovery<'a, F> {
     /// (archived ones too). Such a transcript with no entry was switched away from, whatever
     /// happened to its key since (another process may have deleted it before the reset's
     /// archive step ran, if the resetting process died holding the lock): it is never adopted.
-    async fn replaced_sessions(&mut self, files: &BTreeMap<String, FileKind>) -> StoreResult<BTreeSet<String>> {
-        let mut replaced = BTreeSet::new();
+    /// Also the transcripts read here for the first time, as [`Recovery::read_jsonl`] reads them.
+    async fn replaced_sessions(&mut self, files: &BTreeMap<String, FileKind>) -> StoreResult<Replaced> {
+        let mut replaced = Replaced::default();
         for (name, kind) in files {
             let transcript = match kind {
                 FileKind::Transcript(_) => true,
@@ -393,9 +398,16 @@ impl<'a, F: Fs> Recovery<'a, F> {
             if !transcript {
                 continue;
             }
-            if let Some(bytes) = self.read_readable(name).await? {
-                replaced.extend(transcript::header_of(&bytes).and_then(|h| h.reset_from));
-            }
+            let reset_from = match self.resets.get(name) {
+                Some(reset_from) => reset_from.clone(),
+                None => {
+                    let read = self.read_jsonl(name).await?;
+                    let reset_from = read.as_ref().and_then(|(_, parsed)| parsed.header.as_ref()?.reset_from.clone());
+                    replaced.read.insert(name.clone(), read);
+                    reset_from
+                }
+            };
+            replaced.sessions.extend(reset_from);
         }
         Ok(replaced)
     }
@@ -409,7 +421,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
         let named: BTreeSet<&str> = registry.values().map(|e| e.session_file.as_str()).collect();
         // A trajectory an entry names stays with that entry, whatever its file is called.
         let referenced: BTreeSet<String> = registry.values().filter_map(|e| e.trajectory_file.clone()).collect();
-        let replaced = self.replaced_sessions(files).await?;
+        let Replaced { sessions: replaced, mut read } = self.replaced_sessions(files).await?;
         let mut candidates: BTreeMap<String, Vec<Orphan>> = BTreeMap::new();
         let mut unswitched = Vec::new();
         let mut torn = Vec::new();
@@ -420,7 +432,11 @@ impl<'a, F: Fs> Recovery<'a, F> {
             if named.contains(name.as_str()) {
                 continue;
             }
-            let Some((len, parsed)) = self.read_jsonl(name).await? else {
+            let read = match read.remove(name) {
+                Some(read) => read,
+                None => self.read_jsonl(name).await?,
+            };
+            let Some((len, parsed)) = read else {
                 continue;
             };
             let complete_len = self.variant.torn_tail_cut().cut_to(&parsed, len);
@@ -572,10 +588,13 @@ impl<'a, F: Fs> Recovery<'a, F> {
 
     /// Reads a JSONL file and cuts a torn last line; `None` if it is not a readable file.
     async fn read_and_cut(&mut self, name: &str) -> StoreResult<Option<Parsed>> {
-        let Some((len, parsed)) = self.read_jsonl(name).await? else {
+        let Some(bytes) = self.read_readable(name).await? else {
             return Ok(None);
         };
-        self.cut_torn(name, len, self.variant.torn_tail_cut().cut_to(&parsed, len)).await?;
+        let parsed = Parsed::of(&bytes);
+        let kept = self.cut_torn(name, bytes.len(), self.variant.torn_tail_cut().cut_to(&parsed, bytes.len())).await?;
+        let header = if kept == bytes.len() { parsed.header.clone() } else { transcript::header_of(&bytes[..kept]) };
+        self.resets.insert(name.to_string(), header.and_then(|h| h.reset_from));
         Ok(Some(parsed))
     }
 
@@ -595,9 +614,10 @@ impl<'a, F: Fs> Recovery<'a, F> {
 
     /// Cuts a torn last line back to the last complete line. A file with no complete line at all
     /// is left as it is: cutting it would empty it, and a transcript is never emptied.
-    async fn cut_torn(&mut self, name: &str, len: usize, complete_len: usize) -> StoreResult<()> {
+    /// Returns the length the file is left with.
+    async fn cut_torn(&mut self, name: &str, len: usize, complete_len: usize) -> StoreResult<usize> {
         if complete_len == 0 || complete_len == len {
-            return Ok(());
+            return Ok(len);
         }
         let path = self.path(name);
         let fd = self.fs.open(&path, OpenOptions::write()).await.map_err(|e| StoreError::fs("open", &path, e))?;
@@ -609,8 +629,17 @@ impl<'a, F: Fs> Recovery<'a, F> {
         crate::fsutil::close(self.fs, fd, &path).await?;
         synced?;
         self.repaired(Repair::CutTornLine { file: name.to_string(), from_len: len, to_len: complete_len });
-        Ok(())
+        Ok(complete_len)
     }
+}
+
+/// What [`Recovery::replaced_sessions`] found.
+#[derive(Default)]
+struct Replaced {
+    /// The sessions some reset replaced.
+    sessions: BTreeSet<String>,
+    /// The transcripts it read (not read before): length and contents, `None` if not readable.
+    read: BTreeMap<String, Option<(usize, Parsed)>>,
 }
 
 /// A transcript no entry names, with a readable header: the entry adopting it would make.
