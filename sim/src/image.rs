@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use crate::content::Content;
 use crate::disk::{Bytes, Disk, Ino, Inode, ROOT};
-use crate::Kind;
 
 /// One object of an image.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -204,32 +203,36 @@ impl fmt::Display for Frozen {
     }
 }
 
+/// A directory's entries, in name order.
+type Entries = Vec<(String, Ino)>;
+
 /// The disk of the tree `nodes` gives in path order (each path with its file's content, or
 /// `None` for a directory; parents before their children), inode numbers from 2 upward in that
 /// order; and the next free inode number.
 fn canonical_disk<'p>(nodes: impl Iterator<Item = (&'p str, Option<Content>)>) -> (Disk, Ino) {
-    let mut disk = Disk::default();
-    let mut inos: BTreeMap<&str, Ino> = BTreeMap::new();
-    inos.insert("", ROOT);
+    // Each directory's entries are gathered before it is made, so every inode and every entry
+    // is inserted once (linking node by node looked each directory up again for every entry).
+    let mut dirs: BTreeMap<&str, (Ino, Entries)> = BTreeMap::new();
+    dirs.insert("", (ROOT, Vec::new()));
+    let mut files = Vec::new();
     let mut next = ROOT + 1;
     for (path, content) in nodes {
         let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
-        let dir = *inos.get(parent).expect("an image lists every parent before its children");
         let ino = next;
         next += 1;
-        let kind = match content {
+        let (_, entries) = dirs.get_mut(parent).expect("an image lists every parent before its children");
+        entries.push((name.to_string(), ino));
+        match content {
             None => {
-                inos.insert(path, ino);
-                Kind::Dir
+                dirs.insert(path, (ino, Vec::new()));
             }
-            Some(_) => Kind::File,
-        };
-        disk.apply(&crate::Effect::Link { dir, name: name.to_string(), ino, kind });
-        if let Some(content) = content {
-            disk.inodes.insert(ino, Inode::File(content));
+            Some(content) => files.push((ino, Inode::File(content))),
         }
     }
-    (disk, next)
+    let dirs = dirs.into_values().map(|(ino, entries)| (ino, Inode::Dir(entries.into_iter().collect())));
+    let mut inodes: Vec<(Ino, Inode)> = dirs.chain(files).collect();
+    inodes.sort_unstable_by_key(|(ino, _)| *ino);
+    (Disk { inodes: inodes.into_iter().collect() }, next)
 }
 
 impl Disk {
@@ -370,6 +373,14 @@ mod tests {
             }
             assert_eq!(disk.canonical(), Image::of(&disk).to_disk(), "{disk:?}");
             let image = Image::of(&disk);
+            // The canonical disk holds the same tree, its nodes numbered 2, 3, ... in path order.
+            let (canonical, next) = disk.canonical();
+            assert_eq!(Image::of(&canonical), image, "{disk:?}");
+            let mut numbered = Vec::new();
+            super::walk(&canonical, |path, ino, _| numbered.push((path.to_string(), ino)));
+            numbered.sort();
+            assert_eq!(numbered.iter().map(|(_, ino)| *ino).collect::<Vec<_>>(), (ROOT + 1..next).collect::<Vec<_>>());
+            assert_eq!(canonical.inodes.len() as u64, next - 1, "no inode but the reachable ones");
             let bytes: usize = image
                 .nodes()
                 .map(|(path, node)| path.len() + if let super::Node::File(bytes) = node { bytes.len() } else { 0 })
