@@ -36,7 +36,7 @@ use crate::layout::{
     FileKind, REGISTRY,
 };
 use crate::registry::{self, Entry, Registry};
-use crate::transcript::{self, Parsed};
+use crate::transcript::{self, Header, Parsed};
 use crate::variant::{CorruptRegistry, MissingRegistry, Variant};
 
 /// One repair recovery made (or one thing it refused to touch).
@@ -146,9 +146,9 @@ pub(crate) struct Recovery<'a, F: Fs> {
     orphans_dropped: bool,
     /// The registry did not parse and is served as empty, left as it was found (a variant).
     serving_empty: bool,
-    /// The session each file read so far says it replaced (its header's `reset_from`, as the
-    /// file stands after any cut), by name: recovery reads each transcript once.
-    resets: BTreeMap<String, Option<String>>,
+    /// The sessions the transcripts entries name say they replaced (their headers'
+    /// `reset_from`, as each file stands after any cut): recovery reads each transcript once.
+    named_replaced: BTreeSet<String>,
 }
 
 impl<'a, F: Fs> Recovery<'a, F> {
@@ -165,7 +165,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
             registry_lost: false,
             orphans_dropped: false,
             serving_empty: false,
-            resets: BTreeMap::new(),
+            named_replaced: BTreeSet::new(),
         }
     }
 
@@ -359,10 +359,11 @@ impl<'a, F: Fs> Recovery<'a, F> {
                 self.repaired(Repair::DroppedDanglingEntry { key, session_id: entry.session_id });
                 continue;
             }
-            if self.read_and_cut(&entry.session_file).await?.is_none() {
+            let Some(header) = self.read_and_cut(&entry.session_file).await? else {
                 self.repaired(Repair::ForeignEntry { key, file: entry.session_file });
                 continue;
-            }
+            };
+            self.named_replaced.extend(header.and_then(|h| h.reset_from));
             let Some(trajectory) = entry.trajectory_file.clone() else {
                 continue;
             };
@@ -386,28 +387,26 @@ impl<'a, F: Fs> Recovery<'a, F> {
     /// (archived ones too). Such a transcript with no entry was switched away from, whatever
     /// happened to its key since (another process may have deleted it before the reset's
     /// archive step ran, if the resetting process died holding the lock): it is never adopted.
-    /// Also the transcripts read here for the first time, as [`Recovery::read_jsonl`] reads them.
-    async fn replaced_sessions(&mut self, files: &BTreeMap<String, FileKind>) -> StoreResult<Replaced> {
-        let mut replaced = Replaced::default();
+    /// The transcripts entries name were read by [`Recovery::check_entries`]; the others are
+    /// read here, and handed on as [`Recovery::read_jsonl`] reads them.
+    async fn replaced_sessions(
+        &mut self,
+        files: &BTreeMap<String, FileKind>,
+        named: &BTreeSet<&str>,
+    ) -> StoreResult<Replaced> {
+        let mut replaced = Replaced { sessions: std::mem::take(&mut self.named_replaced), read: BTreeMap::new() };
         for (name, kind) in files {
             let transcript = match kind {
-                FileKind::Transcript(_) => true,
+                FileKind::Transcript(_) => !named.contains(name.as_str()),
                 FileKind::Archive { file, .. } => matches!(classify(file), FileKind::Transcript(_)),
                 _ => false,
             };
             if !transcript {
                 continue;
             }
-            let reset_from = match self.resets.get(name) {
-                Some(reset_from) => reset_from.clone(),
-                None => {
-                    let read = self.read_jsonl(name).await?;
-                    let reset_from = read.as_ref().and_then(|(_, parsed)| parsed.header.as_ref()?.reset_from.clone());
-                    replaced.read.insert(name.clone(), read);
-                    reset_from
-                }
-            };
-            replaced.sessions.extend(reset_from);
+            let read = self.read_jsonl(name).await?;
+            replaced.sessions.extend(read.as_ref().and_then(|(_, parsed)| parsed.header.as_ref()?.reset_from.clone()));
+            replaced.read.insert(name.clone(), read);
         }
         Ok(replaced)
     }
@@ -421,7 +420,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
         let named: BTreeSet<&str> = registry.values().map(|e| e.session_file.as_str()).collect();
         // A trajectory an entry names stays with that entry, whatever its file is called.
         let referenced: BTreeSet<String> = registry.values().filter_map(|e| e.trajectory_file.clone()).collect();
-        let Replaced { sessions: replaced, mut read } = self.replaced_sessions(files).await?;
+        let Replaced { sessions: replaced, mut read } = self.replaced_sessions(files, &named).await?;
         let mut candidates: BTreeMap<String, Vec<Orphan>> = BTreeMap::new();
         let mut unswitched = Vec::new();
         let mut torn = Vec::new();
@@ -432,11 +431,7 @@ impl<'a, F: Fs> Recovery<'a, F> {
             if named.contains(name.as_str()) {
                 continue;
             }
-            let read = match read.remove(name) {
-                Some(read) => read,
-                None => self.read_jsonl(name).await?,
-            };
-            let Some((len, parsed)) = read else {
+            let Some((len, parsed)) = read.remove(name).expect("every transcript no entry names was read") else {
                 continue;
             };
             let complete_len = self.variant.torn_tail_cut().cut_to(&parsed, len);
@@ -586,16 +581,15 @@ impl<'a, F: Fs> Recovery<'a, F> {
         Ok(())
     }
 
-    /// Reads a JSONL file and cuts a torn last line; `None` if it is not a readable file.
-    async fn read_and_cut(&mut self, name: &str) -> StoreResult<Option<Parsed>> {
+    /// Reads a JSONL file and cuts a torn last line: the header it holds after the cut, if any;
+    /// `None` if it is not a readable file.
+    async fn read_and_cut(&mut self, name: &str) -> StoreResult<Option<Option<Header>>> {
         let Some(bytes) = self.read_readable(name).await? else {
             return Ok(None);
         };
         let parsed = Parsed::of(&bytes);
         let kept = self.cut_torn(name, bytes.len(), self.variant.torn_tail_cut().cut_to(&parsed, bytes.len())).await?;
-        let header = if kept == bytes.len() { parsed.header.clone() } else { transcript::header_of(&bytes[..kept]) };
-        self.resets.insert(name.to_string(), header.and_then(|h| h.reset_from));
-        Ok(Some(parsed))
+        Ok(Some(if kept == bytes.len() { parsed.header } else { transcript::header_of(&bytes[..kept]) }))
     }
 
     /// Reads and parses a JSONL file: its length and contents; `None` if it is not a readable file.
@@ -634,11 +628,11 @@ impl<'a, F: Fs> Recovery<'a, F> {
 }
 
 /// What [`Recovery::replaced_sessions`] found.
-#[derive(Default)]
 struct Replaced {
     /// The sessions some reset replaced.
     sessions: BTreeSet<String>,
-    /// The transcripts it read (not read before): length and contents, `None` if not readable.
+    /// The files it read (every transcript no entry names, and the archives): length and
+    /// contents, `None` if not readable.
     read: BTreeMap<String, Option<(usize, Parsed)>>,
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crashsim_sim::{Image, Node, SimFs, SimOptions};
+use crashsim_sim::{Call, Image, Node, SimFs, SimOptions};
 use crashsim_store::transcript::{message_line, Header};
 use crashsim_store::{OwnerAlive, Repair, Store, StoreError, StoreOptions};
 use pollster::block_on;
@@ -252,4 +252,44 @@ fn missing_sessions_dir_is_created_and_a_file_in_its_place_refused() {
     let err = block_on(Store::open(fs.clone(), StoreOptions::default())).err().unwrap();
     assert!(err.to_string().contains("is a file"), "{err}");
     assert_eq!(fs.volatile_image().file("sessions"), Some(&b"oops"[..]));
+}
+
+/// Recovery opens each transcript for reading once, and still tells a reset's replaced session
+/// from an orphan to adopt by the header of the transcript that replaced it, as that header
+/// stands after its torn tail is cut.
+#[test]
+fn each_transcript_is_read_once_and_a_named_reset_keeps_its_replaced_session_out() {
+    let mut reset = Header { reset_from: Some("aa11".into()), ..Header::new("bb22", "agent:main:b", 9, None) }.line();
+    reset.extend(message_line("kept"));
+    reset.extend(b"{\"type\":\"mess");
+    let fs = disk(&[
+        ("sessions.json", registry(&[("agent:main:b", entry("bb22", 9))])),
+        ("aa11.jsonl", header("aa11", "agent:main:a", 5)),
+        ("bb22.jsonl", reset),
+        ("cc33.jsonl", header("cc33", "agent:main:c", 7)),
+    ]);
+    let store = open(&fs);
+    let repairs = &store.recovery_report().repairs;
+    assert!(
+        repairs.iter().any(|r| matches!(r, Repair::CutTornLine { file, .. } if file == "bb22.jsonl")),
+        "{repairs:?}"
+    );
+    assert!(
+        repairs.iter().any(|r| matches!(r, Repair::ArchivedOrphan { file, .. } if file == "aa11.jsonl")),
+        "{repairs:?}"
+    );
+    assert!(
+        repairs.iter().any(|r| matches!(r, Repair::AdoptedOrphan { file, .. } if file == "cc33.jsonl")),
+        "{repairs:?}"
+    );
+    let reads = |name: &str| {
+        let path = format!("sessions/{name}");
+        let opens = fs
+            .trace()
+            .steps
+            .into_iter()
+            .filter(|s| matches!(&s.call, Call::Open { path: p, opts } if *p == path && !opts.write));
+        opens.count()
+    };
+    assert_eq!(["aa11.jsonl", "bb22.jsonl", "cc33.jsonl"].map(reads), [1, 1, 1]);
 }
