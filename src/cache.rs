@@ -56,11 +56,14 @@ type ContinuationKey<S> = (S, u128, Vec<<S as Subject>::Op>, Preempt);
 struct Generations<K, V> {
     /// Most entries of one generation.
     entries: usize,
-    current: HashMap<K, (V, usize)>,
+    current: Generation<K, V>,
     /// Bytes the current generation stands for.
     current_bytes: usize,
-    old: HashMap<K, (V, usize)>,
+    old: Generation<K, V>,
 }
+
+/// One generation's entries, each with the bytes it stands for.
+type Generation<K, V> = HashMap<K, (V, usize)>;
 
 impl<K, V> Generations<K, V> {
     fn holding(entries: usize) -> Self {
@@ -78,22 +81,30 @@ impl<S: Subject> Default for RecoveryCache<S> {
 }
 
 impl<K: Clone + Eq + Hash, V: Clone> Generations<K, V> {
-    fn get(&mut self, key: &K) -> Option<V> {
+    /// The value held for `key`, and the generation moving it back to the current one dropped.
+    fn get(&mut self, key: &K) -> (Option<V>, Generation<K, V>) {
         if let Some((found, _)) = self.current.get(key) {
-            return Some(found.clone());
+            return (Some(found.clone()), HashMap::new());
         }
-        let (found, bytes) = self.old.remove(key)?;
-        self.insert(key.clone(), found.clone(), bytes);
-        Some(found)
+        let Some((found, bytes)) = self.old.remove(key) else {
+            return (None, HashMap::new());
+        };
+        let dropped = self.insert(key.clone(), found.clone(), bytes);
+        (Some(found), dropped)
     }
 
-    fn insert(&mut self, key: K, value: V, bytes: usize) {
+    /// Returns the generation it dropped, if any, for the caller to free once it has let go of
+    /// the lock: freeing thousands of booted stores is slow, and the other workers wait on it.
+    #[must_use]
+    fn insert(&mut self, key: K, value: V, bytes: usize) -> Generation<K, V> {
+        let mut dropped = HashMap::new();
         if self.current.len() >= self.entries || self.current_bytes.saturating_add(bytes) > GENERATION_BYTES {
-            self.old = std::mem::take(&mut self.current);
+            dropped = std::mem::replace(&mut self.old, std::mem::take(&mut self.current));
             self.current_bytes = 0;
         }
         self.current_bytes = self.current_bytes.saturating_add(bytes);
         self.current.insert(key, (value, bytes));
+        dropped
     }
 }
 
@@ -113,13 +124,16 @@ impl<S: Subject> RecoveryCache<S> {
         filesystem: impl FnOnce() -> SimFs,
     ) -> Arc<S::Observed> {
         let key = (subject.clone(), fingerprint);
-        if let Some(found) = self.generations.lock().expect("cache lock").get(&key) {
+        let (found, dropped) = self.generations.lock().expect("cache lock").get(&key);
+        drop(dropped);
+        if let Some(found) = found {
             return found;
         }
         let fs = filesystem();
         let bytes = fs.initial_bytes();
         let observed = Arc::new(recover_on_fs(subject, fs).0.observed);
-        self.generations.lock().expect("cache lock").insert(key, observed.clone(), bytes);
+        let dropped = self.generations.lock().expect("cache lock").insert(key, observed.clone(), bytes);
+        drop(dropped);
         observed
     }
 
@@ -136,13 +150,16 @@ impl<S: Subject> RecoveryCache<S> {
         run: impl FnOnce() -> Continuation<S>,
     ) -> Arc<Continuation<S>> {
         let key = (subject.clone(), fingerprint, ops.to_vec(), preempt);
-        if let Some(found) = self.continuations.lock().expect("cache lock").get(&key) {
+        let (found, dropped) = self.continuations.lock().expect("cache lock").get(&key);
+        drop(dropped);
+        if let Some(found) = found {
             return found;
         }
         let continued = Arc::new(run());
         // The restart's observation is the recovery cache's; a history is a few records a call.
         let bytes = continued.len() * 64;
-        self.continuations.lock().expect("cache lock").insert(key, continued.clone(), bytes);
+        let dropped = self.continuations.lock().expect("cache lock").insert(key, continued.clone(), bytes);
+        drop(dropped);
         continued
     }
 }
