@@ -27,6 +27,9 @@ use crate::Kind;
 
 type Map<K, V> = HashMap<K, V, Xxh3Builder>;
 
+/// A [`Map`] whose clone is O(1) and shares what it holds until changed.
+type SharedMap<K, V> = imbl::GenericHashMap<K, V, Xxh3Builder, imbl::shared_ptr::DefaultSharedPtr>;
+
 /// The durable disk candidates are built from, walked once: its fingerprint, and where its
 /// directories and files are.
 pub(crate) struct Base<'d> {
@@ -140,15 +143,16 @@ pub(crate) struct Candidate<'b> {
     disk: Disk,
     /// `None` once an effect was not followed: the disk is then walked.
     fingerprint: Option<u128>,
-    /// Paths of the files whose names an applied effect changed (the base's for the others).
-    renamed: Map<u64, Vec<String>>,
+    /// Paths of the files whose names an applied effect changed (the base's for the others);
+    /// persistent, since a candidate is cloned for each image along a line of effects.
+    renamed: SharedMap<u64, Vec<String>>,
 }
 
 impl<'b> Candidate<'b> {
     /// The base disk itself.
     pub(crate) fn new(base: &'b Base<'b>) -> Self {
         let fingerprint = base.paths.as_ref().map(|_| base.fingerprint);
-        Self { base, disk: base.disk.clone(), fingerprint, renamed: Map::default() }
+        Self { base, disk: base.disk.clone(), fingerprint, renamed: SharedMap::default() }
     }
 
     pub(crate) fn apply(&mut self, effect: &Effect) {
