@@ -8,6 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use imbl::OrdMap;
+
 use crate::disk::{Bytes, Disk, Effect, Event, EventKind, Ino, Inode, ROOT};
 use crate::fd::FdTable;
 use crate::path::{components, join, parent_and_leaf};
@@ -710,14 +712,23 @@ impl State {
 
     /// The directory at `parts`: `ENOENT` if a component is missing, `ENOTDIR` if one is a file.
     fn resolve_dir(&self, parts: &[&str]) -> FsResult<Ino> {
+        self.resolve_dir_entries(parts).map(|(dir, _)| dir)
+    }
+
+    /// [`State::resolve_dir`], with the directory's entries: each component's node is looked up
+    /// once (an `open` looked each directory up again to read its entries).
+    fn resolve_dir_entries(&self, parts: &[&str]) -> FsResult<(Ino, &OrdMap<String, Ino>)> {
+        let Some(Inode::Dir(root)) = self.volatile.get(ROOT) else { unreachable!("the root is a directory") };
+        let mut entries = root;
         let mut dir = ROOT;
         for part in parts {
-            dir = self.volatile.lookup(dir, part).ok_or(Errno::ENOENT)?;
-            if self.volatile.kind(dir) != Some(Kind::Dir) {
-                return Err(Errno::ENOTDIR);
-            }
+            dir = *entries.get(*part).ok_or(Errno::ENOENT)?;
+            entries = match self.volatile.get(dir) {
+                Some(Inode::Dir(inner)) => inner,
+                _ => return Err(Errno::ENOTDIR),
+            };
         }
-        Ok(dir)
+        Ok((dir, entries))
     }
 
     /// The object at `path`.
@@ -766,31 +777,31 @@ impl State {
     fn open(&mut self, step: usize, path: &str, opts: OpenOptions) -> FsResult<Fd> {
         opts.validate()?;
         let parts = components(path)?;
-        let ino = match parts.split_last() {
+        let (ino, kind) = match parts.split_last() {
             None => {
-                self.check_existing(ROOT, opts)?;
-                ROOT
+                check_existing(Kind::Dir, opts)?;
+                (ROOT, Kind::Dir)
             }
             Some((leaf, parent)) => {
-                let dir = self.resolve_dir(parent)?;
-                match self.volatile.lookup(dir, leaf) {
+                let (dir, entries) = self.resolve_dir_entries(parent)?;
+                match entries.get(*leaf).copied() {
                     Some(ino) => {
-                        self.check_existing(ino, opts)?;
-                        if opts.trunc && self.kind(ino) == Kind::File {
+                        let kind = self.kind(ino);
+                        check_existing(kind, opts)?;
+                        if opts.trunc && kind == Kind::File {
                             self.effect(step, Effect::Truncate { ino, len: 0 });
                         }
-                        ino
+                        (ino, kind)
                     }
                     None if !opts.create => return Err(Errno::ENOENT),
                     None => {
                         let ino = self.fresh_ino();
                         self.effect(step, Effect::Link { dir, name: leaf.to_string(), ino, kind: Kind::File });
-                        ino
+                        (ino, Kind::File)
                     }
                 }
             }
         };
-        let kind = self.kind(ino);
         Ok(self.fds.insert(OpenFile {
             ino,
             kind,
@@ -799,18 +810,6 @@ impl State {
             append: opts.append,
             offset: 0,
         }))
-    }
-
-    /// The checks of `open(2)` on a path that exists, in Linux's order.
-    fn check_existing(&self, ino: Ino, opts: OpenOptions) -> FsResult<()> {
-        if opts.create && opts.excl {
-            return Err(Errno::EEXIST);
-        }
-        match self.kind(ino) {
-            Kind::Dir if opts.create || opts.write => Err(Errno::EISDIR),
-            Kind::File if opts.directory => Err(Errno::ENOTDIR),
-            _ => Ok(()),
-        }
     }
 
     fn write_at(
@@ -1086,6 +1085,18 @@ impl Fs for SimFs {
     async fn stat(&self, path: &str) -> FsResult<Stat> {
         let call = Call::Stat { path: path.to_string() };
         self.syscall(call, |s, _, _| s.stat(path), |stat| Outcome::Stat(*stat))
+    }
+}
+
+/// The checks of `open(2)` on a path that exists (a node of `kind`), in Linux's order.
+fn check_existing(kind: Kind, opts: OpenOptions) -> FsResult<()> {
+    if opts.create && opts.excl {
+        return Err(Errno::EEXIST);
+    }
+    match kind {
+        Kind::Dir if opts.create || opts.write => Err(Errno::EISDIR),
+        Kind::File if opts.directory => Err(Errno::ENOTDIR),
+        _ => Ok(()),
     }
 }
 
