@@ -710,14 +710,9 @@ impl State {
         ino
     }
 
-    /// The directory at `parts`: `ENOENT` if a component is missing, `ENOTDIR` if one is a file.
-    fn resolve_dir(&self, parts: &[&str]) -> FsResult<Ino> {
-        self.resolve_dir_entries(parts).map(|(dir, _)| dir)
-    }
-
-    /// [`State::resolve_dir`], with the directory's entries: each component's node is looked up
-    /// once (an `open` looked each directory up again to read its entries).
-    fn resolve_dir_entries(&self, parts: &[&str]) -> FsResult<(Ino, &OrdMap<String, Ino>)> {
+    /// The directory at `parts` and its entries: `ENOENT` if a component is missing, `ENOTDIR`
+    /// if one is a file. Each component's node is looked up once.
+    fn resolve_dir(&self, parts: &[&str]) -> FsResult<(Ino, &OrdMap<String, Ino>)> {
         let Some(Inode::Dir(root)) = self.volatile.get(ROOT) else { unreachable!("the root is a directory") };
         let mut entries = root;
         let mut dir = ROOT;
@@ -731,15 +726,18 @@ impl State {
         Ok((dir, entries))
     }
 
+    /// The directory at `parent`, and what its entry `leaf` names (`None`: nothing).
+    fn resolve_entry(&self, parent: &[&str], leaf: &str) -> FsResult<(Ino, Option<Ino>)> {
+        let (dir, entries) = self.resolve_dir(parent)?;
+        Ok((dir, entries.get(leaf).copied()))
+    }
+
     /// The object at `path`.
     fn resolve(&self, path: &str) -> FsResult<Ino> {
         let parts = components(path)?;
         match parts.split_last() {
             None => Ok(ROOT),
-            Some((leaf, parent)) => {
-                let dir = self.resolve_dir(parent)?;
-                self.volatile.lookup(dir, leaf).ok_or(Errno::ENOENT)
-            }
+            Some((leaf, parent)) => self.resolve_entry(parent, leaf)?.1.ok_or(Errno::ENOENT),
         }
     }
 
@@ -779,15 +777,15 @@ impl State {
         let parts = components(path)?;
         let (ino, kind) = match parts.split_last() {
             None => {
-                check_existing(Kind::Dir, opts)?;
+                Self::check_existing(Kind::Dir, opts)?;
                 (ROOT, Kind::Dir)
             }
             Some((leaf, parent)) => {
-                let (dir, entries) = self.resolve_dir_entries(parent)?;
-                match entries.get(*leaf).copied() {
+                let (dir, found) = self.resolve_entry(parent, leaf)?;
+                match found {
                     Some(ino) => {
                         let kind = self.kind(ino);
-                        check_existing(kind, opts)?;
+                        Self::check_existing(kind, opts)?;
                         if opts.trunc && kind == Kind::File {
                             self.effect(step, Effect::Truncate { ino, len: 0 });
                         }
@@ -810,6 +808,18 @@ impl State {
             append: opts.append,
             offset: 0,
         }))
+    }
+
+    /// The checks of `open(2)` on a path that exists (a node of `kind`), in Linux's order.
+    fn check_existing(kind: Kind, opts: OpenOptions) -> FsResult<()> {
+        if opts.create && opts.excl {
+            return Err(Errno::EEXIST);
+        }
+        match kind {
+            Kind::Dir if opts.create || opts.write => Err(Errno::EISDIR),
+            Kind::File if opts.directory => Err(Errno::ENOTDIR),
+            _ => Ok(()),
+        }
     }
 
     fn write_at(
@@ -897,9 +907,9 @@ impl State {
     fn rename(&mut self, step: usize, from: &str, to: &str) -> FsResult<()> {
         let (from_parent, from_leaf) = parent_and_leaf(from)?;
         let (to_parent, to_leaf) = parent_and_leaf(to)?;
-        let from_dir = self.resolve_dir(&from_parent)?;
-        let to_dir = self.resolve_dir(&to_parent)?;
-        let ino = self.volatile.lookup(from_dir, from_leaf).ok_or(Errno::ENOENT)?;
+        let (from_dir, from_ino) = self.resolve_entry(&from_parent, from_leaf)?;
+        let (to_dir, target) = self.resolve_entry(&to_parent, to_leaf)?;
+        let ino = from_ino.ok_or(Errno::ENOENT)?;
         let from_path: Vec<&str> = from_parent.iter().copied().chain([from_leaf]).collect();
         let to_path: Vec<&str> = to_parent.iter().copied().chain([to_leaf]).collect();
         if from_dir != to_dir {
@@ -910,7 +920,6 @@ impl State {
                 return Err(Errno::ENOTEMPTY);
             }
         }
-        let target = self.volatile.lookup(to_dir, to_leaf);
         if target == Some(ino) {
             return Ok(());
         }
@@ -942,8 +951,8 @@ impl State {
         let Some((to_leaf, to_parent)) = to_parts.split_last() else {
             return Err(Errno::EEXIST);
         };
-        let dir = self.resolve_dir(to_parent)?;
-        if self.volatile.lookup(dir, to_leaf).is_some() {
+        let (dir, existing) = self.resolve_entry(to_parent, to_leaf)?;
+        if existing.is_some() {
             return Err(Errno::EEXIST);
         }
         if self.kind(ino) == Kind::Dir {
@@ -960,8 +969,8 @@ impl State {
 
     fn remove(&mut self, step: usize, path: &str, want: Kind) -> FsResult<()> {
         let (parent, leaf) = parent_and_leaf(path)?;
-        let dir = self.resolve_dir(&parent)?;
-        let ino = self.volatile.lookup(dir, leaf).ok_or(Errno::ENOENT)?;
+        let (dir, ino) = self.resolve_entry(&parent, leaf)?;
+        let ino = ino.ok_or(Errno::ENOENT)?;
         match (want, self.kind(ino)) {
             (Kind::File, Kind::Dir) => return Err(Errno::EISDIR),
             (Kind::Dir, Kind::File) => return Err(Errno::ENOTDIR),
@@ -975,8 +984,8 @@ impl State {
 
     fn mkdir(&mut self, step: usize, path: &str) -> FsResult<()> {
         let (parent, leaf) = parent_and_leaf(path)?;
-        let dir = self.resolve_dir(&parent)?;
-        if self.volatile.lookup(dir, leaf).is_some() {
+        let (dir, existing) = self.resolve_entry(&parent, leaf)?;
+        if existing.is_some() {
             return Err(Errno::EEXIST);
         }
         let ino = self.fresh_ino();
@@ -1085,18 +1094,6 @@ impl Fs for SimFs {
     async fn stat(&self, path: &str) -> FsResult<Stat> {
         let call = Call::Stat { path: path.to_string() };
         self.syscall(call, |s, _, _| s.stat(path), |stat| Outcome::Stat(*stat))
-    }
-}
-
-/// The checks of `open(2)` on a path that exists (a node of `kind`), in Linux's order.
-fn check_existing(kind: Kind, opts: OpenOptions) -> FsResult<()> {
-    if opts.create && opts.excl {
-        return Err(Errno::EEXIST);
-    }
-    match kind {
-        Kind::Dir if opts.create || opts.write => Err(Errno::EISDIR),
-        Kind::File if opts.directory => Err(Errno::ENOTDIR),
-        _ => Ok(()),
     }
 }
 
