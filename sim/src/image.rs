@@ -381,10 +381,7 @@ mod tests {
             numbered.sort();
             assert_eq!(numbered.iter().map(|(_, ino)| *ino).collect::<Vec<_>>(), (ROOT + 1..next).collect::<Vec<_>>());
             assert_eq!(canonical.inodes.len() as u64, next - 1, "no inode but the reachable ones");
-            let bytes: usize = image
-                .nodes()
-                .map(|(path, node)| path.len() + if let super::Node::File(bytes) = node { bytes.len() } else { 0 })
-                .sum();
+            let bytes: usize = image.nodes().map(|(path, node)| path.len() + node.bytes().map_or(0, <[u8]>::len)).sum();
             assert_eq!(disk.tree_bytes(), bytes, "{disk:?}");
         }
     }

@@ -233,13 +233,7 @@ impl Checked {
     fn of(verdict: Verdict, image: Image, keep: bool) -> Self {
         let failed = !verdict.ok;
         let files = if failed {
-            image
-                .nodes()
-                .filter_map(|(path, node)| match node {
-                    Node::File(bytes) => Some((path.to_string(), bytes.len())),
-                    Node::Dir => None,
-                })
-                .collect()
+            image.nodes().filter_map(|(path, node)| node.bytes().map(|bytes| (path.to_string(), bytes.len()))).collect()
         } else {
             Vec::new()
         };
