@@ -27,7 +27,8 @@ use crate::cache::RecoveryCache;
 use crate::case::{Case, Check, Finding};
 use crate::execute::{execute, execute_case, Execution, Run};
 use crate::explore::{
-    check_fault_run, check_run, explore_workload, shrink_finding, ExploreOptions, Merger, ModelResult, WorkloadResult,
+    check_fault_run, check_run, explore_workload, shrink_finding, ExploreOptions, Merger, ModelResult, Scope,
+    WorkloadResult,
 };
 use crate::subject::Subject;
 use crate::workload::Workload;
@@ -137,6 +138,7 @@ pub fn soak<S: Subject>(
     let mut seeds = shard_seeds(opts);
     let chunk = rayon::current_num_threads().max(1) * 4;
     let mut merger = Merger::new(subject, model);
+    let models = [model];
     let (mut seeds_run, mut cut_short) = (0u64, false);
     loop {
         if opts.time_budget.is_some_and(|budget| started.elapsed() >= budget) {
@@ -154,8 +156,9 @@ pub fn soak<S: Subject>(
                     evaluate_race(subject, model, &race_case(subject, seed, opts), &opts.explore, cache)
                 } else {
                     let (workload, plan) = seed_case(subject, seed, opts.max_ops);
-                    let mut results = explore_workload(subject, &[model], &workload, false, &opts.explore, cache);
-                    check_fault_run(subject, &[model], &workload, &plan, false, &opts.explore, cache, &mut results);
+                    let scope = Scope::new(subject, &models, &opts.explore, cache);
+                    let mut results = explore_workload(&scope, &workload, false);
+                    check_fault_run(&scope, &workload, &plan, false, &mut results);
                     results.pop().expect("one result per model")
                 };
                 progress();
@@ -250,18 +253,9 @@ pub(crate) fn evaluate_race<S: Subject>(
     let run: Execution<S> = execute_case(subject, case, opts.preempt).expect("a race case runs in this build");
     let mut result = WorkloadResult::default();
     result.interleavings += 1;
-    check_run(
-        &run,
-        case,
-        0..=run.fs.steps(),
-        true,
-        None,
-        subject,
-        &[model],
-        opts,
-        cache,
-        std::slice::from_mut(&mut result),
-    );
+    let models = [model];
+    let scope = Scope::new(subject, &models, opts, cache);
+    check_run(&run, case, 0..=run.fs.steps(), true, None, &scope, std::slice::from_mut(&mut result));
     result
 }
 
@@ -294,7 +288,7 @@ pub fn shrink_race_finding<S: Subject>(
                 // Another interleaving may still break it: the explorer's bounded search, for
                 // workloads small enough to search.
                 if smaller.is_concurrent() && smaller.len() <= SEARCH_OPS_MAX {
-                    let found = explore_workload(subject, &[model], &smaller, false, opts, cache).pop();
+                    let found = explore_workload(&Scope::new(subject, &[model], opts, cache), &smaller, false).pop();
                     if let Some(found) = found.and_then(|r| r.first) {
                         best = found;
                         continue 'shrink;

@@ -9,13 +9,12 @@ use std::cell::OnceCell;
 
 use crashsim_faults::{Plan, ERRNOS};
 use crashsim_model::history::Outcome;
-use crashsim_sim::{Model, Trace, TraceStep};
+use crashsim_sim::{Trace, TraceStep};
 
 use super::judge::{fault_crash_points, history_segments, judge_fault_run};
-use super::options::ExploreOptions;
 use super::result::WorkloadResult;
+use super::scope::Scope;
 use super::seen_points::SeenPoints;
-use crate::cache::RecoveryCache;
 use crate::execute::{execute, Execution, Prefix, Run};
 use crate::subject::{History, Subject};
 use crate::workload::Workload;
@@ -97,22 +96,19 @@ pub(super) fn every_fault(trace: &Trace) -> Vec<Plan> {
 
 /// Runs `workload` under each of `plans` (one fault each) and judges each run
 /// ([`judge_fault_run`], every prefix's own fault runs explored), into the result of each of
-/// `models`; with state caching, a run that behaved as an earlier one did takes that run's
+/// the scope's models; with state caching, a run that behaved as an earlier one did takes that run's
 /// verdicts (counted in [`ModelResult::fault_runs_reused`](super::ModelResult::fault_runs_reused)).
 /// `last_call` is where the workload's last call starts in its clean run: a plan whose faults
 /// are all in that call runs on a copy of one run of the calls before it ([`Prefix`]).
-#[allow(clippy::too_many_arguments)]
 pub(super) fn check_fault_runs<S: Subject>(
-    subject: &S,
-    models: &[Model],
+    scope: &Scope<S>,
     workload: &Workload<S::Op>,
     plans: &[Plan],
     last_call: Option<usize>,
-    opts: &ExploreOptions,
-    cache: &RecoveryCache<S>,
     results: &mut [WorkloadResult<S>],
 ) {
-    assert_eq!(models.len(), results.len(), "one result per model");
+    let (subject, opts) = (scope.subject, scope.opts);
+    assert_eq!(scope.models.len(), results.len(), "one result per model");
     let mut judged: Vec<(Behaviour<S>, Vec<WorkloadResult<S>>)> = Vec::new();
     let seen = opts.state_caching.then(SeenPoints::default);
     let prefix: OnceCell<Option<Prefix<S>>> = OnceCell::new();
@@ -134,7 +130,7 @@ pub(super) fn check_fault_runs<S: Subject>(
         // A run that checks no crash point (its fault is in an earlier call) checks only its
         // restart, from the recovery cache: cheaper than telling its behaviour.
         let Some(points) = fault_crash_points(&run, workload, step, true).filter(|_| opts.state_caching) else {
-            judge_fault_run(&run, workload, plan, true, seen.as_ref(), subject, models, opts, cache, results);
+            judge_fault_run(&run, workload, plan, true, seen.as_ref(), scope, results);
             continue;
         };
         let behaviour = Behaviour::of(&run, step, points);
@@ -146,8 +142,8 @@ pub(super) fn check_fault_runs<S: Subject>(
             }
             continue;
         }
-        let mut own: Vec<WorkloadResult<S>> = models.iter().map(|_| WorkloadResult::default()).collect();
-        judge_fault_run(&run, workload, plan, true, seen.as_ref(), subject, models, opts, cache, &mut own);
+        let mut own = scope.results();
+        judge_fault_run(&run, workload, plan, true, seen.as_ref(), scope, &mut own);
         for (result, part) in results.iter_mut().zip(&own) {
             result.absorb(part.clone());
         }

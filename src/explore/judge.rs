@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crashsim_faults::{Corruption, Fault, Plan};
 use crashsim_model::history::Outcome;
 use crashsim_model::Violation;
-use crashsim_sim::{Image, ImageSet, Model, SimFs, SimOptions, Tracker};
+use crashsim_sim::{Image, ImageSet, SimFs, SimOptions, Tracker};
 use rayon::prelude::*;
 
-use super::options::{ExploreOptions, FAILURE_REPORTED};
+use super::options::FAILURE_REPORTED;
 use super::result::{absorb_each, WorkloadResult};
+use super::scope::Scope;
 use super::seen_points::{ImageVerdict, SeenPoints};
-use crate::cache::RecoveryCache;
 use crate::case::{Case, Check, Finding};
 use crate::continuation;
 use crate::execute::{execute, Execution, Run};
@@ -24,34 +24,30 @@ use crate::workload::Workload;
 
 /// The checks of one run of `case` at the crash points `points` (earlier ones were checked with
 /// the run it branched from; a scale workload stops before its final shutdown), under each of
-/// `models` into the matching result: the clean points from the first of them on and, with
+/// the scope's models into the matching result: the clean points from the first of them on and, with
 /// `to_the_end`, a restart after the clean shutdown (the same under every model, judged once),
 /// and every image of every crash point. A run cut short at a state already explored
 /// ([`SeenStates`]) checks neither the clean points past `points` nor the restart.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn check_run<S: Subject>(
     run: &Execution<S>,
     case: &Case<S>,
     points: std::ops::RangeInclusive<usize>,
     to_the_end: bool,
     seen: Option<&SeenPoints>,
-    subject: &S,
-    models: &[Model],
-    opts: &ExploreOptions,
-    cache: &RecoveryCache<S>,
+    scope: &Scope<S>,
     results: &mut [WorkloadResult<S>],
 ) {
     let mut shared = WorkloadResult::default();
     let clean_end = if to_the_end { usize::MAX } else { *points.end() };
-    check_clean_points(run, case, *points.start()..=clean_end, seen, subject, &mut shared);
+    check_clean_points(run, case, *points.start()..=clean_end, seen, scope.subject, &mut shared);
     if to_the_end {
-        check_restart(run, case, subject, cache, &mut shared);
+        check_restart(run, case, scope, &mut shared);
     }
     absorb_each(results, &shared);
-    check_crash_points(run, case, points, false, seen, subject, models, opts, cache, results);
+    check_crash_points(run, case, points, false, seen, scope, results);
 }
 
-/// Every image of every crash point in `points` under each of `models`, booted and checked.
+/// Every image of every crash point in `points` under each of the scope's models, booted and checked.
 /// Crash points between two call boundaries share a history (its spec replay is made once for
 /// all models), and a crash inside one syscall usually leaves the images the previous one left:
 /// each (history, image) pair is judged once, though every state is counted. Segments of equal
@@ -61,23 +57,20 @@ pub(crate) fn check_run<S: Subject>(
 /// With `work_after`, each image whose recovery passes is also continued
 /// ([`continuation::continue_after`]): the calls not yet invoked run on it, and the restart after
 /// them is judged. Segments with no call left are skipped. A continuation is run once per image
-/// and calls while the cache holds it ([`RecoveryCache::continued`]).
+/// and calls while the cache holds it ([`RecoveryCache::continued`](crate::cache::RecoveryCache::continued)).
 ///
 /// With `seen`, a point whose events, model and expected history a run judged before took
 /// ([`SeenPoints`]) takes that point's verdicts.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn check_crash_points<S: Subject>(
     run: &Execution<S>,
     case: &Case<S>,
     points: std::ops::RangeInclusive<usize>,
     work_after: bool,
     seen: Option<&SeenPoints>,
-    subject: &S,
-    models: &[Model],
-    opts: &ExploreOptions,
-    cache: &RecoveryCache<S>,
+    scope: &Scope<S>,
     results: &mut [WorkloadResult<S>],
 ) {
+    let (subject, models, opts, cache) = (scope.subject, scope.models, scope.opts, scope.cache);
     assert_eq!(models.len(), results.len(), "one result per model");
     if points.is_empty() {
         return;
@@ -318,10 +311,10 @@ pub(super) fn check_clean_points<S: Subject>(
 pub(super) fn check_restart<S: Subject>(
     run: &Execution<S>,
     case: &Case<S>,
-    subject: &S,
-    cache: &RecoveryCache<S>,
+    scope: &Scope<S>,
     result: &mut WorkloadResult<S>,
 ) {
+    let (subject, cache) = (scope.subject, scope.cache);
     let image = run.fs.volatile_image();
     let observed = cache.observe(subject, image.fingerprint(), || image.clone());
     result.crash_states += 1;
@@ -344,11 +337,10 @@ pub(super) fn check_corruptions<S: Subject>(
     run: &Execution<S>,
     case: &Case<S>,
     work_after: bool,
-    subject: &S,
-    opts: &ExploreOptions,
-    cache: &RecoveryCache<S>,
+    scope: &Scope<S>,
     result: &mut WorkloadResult<S>,
 ) {
+    let (subject, opts, cache) = (scope.subject, scope.opts, scope.cache);
     let files = subject.corruptible();
     if files.is_empty() {
         return;
@@ -404,20 +396,16 @@ pub(super) fn check_corruptions<S: Subject>(
 /// points of a fault in an operation before the last are not checked again: the run is the
 /// prefix's up to the end of that operation, and so are those crash states. The restart after
 /// the operations that follow the fault is what this run adds.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn check_fault_run<S: Subject>(
-    subject: &S,
-    models: &[Model],
+    scope: &Scope<S>,
     workload: &Workload<S::Op>,
     plan: &Plan,
     prefixes_explored: bool,
-    opts: &ExploreOptions,
-    cache: &RecoveryCache<S>,
     results: &mut [WorkloadResult<S>],
 ) {
-    assert_eq!(models.len(), results.len(), "one result per model");
-    let run = execute(subject, workload, plan, &Run { preempt: opts.preempt, ..Run::default() });
-    judge_fault_run(&run, workload, plan, prefixes_explored, None, subject, models, opts, cache, results);
+    assert_eq!(scope.models.len(), results.len(), "one result per model");
+    let run = execute(scope.subject, workload, plan, &Run { preempt: scope.opts.preempt, ..Run::default() });
+    judge_fault_run(&run, workload, plan, prefixes_explored, None, scope, results);
 }
 
 /// The crash points [`judge_fault_run`] checks in `run`, whose fault is at syscall `step`: from
@@ -434,17 +422,13 @@ pub(super) fn fault_crash_points<S: Subject>(
 }
 
 /// The checks of [`check_fault_run`] on `run`, the workload's run under `plan`.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn judge_fault_run<S: Subject>(
     run: &Execution<S>,
     workload: &Workload<S::Op>,
     plan: &Plan,
     prefixes_explored: bool,
     seen: Option<&SeenPoints>,
-    subject: &S,
-    models: &[Model],
-    opts: &ExploreOptions,
-    cache: &RecoveryCache<S>,
+    scope: &Scope<S>,
     results: &mut [WorkloadResult<S>],
 ) {
     let case = Case {
@@ -464,7 +448,7 @@ pub(super) fn judge_fault_run<S: Subject>(
         let closing =
             run.fs.trace_from(step).first().is_some_and(|s| matches!(s.call, crashsim_sim::Call::Close { .. }));
         if let (Outcome::Replied(reply), Fault::Fail(errno), false) = (&hit.outcome, fault, closing) {
-            if !subject.is_refusal(reply) {
+            if !scope.subject.is_refusal(reply) {
                 let violation = Violation {
                     invariant: FAILURE_REPORTED,
                     summary: format!(
@@ -483,9 +467,9 @@ pub(super) fn judge_fault_run<S: Subject>(
         }
     }
     if let Some(points) = fault_crash_points(run, workload, step, prefixes_explored) {
-        check_crash_points(run, &case, points, false, seen, subject, models, opts, cache, results);
+        check_crash_points(run, &case, points, false, seen, scope, results);
     }
     let mut restart = WorkloadResult::default();
-    check_restart(run, &case, subject, cache, &mut restart);
+    check_restart(run, &case, scope, &mut restart);
     absorb_each(results, &restart);
 }

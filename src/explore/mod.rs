@@ -31,6 +31,7 @@ mod judge;
 mod options;
 mod plan;
 mod result;
+mod scope;
 mod seen;
 mod seen_points;
 mod shrink;
@@ -60,6 +61,7 @@ pub(crate) use self::judge::{check_fault_run, check_run};
 pub use self::options::{ExploreOptions, FAILURE_REPORTED, RUN_BATCH, STOP_BATCH};
 pub use self::result::ModelResult;
 pub(crate) use self::result::{Merger, WorkloadResult};
+pub(crate) use self::scope::Scope;
 pub use self::shrink::shrink_finding;
 
 /// Explores `subject` under `model`; `progress` is told after each workload.
@@ -114,16 +116,16 @@ pub fn explore_models<S: Subject>(
                 break 'levels;
             }
             let live_models: Vec<Model> = live.iter().map(|&m| models[m]).collect();
+            let scope = Scope::new(subject, &live_models, opts, cache);
             let explored: Vec<(Vec<WorkloadResult<S>>, Option<Keys>)> = chunk
                 .par_iter()
                 .map(|planned| {
                     let w = &planned.workload;
                     let errno_runs = !w.is_concurrent() && w.len() <= opts.errno_max_ops && !planned.scale;
                     if planned.scale {
-                        (explore_after_setup(subject, &live_models, w, opts, cache), None)
+                        (explore_after_setup(&scope, w), None)
                     } else {
-                        let keyed = prunable(opts, planned);
-                        explore_workload_keyed(subject, &live_models, w, errno_runs, keyed, opts, cache)
+                        explore_workload_keyed(&scope, w, errno_runs, prunable(opts, planned))
                     }
                 })
                 .collect();
@@ -166,7 +168,7 @@ pub fn explore_models<S: Subject>(
                 .map(|((planned, (mut results, _)), (faults, damage))| {
                     if faults || damage {
                         let w = &planned.workload;
-                        let faults = check_last_op_faults(subject, &live_models, w, faults, damage, opts, cache);
+                        let faults = check_last_op_faults(&scope, w, faults, damage);
                         for (result, part) in results.iter_mut().zip(faults) {
                             result.absorb(part);
                         }
@@ -212,50 +214,41 @@ pub fn explore_models<S: Subject>(
     results
 }
 
-/// Explores one workload under each of `models`: every interleaving within the preemption
+/// Explores one workload under each of the scope's models: every interleaving within the preemption
 /// bound, each run once and checked under every model. One result per model, in order.
 pub(crate) fn explore_workload<S: Subject>(
-    subject: &S,
-    models: &[Model],
+    scope: &Scope<S>,
     workload: &Workload<S::Op>,
     errno_runs: bool,
-    opts: &ExploreOptions,
-    cache: &RecoveryCache<S>,
 ) -> Vec<WorkloadResult<S>> {
-    explore_workload_keyed(subject, models, workload, errno_runs, false, opts, cache).0
+    explore_workload_keyed(scope, workload, errno_runs, false).0
 }
 
 /// [`explore_workload`]; with `keyed` (an exhaustive workload of a lone client, whose prefix was
 /// explored before it), also its state caching [`Keys`] when the subject tells them
 /// ([`state_keys`]), and only the crash points and clean points past that prefix.
 fn explore_workload_keyed<S: Subject>(
-    subject: &S,
-    models: &[Model],
+    scope: &Scope<S>,
     workload: &Workload<S::Op>,
     errno_runs: bool,
     keyed: bool,
-    opts: &ExploreOptions,
-    cache: &RecoveryCache<S>,
 ) -> (Vec<WorkloadResult<S>>, Option<Keys>) {
     // Interleavings reach the same crash states again and again: each is judged once.
-    let seen_points = (workload.is_concurrent() && opts.state_caching).then(SeenPoints::default);
-    explore_interleavings(subject, models, workload, errno_runs, keyed, seen_points.as_ref(), opts, cache)
+    let seen_points = (workload.is_concurrent() && scope.opts.state_caching).then(SeenPoints::default);
+    explore_interleavings(scope, workload, errno_runs, keyed, seen_points.as_ref())
 }
 
 /// [`explore_workload_keyed`], its crash points judged once each with `seen_points`.
-#[allow(clippy::too_many_arguments)]
 fn explore_interleavings<S: Subject>(
-    subject: &S,
-    models: &[Model],
+    scope: &Scope<S>,
     workload: &Workload<S::Op>,
     errno_runs: bool,
     keyed: bool,
     seen_points: Option<&SeenPoints>,
-    opts: &ExploreOptions,
-    cache: &RecoveryCache<S>,
 ) -> (Vec<WorkloadResult<S>>, Option<Keys>) {
+    let (subject, opts) = (scope.subject, scope.opts);
     let mut key = None;
-    let mut results: Vec<WorkloadResult<S>> = models.iter().map(|_| WorkloadResult::default()).collect();
+    let mut results = scope.results();
     let clean = Plan::none();
     let mut dfs = Dfs::new(opts.preemptions_max);
     let concurrent = workload.is_concurrent() && opts.state_caching;
@@ -298,26 +291,17 @@ fn explore_interleavings<S: Subject>(
         let last_call = run.spans.iter().filter(|s| s.client.is_some()).last();
         let prefix_end = last_call.filter(|_| keyed && workload.len() >= 2).map_or(0, |last| last.start + 1);
         let points = branch.from_step.max(prefix_end)..=cut.unwrap_or(run.fs.steps());
-        check_run(&run, &case, points, cut.is_none(), seen_points, subject, models, opts, cache, &mut results);
+        check_run(&run, &case, points, cut.is_none(), seen_points, scope, &mut results);
         if errno_runs && branch.schedule.0.is_empty() {
             if !workload.is_concurrent() {
                 let points = run.open_end..=run.fs.steps();
-                check_crash_points(&run, &case, points, true, None, subject, models, opts, cache, &mut results);
+                check_crash_points(&run, &case, points, true, None, scope, &mut results);
             }
             let mut corruptions = WorkloadResult::default();
-            check_corruptions(&run, &case, true, subject, opts, cache, &mut corruptions);
+            check_corruptions(&run, &case, true, scope, &mut corruptions);
             absorb_each(&mut results, &corruptions);
             let last_call = last_call.map(|last| last.start).filter(|_| !workload.is_concurrent());
-            check_fault_runs(
-                subject,
-                models,
-                workload,
-                &every_fault(&run.fs.trace()),
-                last_call,
-                opts,
-                cache,
-                &mut results,
-            );
+            check_fault_runs(scope, workload, &every_fault(&run.fs.trace()), last_call, &mut results);
         }
         dfs.explored(&branch, &run.interleaving, cut);
     }
@@ -331,16 +315,13 @@ fn explore_interleavings<S: Subject>(
 /// and (with `damage`) every damage on restart after the run ([`check_corruptions`]; work after
 /// that restart reruns the whole workload, so it stays with the workloads of `errno_max_ops`).
 fn check_last_op_faults<S: Subject>(
-    subject: &S,
-    models: &[Model],
+    scope: &Scope<S>,
     workload: &Workload<S::Op>,
     faults: bool,
     damage: bool,
-    opts: &ExploreOptions,
-    cache: &RecoveryCache<S>,
 ) -> Vec<WorkloadResult<S>> {
-    let mut results: Vec<WorkloadResult<S>> = models.iter().map(|_| WorkloadResult::default()).collect();
-    let run = execute(subject, workload, &Plan::none(), &Run { preempt: opts.preempt, ..Run::default() });
+    let mut results = scope.results();
+    let run = execute(scope.subject, workload, &Plan::none(), &Run { preempt: scope.opts.preempt, ..Run::default() });
     let Some(last) = run.spans.iter().filter(|s| s.client.is_some()).last() else { return results };
     let in_last = |plan: &Plan| plan.faults.keys().all(|&step| last.start <= step && step < last.end);
     let case = Case {
@@ -352,7 +333,7 @@ fn check_last_op_faults<S: Subject>(
     };
     if damage {
         let mut corruptions = WorkloadResult::default();
-        check_corruptions(&run, &case, false, subject, opts, cache, &mut corruptions);
+        check_corruptions(&run, &case, false, scope, &mut corruptions);
         absorb_each(&mut results, &corruptions);
     }
     if !faults {
@@ -363,26 +344,20 @@ fn check_last_op_faults<S: Subject>(
     let calls: Vec<&crate::execute::Span<S>> = run.spans.iter().filter(|s| s.client.is_some()).collect();
     if let [.., before, _] = calls[..] {
         let points = run.open_end..=before.end;
-        check_crash_points(&run, &case, points, true, None, subject, models, opts, cache, &mut results);
+        check_crash_points(&run, &case, points, true, None, scope, &mut results);
     }
     let plans: Vec<Plan> = every_fault(&run.fs.trace()).into_iter().filter(in_last).collect();
-    check_fault_runs(subject, models, workload, &plans, Some(last.start), opts, cache, &mut results);
+    check_fault_runs(scope, workload, &plans, Some(last.start), &mut results);
     results
 }
 
-/// Explores a scale workload under each of `models`: one run, crash-checked from the end of
+/// Explores a scale workload under each of the scope's models: one run, crash-checked from the end of
 /// its setup to the end of the final clean shutdown (the setup's crash points are those of
 /// shorter workloads, many times over). A crash inside the prune or the shutdown, which touch
 /// every session, is judged against the spec's symbolic "any subset" of their effects.
-fn explore_after_setup<S: Subject>(
-    subject: &S,
-    models: &[Model],
-    workload: &Workload<S::Op>,
-    opts: &ExploreOptions,
-    cache: &RecoveryCache<S>,
-) -> Vec<WorkloadResult<S>> {
+fn explore_after_setup<S: Subject>(scope: &Scope<S>, workload: &Workload<S::Op>) -> Vec<WorkloadResult<S>> {
     assert!(!workload.is_concurrent(), "a scale workload has one client");
-    let mut results: Vec<WorkloadResult<S>> = models.iter().map(|_| WorkloadResult::default()).collect();
+    let mut results = scope.results();
     let case = Case {
         workload: workload.clone(),
         faults: Plan::none(),
@@ -392,12 +367,12 @@ fn explore_after_setup<S: Subject>(
     };
     // The last setup call's disk is the first clean point judged.
     let judged_from = workload.setup.len().saturating_sub(1);
-    let run = execute(subject, workload, &Plan::none(), &Run { judged_from, ..case.run(opts.preempt) });
+    let run = execute(scope.subject, workload, &Plan::none(), &Run { judged_from, ..case.run(scope.opts.preempt) });
     let setup_end = run.spans.iter().filter(|s| s.client.is_none()).take(workload.setup.len()).map(|s| s.end).max();
     for result in results.iter_mut() {
         result.interleavings += 1;
     }
     let from = setup_end.unwrap_or(run.open_end);
-    check_run(&run, &case, from..=run.fs.steps(), true, None, subject, models, opts, cache, &mut results);
+    check_run(&run, &case, from..=run.fs.steps(), true, None, scope, &mut results);
     results
 }

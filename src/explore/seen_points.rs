@@ -101,7 +101,7 @@ mod tests {
     use crashsim_sim::Model;
     use crashsim_store::Variant;
 
-    use super::super::{explore_interleavings, ExploreOptions, WorkloadResult};
+    use super::super::{explore_interleavings, ExploreOptions, Scope, WorkloadResult};
     use super::SeenPoints;
     use crate::cache::RecoveryCache;
     use crate::session::Session;
@@ -141,9 +141,10 @@ mod tests {
             let (mut reused, mut violations) = (0, 0);
             for planned in opts.planned_others(&subject).iter().filter(|p| p.workload.is_concurrent()).step_by(3) {
                 let w = &planned.workload;
-                let judged = explore_interleavings(&subject, &Model::ALL, w, false, false, None, &opts, &cache).0;
+                let scope = Scope::new(&subject, &Model::ALL, &opts, &cache);
+                let judged = explore_interleavings(&scope, w, false, false, None).0;
                 let seen = SeenPoints::default();
-                let taken = explore_interleavings(&subject, &Model::ALL, w, false, false, Some(&seen), &opts, &cache).0;
+                let taken = explore_interleavings(&scope, w, false, false, Some(&seen)).0;
                 for (j, t) in judged.iter().zip(&taken) {
                     assert_eq!(figures(j), figures(t), "{variant} on {w}");
                     assert_eq!(j.crash_points_reused, 0);

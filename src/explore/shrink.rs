@@ -7,6 +7,7 @@ use crashsim_sim::Model;
 use super::judge::{check_corruptions, check_fault_run};
 use super::options::ExploreOptions;
 use super::result::WorkloadResult;
+use super::scope::Scope;
 use super::{explore_after_setup, explore_workload};
 use crate::cache::RecoveryCache;
 use crate::case::{Case, Finding};
@@ -24,6 +25,8 @@ pub fn shrink_finding<S: Subject>(
     opts: &ExploreOptions,
     cache: &RecoveryCache<S>,
 ) -> Finding<S> {
+    let models = [model];
+    let scope = Scope::new(subject, &models, opts, cache);
     let mut best = finding;
     if !best.case.workload.is_concurrent() && !best.case.workload.setup.is_empty() && best.case.faults.is_clean() {
         best = shrink_setup(subject, model, best, opts, cache);
@@ -37,17 +40,17 @@ pub fn shrink_finding<S: Subject>(
                 let run = execute(subject, &workload, &Plan::none(), &Run::default());
                 let case = Case { workload, faults: Plan::none(), ..best.case.clone() };
                 let mut result = WorkloadResult::default();
-                check_corruptions(&run, &case, true, subject, opts, cache, &mut result);
+                check_corruptions(&run, &case, true, &scope, &mut result);
                 result.first
             })
         } else if best.case.faults.is_clean() {
             (0..best.case.workload.len()).rev().find_map(|drop| {
                 let workload = smaller(drop)?;
                 let mut explored = if workload.setup.is_empty() {
-                    explore_workload(subject, &[model], &workload, false, opts, cache)
+                    explore_workload(&scope, &workload, false)
                 } else {
                     // A scale workload: checked after its setup, as it was explored.
-                    explore_after_setup(subject, &[model], &workload, opts, cache)
+                    explore_after_setup(&scope, &workload)
                 };
                 explored.pop()?.first
             })
@@ -73,13 +76,15 @@ pub(super) fn shrink_setup<S: Subject>(
     opts: &ExploreOptions,
     cache: &RecoveryCache<S>,
 ) -> Finding<S> {
+    let models = [model];
+    let scope = Scope::new(subject, &models, opts, cache);
     let mut best = finding;
     let (mut holds, mut breaks) = (0, best.case.workload.setup.len());
     while holds + 1 < breaks {
         let mid = (holds + breaks) / 2;
         let mut workload = best.case.workload.clone();
         workload.setup.truncate(mid);
-        match explore_after_setup(subject, &[model], &workload, opts, cache).pop().and_then(|r| r.first) {
+        match explore_after_setup(&scope, &workload).pop().and_then(|r| r.first) {
             Some(found) => {
                 best = found;
                 breaks = mid;
@@ -110,7 +115,7 @@ pub(super) fn shrink_fault<S: Subject>(
         let Some(span) = clean.spans.get(target).filter(|s| s.start + offset < s.end) else { continue };
         let plan = Plan { faults: [(span.start + offset, fault)].into_iter().collect(), ..Plan::none() };
         let mut result = [WorkloadResult::default()];
-        check_fault_run(subject, &[model], &workload, &plan, false, opts, cache, &mut result);
+        check_fault_run(&Scope::new(subject, &[model], opts, cache), &workload, &plan, false, &mut result);
         let [result] = result;
         if result.first.is_some() {
             return result.first;
