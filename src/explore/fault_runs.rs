@@ -96,8 +96,9 @@ pub(super) fn every_fault(trace: &Trace) -> Vec<Plan> {
 
 /// Runs `workload` under each of `plans` (one fault each) and judges each run
 /// ([`judge_fault_run`], every prefix's own fault runs explored), into the result of each of
-/// the scope's models; with state caching, a run that behaved as an earlier one did takes that run's
-/// verdicts (counted in [`ModelResult::fault_runs_reused`](super::ModelResult::fault_runs_reused)).
+/// the scope's models; with state caching, a run that behaved as an earlier one did takes that
+/// run's verdicts (counted in
+/// [`ModelResult::fault_runs_reused`](super::ModelResult::fault_runs_reused)).
 /// `last_call` is where the workload's last call starts in its clean run: a plan whose faults
 /// are all in that call runs on a copy of one run of the calls before it ([`Prefix`]).
 pub(super) fn check_fault_runs<S: Subject>(

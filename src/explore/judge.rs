@@ -24,9 +24,9 @@ use crate::workload::Workload;
 
 /// The checks of one run of `case` at the crash points `points` (earlier ones were checked with
 /// the run it branched from; a scale workload stops before its final shutdown), under each of
-/// the scope's models into the matching result: the clean points from the first of them on and, with
-/// `to_the_end`, a restart after the clean shutdown (the same under every model, judged once),
-/// and every image of every crash point. A run cut short at a state already explored
+/// the scope's models into the matching result: the clean points from the first of them on
+/// and, with `to_the_end`, a restart after the clean shutdown (the same under every model,
+/// judged once), and every image of every crash point. A run cut short at a state already explored
 /// ([`SeenStates`]) checks neither the clean points past `points` nor the restart.
 pub(crate) fn check_run<S: Subject>(
     run: &Execution<S>,
@@ -47,8 +47,8 @@ pub(crate) fn check_run<S: Subject>(
     check_crash_points(run, case, points, false, seen, scope, results);
 }
 
-/// Every image of every crash point in `points` under each of the scope's models, booted and checked.
-/// Crash points between two call boundaries share a history (its spec replay is made once for
+/// Every image of every crash point in `points` under each of the scope's models, booted and
+/// checked. Crash points between two call boundaries share a history (its spec replay is made once for
 /// all models), and a crash inside one syscall usually leaves the images the previous one left:
 /// each (history, image) pair is judged once, though every state is counted. Segments of equal
 /// history, cut into chunks of at most [`CHUNK`] points, are spread over threads; their findings
@@ -57,7 +57,8 @@ pub(crate) fn check_run<S: Subject>(
 /// With `work_after`, each image whose recovery passes is also continued
 /// ([`continuation::continue_after`]): the calls not yet invoked run on it, and the restart after
 /// them is judged. Segments with no call left are skipped. A continuation is run once per image
-/// and calls while the cache holds it ([`RecoveryCache::continued`](crate::cache::RecoveryCache::continued)).
+/// and calls while the cache holds it
+/// ([`RecoveryCache::continued`](crate::cache::RecoveryCache::continued)).
 ///
 /// With `seen`, a point whose events, model and expected history a run judged before took
 /// ([`SeenPoints`]) takes that point's verdicts.

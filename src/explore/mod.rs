@@ -214,8 +214,9 @@ pub fn explore_models<S: Subject>(
     results
 }
 
-/// Explores one workload under each of the scope's models: every interleaving within the preemption
-/// bound, each run once and checked under every model. One result per model, in order.
+/// Explores one workload under each of the scope's models: every interleaving within the
+/// preemption bound, each run once and checked under every model. One result per model, in
+/// order.
 pub(crate) fn explore_workload<S: Subject>(
     scope: &Scope<S>,
     workload: &Workload<S::Op>,
@@ -351,9 +352,9 @@ fn check_last_op_faults<S: Subject>(
     results
 }
 
-/// Explores a scale workload under each of the scope's models: one run, crash-checked from the end of
-/// its setup to the end of the final clean shutdown (the setup's crash points are those of
-/// shorter workloads, many times over). A crash inside the prune or the shutdown, which touch
+/// Explores a scale workload under each of the scope's models: one run, crash-checked from the
+/// end of its setup to the end of the final clean shutdown (the setup's crash points are those
+/// of shorter workloads, many times over). A crash inside the prune or the shutdown, which touch
 /// every session, is judged against the spec's symbolic "any subset" of their effects.
 fn explore_after_setup<S: Subject>(scope: &Scope<S>, workload: &Workload<S::Op>) -> Vec<WorkloadResult<S>> {
     assert!(!workload.is_concurrent(), "a scale workload has one client");
