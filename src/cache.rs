@@ -124,16 +124,13 @@ impl<S: Subject> RecoveryCache<S> {
         filesystem: impl FnOnce() -> SimFs,
     ) -> Arc<S::Observed> {
         let key = (subject.clone(), fingerprint);
-        let (found, dropped) = self.generations.lock().expect("cache lock").get(&key);
-        drop(dropped);
-        if let Some(found) = found {
+        if let Some(found) = held(&self.generations, &key) {
             return found;
         }
         let fs = filesystem();
         let bytes = fs.initial_bytes();
         let observed = Arc::new(recover_on_fs(subject, fs).0.observed);
-        let dropped = self.generations.lock().expect("cache lock").insert(key, observed.clone(), bytes);
-        drop(dropped);
+        hold(&self.generations, key, observed.clone(), bytes);
         observed
     }
 
@@ -150,18 +147,30 @@ impl<S: Subject> RecoveryCache<S> {
         run: impl FnOnce() -> Continuation<S>,
     ) -> Arc<Continuation<S>> {
         let key = (subject.clone(), fingerprint, ops.to_vec(), preempt);
-        let (found, dropped) = self.continuations.lock().expect("cache lock").get(&key);
-        drop(dropped);
-        if let Some(found) = found {
+        if let Some(found) = held(&self.continuations, &key) {
             return found;
         }
         let continued = Arc::new(run());
         // The restart's observation is the recovery cache's; a history is a few records a call.
         let bytes = continued.len() * 64;
-        let dropped = self.continuations.lock().expect("cache lock").insert(key, continued.clone(), bytes);
-        drop(dropped);
+        hold(&self.continuations, key, continued.clone(), bytes);
         continued
     }
+}
+
+/// [`Generations::get`] under `generations`' lock; a generation it dropped is freed after the
+/// lock is let go.
+fn held<K: Clone + Eq + Hash, V: Clone>(generations: &Mutex<Generations<K, V>>, key: &K) -> Option<V> {
+    let (found, dropped) = generations.lock().expect("cache lock").get(key);
+    drop(dropped);
+    found
+}
+
+/// [`Generations::insert`] under `generations`' lock; a generation it dropped is freed after
+/// the lock is let go.
+fn hold<K: Clone + Eq + Hash, V: Clone>(generations: &Mutex<Generations<K, V>>, key: K, value: V, bytes: usize) {
+    let dropped = generations.lock().expect("cache lock").insert(key, value, bytes);
+    drop(dropped);
 }
 
 #[cfg(all(test, feature = "cli"))]
