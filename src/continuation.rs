@@ -4,8 +4,8 @@
 //! a recovery that looked right (a torn or uncommitted tail left in place, which the next write
 //! makes live); the recovered state alone cannot show them.
 //!
-//! [`run_on`] runs one continuation and `judge` judges it, for the reporter ([`continue_after`])
-//! and the explorer ([`continued_verdict`], through the recovery cache) alike.
+//! `run_on` runs one continuation and `judge` judges it, for the reporter ([`continue_after`])
+//! and the explorer (`continued_verdict`, through the recovery cache) alike.
 
 use std::sync::Arc;
 

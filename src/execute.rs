@@ -2,7 +2,7 @@
 //! the trace, which client made each syscall, and when each call was invoked and answered.
 //!
 //! A run opens one store per process (one after the other), runs every client as a task of the
-//! [`schedule`](crate::schedule) executor, then shuts each process down cleanly (a last
+//! [`schedule`] executor, then shuts each process down cleanly (a last
 //! `shutdown` span per process, made by the harness). Processes share one driven clock, so a
 //! client waiting for another process's lock sleeps until nothing else can run.
 

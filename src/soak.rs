@@ -138,7 +138,6 @@ pub fn soak<S: Subject>(
     let mut seeds = shard_seeds(opts);
     let chunk = rayon::current_num_threads().max(1) * 4;
     let mut merger = Merger::new(subject, model);
-    let models = [model];
     let (mut seeds_run, mut cut_short) = (0u64, false);
     loop {
         if opts.time_budget.is_some_and(|budget| started.elapsed() >= budget) {
@@ -156,7 +155,7 @@ pub fn soak<S: Subject>(
                     evaluate_race(subject, model, &race_case(subject, seed, opts), &opts.explore, cache)
                 } else {
                     let (workload, plan) = seed_case(subject, seed, opts.max_ops);
-                    let scope = Scope::new(subject, &models, &opts.explore, cache);
+                    let scope = Scope::one(subject, &model, &opts.explore, cache);
                     let mut results = explore_workload(&scope, &workload, false);
                     check_fault_run(&scope, &workload, &plan, false, &mut results);
                     results.pop().expect("one result per model")
@@ -253,8 +252,7 @@ pub(crate) fn evaluate_race<S: Subject>(
     let run: Execution<S> = execute_case(subject, case, opts.preempt).expect("a race case runs in this build");
     let mut result = WorkloadResult::default();
     result.interleavings += 1;
-    let models = [model];
-    let scope = Scope::new(subject, &models, opts, cache);
+    let scope = Scope::one(subject, &model, opts, cache);
     check_run(&run, case, 0..=run.fs.steps(), true, None, &scope, std::slice::from_mut(&mut result));
     result
 }
@@ -263,7 +261,7 @@ pub(crate) fn evaluate_race<S: Subject>(
 /// goes, and so does a process with no client), as long as some check still fails. Under madsim
 /// the run keeps its seed and kill; on crashsim's executor a smaller workload is tried under the
 /// schedule the same seed draws for it, then under the default schedule. A smaller workload of
-/// at most [`SEARCH_OPS_MAX`] operations that none of these breaks is searched with the
+/// at most `SEARCH_OPS_MAX` operations that none of these breaks is searched with the
 /// explorer's bounded-preemption DFS. Returns the smallest finding.
 pub fn shrink_race_finding<S: Subject>(
     subject: &S,

@@ -7,7 +7,7 @@
 //! breadth-first search over the sets of calls already placed (porcupine's memo, Wing & Gong's
 //! search), each set with the branches (spec states) it can leave. A sequential history has one
 //! order, so it costs what a plain replay costs. What placing one call does to one branch is the
-//! caller's (`extend`): the session spec and [`judge`](crate::judge) each supply theirs.
+//! caller's (`extend`): the session spec and [`judge`](fn@crate::judge) each supply theirs.
 
 use std::collections::BTreeMap;
 use std::fmt;

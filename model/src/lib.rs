@@ -3,7 +3,7 @@
 //!
 //! - [`history`]: calls with outcomes and real-time intervals, and the linearizability search
 //!   over the orders they may have taken effect in.
-//! - [`judge`]: the [`Spec`] trait a user's spec implements (a sequential reference
+//! - [`judge`](mod@judge): the [`Spec`] trait a user's spec implements (a sequential reference
 //!   implementation and its invariants as [`Property`] data), and the judge of an observed state.
 //!
 //! The session store's spec:

@@ -115,7 +115,7 @@ impl Image {
     /// A 128-bit fingerprint that is the same on every machine and every run: the wrapping sum
     /// of each node's XXH3-128 (fixed default secret, never a per-process random key), seeded
     /// by its path. A sum does not depend on the order nodes are visited in, so a disk is
-    /// fingerprinted by walking it ([`Disk::fingerprint`]) without building its image.
+    /// fingerprinted by walking it (`Disk::fingerprint`) without building its image.
     pub fn fingerprint(&self) -> u128 {
         self.nodes.iter().fold(0u128, |sum, (path, node)| sum.wrapping_add(node_fingerprint(path, node.bytes())))
     }

@@ -348,7 +348,7 @@ impl SimFs {
         Frozen::of(&self.lock().volatile)
     }
 
-    /// A fingerprint of the whole state now ([`crate::state`]): equal for two filesystems that
+    /// A fingerprint of the whole state now (the `state` module): equal for two filesystems that
     /// do the same from here on and leave the same crash images under every model. `None` while
     /// a descriptor is open (a state between calls has none) or without recording.
     pub fn state_fingerprint(&self) -> Option<u128> {

@@ -399,7 +399,7 @@ pub struct Bounds {
     scale: usize,
     /// Most items a scale workload creates (8 or more; its count is seeded below this):
     /// thousands run the store's size-triggered paths (the session store, two workloads at
-    /// 2,000: about a minute and 400 MB on 2 cores).
+    /// 2,000: 45 to 100 s and 400 MB on 2 cores, by the hour; BENCHMARKS.md).
     #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u64).range(8..))]
     scale_size: u64,
     /// Concurrent workloads: two clients (in one process, then in two), each with 1 to N

@@ -48,7 +48,7 @@ pub struct ModelResult<S: Subject> {
     pub fault_runs_reused: u64,
     /// Crash points of concurrent workloads that had the same log events, model and expected
     /// history as a point an earlier interleaving of their workload judged, and took its
-    /// verdicts ([`SeenPoints`](super::seen_points::SeenPoints)); counted in every figure above as if judged.
+    /// verdicts (the explorer's `SeenPoints`); counted in every figure above as if judged.
     pub crash_points_reused: u64,
 }
 

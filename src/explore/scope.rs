@@ -29,6 +29,11 @@ impl<'a, S: Subject> Scope<'a, S> {
         Self { subject, models, opts, cache }
     }
 
+    /// A scope of the one model `model`.
+    pub(crate) fn one(subject: &'a S, model: &'a Model, opts: &'a ExploreOptions, cache: &'a RecoveryCache<S>) -> Self {
+        Self::new(subject, std::slice::from_ref(model), opts, cache)
+    }
+
     /// An empty result for each model, in order.
     pub(crate) fn results(&self) -> Vec<WorkloadResult<S>> {
         self.models.iter().map(|_| WorkloadResult::default()).collect()

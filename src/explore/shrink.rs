@@ -25,8 +25,7 @@ pub fn shrink_finding<S: Subject>(
     opts: &ExploreOptions,
     cache: &RecoveryCache<S>,
 ) -> Finding<S> {
-    let models = [model];
-    let scope = Scope::new(subject, &models, opts, cache);
+    let scope = Scope::one(subject, &model, opts, cache);
     let mut best = finding;
     if !best.case.workload.is_concurrent() && !best.case.workload.setup.is_empty() && best.case.faults.is_clean() {
         best = shrink_setup(subject, model, best, opts, cache);
@@ -76,8 +75,7 @@ pub(super) fn shrink_setup<S: Subject>(
     opts: &ExploreOptions,
     cache: &RecoveryCache<S>,
 ) -> Finding<S> {
-    let models = [model];
-    let scope = Scope::new(subject, &models, opts, cache);
+    let scope = Scope::one(subject, &model, opts, cache);
     let mut best = finding;
     let (mut holds, mut breaks) = (0, best.case.workload.setup.len());
     while holds + 1 < breaks {

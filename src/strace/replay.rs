@@ -1,6 +1,6 @@
 //! Replaying a program's syscalls inside DIR on a `SimFs` started from DIR's snapshot.
 //!
-//! Descriptors are tracked as the kernel keeps them ([`super::processes`]), and each open file
+//! Descriptors are tracked as the kernel keeps them (`strace::processes`), and each open file
 //! description keeps its own offset, so `write` becomes a `pwrite` at the offset the program
 //! had. What is not simulated is counted by reason ([`super::skipped`]). A crash point is the end of a replayed syscall that logged an event (an effect
 //! or a sync), or of a write to the program's stdout. A call that does not touch DIR, or that
