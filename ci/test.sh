@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CI job: formatting, lints, then exactly the test command README.md names.
+# The CI job: formatting, lints, docs, then exactly the test command README.md names.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== cargo fmt --check"
@@ -7,6 +7,8 @@ cargo fmt --all --check
 echo "== cargo clippy (the lean library alone, then everything)"
 cargo clippy --workspace --all-targets --release -- -D warnings
 cargo clippy --workspace --all-targets --release --all-features -- -D warnings
+echo "== cargo doc (no warnings: every link resolves to a public item)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --all-features --quiet
 echo "== trace mode's tools (strace, python3, sqlite3)"
 # Installed from Debian's packages when missing. When all of them run here (strace must be
 # allowed to ptrace), the trace tests are required to run; otherwise they say why they skip.
