@@ -5,7 +5,7 @@
 use crashsim_faults::Plan;
 use crashsim_model::Violation;
 
-use crate::execute::{MadsimRun, Run};
+use crate::execute::{execute, Execution, MadsimRun, Run};
 use crate::schedule::gate::Preempt;
 use crate::schedule::Schedule;
 use crate::subject::Subject;
@@ -47,6 +47,23 @@ impl<S: Subject> Case<S> {
     /// How the case's run is made.
     pub fn run(&self, preempt: Preempt) -> Run {
         Run { schedule: self.schedule.clone(), preempt, ..Run::default() }
+    }
+
+    /// Runs the workload the way the case says: under madsim when it names a madsim run (an
+    /// error in a build without `--cfg madsim`), else on crashsim's executor with its schedule.
+    pub fn execute(&self, subject: &S, preempt: Preempt) -> Result<Execution<S>, String> {
+        match &self.madsim {
+            None => Ok(execute(subject, &self.workload, &self.faults, &self.run(preempt))),
+            #[cfg(madsim)]
+            Some(run) => {
+                assert!(self.faults.is_clean(), "madsim runs inject no fault");
+                Ok(crate::on_madsim::execute(subject, &self.workload, run))
+            }
+            #[cfg(not(madsim))]
+            Some(run) => Err(format!(
+                "this case is a madsim run ({run}): build crashsim with --cfg madsim (the repository's .cargo/config.toml does; a RUSTFLAGS variable overrides it)"
+            )),
+        }
     }
 }
 

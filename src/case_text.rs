@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 
 use crashsim_sim::Model;
 
+use crate::bounds::ExploreOptions;
 use crate::case::{Case, Check};
-use crate::explore::ExploreOptions;
 use crate::schedule::gate::Preempt;
 use crate::subject::Subject;
 use crate::workload::Workload;

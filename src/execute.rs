@@ -19,6 +19,12 @@ use crate::schedule::{self, Interleaving, Replay, Schedule, Strategy, Task};
 use crate::subject::{History, Process, Subject};
 use crate::workload::Workload;
 
+/// The sources of crashsim itself: its frames (the shims, the scheduler's gate, the harness
+/// that calls the program) are never a program's call site.
+pub fn harness_sources() -> Vec<String> {
+    vec![concat!(env!("CARGO_MANIFEST_DIR"), "/src/").to_string()]
+}
+
 /// One call of a run: who made it, what it returned, the syscalls `start..end` that ran while
 /// it did (other clients' among them), when it was invoked and answered (a counter of the
 /// run's invocations and answers), and the disk the running processes saw right after (V),
@@ -85,27 +91,6 @@ impl std::fmt::Display for MadsimRun {
     }
 }
 
-/// Runs a case's workload the way the case says: under madsim when it names a madsim run (an
-/// error in a build without `--cfg madsim`), else on crashsim's executor with its schedule.
-pub fn execute_case<S: Subject>(
-    subject: &S,
-    case: &crate::case::Case<S>,
-    preempt: Preempt,
-) -> Result<Execution<S>, String> {
-    match &case.madsim {
-        None => Ok(execute(subject, &case.workload, &case.faults, &case.run(preempt))),
-        #[cfg(madsim)]
-        Some(run) => {
-            assert!(case.faults.is_clean(), "madsim runs inject no fault");
-            Ok(crate::on_madsim::execute(subject, &case.workload, run))
-        }
-        #[cfg(not(madsim))]
-        Some(run) => Err(format!(
-            "this case is a madsim run ({run}): build crashsim with --cfg madsim (the repository's .cargo/config.toml does; a RUSTFLAGS variable overrides it)"
-        )),
-    }
-}
-
 /// How to run a workload: the schedule to follow and where clients may be preempted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Run {
@@ -129,7 +114,7 @@ pub struct Run {
 pub fn execute<S: Subject>(subject: &S, workload: &Workload<S::Op>, plan: &Plan, run: &Run) -> Execution<S> {
     let fs = SimFs::new(SimOptions::default());
     if let Some(rules) = &run.sync_rules {
-        let mut library = crate::diagnose::harness_sources();
+        let mut library = harness_sources();
         library.push(crashsim_sim::site::own_sources());
         fs.record_sites(library);
         fs.insert_syncs(rules.clone());

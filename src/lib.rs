@@ -33,6 +33,7 @@
 //! feature, the `crashsim` CLI and the session store as a subject (the example above); the disk is in `crashsim-sim`, the store under test in `crashsim-store`, the spec in
 //! `crashsim-model` and fault plans in `crashsim-faults`.
 
+mod bounds;
 pub mod cache;
 pub mod case;
 pub mod case_text;

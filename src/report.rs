@@ -6,12 +6,12 @@ use crashsim_model::history::{Outcome, Record};
 use crashsim_model::Violation;
 use crashsim_sim::{Model, Trace};
 
+use crate::bounds::ExploreOptions;
 use crate::cache::RecoveryCache;
 use crate::case::{Case, Check};
 use crate::continuation::{continue_after, remaining};
 use crate::diagnose::{diagnose, Diagnosis};
-use crate::execute::{execute_case, Execution, Span};
-use crate::explore::ExploreOptions;
+use crate::execute::{Execution, Span};
 use crate::subject::{recover_on, History, Subject};
 
 /// A replayed case.
@@ -47,7 +47,7 @@ pub fn reproduce_with<S: Subject>(
     full_trace: bool,
 ) -> Result<Reproduction, String> {
     let images = &opts.images;
-    let run = execute_case(subject, case, opts.preempt)?;
+    let run = case.execute(subject, opts.preempt)?;
     let concurrent = case.workload.is_concurrent();
     let mut text = String::new();
     let _ = writeln!(text, "{}, persistence model {model}", subject.describe());

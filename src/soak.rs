@@ -25,7 +25,7 @@ use rayon::prelude::*;
 
 use crate::cache::RecoveryCache;
 use crate::case::{Case, Check, Finding};
-use crate::execute::{execute, execute_case, Execution, Run};
+use crate::execute::{execute, Execution, Run};
 use crate::explore::{
     check_fault_run, check_run, explore_workload, shrink_finding, ExploreOptions, Merger, ModelResult, Scope,
     WorkloadResult,
@@ -249,7 +249,7 @@ pub(crate) fn evaluate_race<S: Subject>(
     opts: &ExploreOptions,
     cache: &RecoveryCache<S>,
 ) -> WorkloadResult<S> {
-    let run: Execution<S> = execute_case(subject, case, opts.preempt).expect("a race case runs in this build");
+    let run: Execution<S> = case.execute(subject, opts.preempt).expect("a race case runs in this build");
     let mut result = WorkloadResult::default();
     result.interleavings += 1;
     let scope = Scope::one(subject, &model, opts, cache);

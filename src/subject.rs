@@ -19,8 +19,8 @@ use crashsim_sim::{Clock, Frozen, Image, Model, SimFs};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::bounds::ExploreOptions;
 use crate::case::Case;
-use crate::explore::ExploreOptions;
 pub use crate::schedule::gate::Gated;
 use crate::workload::Workload;
 

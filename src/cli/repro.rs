@@ -9,7 +9,6 @@ use super::progress::Progress;
 use crate::cache::RecoveryCache;
 use crate::case::Case;
 use crate::diagnose::{group, summary, Diagnosis};
-use crate::execute::execute_case;
 use crate::explore::{explore, ExploreOptions};
 use crate::report::reproduce_with;
 use crate::subject::Subject;
@@ -98,7 +97,8 @@ pub fn replay<S: Subject>(
     // A fault the run would not carry out (past its end, a short write on another syscall)
     // makes a replay that silently tests nothing.
     if !case.faults.faults.is_empty() {
-        let checked = execute_case(subject, &case, opts.preempt)
+        let checked = case
+            .execute(subject, opts.preempt)
             .and_then(|run| case.faults.check_carried_out(&run.fs.trace()).map_err(|e| format!("--plan: {e}")));
         if let Err(error) = checked {
             eprintln!("error: {error}");

@@ -8,11 +8,11 @@ use crashsim_sim::{Image, ImageOptions, SimFs, SyncRule};
 
 use super::Oracle;
 
+use crate::bounds::ExploreOptions;
 use crate::cache::RecoveryCache;
 use crate::case::{Case, Check};
 use crate::continuation::{continue_after, remaining};
 use crate::execute::{execute, Execution, Run};
-use crate::explore::ExploreOptions;
 use crate::subject::Subject;
 
 /// A case's run with sites recorded (and a fix's fsyncs inserted), and its verdicts.

@@ -37,15 +37,9 @@ pub use judge::Judge;
 pub use oracle::Oracle;
 pub use vulnerability::{group, summary, Vulnerability};
 
+use crate::bounds::ExploreOptions;
 use crate::case::{Case, Check};
-use crate::explore::ExploreOptions;
 use crate::subject::Subject;
-
-/// The sources of crashsim itself: its frames (the shims, the scheduler's gate, the harness
-/// that calls the program) are never a program's call site.
-pub fn harness_sources() -> Vec<String> {
-    vec![concat!(env!("CARGO_MANIFEST_DIR"), "/src/").to_string()]
-}
 
 /// The persistence property a failure needs and the disk did not give (ALICE's terms).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -11,7 +11,6 @@ use crashsim_model::Violation;
 use crashsim_sim::{Image, ImageSet, SimFs, SimOptions, Tracker};
 use rayon::prelude::*;
 
-use super::options::FAILURE_REPORTED;
 use super::result::{absorb_each, WorkloadResult};
 use super::scope::Scope;
 use super::seen_points::{ImageVerdict, SeenPoints};
@@ -21,6 +20,10 @@ use crate::execute::{execute, Execution, Run};
 use crate::schedule::Schedule;
 use crate::subject::Subject;
 use crate::workload::Workload;
+
+/// The invariant a call breaks when it acknowledges what a failed syscall kept from happening:
+/// the user is told it is saved when it is not.
+pub const FAILURE_REPORTED: &str = "Durable";
 
 /// The checks of one run of `case` at the crash points `points` (earlier ones were checked with
 /// the run it branched from; a scale workload stops before its final shutdown), under each of

@@ -28,7 +28,6 @@
 
 mod fault_runs;
 mod judge;
-mod options;
 mod plan;
 mod result;
 mod scope;
@@ -57,12 +56,13 @@ use crate::schedule::Schedule;
 use crate::subject::{History, Subject};
 use crate::workload::Workload;
 
+pub use self::judge::FAILURE_REPORTED;
 pub(crate) use self::judge::{check_fault_run, check_run};
-pub use self::options::{ExploreOptions, FAILURE_REPORTED, RUN_BATCH, STOP_BATCH};
 pub use self::result::ModelResult;
 pub(crate) use self::result::{Merger, WorkloadResult};
 pub(crate) use self::scope::Scope;
 pub use self::shrink::shrink_finding;
+pub use crate::bounds::{ExploreOptions, RUN_BATCH, STOP_BATCH};
 
 /// Explores `subject` under `model`; `progress` is told after each workload.
 pub fn explore<S: Subject>(

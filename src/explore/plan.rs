@@ -2,7 +2,7 @@
 //! ones extended only from a new state), and which of them run faults in their last operation or
 //! may be cut short.
 
-use super::options::ExploreOptions;
+use crate::bounds::ExploreOptions;
 use crate::subject::Subject;
 use crate::workload::{self, Workload};
 

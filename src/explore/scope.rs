@@ -4,8 +4,8 @@
 
 use crashsim_sim::Model;
 
-use super::options::ExploreOptions;
 use super::result::WorkloadResult;
+use crate::bounds::ExploreOptions;
 use crate::cache::RecoveryCache;
 use crate::subject::Subject;
 

@@ -5,10 +5,10 @@ use crashsim_faults::Plan;
 use crashsim_sim::Model;
 
 use super::judge::{check_corruptions, check_fault_run};
-use super::options::ExploreOptions;
 use super::result::WorkloadResult;
 use super::scope::Scope;
 use super::{explore_after_setup, explore_workload};
+use crate::bounds::ExploreOptions;
 use crate::cache::RecoveryCache;
 use crate::case::{Case, Finding};
 use crate::execute::{execute, Run};

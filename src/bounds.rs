@@ -1,4 +1,6 @@
 //! The explorer's bounds ([`ExploreOptions`]): every field read by planning, running or judging.
+//! Plain data, apart from the explorer, so that a subject, a case's text and a diagnosis can name
+//! the bounds without depending on the explorer.
 
 use crashsim_sim::{ImageOptions, Model};
 
@@ -62,10 +64,6 @@ pub struct ExploreOptions {
     /// all. Default: none.
     pub stop_under: Vec<Model>,
 }
-
-/// The invariant a call breaks when it acknowledges what a failed syscall kept from happening:
-/// the user is told it is saved when it is not.
-pub const FAILURE_REPORTED: &str = "Durable";
 
 /// Workloads run (in parallel) between two looks for a violation when a model is in
 /// `stop_under`; fixed, so that where a run stops does not depend on the number of threads.
