@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::history::{self, linearize, Interval, Violation};
-use crate::invariant::{adoption, Invariant, Judged, Uncertain, View, ViewEntry};
+use crate::invariant::{adoption, Invariant, Judged, Recovery, Uncertain, View, ViewEntry};
 use crate::keys::canonical;
 use crate::op::{Op, Outcome, Reply};
 use crate::partial;
@@ -22,17 +22,6 @@ use crate::store::{crash_resolutions, Client, Effect, Store};
 
 /// One step of a recorded run of the session store.
 pub type Record = history::Record<Op, Reply>;
-
-/// How recovery ended on the observed image.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Recovery {
-    /// Not run: the view was taken from a running store (a clean point).
-    NotRun,
-    /// Recovery returned Ok; these session ids were adopted from orphan transcripts.
-    Ok { adopted: BTreeSet<String> },
-    /// Recovery failed with this error: the store cannot start.
-    Failed(String),
-}
 
 /// What the harness found on a disk image.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

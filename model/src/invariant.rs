@@ -7,8 +7,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::check::Recovery;
 use crate::keys::is_canonical;
+
+/// How recovery ended on the observed image.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Recovery {
+    /// Not run: the view was taken from a running store (a clean point).
+    NotRun,
+    /// Recovery returned Ok; these session ids were adopted from orphan transcripts.
+    Ok { adopted: BTreeSet<String> },
+    /// Recovery failed with this error: the store cannot start.
+    Failed(String),
+}
 
 /// The invariants every run is checked against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -37,9 +37,9 @@ pub mod spec;
 pub mod store;
 
 pub use bfs::{check_spec, check_spec_with_progress, BfsReport, Counterexample};
-pub use check::{check, Expected, Observed, Record, Recovery};
+pub use check::{check, Expected, Observed, Record};
 pub use history::{Interval, Violation, CALLS_MAX, NEVER};
-pub use invariant::{Invariant, View, ViewEntry};
+pub use invariant::{Invariant, Recovery, View, ViewEntry};
 pub use judge::{judge, Allowed, Property, Spec};
 pub use op::{Op, Outcome, Reply};
 pub use served::Served;

@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use crate::check::Recovery;
+use crate::invariant::Recovery;
 use crate::invariant::{Invariant, Judged, Uncertain};
 use crate::keys::canonical;
 use crate::op::Op;
