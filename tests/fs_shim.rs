@@ -3,6 +3,7 @@
 //! `std::fs`, and `tokio::fs` over it, on a real temporary directory). Every call must give the
 //! same result, errno for errno, and the final trees must be identical.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -35,6 +36,9 @@ enum Call {
     Open(usize, [bool; 6], Vec<u8>),
     /// Open read-write, write the bytes at 2, read 4 bytes at 1, set the length to 3, stat.
     Positioned(usize, Vec<u8>),
+    /// `exists` (`try_exists` in tokio).
+    Exists(usize),
+    RemoveDirAll(usize),
 }
 
 fn program(seed: u64) -> Vec<Call> {
@@ -44,7 +48,7 @@ fn program(seed: u64) -> Vec<Call> {
             let p = rng.random_range(0..NAMES.len());
             let q = rng.random_range(0..NAMES.len());
             let data: Vec<u8> = (0..rng.random_range(0..6u8)).map(|i| b'a' + i).collect();
-            match rng.random_range(0..15) {
+            match rng.random_range(0..17) {
                 0 => Call::Write(p, data),
                 1 => Call::Read(p),
                 2 => Call::ReadToString(p),
@@ -62,7 +66,9 @@ fn program(seed: u64) -> Vec<Call> {
                     let odds = [0.5, 0.7, 0.3, 0.3, 0.5, 0.2];
                     Call::Open(p, odds.map(|odd| rng.random_bool(odd)), data)
                 }
-                _ => Call::Positioned(p, data),
+                14 => Call::Positioned(p, data),
+                15 => Call::Exists(p),
+                _ => Call::RemoveDirAll(p),
             }
         })
         .collect()
@@ -74,6 +80,26 @@ fn outcome<T: std::fmt::Debug>(result: std::io::Result<T>) -> String {
         Ok(value) => format!("ok {value:?}"),
         Err(error) => format!("err {:?} {:?}", error.raw_os_error(), error.kind()),
     }
+}
+
+/// What a call compares of metadata: its kind every way it is asked, and a file's length.
+fn described(m: &fs::Metadata) -> (bool, bool, bool, bool, bool, u64) {
+    let kind = m.file_type();
+    (m.is_dir(), m.is_file(), kind.is_dir(), kind.is_file(), kind.is_symlink(), if m.is_dir() { 0 } else { m.len() })
+}
+
+/// A listed entry: its name, and a `/` after a directory's (a `@` after a symlink's).
+fn listed(name: &std::ffi::OsStr, kind: fs::FileType) -> String {
+    let mark = if kind.is_dir() {
+        "/"
+    } else if kind.is_symlink() {
+        "@"
+    } else if kind.is_file() {
+        ""
+    } else {
+        "?"
+    };
+    format!("{}{mark}", name.to_string_lossy())
 }
 
 /// Directory listings compare as sorted names.
@@ -101,13 +127,13 @@ fn run_std(calls: &[Call], base: &Path) -> Vec<String> {
             Call::CreateDirAll(p) => outcome(fs::create_dir_all(path(*p))),
             Call::RemoveDir(p) => outcome(fs::remove_dir(path(*p))),
             Call::HardLink(p, q) => outcome(fs::hard_link(path(*p), path(*q))),
-            Call::Metadata(p) => {
-                outcome(fs::metadata(path(*p)).map(|m| (m.is_dir(), if m.is_dir() { 0 } else { m.len() })))
-            }
+            Call::Metadata(p) => outcome(fs::metadata(path(*p)).map(|m| described(&m))),
             Call::Copy(p, q) => outcome(fs::copy(path(*p), path(*q))),
             Call::ReadDir(p) => outcome(sorted(fs::read_dir(path(*p)).and_then(|entries| {
-                entries.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned())).collect()
+                entries.map(|e| e.and_then(|e| Ok(listed(&e.file_name(), e.file_type()?)))).collect()
             }))),
+            Call::Exists(p) => outcome(fs::exists(path(*p))),
+            Call::RemoveDirAll(p) => outcome(fs::remove_dir_all(path(*p))),
             Call::SyncDir(p) => outcome(fs::File::open(path(*p)).and_then(|d| d.sync_all())),
             Call::Open(p, [read, write, append, truncate, create, create_new], data) => {
                 let opened = fs::OpenOptions::new()
@@ -157,16 +183,16 @@ async fn run_tokio(calls: &[Call], base: &Path) -> Vec<String> {
             Call::CreateDirAll(p) => outcome(tfs::create_dir_all(path(*p)).await),
             Call::RemoveDir(p) => outcome(tfs::remove_dir(path(*p)).await),
             Call::HardLink(p, q) => outcome(tfs::hard_link(path(*p), path(*q)).await),
-            Call::Metadata(p) => {
-                outcome(tfs::metadata(path(*p)).await.map(|m| (m.is_dir(), if m.is_dir() { 0 } else { m.len() })))
-            }
+            Call::Metadata(p) => outcome(tfs::metadata(path(*p)).await.map(|m| described(&m))),
+            Call::Exists(p) => outcome(tfs::try_exists(path(*p)).await),
+            Call::RemoveDirAll(p) => outcome(tfs::remove_dir_all(path(*p)).await),
             Call::Copy(p, q) => outcome(tfs::copy(path(*p), path(*q)).await),
             Call::ReadDir(p) => {
                 let listed = async {
                     let mut entries = tfs::read_dir(path(*p)).await?;
                     let mut names = Vec::new();
                     while let Some(entry) = entries.next_entry().await? {
-                        names.push(entry.file_name().to_string_lossy().into_owned());
+                        names.push(listed(&entry.file_name(), entry.file_type().await?));
                     }
                     Ok(names)
                 };
@@ -232,6 +258,8 @@ fn assert_same(seed: u64, simulated: &[String], real: &[String], sim: &SimFs, di
 
 #[test]
 fn the_std_shim_on_the_simulated_disk_matches_std_fs_on_a_real_one() {
+    // What the calls made of several syscalls gave on the real disk, over every program.
+    let mut seen: BTreeSet<(&str, String)> = BTreeSet::new();
     for seed in 0..1000 {
         let calls = program(seed);
         let sim = Arc::new(SimFs::new(SimOptions::default()));
@@ -240,6 +268,28 @@ fn the_std_shim_on_the_simulated_disk_matches_std_fs_on_a_real_one() {
         assert!(!crashsim::fs::simulated(), "outside a run, the shim is std::fs");
         let real = run_std(&calls, dir.path());
         assert_same(seed, &simulated, &real, &sim, dir.path());
+        for (call, outcome) in calls.iter().zip(real) {
+            match call {
+                Call::Exists(_) => seen.insert(("exists", outcome)),
+                Call::RemoveDirAll(_) => seen.insert(("remove_dir_all", outcome)),
+                Call::CreateDirAll(_) => seen.insert(("create_dir_all", outcome)),
+                _ => false,
+            };
+        }
+    }
+    // The programs reach each way these calls end: found, absent, a path through a file; a tree
+    // removed, a file refused, nothing there.
+    for expected in [
+        ("exists", "ok true"),
+        ("exists", "ok false"),
+        ("exists", "err Some(20) NotADirectory"),
+        ("remove_dir_all", "ok ()"),
+        ("remove_dir_all", "err Some(2) NotFound"),
+        ("remove_dir_all", "err Some(20) NotADirectory"),
+        ("create_dir_all", "ok ()"),
+        ("create_dir_all", "err Some(17) AlreadyExists"),
+    ] {
+        assert!(seen.contains(&(expected.0, expected.1.to_string())), "no program reached {expected:?}: {seen:?}");
     }
 }
 

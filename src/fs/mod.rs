@@ -13,11 +13,17 @@
 //! `AsyncRead`/`AsyncWrite`/`AsyncSeek`), `sync_all`, `sync_data`, `set_len`, `metadata`;
 //! `OpenOptions` (`read`, `write`, `append`, `truncate`, `create`, `create_new`); and `read`,
 //! `read_to_string`, `write`, `rename`, `remove_file`, `create_dir`, `create_dir_all`,
-//! `remove_dir`, `read_dir`, `hard_link`, `metadata`, `copy`. `File::open(dir)?.sync_all()` is a
-//! directory fsync, as on Linux.
+//! `remove_dir`, `remove_dir_all`, `read_dir` (`DirEntry::file_type`), `hard_link`, `metadata`
+//! (`Metadata::file_type`), `copy`, `exists` (tokio: `try_exists`). `File::open(dir)?.sync_all()`
+//! is a directory fsync, as on Linux. The calls made of several syscalls are written once, on
+//! the core (`tree`).
+//!
+//! Not shimmed: `Path`'s own filesystem methods (`exists`, `try_exists`, `is_file`, `is_dir`,
+//! `metadata`, `read_dir`) call `std::fs` directly, so inside a run they see the real disk: a
+//! store under test calls the shim's `exists` and `metadata` instead.
 //!
 //! Not simulated:
-//! - permissions, symlinks, timestamps, `Metadata` beyond `is_dir`, `is_file` and `len`;
+//! - permissions, symlinks, timestamps, `Metadata` beyond `file_type`, `is_dir`, `is_file` and `len`;
 //! - preemption inside a `std` call made directly from a task: it runs to its end before another
 //!   client may run. Sync code awaited through [`thread::scheduled`] (`crashsim::fs::std::scheduled`)
 //!   runs on a thread of its own and may be preempted before each of its calls, as `tokio` calls
@@ -39,6 +45,7 @@ use crashsim_sim::{Errno, Fd, Fs, FsResult, OpenOptions, Stat};
 pub mod std;
 pub mod thread;
 pub mod tokio;
+mod tree;
 
 /// One call to the simulated disk, as both shims make it.
 #[derive(Clone, Debug)]

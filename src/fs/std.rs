@@ -58,16 +58,19 @@ fn either<T>(
 /// What `stat` tells of a file or directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Metadata {
-    is_dir: bool,
+    file_type: FileType,
     len: u64,
 }
 
 impl Metadata {
+    pub fn file_type(&self) -> FileType {
+        self.file_type
+    }
     pub fn is_dir(&self) -> bool {
-        self.is_dir
+        self.file_type.is_dir()
     }
     pub fn is_file(&self) -> bool {
-        !self.is_dir
+        self.file_type.is_file()
     }
     /// Bytes (0 for a directory in the simulation; what `std` says on a real disk).
     pub fn len(&self) -> u64 {
@@ -80,13 +83,46 @@ impl Metadata {
 
 impl From<Stat> for Metadata {
     fn from(stat: Stat) -> Self {
-        Self { is_dir: stat.kind == Kind::Dir, len: stat.size }
+        Self { file_type: FileType::from(stat.kind), len: stat.size }
     }
 }
 
 impl From<::std::fs::Metadata> for Metadata {
     fn from(meta: ::std::fs::Metadata) -> Self {
-        Self { is_dir: meta.is_dir(), len: meta.len() }
+        Self { file_type: meta.file_type().into(), len: meta.len() }
+    }
+}
+
+/// The kind of a node: a directory or a file on the simulated disk (which has no symlinks);
+/// on a real disk, what `std` says (a symlink, a socket: neither a directory nor a file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileType {
+    dir: bool,
+    file: bool,
+    symlink: bool,
+}
+
+impl FileType {
+    pub fn is_dir(&self) -> bool {
+        self.dir
+    }
+    pub fn is_file(&self) -> bool {
+        self.file
+    }
+    pub fn is_symlink(&self) -> bool {
+        self.symlink
+    }
+}
+
+impl From<Kind> for FileType {
+    fn from(kind: Kind) -> Self {
+        Self { dir: kind == Kind::Dir, file: kind == Kind::File, symlink: false }
+    }
+}
+
+impl From<::std::fs::FileType> for FileType {
+    fn from(kind: ::std::fs::FileType) -> Self {
+        Self { dir: kind.is_dir(), file: kind.is_file(), symlink: kind.is_symlink() }
     }
 }
 
@@ -378,38 +414,20 @@ pub fn create_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
     either(path.as_ref(), |fs, p| run(fs.mkdir(p.to_string())), |p| ::std::fs::create_dir(p))
 }
 
-/// Creates `path` and every missing parent; an existing directory is fine. The same steps as
-/// `std`'s, so that what fails, fails with the same errno.
+/// Creates `path` and every missing parent; an existing directory is fine (std's steps).
 pub fn create_dir_all<P: AsRef<Path>>(path: P) -> io::Result<()> {
-    either(path.as_ref(), sim_create_dir_all, |p| ::std::fs::create_dir_all(p))
+    either(path.as_ref(), |fs, p| run(fs.mkdir_all(p.to_string())), |p| ::std::fs::create_dir_all(p))
 }
 
-fn sim_create_dir_all(fs: &Handle, path: &str) -> io::Result<()> {
-    let is_dir = |p: &str| run(fs.stat(p.to_string())).is_ok_and(|s| s.kind == Kind::Dir);
-    if path.is_empty() || path == "/" {
-        return Ok(());
-    }
-    match Handle::block(fs.mkdir(path.to_string())) {
-        Ok(()) => return Ok(()),
-        Err(Errno::ENOENT) => {}
-        Err(_) if is_dir(path) => return Ok(()),
-        Err(errno) => return Err(io_error(errno)),
-    }
-    sim_create_dir_all(fs, parent_of(path))?;
-    match Handle::block(fs.mkdir(path.to_string())) {
-        Ok(()) => Ok(()),
-        Err(_) if is_dir(path) => Ok(()),
-        Err(errno) => Err(io_error(errno)),
-    }
+/// Removes a directory and everything under it (ENOTDIR for a file, as std).
+pub fn remove_dir_all<P: AsRef<Path>>(path: P) -> io::Result<()> {
+    either(path.as_ref(), |fs, p| run(fs.remove_all(p.to_string())), |p| ::std::fs::remove_dir_all(p))
 }
 
-/// The simulated path of `path`'s parent ("" for the root's children).
-pub(super) fn parent_of(path: &str) -> &str {
-    match path.trim_end_matches('/').rfind('/') {
-        Some(0) => "/",
-        Some(slash) => &path[..slash],
-        None => "",
-    }
+/// Whether `path` names anything (`Ok(false)` only when it does not exist), as `std::fs::exists`.
+/// `Path::exists` and `Path::try_exists` ask the real disk even inside a run: call this.
+pub fn exists<P: AsRef<Path>>(path: P) -> io::Result<bool> {
+    either(path.as_ref(), |fs, p| run(fs.exists(p.to_string())), |p| ::std::fs::exists(p))
 }
 
 pub fn remove_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
@@ -468,6 +486,15 @@ impl DirEntry {
     }
     pub fn metadata(&self) -> io::Result<Metadata> {
         metadata(&self.path)
+    }
+    /// The entry's kind, its link not followed (a `stat` on the simulated disk, which has no
+    /// links to follow).
+    pub fn file_type(&self) -> io::Result<FileType> {
+        either(
+            &self.path,
+            |fs, p| run(fs.stat(p.to_string())).map(|stat| stat.kind.into()),
+            |p| ::std::fs::symlink_metadata(p).map(|meta| meta.file_type().into()),
+        )
     }
 }
 

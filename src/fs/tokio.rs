@@ -10,9 +10,10 @@ use ::std::pin::Pin;
 use ::std::task::{ready, Context, Poll};
 
 use ::tokio::io::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf};
-use crashsim_sim::{Errno, Kind, OpenOptions as SimOpen};
+use crashsim_sim::{Errno, OpenOptions as SimOpen};
 
-use super::std::{sim_flags, sim_path, Metadata};
+use super::std::{sim_flags, sim_path};
+pub use super::std::{FileType, Metadata};
 use super::{current, io_error, Descriptor, Handle, Pending};
 
 /// Largest read asked of the simulated disk at once.
@@ -354,29 +355,18 @@ pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
 
 /// Creates `path` and every missing parent; an existing directory is fine (std's steps).
 pub async fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
-    either(path.as_ref(), |fs, p| async move { create_all(&fs, &p).await }, ::tokio::fs::create_dir_all).await
+    either(path.as_ref(), |fs, p| run(fs.mkdir_all(p)), ::tokio::fs::create_dir_all).await
 }
 
-/// Boxed: it recurses into the parent.
-fn create_all<'a>(fs: &'a Handle, path: &'a str) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send + 'a>> {
-    Box::pin(async move {
-        let is_dir = |p: String| async move { fs.stat(p).await.is_ok_and(|s| s.kind == Kind::Dir) };
-        if path.is_empty() || path == "/" {
-            return Ok(());
-        }
-        match fs.mkdir(path.to_string()).await {
-            Ok(()) => return Ok(()),
-            Err(Errno::ENOENT) => {}
-            Err(_) if is_dir(path.to_string()).await => return Ok(()),
-            Err(errno) => return Err(io_error(errno)),
-        }
-        create_all(fs, super::std::parent_of(path)).await?;
-        match fs.mkdir(path.to_string()).await {
-            Ok(()) => Ok(()),
-            Err(_) if is_dir(path.to_string()).await => Ok(()),
-            Err(errno) => Err(io_error(errno)),
-        }
-    })
+/// Removes a directory and everything under it (ENOTDIR for a file, as std).
+pub async fn remove_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
+    either(path.as_ref(), |fs, p| run(fs.remove_all(p)), ::tokio::fs::remove_dir_all).await
+}
+
+/// Whether `path` names anything (`Ok(false)` only when it does not exist), as
+/// `tokio::fs::try_exists`. `Path::exists` asks the real disk even inside a run: call this.
+pub async fn try_exists(path: impl AsRef<Path>) -> io::Result<bool> {
+    either(path.as_ref(), |fs, p| run(fs.exists(p)), ::tokio::fs::try_exists).await
 }
 
 pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
@@ -423,6 +413,15 @@ impl DirEntry {
     }
     pub async fn metadata(&self) -> io::Result<Metadata> {
         metadata(self.0.path()).await
+    }
+    /// The entry's kind, its link not followed.
+    pub async fn file_type(&self) -> io::Result<FileType> {
+        either(
+            &self.0.path(),
+            |fs, p| async move { run(fs.stat(p)).await.map(|stat| stat.kind.into()) },
+            |p| async move { ::tokio::fs::symlink_metadata(p).await.map(|meta| meta.file_type().into()) },
+        )
+        .await
     }
 }
 
