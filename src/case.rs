@@ -44,6 +44,12 @@ pub struct Case<S: Subject> {
 }
 
 impl<S: Subject> Case<S> {
+    /// The restart after `workload`'s clean shutdown, run under `faults` on crashsim's executor
+    /// with the default schedule: the case every other check of a run is made from.
+    pub fn restart(workload: Workload<S::Op>, faults: Plan) -> Self {
+        Self { workload, faults, schedule: Schedule::default(), madsim: None, check: Check::Restart }
+    }
+
     /// How the case's run is made.
     pub fn run(&self, preempt: Preempt) -> Run {
         Run { schedule: self.schedule.clone(), preempt, ..Run::default() }

@@ -24,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::cache::RecoveryCache;
-use crate::case::{Case, Check, Finding};
+use crate::case::{Case, Finding};
 use crate::execute::{execute, Execution, Run};
 use crate::explore::{
     check_fault_run, check_run, explore_workload, shrink_finding, ExploreOptions, Merger, ModelResult, Scope,
@@ -214,8 +214,7 @@ pub fn race_workload<S: Subject>(
 /// with a seeded kill; or, without madsim, a seeded schedule on crashsim's executor).
 pub fn race_case<S: Subject>(subject: &S, seed: u64, opts: &SoakOptions) -> Case<S> {
     let workload = race_workload(subject, seed, opts.clients, opts.processes, opts.max_ops);
-    let case =
-        Case { workload, faults: Plan::none(), schedule: Default::default(), madsim: None, check: Check::Restart };
+    let case = Case::restart(workload, Plan::none());
     race_run(subject, seed, case)
 }
 

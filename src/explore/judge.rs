@@ -17,7 +17,6 @@ use super::seen_points::{ImageVerdict, SeenPoints};
 use crate::case::{Case, Check, Finding};
 use crate::continuation;
 use crate::execute::{execute, Execution, Run};
-use crate::schedule::Schedule;
 use crate::subject::Subject;
 use crate::workload::Workload;
 
@@ -435,13 +434,7 @@ pub(super) fn judge_fault_run<S: Subject>(
     scope: &Scope<S>,
     results: &mut [WorkloadResult<S>],
 ) {
-    let case = Case {
-        workload: workload.clone(),
-        faults: plan.clone(),
-        schedule: Schedule::default(),
-        madsim: None,
-        check: Check::Restart,
-    };
+    let case = Case::restart(workload.clone(), plan.clone());
     let (&step, fault) = plan.faults.iter().next().expect("a fault plan has one fault");
     let hit = run.spans.iter().position(|s| s.start <= step && step < s.end);
     if let Some(span) = hit {

@@ -101,7 +101,8 @@ mod tests {
     use crashsim_sim::Model;
     use crashsim_store::Variant;
 
-    use super::super::{explore_interleavings, ExploreOptions, Scope, WorkloadResult};
+    use super::super::workload::explore_interleavings;
+    use super::super::{ExploreOptions, Scope, WorkloadResult};
     use super::SeenPoints;
     use crate::cache::RecoveryCache;
     use crate::session::Session;

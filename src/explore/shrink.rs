@@ -7,7 +7,7 @@ use crashsim_sim::Model;
 use super::judge::{check_corruptions, check_fault_run};
 use super::result::WorkloadResult;
 use super::scope::Scope;
-use super::{explore_after_setup, explore_workload};
+use super::workload::{explore_after_setup, explore_workload};
 use crate::bounds::ExploreOptions;
 use crate::cache::RecoveryCache;
 use crate::case::{Case, Finding};
