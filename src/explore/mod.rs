@@ -37,17 +37,18 @@ mod result;
 mod scope;
 mod seen;
 mod seen_points;
+mod seen_workloads;
 mod shrink;
 mod workload;
 
-use std::collections::HashSet;
 use std::time::Instant;
 
 use crashsim_sim::Model;
 use rayon::prelude::*;
 
-use self::plan::{extendable, last_op_faults, prunable, Levels};
+use self::plan::{extendable, prunable, Levels};
 use self::seen::Keys;
+use self::seen_workloads::SeenWorkloads;
 use self::workload::{check_last_op_faults, explore_after_setup, explore_workload_keyed};
 use crate::cache::RecoveryCache;
 use crate::case::Finding;
@@ -97,16 +98,7 @@ pub fn explore_models<S: Subject>(
     let mut shrinkable: Vec<bool> = Vec::new();
     // Workloads run or skipped so far (for the progress of a model that stops early).
     let mut accounted: u64 = 0;
-    // The states before a last operation (with it) whose fault runs ran, and how many
-    // workloads asked.
-    let mut seen_before_last: HashSet<u128> = HashSet::new();
-    // The states after a run (with what the spec expects of them) whose damages were checked.
-    let mut seen_after: HashSet<u128> = HashSet::new();
-    // State caching of the exhaustive workloads: the states after a workload's last call (with
-    // the spec's expectation) reached so far. A workload that reached one first reached by an
-    // earlier one is not extended; its extensions count as skipped.
-    let mut seen_after_last: HashSet<u128> = HashSet::new();
-    let mut skipped: u64 = 0;
+    let mut seen = SeenWorkloads::default();
     'levels: while let Some(level) = levels.next_level() {
         for chunk in level.chunks(batch) {
             let live: Vec<usize> = (0..models.len()).filter(|&m| ended_ms[m].is_none()).collect();
@@ -127,34 +119,21 @@ pub fn explore_models<S: Subject>(
                     }
                 })
                 .collect();
-            // State caching, decided in workload order so that which workload runs a state's
-            // fault runs does not depend on the threads: the first with that state before its
-            // last op.
+            // State caching, decided in workload order (`SeenWorkloads`).
             let deep: Vec<(bool, bool)> = chunk
                 .iter()
                 .zip(&explored)
-                .map(|(planned, (_, keys))| {
-                    let deep = last_op_faults(opts, planned);
-                    match keys.as_ref().and_then(|k| k.before_last.map(|before| (before, k.after))) {
-                        Some((before, after)) if deep => (seen_before_last.insert(before), seen_after.insert(after)),
-                        _ => (deep, deep),
-                    }
-                })
+                .map(|(planned, (_, keys))| seen.last_op_checks(opts, planned, keys.as_ref()))
                 .collect();
             for (planned, (_, keys)) in chunk.iter().zip(&explored) {
                 if !extendable(planned) {
                     continue;
                 }
-                let ops = &planned.workload.clients[0];
-                // A workload that reached a state an earlier one reached: its extensions are
-                // that one's (but the short ones with every fault run are run all the same).
-                let new_state = !prunable(opts, planned)
-                    || keys.as_ref().is_none_or(|keys| seen_after_last.insert(keys.after_last));
-                if new_state || ops.len() < opts.errno_max_ops.max(1) {
-                    levels.extend(ops);
+                if seen.extends(opts, planned, keys.as_ref()) {
+                    levels.extend(&planned.workload.clients[0]);
                 } else {
                     let not_run = levels.not_extended();
-                    skipped += not_run;
+                    seen.skipped += not_run;
                     accounted += not_run;
                     (0..not_run * live.len() as u64).for_each(|_| progress());
                 }
@@ -206,7 +185,7 @@ pub fn explore_models<S: Subject>(
             merged.first = Some(shrink_finding(subject, models[m], finding, opts, cache));
         }
         merged.elapsed_ms = ended_ms[m].unwrap_or(all_done) + shrinking.elapsed().as_millis();
-        merged.seen_skipped = skipped;
+        merged.seen_skipped = seen.skipped;
         results.push(merged);
     }
     results
