@@ -44,7 +44,7 @@ pub(super) fn explore_workload_keyed<S: Subject>(
 }
 
 /// [`explore_workload_keyed`], its crash points judged once each with `seen_points`.
-pub(super) fn explore_interleavings<S: Subject>(
+fn explore_interleavings<S: Subject>(
     scope: &Scope<S>,
     workload: &Workload<S::Op>,
     errno_runs: bool,
@@ -162,4 +162,67 @@ pub(super) fn explore_after_setup<S: Subject>(scope: &Scope<S>, workload: &Workl
     let from = setup_end.unwrap_or(run.open_end);
     check_run(&run, &case, from..=run.fs.steps(), true, None, scope, &mut results);
     results
+}
+
+#[cfg(all(test, feature = "cli"))]
+mod tests {
+    use crashsim_sim::Model;
+    use crashsim_store::Variant;
+
+    use super::super::seen_points::SeenPoints;
+    use super::super::{ExploreOptions, Scope, WorkloadResult};
+    use super::explore_interleavings;
+    use crate::cache::RecoveryCache;
+    use crate::session::Session;
+
+    /// Everything a workload's result reports, as compared with and without reuse.
+    fn figures(r: &WorkloadResult<Session>) -> impl PartialEq + std::fmt::Debug + '_ {
+        let mut fingerprints: Vec<&u128> = r.fingerprints.iter().collect();
+        fingerprints.sort();
+        let first = r.first.as_ref().map(|f| (&f.case, &f.violation, f.survivors));
+        (
+            r.interleavings,
+            r.interleavings_cut,
+            r.crash_points,
+            r.crash_states,
+            fingerprints,
+            r.violations,
+            first,
+            r.states_to_detection,
+        )
+    }
+
+    /// Crash and clean points that take an earlier interleaving's verdicts leave every figure
+    /// and finding as judging them does: the reference (clean) and three races (caught, one of
+    /// them at clean points), a third of the concurrent workloads in one process and in two,
+    /// under every model.
+    #[test]
+    fn reused_crash_points_change_no_figure() {
+        let opts = ExploreOptions { client_ops_max: 1, processes_max: 2, ..ExploreOptions::default() };
+        for variant in [
+            Variant::Reference,
+            Variant::UpdateWithoutLock,
+            Variant::ProcessLocalLock,
+            Variant::CreateRegistersAfterAck,
+        ] {
+            let subject = Session(variant);
+            let cache = RecoveryCache::default();
+            let (mut reused, mut violations) = (0, 0);
+            for planned in opts.planned_others(&subject).iter().filter(|p| p.workload.is_concurrent()).step_by(3) {
+                let w = &planned.workload;
+                let scope = Scope::new(&subject, &Model::ALL, &opts, &cache);
+                let judged = explore_interleavings(&scope, w, false, false, None).0;
+                let seen = SeenPoints::default();
+                let taken = explore_interleavings(&scope, w, false, false, Some(&seen)).0;
+                for (j, t) in judged.iter().zip(&taken) {
+                    assert_eq!(figures(j), figures(t), "{variant} on {w}");
+                    assert_eq!(j.crash_points_reused, 0);
+                    reused += t.crash_points_reused;
+                    violations += t.violations;
+                }
+            }
+            assert!(reused > 0, "{variant}: no crash point was reused");
+            assert_eq!(violations > 0, variant != Variant::Reference, "{variant}");
+        }
+    }
 }
