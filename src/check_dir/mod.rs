@@ -91,7 +91,7 @@ pub fn check_acknowledged(
     image_of: Option<&Path>,
 ) -> Result<Report, Unreadable> {
     let scan = Scan::read_as(path, image_of)?;
-    let problems = problem::find(&scan, now_ms, acknowledged);
+    let problems = problem::find(&scan, now_ms, acknowledged::lost(&scan, acknowledged));
     Ok(Report { scan, problems })
 }
 

@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use crashsim_store::keys::canonical_key;
 use serde_json::json;
 
-use super::acknowledged::Acknowledged;
 use super::scan::{Class, Entry, File, Header, Layout, LockOwner, Registry, Scan, Target};
 
 /// A kind of problem.
@@ -146,11 +145,11 @@ impl Problem {
 /// `withSessionStoreLock` breaks a lock older than this (`staleMs`, 30 s).
 pub const LOCK_STALE_MS: u64 = 30_000;
 
-/// Finds every problem of a scanned directory, in [`Kind::ALL`]'s order; `now_ms` (milliseconds
-/// since the Unix epoch) dates the lock, and nothing `acknowledged` may be lost.
-pub fn find(scan: &Scan, now_ms: u64, acknowledged: &Acknowledged) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    problems.extend(super::acknowledged::lost(scan, acknowledged));
+/// Finds every problem of a scanned directory, with `lost` (what it lost of what a program
+/// acknowledged: [`lost`](super::acknowledged::lost)), in [`Kind::ALL`]'s order; `now_ms`
+/// (milliseconds since the Unix epoch) dates the lock.
+pub fn find(scan: &Scan, now_ms: u64, lost: Vec<Problem>) -> Vec<Problem> {
+    let mut problems = lost;
     match (&scan.registry, &scan.restored) {
         (Registry::Parsed { .. }, _) => {}
         (registry, Some(restored)) => {
