@@ -4,6 +4,8 @@
 //! same result, errno for errno, and the final trees must be identical.
 
 use std::collections::BTreeSet;
+use std::fs::Permissions;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -39,6 +41,9 @@ enum Call {
     /// `exists` (`try_exists` in tokio).
     Exists(usize),
     RemoveDirAll(usize),
+    /// `set_permissions` with these bits (the owner keeps every access: the tests may run as
+    /// any user).
+    SetPermissions(usize, u32),
 }
 
 fn program(seed: u64) -> Vec<Call> {
@@ -48,7 +53,7 @@ fn program(seed: u64) -> Vec<Call> {
             let p = rng.random_range(0..NAMES.len());
             let q = rng.random_range(0..NAMES.len());
             let data: Vec<u8> = (0..rng.random_range(0..6u8)).map(|i| b'a' + i).collect();
-            match rng.random_range(0..17) {
+            match rng.random_range(0..18) {
                 0 => Call::Write(p, data),
                 1 => Call::Read(p),
                 2 => Call::ReadToString(p),
@@ -68,6 +73,7 @@ fn program(seed: u64) -> Vec<Call> {
                 }
                 14 => Call::Positioned(p, data),
                 15 => Call::Exists(p),
+                16 => Call::SetPermissions(p, if rng.random_bool(0.5) { 0o700 } else { 0o755 }),
                 _ => Call::RemoveDirAll(p),
             }
         })
@@ -134,6 +140,7 @@ fn run_std(calls: &[Call], base: &Path) -> Vec<String> {
             }))),
             Call::Exists(p) => outcome(fs::exists(path(*p))),
             Call::RemoveDirAll(p) => outcome(fs::remove_dir_all(path(*p))),
+            Call::SetPermissions(p, mode) => outcome(fs::set_permissions(path(*p), Permissions::from_mode(*mode))),
             Call::SyncDir(p) => outcome(fs::File::open(path(*p)).and_then(|d| d.sync_all())),
             Call::Open(p, [read, write, append, truncate, create, create_new], data) => {
                 let opened = fs::OpenOptions::new()
@@ -143,6 +150,7 @@ fn run_std(calls: &[Call], base: &Path) -> Vec<String> {
                     .truncate(*truncate)
                     .create(*create)
                     .create_new(*create_new)
+                    .mode(0o600)
                     .open(path(*p));
                 outcome(opened.map(|mut file| {
                     let wrote = file.write(data);
@@ -160,7 +168,8 @@ fn run_std(calls: &[Call], base: &Path) -> Vec<String> {
                     let read = file.read_at(&mut buf, 1).map(|n| buf[..n].to_vec());
                     let len = file.set_len(3);
                     let meta = file.metadata().map(|m| m.len());
-                    format!("{} {} {} {}", outcome(at), outcome(read), outcome(len), outcome(meta))
+                    let chmod = file.set_permissions(Permissions::from_mode(0o644));
+                    format!("{} {} {} {} {}", outcome(at), outcome(read), outcome(len), outcome(meta), outcome(chmod))
                 }))
             }
         })
@@ -186,6 +195,9 @@ async fn run_tokio(calls: &[Call], base: &Path) -> Vec<String> {
             Call::Metadata(p) => outcome(tfs::metadata(path(*p)).await.map(|m| described(&m))),
             Call::Exists(p) => outcome(tfs::try_exists(path(*p)).await),
             Call::RemoveDirAll(p) => outcome(tfs::remove_dir_all(path(*p)).await),
+            Call::SetPermissions(p, mode) => {
+                outcome(tfs::set_permissions(path(*p), Permissions::from_mode(*mode)).await)
+            }
             Call::Copy(p, q) => outcome(tfs::copy(path(*p), path(*q)).await),
             Call::ReadDir(p) => {
                 let listed = async {
@@ -207,6 +219,7 @@ async fn run_tokio(calls: &[Call], base: &Path) -> Vec<String> {
                     .truncate(*truncate)
                     .create(*create)
                     .create_new(*create_new)
+                    .mode(0o600)
                     .open(path(*p))
                     .await;
                 let used = match opened {
@@ -237,7 +250,15 @@ async fn run_tokio(calls: &[Call], base: &Path) -> Vec<String> {
                         };
                         let len = file.set_len(3).await;
                         let meta = file.metadata().await.map(|m| m.len());
-                        Ok(format!("{} {} {} {}", outcome(at), outcome(read), outcome(len), outcome(meta)))
+                        let chmod = file.set_permissions(Permissions::from_mode(0o644)).await;
+                        Ok(format!(
+                            "{} {} {} {} {}",
+                            outcome(at),
+                            outcome(read),
+                            outcome(len),
+                            outcome(meta),
+                            outcome(chmod)
+                        ))
                     }
                     Err(error) => Err(error),
                 };
@@ -273,6 +294,7 @@ fn the_std_shim_on_the_simulated_disk_matches_std_fs_on_a_real_one() {
                 Call::Exists(_) => seen.insert(("exists", outcome)),
                 Call::RemoveDirAll(_) => seen.insert(("remove_dir_all", outcome)),
                 Call::CreateDirAll(_) => seen.insert(("create_dir_all", outcome)),
+                Call::SetPermissions(..) => seen.insert(("set_permissions", outcome)),
                 _ => false,
             };
         }
@@ -288,6 +310,8 @@ fn the_std_shim_on_the_simulated_disk_matches_std_fs_on_a_real_one() {
         ("remove_dir_all", "err Some(20) NotADirectory"),
         ("create_dir_all", "ok ()"),
         ("create_dir_all", "err Some(17) AlreadyExists"),
+        ("set_permissions", "ok ()"),
+        ("set_permissions", "err Some(2) NotFound"),
     ] {
         assert!(seen.contains(&(expected.0, expected.1.to_string())), "no program reached {expected:?}: {seen:?}");
     }

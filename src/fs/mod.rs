@@ -10,8 +10,9 @@
 //! from the same Linux errno, so `raw_os_error()` and `kind()` are what `std` gives.
 //!
 //! Shimmed ([`std`], [`tokio`]): `File` (`Read`/`Write`/`Seek` and `FileExt`;
-//! `AsyncRead`/`AsyncWrite`/`AsyncSeek`), `sync_all`, `sync_data`, `set_len`, `metadata`;
-//! `OpenOptions` (`read`, `write`, `append`, `truncate`, `create`, `create_new`); and `read`,
+//! `AsyncRead`/`AsyncWrite`/`AsyncSeek`), `sync_all`, `sync_data`, `set_len`, `metadata`,
+//! `set_permissions`; `OpenOptions` (`read`, `write`, `append`, `truncate`, `create`,
+//! `create_new`, `mode`); and `set_permissions`, `read`,
 //! `read_to_string`, `write`, `rename`, `remove_file`, `create_dir`, `create_dir_all`,
 //! `remove_dir`, `remove_dir_all`, `read_dir` (`DirEntry::file_type`), `hard_link`, `metadata`
 //! (`Metadata::file_type`), `copy`, `exists` (tokio: `try_exists`). `File::open(dir)?.sync_all()`
@@ -23,7 +24,9 @@
 //! store under test calls the shim's `exists` and `metadata` instead.
 //!
 //! Not simulated:
-//! - permissions, symlinks, timestamps, `Metadata` beyond `file_type`, `is_dir`, `is_file` and `len`;
+//! - permissions (`mode` and `set_permissions` act on a real disk only; on the simulated one
+//!   `set_permissions` is a `stat`, failing where `chmod` would), symlinks, timestamps,
+//!   `Metadata` beyond `file_type`, `is_dir`, `is_file` and `len`;
 //! - preemption inside a `std` call made directly from a task: it runs to its end before another
 //!   client may run. Sync code awaited through [`thread::scheduled`] (`crashsim::fs::std::scheduled`)
 //!   runs on a thread of its own and may be preempted before each of its calls, as `tokio` calls

@@ -135,6 +135,8 @@ pub struct OpenOptions {
     pub(super) truncate: bool,
     pub(super) create: bool,
     pub(super) create_new: bool,
+    /// The permission bits of a file it creates (`OpenOptionsExt::mode`): a real disk's only.
+    pub(super) mode: Option<u32>,
 }
 
 impl OpenOptions {
@@ -165,6 +167,12 @@ impl OpenOptions {
         self.create_new = create_new;
         self
     }
+    /// The permission bits of a file it creates, as `std::os::unix::fs::OpenOptionsExt::mode`:
+    /// applied on a real disk; the simulated disk has no permissions.
+    pub fn mode(&mut self, mode: u32) -> &mut Self {
+        self.mode = Some(mode);
+        self
+    }
 
     pub fn open<P: AsRef<Path>>(&self, path: P) -> io::Result<File> {
         let path = path.as_ref();
@@ -181,15 +189,19 @@ impl OpenOptions {
                 })))
             },
             |real| {
-                ::std::fs::OpenOptions::new()
+                use ::std::os::unix::fs::OpenOptionsExt;
+                let mut options = ::std::fs::OpenOptions::new();
+                options
                     .read(self.read)
                     .write(self.write)
                     .append(self.append)
                     .truncate(self.truncate)
                     .create(self.create)
-                    .create_new(self.create_new)
-                    .open(real)
-                    .map(|file| File(Inner::Real(file)))
+                    .create_new(self.create_new);
+                if let Some(mode) = self.mode {
+                    options.mode(mode);
+                }
+                options.open(real).map(|file| File(Inner::Real(file)))
             },
         )
     }
@@ -288,6 +300,14 @@ impl File {
         match &self.0 {
             Inner::Real(file) => file.metadata().map(Metadata::from),
             Inner::Sim(sim) => run(sim.file.fs.stat(sim.file.path.clone())).map(Metadata::from),
+        }
+    }
+
+    /// `fchmod(2)` on a real disk; nothing on the simulated one, which has no permissions.
+    pub fn set_permissions(&self, permissions: ::std::fs::Permissions) -> io::Result<()> {
+        match &self.0 {
+            Inner::Real(file) => file.set_permissions(permissions),
+            Inner::Sim(_) => Ok(()),
         }
     }
 }
@@ -432,6 +452,16 @@ pub fn exists<P: AsRef<Path>>(path: P) -> io::Result<bool> {
 
 pub fn remove_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
     either(path.as_ref(), |fs, p| run(fs.rmdir(p.to_string())), |p| ::std::fs::remove_dir(p))
+}
+
+/// `chmod(2)` on a real disk; on the simulated one, which has no permissions, a `stat` of `path`
+/// (so that a path that is not there fails as `chmod` does).
+pub fn set_permissions<P: AsRef<Path>>(path: P, permissions: ::std::fs::Permissions) -> io::Result<()> {
+    either(
+        path.as_ref(),
+        |fs, p| run(fs.stat(p.to_string())).map(|_| ()),
+        |p| ::std::fs::set_permissions(p, permissions),
+    )
 }
 
 pub fn metadata<P: AsRef<Path>>(path: P) -> io::Result<Metadata> {

@@ -55,6 +55,12 @@ impl OpenOptions {
         self.0.create_new(create_new);
         self
     }
+    /// The permission bits of a file it creates: applied on a real disk; the simulated disk has
+    /// no permissions.
+    pub fn mode(&mut self, mode: u32) -> &mut Self {
+        self.0.mode(mode);
+        self
+    }
 
     pub async fn open<P: AsRef<Path>>(&self, path: P) -> io::Result<File> {
         let path = path.as_ref();
@@ -73,16 +79,18 @@ impl OpenOptions {
             }
             None => {
                 let o = &self.0;
-                ::tokio::fs::OpenOptions::new()
+                let mut options = ::tokio::fs::OpenOptions::new();
+                options
                     .read(o.read)
                     .write(o.write)
                     .append(o.append)
                     .truncate(o.truncate)
                     .create(o.create)
-                    .create_new(o.create_new)
-                    .open(path)
-                    .await
-                    .map(|file| File(Inner::Real(file)))
+                    .create_new(o.create_new);
+                if let Some(mode) = o.mode {
+                    options.mode(mode);
+                }
+                options.open(path).await.map(|file| File(Inner::Real(file)))
             }
         }
     }
@@ -170,6 +178,14 @@ impl File {
         match &self.0 {
             Inner::Real(file) => file.metadata().await.map(Metadata::from),
             Inner::Sim(sim) => run(sim.file.fs.stat(sim.file.path.clone())).await.map(Metadata::from),
+        }
+    }
+
+    /// `fchmod(2)` on a real disk; nothing on the simulated one, which has no permissions.
+    pub async fn set_permissions(&self, permissions: ::std::fs::Permissions) -> io::Result<()> {
+        match &self.0 {
+            Inner::Real(file) => file.set_permissions(permissions).await,
+            Inner::Sim(_) => Ok(()),
         }
     }
 }
@@ -371,6 +387,16 @@ pub async fn try_exists(path: impl AsRef<Path>) -> io::Result<bool> {
 
 pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
     either(path.as_ref(), |fs, p| run(fs.rmdir(p)), ::tokio::fs::remove_dir).await
+}
+
+/// `chmod(2)` on a real disk; on the simulated one, which has no permissions, a `stat` of `path`.
+pub async fn set_permissions(path: impl AsRef<Path>, permissions: ::std::fs::Permissions) -> io::Result<()> {
+    either(
+        path.as_ref(),
+        |fs, p| async move { run(fs.stat(p)).await.map(|_| ()) },
+        |p| ::tokio::fs::set_permissions(p, permissions),
+    )
+    .await
 }
 
 pub async fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
