@@ -285,7 +285,7 @@ pub fn shrink_race_finding<S: Subject>(
                 // Another interleaving may still break it: the explorer's bounded search, for
                 // workloads small enough to search.
                 if smaller.is_concurrent() && smaller.len() <= SEARCH_OPS_MAX {
-                    let found = explore_workload(&Scope::new(subject, &[model], opts, cache), &smaller, false).pop();
+                    let found = explore_workload(&Scope::one(subject, &model, opts, cache), &smaller, false).pop();
                     if let Some(found) = found.and_then(|r| r.first) {
                         best = found;
                         continue 'shrink;

@@ -113,7 +113,7 @@ pub(super) fn shrink_fault<S: Subject>(
         let Some(span) = clean.spans.get(target).filter(|s| s.start + offset < s.end) else { continue };
         let plan = Plan { faults: [(span.start + offset, fault)].into_iter().collect(), ..Plan::none() };
         let mut result = [WorkloadResult::default()];
-        check_fault_run(&Scope::new(subject, &[model], opts, cache), &workload, &plan, false, &mut result);
+        check_fault_run(&Scope::one(subject, &model, opts, cache), &workload, &plan, false, &mut result);
         let [result] = result;
         if result.first.is_some() {
             return result.first;
