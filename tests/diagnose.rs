@@ -117,3 +117,107 @@ fn the_reference_has_nothing_to_diagnose_at_the_same_point() {
     let error = diagnose(&Session(Variant::Reference), Model::Posix, &case, &opts).unwrap_err();
     assert!(error.contains("nothing to diagnose"), "{error}");
 }
+
+/// A log on `crashsim::fs::std` that appends each record with `write_all` and an fsync, and reads
+/// back its complete lines, trusting their bytes. A short write splits an append in two; under
+/// posix the second part may persist without the first, leaving a hole of zeros in a complete
+/// line. The fsync is already after the call: the diagnosis must say no fsync fixes it, not
+/// propose one between the two parts, which no program can write.
+mod split_write {
+    use std::io::Write;
+    use std::sync::Arc;
+
+    use crashsim::fs::std as fs;
+    use crashsim::subject::{Gated, Process, Recovered, Subject};
+    use crashsim_model::history::{Outcome, Record};
+    use crashsim_model::{Allowed, Property as Invariant, Spec, Violation};
+    use crashsim_sim::SimFs;
+
+    struct LogSpec;
+
+    impl Spec for LogSpec {
+        type Op = String;
+        type Reply = &'static str;
+        type State = String;
+
+        fn init(&self) -> String {
+            String::new()
+        }
+
+        fn step(&self, log: &String, record: &String) -> (&'static str, String) {
+            ("ok", format!("{log}{record}\n"))
+        }
+
+        fn properties(&self) -> Vec<Invariant<String>> {
+            let predicate = |log: &String, allowed: &[String]| (!allowed.contains(log)).then(|| format!("log {log:?}"));
+            vec![Invariant { name: "Durable", failure: "an appended record is lost or garbled", predicate }]
+        }
+    }
+
+    fn append(record: &str) -> std::io::Result<()> {
+        let mut file = fs::OpenOptions::new().create(true).append(true).open("log")?;
+        file.write_all(format!("{record}\n").as_bytes())?;
+        file.sync_all()?;
+        fs::File::open(".")?.sync_all()
+    }
+
+    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+    pub struct Log;
+
+    impl Subject for Log {
+        type Op = String;
+        type Reply = &'static str;
+        type Store = ();
+        type Observed = Result<String, String>;
+        type Expected = Allowed<String>;
+
+        fn alphabet(&self) -> Vec<String> {
+            vec!["record".to_string()]
+        }
+
+        async fn open(&self, _fs: Arc<Gated>, _process: &Process) -> Result<(), String> {
+            Ok(())
+        }
+
+        async fn call(&self, _store: &(), record: &String) -> Outcome<&'static str> {
+            append(record).map_or_else(|e| Outcome::Failed(e.to_string()), |()| Outcome::Replied("ok"))
+        }
+
+        async fn recover(&self, _fs: Arc<SimFs>) -> Recovered<Result<String, String>> {
+            let log = match fs::read_to_string("log") {
+                Ok(text) => Ok(text[..text.rfind('\n').map_or(0, |end| end + 1)].to_string()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+                Err(e) => Err(e.to_string()),
+            };
+            Recovered { observed: log, report: String::new() }
+        }
+
+        fn expect(&self, history: &[Record<String, &'static str>]) -> Allowed<String> {
+            Allowed::of(&LogSpec, history)
+        }
+
+        fn check(&self, allowed: &Allowed<String>, log: &Result<String, String>) -> Result<(), Violation> {
+            allowed.judge(&LogSpec, log)
+        }
+    }
+}
+
+#[test]
+fn parts_of_one_split_write_persisting_out_of_order_are_a_split_write_with_no_fsync_proposed() {
+    let opts = ExploreOptions { max_ops: 1, random_workloads: 0, ..ExploreOptions::default() };
+    let subject = split_write::Log;
+    let results = crashsim::testing::explore_models(&subject, &[Model::Process, Model::Posix], &opts);
+    assert!(results[0].first.is_none(), "a killed process leaves whole appends");
+    let case = &results[1].first.as_ref().expect("posix loses the first part of a split append").case;
+    assert!(case.faults.to_string().contains("short@"), "the failure needs a short write: {}", case.faults);
+    let d = diagnose(&subject, Model::Posix, case, &opts).unwrap();
+    assert_eq!(d.property, Property::SplitWrite, "{d}");
+    let names: Vec<&str> = d.calls.iter().map(|c| c.call.name()).collect();
+    assert_eq!(names, ["write", "write"], "{d}");
+    let sites: Vec<String> = d.calls.iter().map(|c| c.site.as_ref().expect("line tables").line().to_string()).collect();
+    assert_eq!(sites[0], sites[1], "one line of the program made both: {d}");
+    assert!(sites[0].starts_with("tests/diagnose.rs:"), "{d}");
+    assert!(d.fix.is_none() && d.rule.is_none(), "no fsync is proposed: {d}");
+    assert!(d.to_string().contains("no fsync fixes it"), "{d}");
+    assert_eq!(d.key().1.len(), 2, "keyed by both parts");
+}

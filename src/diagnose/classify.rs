@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crashsim_sim::{EventKind, Model, SyncRule, SyncTarget, Trace};
+use crashsim_sim::{Call, EventKind, Model, Outcome, SyncRule, SyncTarget, Trace};
 
 use super::{CallRef, Diagnosis, Oracle, Property};
 
@@ -71,6 +71,18 @@ pub fn classify(oracle: &dyn Oracle, model: Model, point: usize, image: usize) -
         .find(|&seq| effect_of(seq).is_some_and(|e| e.ino() == lost_effect.ino()))
         .or_else(|| later.iter().copied().take(MOST_TRIED).find(|&seq| !fails(&dropping(seq))));
     let lost_call = call_of(lost_seq);
+    if let Some(rest) = reordered.filter(|&seq| is_rest_of(&trace, log[lost_seq].step, log[seq].step)) {
+        // Two parts of one write of the program: an fsync after its call comes after both.
+        let calls = vec![lost_call, call_of(rest)];
+        return Ok(Diagnosis {
+            property: Property::SplitWrite,
+            model,
+            calls,
+            failing_points: 0,
+            fix: None,
+            rule: None,
+        });
+    }
     let target = if lost_effect.data_ino().is_some() { SyncTarget::File } else { SyncTarget::Dir };
     let rule = lost_call.site.clone().map(|after| SyncRule { syscall: lost_call.call.name(), after, target });
     let (property, calls) = match reordered {
@@ -78,6 +90,33 @@ pub fn classify(oracle: &dyn Oracle, model: Model, point: usize, image: usize) -
         None => (Property::Durability, vec![lost_call]),
     };
     Ok(Diagnosis { property, model, calls, failing_points: 0, fix: None, rule })
+}
+
+/// Whether syscall `later` wrote part of what syscall `first` was asked to write and did not
+/// (it returned short): the same descriptor, each write in between asked for the rest of the one
+/// before, as `write_all` and every retry loop do. Both are then one call of the program.
+fn is_rest_of(trace: &Trace, first: usize, later: usize) -> bool {
+    let asked = |step: usize| match &trace.steps[step].call {
+        Call::Write { fd, data } | Call::Pwrite { fd, data, .. } => Some((*fd, data.clone())),
+        _ => None,
+    };
+    let Some((fd, mut unwritten)) = asked(first) else { return false };
+    let mut at = first;
+    while at < later {
+        let written = match trace.steps[at].outcome {
+            Outcome::Count(written) if written < unwritten.len() => written,
+            _ => return false,
+        };
+        let Some(next) = (at + 1..=later).find(|&s| asked(s).is_some_and(|(other, _)| other == fd)) else {
+            return false;
+        };
+        let (_, data) = asked(next).expect("a write");
+        if data[..] != unwritten[written..] {
+            return false;
+        }
+        (at, unwritten) = (next, data);
+    }
+    at == later
 }
 
 /// Most later events left out one at a time in search of the one a failure needs.
@@ -135,7 +174,45 @@ fn first_passing(n: usize, passes: impl Fn(usize) -> bool) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::first_passing;
+    use std::sync::Arc;
+
+    use crashsim_sim::{Call, Fd, Outcome, Trace, TraceStep};
+
+    use super::{first_passing, is_rest_of};
+
+    /// A trace of writes on descriptors: (fd, bytes asked, bytes written).
+    fn writes(calls: &[(u32, &[u8], usize)]) -> Trace {
+        let steps = calls
+            .iter()
+            .enumerate()
+            .map(|(step, &(fd, data, written))| TraceStep {
+                step,
+                call: Call::Write { fd: Fd(fd), data: Arc::new(data.to_vec()) },
+                outcome: Outcome::Count(written),
+                injected: written < data.len(),
+                events: Vec::new(),
+                pending: Vec::new(),
+                site: None,
+                inserted: false,
+                forgotten: false,
+            })
+            .collect();
+        Trace { steps }
+    }
+
+    #[test]
+    fn a_later_write_is_the_rest_of_a_short_one_only_when_it_asks_for_what_was_not_written() {
+        let split = writes(&[(3, b"abcd", 1), (4, b"zz", 2), (3, b"bcd", 2), (3, b"d", 1)]);
+        assert!(is_rest_of(&split, 0, 2), "the rest, past another descriptor's write");
+        assert!(is_rest_of(&split, 0, 3), "the rest of the rest");
+        assert!(is_rest_of(&split, 2, 3));
+        assert!(!is_rest_of(&split, 0, 1), "another descriptor");
+        assert!(!is_rest_of(&split, 1, 2), "a write that was whole has no rest");
+        let ignored = writes(&[(3, b"abcd", 1), (3, b"next", 4)]);
+        assert!(!is_rest_of(&ignored, 0, 1), "a program that goes on with other bytes did not write the rest");
+        let whole = writes(&[(3, b"ab", 2), (3, b"cd", 2)]);
+        assert!(!is_rest_of(&whole, 0, 1), "two whole writes are two calls");
+    }
 
     #[test]
     fn the_first_passing_prefix_is_found_with_few_checks() {

@@ -11,6 +11,10 @@
 //!   that did is needed too (dropping it passes): the later persisted before the earlier.
 //! - **durability**: an event that did not persist is needed, and nothing later is: it was
 //!   never made durable.
+//! - **split-write**: an ordering whose two events are parts of one write of the program: the
+//!   first syscall returned short and the program wrote the rest (`write_all`, a retry loop).
+//!   An fsync after the call comes after both parts, so none is proposed: recovery must tell a
+//!   torn record, or the data go to a temp file renamed into place.
 //!
 //! The fix of ordering and durability is an fsync of what the needed lost event changed (its
 //! file's data, or its directory's entries) after the call that made it, at that call's site.
@@ -47,6 +51,10 @@ pub enum Property {
     Atomicity,
     Ordering,
     Durability,
+    /// One write of the program, made of several syscalls after a short write (`write_all`, a
+    /// retry loop), persisted a later part without an earlier one. An fsync after the call comes
+    /// after both parts: the format must tell a torn record, or the write go elsewhere first.
+    SplitWrite,
     /// Not a crash's doing: the run itself, completed, fails from some call on (a logic error,
     /// or two processes' updates lost to each other).
     EndState,
@@ -58,6 +66,7 @@ impl Property {
             Property::Atomicity => "atomicity",
             Property::Ordering => "ordering",
             Property::Durability => "durability",
+            Property::SplitWrite => "split-write",
             Property::EndState => "end-state",
         }
     }
@@ -165,7 +174,7 @@ impl Diagnosis {
     /// overtook it. An atomicity window is keyed by both its ends.
     pub fn key(&self) -> VulnerabilityKey {
         let deciding = match self.property {
-            Property::Atomicity | Property::EndState => &self.calls[..],
+            Property::Atomicity | Property::SplitWrite | Property::EndState => &self.calls[..],
             Property::Ordering | Property::Durability => &self.calls[..1],
         };
         let sites = deciding.iter().map(|c| c.site.as_ref().map_or(c.at.clone(), |s| s.to_string())).collect();
@@ -186,6 +195,11 @@ impl fmt::Display for Diagnosis {
                 "the run fails with no crash at all: every state from {opens} to its end, its last included \
                  (a logic error, or two processes' updates lost to each other; no fsync fixes it)"
             )?,
+            (Property::SplitWrite, [earlier, later]) => write!(
+                f,
+                "{later} persisted without {earlier}: both wrote parts of one write of the program \
+                 (the first returned short, the program wrote the rest)"
+            )?,
             (Property::Atomicity, [opens, closes]) => {
                 write!(f, "every crash after {opens} and before {closes} fails, even under process (kill -9)")?
             }
@@ -198,6 +212,11 @@ impl fmt::Display for Diagnosis {
             (_, Property::Atomicity) => write!(
                 f,
                 "; no fsync fixes it: the protocol must change (copy then replace, a temp file and a rename, a journal)"
+            ),
+            (_, Property::SplitWrite) => write!(
+                f,
+                "; no fsync fixes it (one after the call comes after both parts): recovery must tell a torn \
+                 record (a checksum or a length per record), or the data go to a temp file renamed into place"
             ),
             (_, Property::EndState) => Ok(()),
             (Some(fix), _) => {
@@ -215,7 +234,11 @@ impl fmt::Display for Diagnosis {
                 write!(f, "; fix: fsync {what} after {}; {fix}", self.calls[0].at)
             }
             (None, _) if self.rule.is_some() => write!(f, "; fix: as for the vulnerability's first failing point"),
-            (None, _) => write!(f, "; no fix proposed: the call has no site (build with line tables)"),
+            (None, _) => write!(
+                f,
+                "; no fix proposed: the call has no site (build with line tables: `debug = \"line-tables-only\"` \
+                 under `[profile.release]`, or CARGO_PROFILE_RELEASE_DEBUG=line-tables-only)"
+            ),
         }
     }
 }
