@@ -338,6 +338,9 @@ fn an_unsynced_save_is_diagnosed_as_ordering_and_durability_at_its_stacks_with_v
     let ordering = run.vulnerabilities.iter().find(|v| v.property.name() == "ordering").unwrap();
     assert!(ordering.calls[1].starts_with("the rename") && ordering.calls[1].contains("(mv("), "{ordering:?}");
     assert!(ordering.fix.contains("fsync data.tmp after call"), "{}", ordering.fix);
+    // The shell's `write`, replayed as a `pwrite` at its offset, is named as the shell made it.
+    assert!(ordering.calls[0].starts_with("the write"), "{ordering:?}");
+    assert!(ordering.fix.contains("at the call site: fsync the file after the write at"), "{}", ordering.fix);
     let text = report::text(&run);
     assert!(text.contains("2 vulnerabilities explain"), "{text}");
     let json = report::json(&run);

@@ -27,13 +27,21 @@ pub struct SyncRule {
     pub target: SyncTarget,
 }
 
-impl fmt::Display for SyncRule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl SyncRule {
+    /// The rule as a person applies it, its call named `call` (a program's `write` that a
+    /// replay made a `pwrite` is still its `write`).
+    pub fn describe(&self, call: &str) -> String {
         let what = match self.target {
             SyncTarget::File => "fsync the file",
             SyncTarget::Dir => "fsync the directory",
         };
-        write!(f, "{what} after the {} at {}", self.syscall, self.after)
+        format!("{what} after the {call} at {}", self.after)
+    }
+}
+
+impl fmt::Display for SyncRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe(self.syscall))
     }
 }
 

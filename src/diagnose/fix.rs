@@ -15,6 +15,9 @@ pub const MOST_RULES: usize = 3;
 pub struct Fix {
     /// The fsyncs inserted, each after every call made at its site.
     pub rules: Vec<SyncRule>,
+    /// The program's name of each rule's call, as its diagnosis told it (`write`, where a
+    /// replay made the call a `pwrite`).
+    pub named: Vec<String>,
     /// Whether the run with them has no failing crash point left under the model.
     pub verified: bool,
     /// Crash points with a failing image under the model, without the fix and with it.
@@ -26,7 +29,7 @@ pub struct Fix {
 
 impl fmt::Display for Fix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rules: Vec<String> = self.rules.iter().map(SyncRule::to_string).collect();
+        let rules: Vec<String> = self.rules.iter().zip(&self.named).map(|(rule, call)| rule.describe(call)).collect();
         write!(f, "at the call site: {}", rules.join(" and "))?;
         let verdict = if self.verified { "verified" } else { "NOT verified" };
         write!(
@@ -47,17 +50,20 @@ pub enum Scope {
     Only(VulnerabilityKey),
 }
 
-/// Starts from `rule` and runs the case again with it (`rerun`) under `model`; while crash
+/// Starts from `rule` (after the call the program names `named`) and runs the case again with
+/// it (`rerun`) under `model`; while crash
 /// points of `scope` still fail, adds the fix of the first one left (an ordering or durability
 /// one whose call has a site), up to [`MOST_RULES`].
 pub fn propose<O: Oracle>(
     model: Model,
     failing_before: usize,
     rule: SyncRule,
+    named: String,
     scope: &Scope,
     rerun: &dyn Fn(Vec<SyncRule>) -> Result<O, String>,
 ) -> Result<Fix, String> {
     let mut rules = vec![rule];
+    let mut named = vec![named];
     loop {
         let fixed = rerun(rules.clone())?;
         let mut left = failing_points(&fixed, model);
@@ -77,13 +83,17 @@ pub fn propose<O: Oracle>(
         let added_calls = fixed.fs().trace().steps.iter().filter(|s| s.inserted).count();
         let next = first
             .filter(|d| rules.len() < MOST_RULES && d.property.fixed_by_fsync())
-            .and_then(|d| d.rule)
-            .filter(|r| !rules.contains(r));
+            .and_then(|d| Some((d.rule?, d.calls[0].name.clone())))
+            .filter(|(r, _)| !rules.contains(r));
         match next {
-            Some(rule) => rules.push(rule),
+            Some((rule, name)) => {
+                rules.push(rule);
+                named.push(name);
+            }
             None => {
                 return Ok(Fix {
                     rules,
+                    named,
                     verified: left.is_empty(),
                     failing_before,
                     failing_after: left.len(),

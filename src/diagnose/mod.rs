@@ -259,7 +259,9 @@ pub fn diagnose<S: Subject>(
     diagnosis.failing_points = oracle::failing_points(&judge, model).len();
     if let (Property::Ordering | Property::Durability, Some(rule)) = (diagnosis.property, diagnosis.rule.clone()) {
         let rerun = |rules| Judge::new(subject, case, opts, rules);
-        diagnosis.fix = Some(fix::propose(model, diagnosis.failing_points, rule, &fix::Scope::Everything, &rerun)?);
+        let named = diagnosis.calls[0].name.clone();
+        let scope = fix::Scope::Everything;
+        diagnosis.fix = Some(fix::propose(model, diagnosis.failing_points, rule, named, &scope, &rerun)?);
     }
     Ok(diagnosis)
 }

@@ -162,7 +162,8 @@ pub fn diagnose(
             };
             let before = found.iter().filter(|d| d.key() == key).map(|d| d.failing_points).sum();
             let rerun = |rules| TraceOracle::new(recording, rules, options, verdicts);
-            let fix = propose(r.model, before, rule, &Scope::Only(key.clone()), &rerun)?;
+            let named = found[i].calls[0].name.clone();
+            let fix = propose(r.model, before, rule, named, &Scope::Only(key.clone()), &rerun)?;
             for first in firsts.iter_mut().flatten().filter(|d| d.key() == key) {
                 first.fix = Some(fix.clone());
             }
