@@ -12,6 +12,7 @@ use crate::case::{Case, Check};
 use crate::continuation::{continue_after, remaining};
 use crate::diagnose::{diagnose, Diagnosis};
 use crate::execute::{Execution, Span};
+use crate::explore::acknowledged_failure;
 use crate::subject::{recover_on, History, Subject};
 
 /// A replayed case.
@@ -20,8 +21,9 @@ pub struct Reproduction {
     pub text: String,
     /// What the check found on replay (none if the case passes).
     pub violation: Option<Violation>,
-    /// Why a failing crash image fails, and the fix ([`crate::diagnose`]); none for a passing
-    /// case or a check that is not a crash.
+    /// Why a failing crash image fails, and the fix ([`crate::diagnose`]), or where a call
+    /// dropped a failed syscall's error; none for a passing case, a restart or a clean point's
+    /// files.
     pub diagnosis: Option<Diagnosis>,
 }
 
@@ -138,7 +140,14 @@ pub fn reproduce_with<S: Subject>(
     } else {
         let _ = write!(text, "{}", Trace { steps: trace.steps[from..cut].to_vec() });
     }
-    let (observed, expected) = match case.check {
+    // A call acknowledged though one of its syscalls failed is a clean point's violation that
+    // needs no look at the files.
+    let acknowledged = match case.check {
+        Check::Clean { op } => acknowledged_failure(subject, &run, &case.faults).filter(|(span, _)| *span == op),
+        _ => None,
+    };
+    let error_dropped = acknowledged.is_some();
+    let judged = match case.check {
         Check::Crash { after, image } | Check::Continue { after, image } => {
             let set = run.fs.crash_images(after, model, images);
             if image >= set.len() {
@@ -167,17 +176,22 @@ pub fn reproduce_with<S: Subject>(
                 if ops.is_empty() {
                     return Err(format!("--continue: no call is left after a crash after {after} syscalls"));
                 }
-                continued(&mut text, subject, "the calls not yet invoked", ops, disk, observed, &history, opts)
+                Some(continued(&mut text, subject, "the calls not yet invoked", ops, disk, observed, &history, opts))
             } else {
-                (observed, subject.expect(&history))
+                Some((observed, subject.expect(&history)))
             }
         }
         Check::Clean { op } => {
             let disk = &run.spans[op].after.as_ref().expect("a report's run keeps every call's disk").image();
             let _ = write!(text, "\nfiles of the running store (no crash, no recovery):\n{disk}");
-            let observed =
-                subject.inspect(disk).ok_or_else(|| format!("{} has no clean-point check", subject.name()))?;
-            (observed, subject.expect(&history))
+            match acknowledged {
+                Some(_) => None,
+                None => {
+                    let observed =
+                        subject.inspect(disk).ok_or_else(|| format!("{} has no clean-point check", subject.name()))?;
+                    Some((observed, subject.expect(&history)))
+                }
+            }
         }
         Check::Restart | Check::WorkAfterRestart => {
             let mut disk = run.fs.volatile_image();
@@ -196,7 +210,7 @@ pub fn reproduce_with<S: Subject>(
                         "--continue: the store refused to start on the damaged disk: no work follows".to_string()
                     );
                 }
-                continued(
+                Some(continued(
                     &mut text,
                     subject,
                     "the workload's calls again",
@@ -205,23 +219,26 @@ pub fn reproduce_with<S: Subject>(
                     observed,
                     &history,
                     opts,
-                )
+                ))
             } else {
-                (observed, subject.expect(&history))
+                Some((observed, subject.expect(&history)))
             }
         }
     };
     // Work after a recovery is judged strictly: the store started, so it may no longer refuse.
-    let violation = match (&case.faults.corrupt, &case.check) {
-        (Some(_), Check::Restart) => subject.check_corrupted(&expected, &observed),
-        _ => subject.check(&expected, &observed),
-    }
-    .err();
+    let violation = match judged {
+        None => acknowledged.map(|(_, violation)| violation),
+        Some((observed, expected)) => match (&case.faults.corrupt, &case.check) {
+            (Some(_), Check::Restart) => subject.check_corrupted(&expected, &observed),
+            _ => subject.check(&expected, &observed),
+        }
+        .err(),
+    };
     let mut diagnosis = None;
     match &violation {
         Some(v) => {
             let _ = write!(text, "\n{v}");
-            if let Check::Crash { .. } | Check::Continue { .. } = case.check {
+            if matches!(case.check, Check::Crash { .. } | Check::Continue { .. }) || error_dropped {
                 match diagnose(subject, model, case, opts) {
                     Ok(found) => {
                         let _ = writeln!(text, "\ndiagnosis: {found}");

@@ -118,12 +118,14 @@ fn the_reference_has_nothing_to_diagnose_at_the_same_point() {
     assert!(error.contains("nothing to diagnose"), "{error}");
 }
 
-/// A log on `crashsim::fs::std` that appends each record with `write_all` and an fsync, and reads
-/// back its complete lines, trusting their bytes. A short write splits an append in two; under
-/// posix the second part may persist without the first, leaving a hole of zeros in a complete
-/// line. The fsync is already after the call: the diagnosis must say no fsync fixes it, not
-/// propose one between the two parts, which no program can write.
-mod split_write {
+/// A log on `crashsim::fs::std`, each record a line, its complete lines read back as they are.
+/// `Log { buffered: false }` appends with `write_all` and an fsync: a short write splits an
+/// append in two, and under posix the second part may persist without the first, leaving a hole
+/// of zeros in a complete line. The fsync is already after the call: the diagnosis must say no
+/// fsync fixes it, not propose one between the two parts, which no program can write.
+/// `Log { buffered: true }` appends through a `BufWriter` it syncs before flushing: the write
+/// happens when the writer is dropped, and a failure there is dropped with it.
+mod log {
     use std::io::Write;
     use std::sync::Arc;
 
@@ -161,8 +163,22 @@ mod split_write {
         fs::File::open(".")?.sync_all()
     }
 
+    /// The line that drops the `BufWriter` of [`append_buffered`], where its write is made.
+    pub const DROPPED_AT: u32 = line!() + 7;
+
+    fn append_buffered(record: &str) -> std::io::Result<()> {
+        let file = fs::OpenOptions::new().create(true).append(true).open("log")?;
+        let mut writer = std::io::BufWriter::new(file);
+        writer.write_all(format!("{record}\n").as_bytes())?;
+        writer.get_ref().sync_all()?;
+        drop(writer);
+        fs::File::open(".")?.sync_all()
+    }
+
     #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-    pub struct Log;
+    pub struct Log {
+        pub buffered: bool,
+    }
 
     impl Subject for Log {
         type Op = String;
@@ -180,7 +196,8 @@ mod split_write {
         }
 
         async fn call(&self, _store: &(), record: &String) -> Outcome<&'static str> {
-            append(record).map_or_else(|e| Outcome::Failed(e.to_string()), |()| Outcome::Replied("ok"))
+            let appended = if self.buffered { append_buffered(record) } else { append(record) };
+            appended.map_or_else(|e| Outcome::Failed(e.to_string()), |()| Outcome::Replied("ok"))
         }
 
         async fn recover(&self, _fs: Arc<SimFs>) -> Recovered<Result<String, String>> {
@@ -205,7 +222,7 @@ mod split_write {
 #[test]
 fn parts_of_one_split_write_persisting_out_of_order_are_a_split_write_with_no_fsync_proposed() {
     let opts = ExploreOptions { max_ops: 1, random_workloads: 0, ..ExploreOptions::default() };
-    let subject = split_write::Log;
+    let subject = log::Log { buffered: false };
     let results = crashsim::testing::explore_models(&subject, &[Model::Process, Model::Posix], &opts);
     assert!(results[0].first.is_none(), "a killed process leaves whole appends");
     let case = &results[1].first.as_ref().expect("posix loses the first part of a split append").case;
@@ -220,4 +237,25 @@ fn parts_of_one_split_write_persisting_out_of_order_are_a_split_write_with_no_fs
     assert!(d.fix.is_none() && d.rule.is_none(), "no fsync is proposed: {d}");
     assert!(d.to_string().contains("no fsync fixes it"), "{d}");
     assert_eq!(d.key().1.len(), 2, "keyed by both parts");
+}
+
+#[test]
+fn a_call_acknowledged_though_its_write_failed_is_reproduced_and_diagnosed_where_the_error_is_dropped() {
+    let opts = ExploreOptions { max_ops: 1, random_workloads: 0, ..ExploreOptions::default() };
+    let subject = log::Log { buffered: true };
+    let results = crashsim::testing::explore_models(&subject, &[Model::Process], &opts);
+    let finding = results[0].first.as_ref().expect("a failed write acknowledged");
+    assert_eq!(finding.case.check, Check::Clean { op: 0 }, "{}", finding.violation);
+    let replayed = crashsim::report::reproduce(&subject, Model::Process, &finding.case, &opts)
+        .expect("a subject without a clean-point check of its own still reproduces it");
+    let violation = replayed.violation.expect("the replay finds the violation again");
+    assert_eq!(violation.summary, finding.violation.summary);
+    assert!(violation.summary.contains("was acknowledged"), "{violation}");
+    let d = replayed.diagnosis.expect("diagnosed");
+    assert_eq!(d.property, Property::ErrorDropped, "{d}");
+    assert_eq!(d.calls.len(), 1, "{d}");
+    assert_eq!(d.calls[0].call.name(), "write", "the buffered write, made at the drop: {d}");
+    let site = d.calls[0].site.as_ref().expect("line tables").line().to_string();
+    assert_eq!(site, format!("tests/diagnose.rs:{}", log::DROPPED_AT), "{d}");
+    assert!(d.fix.is_none() && d.to_string().contains("no fsync fixes it"), "{d}");
 }

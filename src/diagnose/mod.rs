@@ -15,6 +15,8 @@
 //!   first syscall returned short and the program wrote the rest (`write_all`, a retry loop).
 //!   An fsync after the call comes after both parts, so none is proposed: recovery must tell a
 //!   torn record, or the data go to a temp file renamed into place.
+//! - **error-dropped**: no crash: a clean point where a call answered although an injected errno
+//!   failed one of its syscalls; that syscall's site is where the error was dropped.
 //!
 //! The fix of ordering and durability is an fsync of what the needed lost event changed (its
 //! file's data, or its directory's entries) after the call that made it, at that call's site.
@@ -43,6 +45,7 @@ pub use vulnerability::{group, summary, Vulnerability};
 
 use crate::bounds::ExploreOptions;
 use crate::case::{Case, Check};
+use crate::explore::acknowledged_failure;
 use crate::subject::Subject;
 
 /// The persistence property a failure needs and the disk did not give (ALICE's terms).
@@ -55,6 +58,10 @@ pub enum Property {
     /// retry loop), persisted a later part without an earlier one. An fsync after the call comes
     /// after both parts: the format must tell a torn record, or the write go elsewhere first.
     SplitWrite,
+    /// Not a crash's doing either: a syscall failed (an injected errno) and the call it was part
+    /// of answered as if it had not. The code there drops the error (an unchecked result, or a
+    /// `BufWriter` dropped unflushed: its drop ignores errors); no fsync fixes it.
+    ErrorDropped,
     /// Not a crash's doing: the run itself, completed, fails from some call on (a logic error,
     /// or two processes' updates lost to each other).
     EndState,
@@ -67,6 +74,7 @@ impl Property {
             Property::Ordering => "ordering",
             Property::Durability => "durability",
             Property::SplitWrite => "split-write",
+            Property::ErrorDropped => "error-dropped",
             Property::EndState => "end-state",
         }
     }
@@ -174,7 +182,7 @@ impl Diagnosis {
     /// overtook it. An atomicity window is keyed by both its ends.
     pub fn key(&self) -> VulnerabilityKey {
         let deciding = match self.property {
-            Property::Atomicity | Property::SplitWrite | Property::EndState => &self.calls[..],
+            Property::Atomicity | Property::SplitWrite | Property::ErrorDropped | Property::EndState => &self.calls[..],
             Property::Ordering | Property::Durability => &self.calls[..1],
         };
         let sites = deciding.iter().map(|c| c.site.as_ref().map_or(c.at.clone(), |s| s.to_string())).collect();
@@ -200,6 +208,9 @@ impl fmt::Display for Diagnosis {
                 "{later} persisted without {earlier}: both wrote parts of one write of the program \
                  (the first returned short, the program wrote the rest)"
             )?,
+            (Property::ErrorDropped, [failed]) => {
+                write!(f, "{failed} failed, and the call it was part of answered as if it had not")?
+            }
             (Property::Atomicity, [opens, closes]) => {
                 write!(f, "every crash after {opens} and before {closes} fails, even under process (kill -9)")?
             }
@@ -217,6 +228,11 @@ impl fmt::Display for Diagnosis {
                 f,
                 "; no fsync fixes it (one after the call comes after both parts): recovery must tell a torn \
                  record (a checksum or a length per record), or the data go to a temp file renamed into place"
+            ),
+            (_, Property::ErrorDropped) => write!(
+                f,
+                "; no fsync fixes it: the code there drops the error (check the result; flush a BufWriter, or \
+                 take it apart with into_inner, before its sync: its drop ignores errors)"
             ),
             (_, Property::EndState) => Ok(()),
             (Some(fix), _) => {
@@ -252,7 +268,8 @@ pub fn diagnose<S: Subject>(
 ) -> Result<Diagnosis, String> {
     let (after, image) = match case.check {
         Check::Crash { after, image } | Check::Continue { after, image } => (after, image),
-        _ => return Err("only a crash point has a diagnosis: a clean point or restart names no lost event".into()),
+        Check::Clean { op } => return error_dropped(subject, model, case, op, opts),
+        _ => return Err("only a crash point has a diagnosis: a restart names no lost event".into()),
     };
     let judge = Judge::new(subject, case, opts, Vec::new())?;
     let mut diagnosis = classify(&judge, model, after, image)?;
@@ -264,4 +281,25 @@ pub fn diagnose<S: Subject>(
         diagnosis.fix = Some(fix::propose(model, diagnosis.failing_points, rule, named, &scope, &rerun)?);
     }
     Ok(diagnosis)
+}
+
+/// The diagnosis of a clean point where call `op` answered although an injected errno failed
+/// one of its syscalls: that syscall, at its site.
+fn error_dropped<S: Subject>(
+    subject: &S,
+    model: Model,
+    case: &Case<S>,
+    op: usize,
+    opts: &ExploreOptions,
+) -> Result<Diagnosis, String> {
+    let judge = Judge::new(subject, case, opts, Vec::new())?;
+    let Some((span, _)) = acknowledged_failure(subject, &judge.run, &case.faults).filter(|(span, _)| *span == op)
+    else {
+        return Err("a clean point names no lost event: no crash, the running store's own files are wrong".into());
+    };
+    let step = *case.faults.faults.keys().next().expect("a fault hit the call");
+    debug_assert!(judge.run.spans[span].start <= step);
+    let failed = CallRef::of(&judge, &judge.run.fs.trace(), step);
+    let calls = vec![failed];
+    Ok(Diagnosis { property: Property::ErrorDropped, model, calls, failing_points: 1, fix: None, rule: None })
 }

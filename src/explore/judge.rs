@@ -424,6 +424,35 @@ pub(super) fn fault_crash_points<S: Subject>(
     (!prefixes_explored || span + 1 >= workload.len()).then(|| step..=run.spans[span].end)
 }
 
+/// The call of `run` (its index among the run's calls) that an errno of `plan` hit and that
+/// answered as if nothing failed, and that violation; `None` if the call failed or refused, or
+/// the fault is no errno or hit no call. A failed close keeps nothing from happening: its data
+/// is in the page cache by then, and only an fsync decides what is durable (std ignores close
+/// errors, as most programs do). Found as a clean point of the call (`Check::Clean`), judged
+/// here by the explorer and by a reproducer alike.
+pub(crate) fn acknowledged_failure<S: Subject>(
+    subject: &S,
+    run: &Execution<S>,
+    plan: &Plan,
+) -> Option<(usize, Violation)> {
+    let (&step, fault) = plan.faults.iter().next()?;
+    let span = run.spans.iter().position(|s| s.start <= step && step < s.end)?;
+    let hit = &run.spans[span];
+    let closing = run.fs.trace_from(step).first().is_some_and(|s| matches!(s.call, crashsim_sim::Call::Close { .. }));
+    let (Outcome::Replied(reply), Fault::Fail(errno), false) = (&hit.outcome, fault, closing) else {
+        return None;
+    };
+    (!subject.is_refusal(reply)).then(|| {
+        let violation = Violation {
+            invariant: FAILURE_REPORTED,
+            summary: format!("{} was acknowledged ({reply}) although syscall {step} failed with {errno:?}", hit.op),
+            expected: "  the call returns an error\n".to_string(),
+            found: format!("  the call returned {reply}\n"),
+        };
+        (span, violation)
+    })
+}
+
 /// The checks of [`check_fault_run`] on `run`, the workload's run under `plan`.
 pub(super) fn judge_fault_run<S: Subject>(
     run: &Execution<S>,
@@ -435,33 +464,13 @@ pub(super) fn judge_fault_run<S: Subject>(
     results: &mut [WorkloadResult<S>],
 ) {
     let case = Case::restart(workload.clone(), plan.clone());
-    let (&step, fault) = plan.faults.iter().next().expect("a fault plan has one fault");
-    let hit = run.spans.iter().position(|s| s.start <= step && step < s.end);
-    if let Some(span) = hit {
-        let hit = &run.spans[span];
-        // A failed close keeps nothing from happening: its data is in the page cache by then,
-        // and only an fsync decides what is durable (std ignores close errors, as most programs
-        // do).
-        let closing =
-            run.fs.trace_from(step).first().is_some_and(|s| matches!(s.call, crashsim_sim::Call::Close { .. }));
-        if let (Outcome::Replied(reply), Fault::Fail(errno), false) = (&hit.outcome, fault, closing) {
-            if !scope.subject.is_refusal(reply) {
-                let violation = Violation {
-                    invariant: FAILURE_REPORTED,
-                    summary: format!(
-                        "{} was acknowledged ({reply}) although syscall {step} failed with {errno:?}",
-                        hit.op
-                    ),
-                    expected: "  the call returns an error\n".to_string(),
-                    found: format!("  the call returned {reply}\n"),
-                };
-                let case = Case { check: Check::Clean { op: span }, ..case };
-                for result in results.iter_mut() {
-                    result.found(Finding { case: case.clone(), violation: violation.clone(), survivors: 0 });
-                }
-                return;
-            }
+    let (&step, _) = plan.faults.iter().next().expect("a fault plan has one fault");
+    if let Some((span, violation)) = acknowledged_failure(scope.subject, run, plan) {
+        let case = Case { check: Check::Clean { op: span }, ..case };
+        for result in results.iter_mut() {
+            result.found(Finding { case: case.clone(), violation: violation.clone(), survivors: 0 });
         }
+        return;
     }
     if let Some(points) = fault_crash_points(run, workload, step, prefixes_explored) {
         check_crash_points(run, &case, points, false, seen, scope, results);

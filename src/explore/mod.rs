@@ -55,7 +55,7 @@ use crate::case::Finding;
 use crate::subject::Subject;
 
 pub use self::judge::FAILURE_REPORTED;
-pub(crate) use self::judge::{check_fault_run, check_run};
+pub(crate) use self::judge::{acknowledged_failure, check_fault_run, check_run};
 pub use self::result::ModelResult;
 pub(crate) use self::result::{Merger, WorkloadResult};
 pub(crate) use self::scope::Scope;
