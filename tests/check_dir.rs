@@ -14,7 +14,8 @@ use crashsim_store::{Store, StoreOptions};
 
 const NOW: u64 = 1_800_000_000_000;
 
-/// Every file under `dir` (not following symlinks) with its bytes, or its link target.
+/// Every file under `dir` (not following symlinks) with its bytes, or its link target, or that it
+/// is a directory.
 fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -23,6 +24,8 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         let meta = std::fs::symlink_metadata(entry.path()).unwrap();
         let content = if meta.file_type().is_symlink() {
             format!("-> {}", std::fs::read_link(entry.path()).unwrap().display()).into_bytes()
+        } else if meta.is_dir() {
+            b"<directory>".to_vec()
         } else {
             std::fs::read(entry.path()).unwrap()
         };
@@ -274,6 +277,31 @@ fn the_command_line_exits_0_clean_1_problems_2_unreadable() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nope"));
     assert_eq!(run(&[path, "--archive-orphans"]).status.code(), Some(2), "--archive-orphans needs --fix");
+}
+
+/// What is no file OpenClaw writes: a directory by a transcript's name is an orphan with no
+/// header (it used to stop the check with a panic); a name that is not UTF-8 stops the check
+/// with an error naming it, and changes nothing (it used to be read under a lossy name that
+/// does not exist).
+#[test]
+fn a_directory_named_as_a_transcript_is_reported_and_a_name_not_utf8_is_refused_by_name() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub.jsonl")).unwrap();
+    let report = check(dir.path()).unwrap();
+    let orphan = report.problems.iter().find(|p| p.subject == "sub.jsonl").expect("reported");
+    assert_eq!(orphan.kind, Kind::OrphanTranscript);
+    assert!(orphan.detail.contains("not a regular file"), "{}", orphan.detail);
+    let strange = std::ffi::OsStr::from_bytes(b"bad\xffname.jsonl");
+    std::fs::write(dir.path().join(strange), "{}\n").unwrap();
+    let before = tree(dir.path());
+    let error = check(dir.path()).map(|_| ()).expect_err("refused");
+    assert!(error.to_string().contains(r#""bad\xFFname.jsonl" is not UTF-8"#), "{error}");
+    let exe = env!("CARGO_BIN_EXE_crashsim");
+    let out = Command::new(exe).arg("check-dir").arg(dir.path()).arg("--fix").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not UTF-8"));
+    assert_eq!(tree(dir.path()), before, "nothing changed");
 }
 
 /// The crash image OpenClaw 2026.4.22 itself leaves (issue #68229), kept by

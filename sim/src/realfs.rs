@@ -190,7 +190,8 @@ impl Fs for RealFs {
         let mut dir = nix::dir::Dir::from_fd(fd)?;
         let mut names = Vec::new();
         for entry in dir.iter() {
-            let name = entry?.file_name().to_string_lossy().into_owned();
+            // A name that is not UTF-8 has no `String` that names it: a lossy one names another file.
+            let name = entry?.file_name().to_str().map_err(|_| Errno::EILSEQ)?.to_string();
             if name != "." && name != ".." {
                 names.push(name);
             }
@@ -215,5 +216,24 @@ impl Fs for RealFs {
             (0, 0)
         };
         Ok(Stat { kind, size, ino: st.st_ino, mtime_ms })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::ffi::OsStrExt;
+
+    use super::RealFs;
+    use crate::{Errno, Fs};
+
+    /// A name that is not UTF-8 is an error, not a lossy name that names another file (or none).
+    #[test]
+    fn a_name_that_is_not_utf8_is_an_error_when_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("plain"), b"x").unwrap();
+        let fs = RealFs::new(dir.path()).unwrap();
+        assert_eq!(pollster::block_on(fs.readdir("")), Ok(vec!["plain".to_string()]));
+        std::fs::write(dir.path().join(std::ffi::OsStr::from_bytes(b"bad\xffname")), b"y").unwrap();
+        assert_eq!(pollster::block_on(fs.readdir("")), Err(Errno::EILSEQ));
     }
 }

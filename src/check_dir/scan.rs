@@ -174,6 +174,13 @@ impl Scan {
         if !meta.is_dir() {
             return Err(Unreadable(format!("{} is not a directory", path.display())));
         }
+        if let Some(name) = non_utf8_name(path) {
+            return Err(Unreadable(format!(
+                "{}: the name {name:?} is not UTF-8, and no OpenClaw file has such a name: move it out of the \
+                 directory and check again",
+                path.display()
+            )));
+        }
         let fs = RealFs::new(path).map_err(|e| Unreadable(format!("{}: cannot open: {e}", path.display())))?;
         let names = pollster::block_on(fs.readdir(""))
             .map_err(|e| Unreadable(format!("{}: cannot list: {e}", path.display())))?;
@@ -185,6 +192,8 @@ impl Scan {
             let class = classify(&name);
             let header = match &class {
                 Class::Transcript { .. } if !symlink && meta.is_file() => Some(read_header(&fs, &name)),
+                // A directory (or a fifo) by a transcript's name: nothing a store can read.
+                Class::Transcript { .. } if !symlink => Some(Err("it is not a regular file".to_string())),
                 _ => None,
             };
             let mtime_ms = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
@@ -281,6 +290,13 @@ fn runs(pid: u32, starttime: Option<u64>) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let started = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(19)?.parse::<u64>().ok());
     started.is_none_or(|started| started == expected)
+}
+
+/// The first name in `dir` that is not UTF-8, if any (a directory that cannot be listed has none
+/// here: listing it again says why).
+fn non_utf8_name(dir: &Path) -> Option<std::ffi::OsString> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    entries.filter_map(Result::ok).map(|entry| entry.file_name()).find(|name| name.to_str().is_none())
 }
 
 /// Classifies a name found in the directory.
