@@ -304,6 +304,31 @@ fn a_directory_named_as_a_transcript_is_reported_and_a_name_not_utf8_is_refused_
     assert_eq!(tree(dir.path()), before, "nothing changed");
 }
 
+/// A fifo in the registry's place (or a backup's, the lock's, a transcript's) is reported
+/// without being read: reading one waited for a writer forever.
+#[test]
+fn a_fifo_is_reported_not_read() {
+    for name in ["sessions.json", "sessions.json.bak.1", "sessions.json.lock", "x.jsonl"] {
+        let dir = tempfile::tempdir().unwrap();
+        nix::unistd::mkfifo(&dir.path().join(name), nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        let path = dir.path().to_path_buf();
+        // A watchdog, so that a regression fails here instead of hanging the suite.
+        let (done, checked) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            done.send(check(&path).map(|r| r.problems.iter().map(|p| p.kind).collect::<Vec<_>>()))
+        });
+        let kinds = checked.recv_timeout(std::time::Duration::from_secs(60)).expect("the check returns");
+        let kinds = kinds.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let expected: &[Kind] = match name {
+            "sessions.json" => &[Kind::MalformedRegistry],
+            "sessions.json.bak.1" => &[],
+            "sessions.json.lock" => &[Kind::LockDebris],
+            _ => &[Kind::OrphanTranscript],
+        };
+        assert_eq!(kinds, expected, "{name}");
+    }
+}
+
 /// The crash image OpenClaw 2026.4.22 itself leaves (issue #68229), kept by
 /// `crashsim trace --keep` from `field/openclaw/driver.mjs` after its first session was
 /// acknowledged: the registry rotated away to `sessions.json.bak.<ms>` and the new one not yet

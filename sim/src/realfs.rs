@@ -97,7 +97,13 @@ impl Fs for RealFs {
     async fn open(&self, path: &str, opts: OpenOptions) -> FsResult<Fd> {
         opts.validate()?;
         let parts = components(path)?;
-        let fd = self.open_beneath(&parts, open_flags(opts))?;
+        // Not blocking, so that a fifo's open returns at once (a regular file ignores the flag).
+        let fd = self.open_beneath(&parts, open_flags(opts) | OFlag::O_NONBLOCK)?;
+        // A fifo, a socket or a device is no file of a disk: reading it would wait or act.
+        let kind = SFlag::from_bits_truncate(fstat(fd.as_fd())?.st_mode & SFlag::S_IFMT.bits());
+        if kind != SFlag::S_IFREG && kind != SFlag::S_IFDIR {
+            return Err(Errno::ENXIO);
+        }
         Ok(self.fds().insert(fd))
     }
 
@@ -225,6 +231,24 @@ mod tests {
 
     use super::RealFs;
     use crate::{Errno, Fs};
+
+    /// A fifo is no file of a disk: opening it is an error at once, not a wait for a writer.
+    #[test]
+    fn a_fifo_is_not_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        nix::unistd::mkfifo(&dir.path().join("fifo"), nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        let root = dir.path().to_path_buf();
+        // A watchdog, so that a regression fails here instead of hanging the suite.
+        let (done, opened) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let fs = RealFs::new(&root).unwrap();
+            let opens = [crate::OpenOptions::read(), crate::OpenOptions::write()]
+                .map(|o| pollster::block_on(fs.open("fifo", o)));
+            done.send(opens).unwrap();
+        });
+        let opens = opened.recv_timeout(std::time::Duration::from_secs(60)).expect("open of a fifo returns");
+        assert_eq!(opens, [Err(Errno::ENXIO), Err(Errno::ENXIO)]);
+    }
 
     /// A name that is not UTF-8 is an error, not a lossy name that names another file (or none).
     #[test]
