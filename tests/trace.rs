@@ -233,6 +233,9 @@ fn the_command_line_exits_1_on_a_failing_image_with_json_and_2_when_it_cannot_tr
     assert!(String::from_utf8_lossy(&no_dir.stderr).contains("no such directory"));
     let no_program = crashsim(&["trace", "--dir", d, "--checker", "true"]);
     assert_eq!(no_program.status.code(), Some(2));
+    let unknown = crashsim(&["trace", "--dir", d, "--checker", "true", "--", "no-such-program-here"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no-such-program-here: no such program"));
     if !have(&["strace", "python3"]) {
         return;
     }

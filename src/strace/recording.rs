@@ -38,6 +38,9 @@ impl Recording {
         if !dir.is_dir() {
             return Err(format!("--dir {}: not a directory", dir.display()));
         }
+        if !is_program(&program[0]) {
+            return Err(format!("{}: no such program (not a file, nor on PATH)", program[0]));
+        }
         let before = snapshot_of(&dir)?;
         let work = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
         let log_path = work.path().join("strace.log");
@@ -129,4 +132,14 @@ impl Recording {
 fn snapshot_of(dir: &Path) -> Result<Image, String> {
     image_of_dir(dir)
         .map_err(|e| format!("reading {}: {e} (trace mode reads plain files and directories)", dir.display()))
+}
+
+/// Whether `name` is a file strace can start: a path to one, or a name found on `PATH` (strace
+/// would otherwise stop with a trace of nothing, read as a machine that cannot ptrace).
+fn is_program(name: &str) -> bool {
+    if name.contains('/') {
+        return Path::new(name).is_file();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|dir| dir.join(name).is_file())
 }
