@@ -53,6 +53,7 @@ use self::workload::{check_last_op_faults, explore_after_setup, explore_workload
 use crate::cache::RecoveryCache;
 use crate::case::Finding;
 use crate::subject::Subject;
+use crate::workload::Workload;
 
 pub use self::judge::FAILURE_REPORTED;
 pub(crate) use self::judge::{acknowledged_failure, check_fault_run, check_run};
@@ -112,11 +113,13 @@ pub fn explore_models<S: Subject>(
                 .map(|planned| {
                     let w = &planned.workload;
                     let errno_runs = !w.is_concurrent() && w.len() <= opts.errno_max_ops && !planned.scale;
-                    if planned.scale {
-                        (explore_after_setup(&scope, w), None)
-                    } else {
-                        explore_workload_keyed(&scope, w, errno_runs, prunable(opts, planned))
-                    }
+                    naming_workload(subject, w, || {
+                        if planned.scale {
+                            (explore_after_setup(&scope, w), None)
+                        } else {
+                            explore_workload_keyed(&scope, w, errno_runs, prunable(opts, planned))
+                        }
+                    })
                 })
                 .collect();
             // State caching, decided in workload order (`SeenWorkloads`).
@@ -145,7 +148,7 @@ pub fn explore_models<S: Subject>(
                 .map(|((planned, (mut results, _)), (faults, damage))| {
                     if faults || damage {
                         let w = &planned.workload;
-                        let faults = check_last_op_faults(&scope, w, faults, damage);
+                        let faults = naming_workload(subject, w, || check_last_op_faults(&scope, w, faults, damage));
                         for (result, part) in results.iter_mut().zip(faults) {
                             result.absorb(part);
                         }
@@ -189,4 +192,22 @@ pub fn explore_models<S: Subject>(
         results.push(merged);
     }
     results
+}
+
+/// Runs `explore` on `workload`. The store's own code may panic (in a call, in a recovery from a
+/// crash image, under an injected fault); that panic is raised again naming the workload, which
+/// the store's message alone does not: a store should return its errors, not panic on them.
+fn naming_workload<S: Subject, T>(subject: &S, workload: &Workload<S::Op>, explore: impl FnOnce() -> T) -> T {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(explore)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "(no message)".to_string());
+        panic!(
+            "{} panicked exploring the workload `{workload}` (in a call, a recovery from a crash image, or a run \
+             under an injected fault): {message}",
+            subject.name()
+        )
+    })
 }
