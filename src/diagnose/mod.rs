@@ -179,7 +179,8 @@ impl Diagnosis {
     /// The vulnerability this failure belongs to: its property and the sites that decide its
     /// fix (a syscall's place in the run where a call has no site). An ordering is keyed by the
     /// lost call alone, as a durability is: its fix is an fsync there, whichever later call
-    /// overtook it. An atomicity window is keyed by both its ends.
+    /// overtook it. An atomicity window is keyed by both its ends, a split write by both its
+    /// parts, a dropped error by the call that failed.
     pub fn key(&self) -> VulnerabilityKey {
         let deciding = match self.property {
             Property::Atomicity | Property::SplitWrite | Property::ErrorDropped | Property::EndState => &self.calls[..],
@@ -293,12 +294,10 @@ fn error_dropped<S: Subject>(
     opts: &ExploreOptions,
 ) -> Result<Diagnosis, String> {
     let judge = Judge::new(subject, case, opts, Vec::new())?;
-    let Some((span, _)) = acknowledged_failure(subject, &judge.run, &case.faults).filter(|(span, _)| *span == op)
-    else {
+    if !acknowledged_failure(subject, &judge.run, &case.faults).is_some_and(|(span, _)| span == op) {
         return Err("a clean point names no lost event: no crash, the running store's own files are wrong".into());
-    };
+    }
     let step = *case.faults.faults.keys().next().expect("a fault hit the call");
-    debug_assert!(judge.run.spans[span].start <= step);
     let failed = CallRef::of(&judge, &judge.run.fs.trace(), step);
     let calls = vec![failed];
     Ok(Diagnosis { property: Property::ErrorDropped, model, calls, failing_points: 1, fix: None, rule: None })
