@@ -294,7 +294,7 @@ fn error_dropped<S: Subject>(
     opts: &ExploreOptions,
 ) -> Result<Diagnosis, String> {
     let judge = Judge::new(subject, case, opts, Vec::new())?;
-    if !acknowledged_failure(subject, &judge.run, &case.faults).is_some_and(|(span, _)| span == op) {
+    if acknowledged_failure(subject, &judge.run, &case.faults).is_none_or(|(span, _)| span != op) {
         return Err("a clean point names no lost event: no crash, the running store's own files are wrong".into());
     }
     let step = *case.faults.faults.keys().next().expect("a fault hit the call");
