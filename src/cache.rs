@@ -19,7 +19,7 @@ use crashsim_sim::{Image, SimFs, SimOptions};
 
 use crate::continuation::Continuation;
 use crate::schedule::gate::Preempt;
-use crate::subject::{recover_on_fs, Subject};
+use crate::subject::{recover_on_fs, Panicked, Subject};
 
 /// Most entries of one generation of the cache. The hits that matter come from one
 /// workload's crash points, which share their images: 10,000 ran the self-check, `--max-ops 5`
@@ -45,8 +45,8 @@ pub struct RecoveryCache<S: Subject> {
     continuations: Mutex<Generations<ContinuationKey<S>, Arc<Continuation<S>>>>,
 }
 
-/// What a store observed, shared by the cache and its callers.
-type Observed<S> = Arc<<S as Subject>::Observed>;
+/// What a store observed, or that its recovery panicked, shared by the cache and its callers.
+pub type Observed<S> = Arc<Result<<S as Subject>::Observed, Panicked>>;
 
 /// A continuation: the subject, the image's fingerprint, the calls run on it and where a client
 /// may be preempted.
@@ -109,27 +109,23 @@ impl<K: Clone + Eq + Hash, V: Clone> Generations<K, V> {
 }
 
 impl<S: Subject> RecoveryCache<S> {
-    /// What `subject` observes when booted on the image whose fingerprint is `fingerprint`;
-    /// `image` builds it, called only when no store was booted on it yet.
-    pub(crate) fn observe(&self, subject: &S, fingerprint: u128, image: impl FnOnce() -> Image) -> Arc<S::Observed> {
+    /// What `subject` observes when booted on the image whose fingerprint is `fingerprint` (or that
+    /// its recovery panicked there); `image` builds it, called only when no store was booted on
+    /// it yet.
+    pub(crate) fn observe(&self, subject: &S, fingerprint: u128, image: impl FnOnce() -> Image) -> Observed<S> {
         self.observe_on(subject, fingerprint, || SimFs::from_image(&image(), SimOptions::unrecorded()))
     }
 
     /// [`RecoveryCache::observe`], `filesystem` making the filesystem the store boots on (one
     /// holding the image, unrecorded) instead of the image.
-    pub(crate) fn observe_on(
-        &self,
-        subject: &S,
-        fingerprint: u128,
-        filesystem: impl FnOnce() -> SimFs,
-    ) -> Arc<S::Observed> {
+    pub(crate) fn observe_on(&self, subject: &S, fingerprint: u128, filesystem: impl FnOnce() -> SimFs) -> Observed<S> {
         let key = (subject.clone(), fingerprint);
         if let Some(found) = held(&self.generations, &key) {
             return found;
         }
         let fs = filesystem();
         let bytes = fs.initial_bytes();
-        let observed = Arc::new(recover_on_fs(subject, fs).0.observed);
+        let observed = Arc::new(recover_on_fs(subject, fs).0.map(|recovered| recovered.observed));
         hold(&self.generations, key, observed.clone(), bytes);
         observed
     }

@@ -7,15 +7,13 @@
 //! `run_on` runs one continuation and `judge` judges it, for the reporter ([`continue_after`])
 //! and the explorer (`continued_verdict`, through the recovery cache) alike.
 
-use std::sync::Arc;
-
 use crashsim_model::Violation;
 use crashsim_sim::Image;
 
-use crate::cache::RecoveryCache;
+use crate::cache::{Observed, RecoveryCache};
 use crate::execute::{execute_from, Execution};
 use crate::schedule::gate::Preempt;
-use crate::subject::{History, Subject};
+use crate::subject::{History, Panicked, Subject};
 use crate::workload::Workload;
 
 /// A continuation and its verdict.
@@ -23,7 +21,7 @@ pub struct Continued<S: Subject> {
     /// The run on the recovered disk: the store's open (recovery), the operations, the shutdown.
     pub run: Execution<S>,
     /// What a store booted after that shutdown shows.
-    pub observed: Arc<S::Observed>,
+    pub observed: Observed<S>,
     pub verdict: Result<(), Violation>,
 }
 
@@ -73,7 +71,7 @@ pub(crate) fn continued_verdict<S: Subject>(
 /// showed. A function of the image and the calls alone.
 pub(crate) struct Continuation<S: Subject> {
     history: History<S>,
-    observed: Arc<S::Observed>,
+    observed: Observed<S>,
 }
 
 impl<S: Subject> Continuation<S> {
@@ -106,6 +104,7 @@ fn judge<S: Subject>(
     recovered: &S::Observed,
     continuation: &Continuation<S>,
 ) -> Result<(), Violation> {
+    let observed = continuation.observed.as_ref().as_ref().map_err(Panicked::violation)?;
     let expected = subject.expect_after_recovery(before, recovered, &continuation.history);
-    subject.check(&expected, &continuation.observed)
+    subject.check(&expected, observed)
 }

@@ -49,6 +49,7 @@ pub mod explore;
 pub mod fs;
 #[cfg(madsim)]
 pub mod on_madsim;
+pub mod panics;
 pub mod report;
 pub mod scenario;
 pub mod schedule;

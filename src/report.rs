@@ -170,15 +170,25 @@ pub fn reproduce_with<S: Subject>(
                 }
             }
             let _ = write!(text, "\nfiles before recovery:\n{disk}");
-            let observed = recovered(&mut text, subject, disk, "recovery");
-            if let Check::Continue { .. } = case.check {
-                let ops = remaining(&run, after);
-                if ops.is_empty() {
-                    return Err(format!("--continue: no call is left after a crash after {after} syscalls"));
+            match recovered(&mut text, subject, disk, "recovery") {
+                Err(panicked) => Some(Err(panicked)),
+                Ok(observed) if matches!(case.check, Check::Continue { .. }) => {
+                    let ops = remaining(&run, after);
+                    if ops.is_empty() {
+                        return Err(format!("--continue: no call is left after a crash after {after} syscalls"));
+                    }
+                    Some(continued(
+                        &mut text,
+                        subject,
+                        "the calls not yet invoked",
+                        ops,
+                        disk,
+                        observed,
+                        &history,
+                        opts,
+                    ))
                 }
-                Some(continued(&mut text, subject, "the calls not yet invoked", ops, disk, observed, &history, opts))
-            } else {
-                Some((observed, subject.expect(&history)))
+                Ok(observed) => Some(Ok((observed, subject.expect(&history)))),
             }
         }
         Check::Clean { op } => {
@@ -189,7 +199,7 @@ pub fn reproduce_with<S: Subject>(
                 None => {
                     let observed =
                         subject.inspect(disk).ok_or_else(|| format!("{} has no clean-point check", subject.name()))?;
-                    Some((observed, subject.expect(&history)))
+                    Some(Ok((observed, subject.expect(&history))))
                 }
             }
         }
@@ -203,32 +213,34 @@ pub fn reproduce_with<S: Subject>(
                 disk = disk.with_file(&corruption.path, corruption.apply(bytes)).expect("the file is there");
                 let _ = write!(text, "\nfiles after the damage ({corruption}):\n{disk}");
             }
-            let observed = recovered(&mut text, subject, &disk, "recovery on restart");
-            if case.check == Check::WorkAfterRestart {
-                if !subject.started(&observed) {
-                    return Err(
-                        "--continue: the store refused to start on the damaged disk: no work follows".to_string()
-                    );
+            match recovered(&mut text, subject, &disk, "recovery on restart") {
+                Err(panicked) => Some(Err(panicked)),
+                Ok(observed) if case.check == Check::WorkAfterRestart => {
+                    if !subject.started(&observed) {
+                        return Err(
+                            "--continue: the store refused to start on the damaged disk: no work follows".to_string()
+                        );
+                    }
+                    Some(continued(
+                        &mut text,
+                        subject,
+                        "the workload's calls again",
+                        remaining(&run, 0),
+                        &disk,
+                        observed,
+                        &history,
+                        opts,
+                    ))
                 }
-                Some(continued(
-                    &mut text,
-                    subject,
-                    "the workload's calls again",
-                    remaining(&run, 0),
-                    &disk,
-                    observed,
-                    &history,
-                    opts,
-                ))
-            } else {
-                Some((observed, subject.expect(&history)))
+                Ok(observed) => Some(Ok((observed, subject.expect(&history)))),
             }
         }
     };
     // Work after a recovery is judged strictly: the store started, so it may no longer refuse.
     let violation = match judged {
         None => acknowledged.map(|(_, violation)| violation),
-        Some((observed, expected)) => match (&case.faults.corrupt, &case.check) {
+        Some(Err(panicked)) => Some(panicked),
+        Some(Ok((observed, expected))) => match (&case.faults.corrupt, &case.check) {
             (Some(_), Check::Restart) => subject.check_corrupted(&expected, &observed),
             _ => subject.check(&expected, &observed),
         }
@@ -261,14 +273,23 @@ pub fn reproduce_with<S: Subject>(
 }
 
 /// Boots a store on `disk`, tells what recovery did and the files after, and returns what it
-/// observed.
-fn recovered<S: Subject>(text: &mut String, subject: &S, disk: &crashsim_sim::Image, title: &str) -> S::Observed {
-    let (recovered, after) = recover_on(subject, disk);
+/// observed, or the violation of a recovery that panicked.
+fn recovered<S: Subject>(
+    text: &mut String,
+    subject: &S,
+    disk: &crashsim_sim::Image,
+    title: &str,
+) -> Result<S::Observed, Violation> {
+    let (booted, after) = recover_on(subject, disk);
+    let recovered = booted.map_err(|panicked| {
+        let _ = writeln!(text, "\n{title}: panicked: {}", panicked.0);
+        panicked.violation()
+    })?;
     if !recovered.report.is_empty() {
         let _ = write!(text, "\n{title}:\n{}", recovered.report);
     }
     let _ = write!(text, "\nfiles after recovery:\n{after}");
-    recovered.observed
+    Ok(recovered.observed)
 }
 
 /// Work after recovery, told: `ops` (`which` calls they are) run on the recovered store (the same [`continue_after`] the
@@ -284,7 +305,7 @@ fn continued<S: Subject>(
     first: S::Observed,
     history: &History<S>,
     opts: &ExploreOptions,
-) -> (S::Observed, S::Expected) {
+) -> Result<(S::Observed, S::Expected), Violation> {
     let continued = continue_after(subject, history, disk, &first, ops, opts.preempt, &RecoveryCache::default());
     let _ = writeln!(text, "\nwork after recovery: {which} run on the recovered store:");
     let continuation = continued.run.history_then_restart();
@@ -293,8 +314,8 @@ fn continued<S: Subject>(
     }
     let final_disk = continued.run.fs.volatile_image();
     let _ = write!(text, "\nfiles after its clean shutdown:\n{final_disk}");
-    let observed = recovered(text, subject, &final_disk, "recovery on restart");
-    (observed, subject.expect_after_recovery(history, &first, &continuation))
+    let observed = recovered(text, subject, &final_disk, "recovery on restart")?;
+    Ok((observed, subject.expect_after_recovery(history, &first, &continuation)))
 }
 
 /// Who calls what: each call with its client, its syscalls and how it ended at the check.

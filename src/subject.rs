@@ -263,16 +263,40 @@ pub type History<S> = Vec<Record<<S as Subject>::Op, <S as Subject>::Reply>>;
 /// The outcome type of subject `S`.
 pub type OutcomeOf<S> = Outcome<<S as Subject>::Reply>;
 
-/// Boots a store of `subject` on `image` and returns what it showed and the disk after (kept
-/// as a snapshot: most callers never look at it).
-pub fn recover_on<S: Subject>(subject: &S, image: &Image) -> (Recovered<S::Observed>, Frozen) {
+/// Boots a store of `subject` on `image` and returns what it showed, or that its recovery
+/// panicked, and the disk after (kept as a snapshot: most callers never look at it).
+pub fn recover_on<S: Subject>(subject: &S, image: &Image) -> (Booted<S::Observed>, Frozen) {
     recover_on_fs(subject, SimFs::from_image(image, crashsim_sim::SimOptions::unrecorded()))
 }
 
 /// [`recover_on`] a filesystem holding the image (unrecorded: nothing of the boot is judged but
 /// what the store shows).
-pub fn recover_on_fs<S: Subject>(subject: &S, fs: SimFs) -> (Recovered<S::Observed>, Frozen) {
+pub fn recover_on_fs<S: Subject>(subject: &S, fs: SimFs) -> (Booted<S::Observed>, Frozen) {
     let fs = Arc::new(fs);
-    let recovered = crate::fs::on(fs.clone(), || pollster::block_on(subject.recover(fs.clone())));
-    (recovered, fs.volatile_frozen())
+    let recovered =
+        crate::panics::caught(|| crate::fs::on(fs.clone(), || pollster::block_on(subject.recover(fs.clone()))));
+    (recovered.map_err(Panicked), fs.volatile_frozen())
+}
+
+/// What a boot on a crash image gives: what the store showed, or that its recovery panicked.
+pub type Booted<O> = Result<Recovered<O>, Panicked>;
+
+/// A store's recovery that panicked, with the panic's message: a store that cannot start on that
+/// image, and says nothing a user could act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Panicked(pub String);
+
+/// The invariant a recovery that panics breaks.
+pub const NO_PANIC: &str = "NoPanic";
+
+impl Panicked {
+    /// The violation it is, judged like any other.
+    pub fn violation(&self) -> Violation {
+        Violation {
+            invariant: NO_PANIC,
+            summary: format!("the store's recovery panicked: {}", self.0),
+            expected: "  a store that starts, or refuses to start with an error\n".to_string(),
+            found: format!("  a panic: {}\n", self.0),
+        }
+    }
 }

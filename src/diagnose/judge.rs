@@ -53,8 +53,9 @@ impl<'a, S: Subject> Judge<'a, S> {
             .entry(k)
             .or_insert_with(|| std::sync::Arc::new(self.subject.expect(&self.run.history_at(k))))
             .clone();
-        let observed = self.cache.observe(self.subject, image.fingerprint(), || image.clone());
-        if self.subject.check(&expected, &observed).is_err() {
+        let booted = self.cache.observe(self.subject, image.fingerprint(), || image.clone());
+        let Ok(observed) = booted.as_ref() else { return true };
+        if self.subject.check(&expected, observed).is_err() {
             return true;
         }
         if !self.work_after {
@@ -65,7 +66,7 @@ impl<'a, S: Subject> Judge<'a, S> {
             return false;
         }
         let before = self.run.history_at(k);
-        continue_after(self.subject, &before, image, &observed, ops, self.opts.preempt, &self.cache).verdict.is_err()
+        continue_after(self.subject, &before, image, observed, ops, self.opts.preempt, &self.cache).verdict.is_err()
     }
 }
 

@@ -133,8 +133,14 @@ pub(super) fn check_crash_points<S: Subject>(
             // needs only its fingerprint, met before.
             let expected = || expectations[*s].get_or_init(|| subject.expect(&before));
             let judge = |image: &dyn Fn() -> Image, filesystem: &dyn Fn() -> SimFs, fingerprint: u128| {
-                let recovered = cache.observe_on(subject, fingerprint, filesystem);
-                match (work_after, subject.check(expected(), &recovered).err()) {
+                let booted = cache.observe_on(subject, fingerprint, filesystem);
+                let recovered = match (booted.as_ref(), work_after) {
+                    (Ok(recovered), _) => recovered,
+                    (Err(panicked), false) => return Some(panicked.violation()),
+                    // A recovery that panics is the crash check's finding, not the continuation's.
+                    (Err(_), true) => return None,
+                };
+                match (work_after, subject.check(expected(), recovered).err()) {
                     (false, verdict) => verdict,
                     // A bad recovery is the crash check's finding, not the continuation's.
                     (true, Some(_)) => None,
@@ -143,7 +149,7 @@ pub(super) fn check_crash_points<S: Subject>(
                         &before,
                         fingerprint,
                         image,
-                        &recovered,
+                        recovered,
                         left,
                         opts.preempt,
                         cache,
@@ -319,9 +325,13 @@ pub(super) fn check_restart<S: Subject>(
 ) {
     let (subject, cache) = (scope.subject, scope.cache);
     let image = run.fs.volatile_image();
-    let observed = cache.observe(subject, image.fingerprint(), || image.clone());
+    let booted = cache.observe(subject, image.fingerprint(), || image.clone());
     result.crash_states += 1;
-    if let Err(violation) = subject.check(&subject.expect(&run.history_then_restart()), &observed) {
+    let judged = match booted.as_ref() {
+        Ok(observed) => subject.check(&subject.expect(&run.history_then_restart()), observed),
+        Err(panicked) => Err(panicked.violation()),
+    };
+    if let Err(violation) = judged {
         let case = Case { check: Check::Restart, ..case.clone() };
         result.found(Finding { case, violation, survivors: 0 });
     }
@@ -357,15 +367,23 @@ pub(super) fn check_corruptions<S: Subject>(
         for corruption in Corruption::each(&path, bytes.len()) {
             let damaged = image.with_file(&path, corruption.apply(bytes)).expect("the file is there");
             let fingerprint = damaged.fingerprint();
-            let observed = cache.observe(subject, fingerprint, || damaged.clone());
+            let booted = cache.observe(subject, fingerprint, || damaged.clone());
             result.crash_states += 1;
             result.fingerprints.insert(fingerprint);
-            if let Err(violation) = subject.check_corrupted(&expected, &observed) {
+            let observed = match booted.as_ref() {
+                Ok(observed) => observed,
+                Err(panicked) => {
+                    let case = Case { faults: Plan::corrupting(corruption), check: Check::Restart, ..case.clone() };
+                    result.found(Finding { case, violation: panicked.violation(), survivors: 0 });
+                    continue;
+                }
+            };
+            if let Err(violation) = subject.check_corrupted(&expected, observed) {
                 let case = Case { faults: Plan::corrupting(corruption), check: Check::Restart, ..case.clone() };
                 result.found(Finding { case, violation, survivors: 0 });
                 continue;
             }
-            if work.is_empty() || !subject.started(&observed) {
+            if work.is_empty() || !subject.started(observed) {
                 continue;
             }
             let damaged_image = || damaged.clone();
@@ -374,7 +392,7 @@ pub(super) fn check_corruptions<S: Subject>(
                 &before,
                 fingerprint,
                 &damaged_image,
-                &observed,
+                observed,
                 &work,
                 opts.preempt,
                 cache,

@@ -194,19 +194,14 @@ pub fn explore_models<S: Subject>(
     results
 }
 
-/// Runs `explore` on `workload`. The store's own code may panic (in a call, in a recovery from a
-/// crash image, under an injected fault); that panic is raised again naming the workload, which
-/// the store's message alone does not: a store should return its errors, not panic on them.
+/// Runs `explore` on `workload`. The store's own code may panic in a call (a recovery's panic is
+/// a finding: [`crate::subject::Panicked`]); that panic is raised again naming the workload,
+/// which the store's message alone does not: a store should return its errors, not panic on them.
 fn naming_workload<S: Subject, T>(subject: &S, workload: &Workload<S::Op>, explore: impl FnOnce() -> T) -> T {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(explore)).unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "(no message)".to_string());
+        let message = crate::panics::message(&*panic);
         panic!(
-            "{} panicked exploring the workload `{workload}` (in a call, a recovery from a crash image, or a run \
-             under an injected fault): {message}",
+            "{} panicked exploring the workload `{workload}` (in a call, maybe under an injected fault): {message}",
             subject.name()
         )
     })

@@ -221,7 +221,8 @@ pub fn compare(variant: Variant, workload: &Workload) -> Result<Comparison, Stri
     let mut simulated_violations = Vec::new();
     for k in 0..=steps {
         let image = sim.fs.crash_images(k, Model::Process, &ImageOptions::default()).image(0);
-        let observed = crate::subject::recover_on(&Session(variant), &image).0.observed;
+        let booted = crate::subject::recover_on(&Session(variant), &image).0;
+        let observed = booted.map_err(|panicked| format!("the store's recovery panicked: {}", panicked.0))?.observed;
         if let Err(violation) = Expected::of(&sim.history_at(k)).check(&observed) {
             simulated_violations.push((k, violation));
         }
