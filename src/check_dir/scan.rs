@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crashsim_sim::{Fs, OpenOptions, RealFs};
+use crashsim_sim::{Errno, Fs, OpenOptions, RealFs};
 use crashsim_store::fsutil::read_file;
 use crashsim_store::layout::{is_plain_name, is_session_id};
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -174,16 +174,17 @@ impl Scan {
         if !meta.is_dir() {
             return Err(Unreadable(format!("{} is not a directory", path.display())));
         }
-        if let Some(name) = non_utf8_name(path) {
-            return Err(Unreadable(format!(
-                "{}: the name {name:?} is not UTF-8, and no OpenClaw file has such a name: move it out of the \
-                 directory and check again",
-                path.display()
-            )));
-        }
         let fs = RealFs::new(path).map_err(|e| Unreadable(format!("{}: cannot open: {e}", path.display())))?;
-        let names = pollster::block_on(fs.readdir(""))
-            .map_err(|e| Unreadable(format!("{}: cannot list: {e}", path.display())))?;
+        let names = pollster::block_on(fs.readdir("")).map_err(|e| {
+            match (e == Errno::EILSEQ).then(|| non_utf8_name(path)).flatten() {
+                Some(name) => Unreadable(format!(
+                    "{}: the name {name:?} is not UTF-8, and no OpenClaw file has such a name: move it out of \
+                     the directory and check again",
+                    path.display()
+                )),
+                None => Unreadable(format!("{}: cannot list: {e}", path.display())),
+            }
+        })?;
         let mut files = BTreeMap::new();
         for name in names {
             let meta = std::fs::symlink_metadata(path.join(&name))
@@ -292,8 +293,8 @@ fn runs(pid: u32, starttime: Option<u64>) -> bool {
     started.is_none_or(|started| started == expected)
 }
 
-/// The first name in `dir` that is not UTF-8, if any (a directory that cannot be listed has none
-/// here: listing it again says why).
+/// The first name in `dir` that is not UTF-8, if any: what a listing that failed with EILSEQ
+/// could not name.
 fn non_utf8_name(dir: &Path) -> Option<std::ffi::OsString> {
     let entries = std::fs::read_dir(dir).ok()?;
     entries.filter_map(Result::ok).map(|entry| entry.file_name()).find(|name| name.to_str().is_none())
