@@ -171,35 +171,26 @@ pub fn reproduce_with<S: Subject>(
             }
             let _ = write!(text, "\nfiles before recovery:\n{disk}");
             match recovered(&mut text, subject, disk, "recovery") {
-                Err(panicked) => Some(Err(panicked)),
+                Err(panicked) => Err(panicked),
                 Ok(observed) if matches!(case.check, Check::Continue { .. }) => {
                     let ops = remaining(&run, after);
                     if ops.is_empty() {
                         return Err(format!("--continue: no call is left after a crash after {after} syscalls"));
                     }
-                    Some(continued(
-                        &mut text,
-                        subject,
-                        "the calls not yet invoked",
-                        ops,
-                        disk,
-                        observed,
-                        &history,
-                        opts,
-                    ))
+                    continued(&mut text, subject, "the calls not yet invoked", ops, disk, observed, &history, opts)
                 }
-                Ok(observed) => Some(Ok((observed, subject.expect(&history)))),
+                Ok(observed) => Ok((observed, subject.expect(&history))),
             }
         }
         Check::Clean { op } => {
             let disk = &run.spans[op].after.as_ref().expect("a report's run keeps every call's disk").image();
             let _ = write!(text, "\nfiles of the running store (no crash, no recovery):\n{disk}");
             match acknowledged {
-                Some(_) => None,
+                Some((_, violation)) => Err(violation),
                 None => {
                     let observed =
                         subject.inspect(disk).ok_or_else(|| format!("{} has no clean-point check", subject.name()))?;
-                    Some(Ok((observed, subject.expect(&history))))
+                    Ok((observed, subject.expect(&history)))
                 }
             }
         }
@@ -214,14 +205,14 @@ pub fn reproduce_with<S: Subject>(
                 let _ = write!(text, "\nfiles after the damage ({corruption}):\n{disk}");
             }
             match recovered(&mut text, subject, &disk, "recovery on restart") {
-                Err(panicked) => Some(Err(panicked)),
+                Err(panicked) => Err(panicked),
                 Ok(observed) if case.check == Check::WorkAfterRestart => {
                     if !subject.started(&observed) {
                         return Err(
                             "--continue: the store refused to start on the damaged disk: no work follows".to_string()
                         );
                     }
-                    Some(continued(
+                    continued(
                         &mut text,
                         subject,
                         "the workload's calls again",
@@ -230,17 +221,17 @@ pub fn reproduce_with<S: Subject>(
                         observed,
                         &history,
                         opts,
-                    ))
+                    )
                 }
-                Ok(observed) => Some(Ok((observed, subject.expect(&history)))),
+                Ok(observed) => Ok((observed, subject.expect(&history))),
             }
         }
     };
     // Work after a recovery is judged strictly: the store started, so it may no longer refuse.
+    // What needs no check (a panic, an acknowledged failure) is a violation already.
     let violation = match judged {
-        None => acknowledged.map(|(_, violation)| violation),
-        Some(Err(panicked)) => Some(panicked),
-        Some(Ok((observed, expected))) => match (&case.faults.corrupt, &case.check) {
+        Err(violation) => Some(violation),
+        Ok((observed, expected)) => match (&case.faults.corrupt, &case.check) {
             (Some(_), Check::Restart) => subject.check_corrupted(&expected, &observed),
             _ => subject.check(&expected, &observed),
         }
