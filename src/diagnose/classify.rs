@@ -107,10 +107,8 @@ fn is_rest_of(trace: &Trace, first: usize, later: usize) -> bool {
             Outcome::Count(written) if written < unwritten.len() => written,
             _ => return false,
         };
-        let Some(next) = (at + 1..=later).find(|&s| asked(s).is_some_and(|(other, _)| other == fd)) else {
-            return false;
-        };
-        let (_, data) = asked(next).expect("a write");
+        let on_fd = |s: usize| asked(s).filter(|(other, _)| *other == fd).map(|(_, data)| (s, data));
+        let Some((next, data)) = (at + 1..=later).find_map(on_fd) else { return false };
         if data[..] != unwritten[written..] {
             return false;
         }

@@ -17,7 +17,7 @@ use super::seen_points::{ImageVerdict, SeenPoints};
 use crate::case::{Case, Check, Finding};
 use crate::continuation;
 use crate::execute::{execute, Execution, Run};
-use crate::subject::Subject;
+use crate::subject::{Panicked, Subject};
 use crate::workload::Workload;
 
 /// The invariant a call breaks when it acknowledges what a failed syscall kept from happening:
@@ -327,11 +327,9 @@ pub(super) fn check_restart<S: Subject>(
     let image = run.fs.volatile_image();
     let booted = cache.observe(subject, image.fingerprint(), || image.clone());
     result.crash_states += 1;
-    let judged = match booted.as_ref() {
-        Ok(observed) => subject.check(&subject.expect(&run.history_then_restart()), observed),
-        Err(panicked) => Err(panicked.violation()),
-    };
-    if let Err(violation) = judged {
+    let expected = subject.expect(&run.history_then_restart());
+    let verdict = booted.as_ref().as_ref().map_err(Panicked::violation);
+    if let Err(violation) = verdict.and_then(|observed| subject.check(&expected, observed)) {
         let case = Case { check: Check::Restart, ..case.clone() };
         result.found(Finding { case, violation, survivors: 0 });
     }
